@@ -1,0 +1,129 @@
+//! L2 value encoding: JSON, as the original system stores values (`JSON.stringify`).
+//!
+//! Encoded form: `{"price":1234.5,"block":19000000,"timestamp":1700000000000}`. Decoding
+//! also accepts a bare JSON number (a price with no block or timestamp), so values written
+//! by simpler producers are readable. Anything else, a negative or non-finite price, or a
+//! value larger than [`MAX_VALUE_BYTES`] is a [`ValueError`] naming the key.
+
+use super::Price;
+
+/// Largest L2 value accepted, in bytes. A price is ~70 bytes; anything near this limit is
+/// not ours and is rejected before parsing.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// An L2 value that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// The value is larger than [`MAX_VALUE_BYTES`].
+    #[error("L2 value at {key:?} is {len} bytes, larger than the {max}-byte limit")]
+    TooLarge {
+        /// The L2 key.
+        key: String,
+        /// Size of the value.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value is not a price in the documented JSON form.
+    #[error("L2 value at {key:?} is not a price: {reason}")]
+    Undecodable {
+        /// The L2 key.
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Encodes a price as JSON bytes.
+pub fn encode(price: &Price) -> Vec<u8> {
+    // Serialising a struct of numbers cannot fail; non-finite floats become `null`,
+    // which `decode` then rejects rather than silently reading a wrong price.
+    serde_json::to_vec(price).unwrap_or_else(|_| b"null".to_vec())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Wire {
+    Bare(f64),
+    Full(Price),
+}
+
+/// Decodes a value read from L2 at `key`.
+pub fn decode(key: &str, bytes: &[u8]) -> Result<Price, ValueError> {
+    if bytes.len() > MAX_VALUE_BYTES {
+        return Err(ValueError::TooLarge {
+            key: key.to_owned(),
+            len: bytes.len(),
+            max: MAX_VALUE_BYTES,
+        });
+    }
+    let undecodable = |reason: String| ValueError::Undecodable {
+        key: key.to_owned(),
+        reason,
+    };
+    let price = match serde_json::from_slice::<Wire>(bytes) {
+        Ok(Wire::Bare(price)) => Price::new(price, 0, 0),
+        Ok(Wire::Full(price)) => price,
+        Err(e) => {
+            // Give the precise reason of the object form, the one we write.
+            let reason = serde_json::from_slice::<Price>(bytes)
+                .err()
+                .map_or_else(|| e.to_string(), |e| e.to_string());
+            return Err(undecodable(reason));
+        }
+    };
+    if !price.price.is_finite() || price.price < 0.0 {
+        return Err(undecodable(format!(
+            "price {} is negative or not finite",
+            price.price
+        )));
+    }
+    Ok(price)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let p = Price::new(1234.5, 19_000_000, 1_700_000_000_000);
+        let bytes = encode(&p);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"price":1234.5,"block":19000000,"timestamp":1700000000000}"#
+        );
+        assert_eq!(decode("k", &bytes), Ok(p));
+    }
+
+    #[test]
+    fn bare_number_and_missing_fields() {
+        assert_eq!(decode("k", b"2.5"), Ok(Price::new(2.5, 0, 0)));
+        assert_eq!(decode("k", br#"{"price":3}"#), Ok(Price::new(3.0, 0, 0)));
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_key() {
+        let err = decode("cache:l2:price:bsc:0x01", b"not json").unwrap_err();
+        assert!(
+            matches!(&err, ValueError::Undecodable { key, .. } if key == "cache:l2:price:bsc:0x01")
+        );
+        assert!(matches!(
+            decode("k", br#"{"price":"12"}"#),
+            Err(ValueError::Undecodable { .. })
+        ));
+        assert!(matches!(
+            decode("k", br#"{"price":-1}"#),
+            Err(ValueError::Undecodable { .. })
+        ));
+        let big = vec![b' '; MAX_VALUE_BYTES + 1];
+        assert_eq!(
+            decode("k", &big),
+            Err(ValueError::TooLarge {
+                key: "k".into(),
+                len: MAX_VALUE_BYTES + 1,
+                max: MAX_VALUE_BYTES
+            })
+        );
+    }
+}

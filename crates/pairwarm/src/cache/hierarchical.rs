@@ -1,0 +1,530 @@
+//! [`HierarchicalCache`]: the L1 + L2 facade.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::codec::{self, ValueError};
+use super::l1::{Evictions, L1Entry, L1Policy, L1Store};
+use super::l2::{L2Error, L2Store};
+use super::price_matrix::PriceMatrix;
+use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
+use super::{MemoryL2, Price};
+use crate::pair::{ChainId, PairId, PairInterner};
+
+/// Errors of cache calls. The cache itself never panics on what L2 returns.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// L2 failed (unreachable, timed out, or answered with an error).
+    #[error(transparent)]
+    L2(#[from] L2Error),
+    /// L2 holds a value that is not a price.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The id's interner slot was recycled for another pair; re-intern the address.
+    #[error("pair id {0} is no longer interned")]
+    UnknownPair(PairId),
+}
+
+/// Result of one key of a batch read: the price, `None` if absent everywhere, or why the
+/// L2 value could not be used.
+pub type Lookup = Result<Option<Price>, ValueError>;
+
+/// L1 bound, in the original's unit or as an entry count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L1Capacity {
+    /// Megabytes, with every entry assumed to take 1 KiB, exactly as the original system
+    /// sizes its L1 (`l1Size` MB => `l1Size * 1024` entries). A [`Price`] entry really takes
+    /// ~60 bytes, so the memory actually used is far below the figure.
+    Megabytes(u64),
+    /// An explicit number of entries.
+    Entries(usize),
+}
+
+impl L1Capacity {
+    /// Bytes per entry assumed by [`L1Capacity::Megabytes`] (the original's 1 KiB).
+    pub const ASSUMED_ENTRY_BYTES: u64 = 1024;
+
+    /// The bound in entries.
+    pub fn entries(self) -> usize {
+        match self {
+            Self::Megabytes(mb) => {
+                (mb.saturating_mul(1024 * 1024) / Self::ASSUMED_ENTRY_BYTES) as usize
+            }
+            Self::Entries(n) => n,
+        }
+    }
+}
+
+type EvictionListener = Box<dyn Fn(PairId) + Send + Sync>;
+
+/// Configures and builds a [`HierarchicalCache`].
+pub struct CacheBuilder {
+    l1_capacity: L1Capacity,
+    l1_policy: L1Policy,
+    use_price_matrix: bool,
+    l2_enabled: bool,
+    l2_ttl: Duration,
+    l1_ttl: Option<Duration>,
+    key_prefix: String,
+    clock: Clock,
+    interner: Option<Arc<PairInterner>>,
+    eviction_listener: Option<EvictionListener>,
+}
+
+impl Default for CacheBuilder {
+    fn default() -> Self {
+        Self {
+            l1_capacity: L1Capacity::Megabytes(64),
+            l1_policy: L1Policy::Default,
+            use_price_matrix: false,
+            l2_enabled: true,
+            l2_ttl: Duration::from_secs(300),
+            l1_ttl: None,
+            key_prefix: "cache:l2:price:".to_owned(),
+            clock: Clock::System,
+            interner: None,
+            eviction_listener: None,
+        }
+    }
+}
+
+impl CacheBuilder {
+    /// L1 bound in megabytes of assumed 1 KiB entries (the original's `l1Size`; default 64).
+    pub fn l1_size_mb(mut self, mb: u64) -> Self {
+        self.l1_capacity = L1Capacity::Megabytes(mb);
+        self
+    }
+
+    /// L1 bound as an entry count.
+    pub fn l1_entries(mut self, entries: usize) -> Self {
+        self.l1_capacity = L1Capacity::Entries(entries);
+        self
+    }
+
+    /// L1 bound.
+    pub fn l1_capacity(mut self, capacity: L1Capacity) -> Self {
+        self.l1_capacity = capacity;
+        self
+    }
+
+    /// L1 eviction policy (ignored by the price matrix, which has one slot per pair).
+    pub fn l1_policy(mut self, policy: L1Policy) -> Self {
+        self.l1_policy = policy;
+        self
+    }
+
+    /// Use the fixed-slot price matrix as L1 (`CACHE_USE_PRICE_MATRIX`). The matrix has
+    /// one slot per interner slot; without an explicit interner, the interner is sized to
+    /// the L1 bound, so the bound holds.
+    pub fn use_price_matrix(mut self, on: bool) -> Self {
+        self.use_price_matrix = on;
+        self
+    }
+
+    /// Whether reads fall through to L2 and writes go through to it (`CACHE_L2_ENABLED`).
+    pub fn l2_enabled(mut self, on: bool) -> Self {
+        self.l2_enabled = on;
+        self
+    }
+
+    /// Expiry of values written to L2 (default 300 s, the original's).
+    pub fn l2_ttl(mut self, ttl: Duration) -> Self {
+        self.l2_ttl = ttl;
+        self
+    }
+
+    /// Expiry of L1 entries, counted from when they were written, loaded or warmed
+    /// (default: none). An expired entry reads as a miss: a detector must not act on an
+    /// old price.
+    pub fn l1_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.l1_ttl = ttl;
+        self
+    }
+
+    /// Prefix of L2 keys (default `cache:l2:price:`, giving
+    /// `cache:l2:price:<chain>:<address>`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Clock for L1 expiry (manual in simulations).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Shares an interner (the tracker and the detector must use the same one).
+    pub fn interner(mut self, interner: Arc<PairInterner>) -> Self {
+        self.interner = Some(interner);
+        self
+    }
+
+    /// Called with each pair the L1 policy evicts (not for explicit deletes).
+    pub fn eviction_listener(mut self, listener: impl Fn(PairId) + Send + Sync + 'static) -> Self {
+        self.eviction_listener = Some(Box::new(listener));
+        self
+    }
+
+    /// Builds the cache on `l2`.
+    pub fn build<L: L2Store>(self, l2: L) -> HierarchicalCache<L> {
+        let entries = self.l1_capacity.entries().max(1);
+        let interner = self.interner.unwrap_or_else(|| {
+            let capacity = if self.use_price_matrix {
+                entries
+            } else {
+                entries.saturating_mul(4).max(1 << 16)
+            };
+            Arc::new(PairInterner::new(capacity))
+        });
+        let l1 = if self.use_price_matrix {
+            L1Store::Matrix(PriceMatrix::for_interner(&interner))
+        } else {
+            L1Store::new(self.l1_policy, entries)
+        };
+        HierarchicalCache {
+            interner,
+            l1,
+            l2: self.l2_enabled.then_some(l2),
+            l2_ttl: self.l2_ttl,
+            l1_ttl_ms: self.l1_ttl.map(|t| t.as_millis() as u64),
+            clock: self.clock,
+            key_prefix: self.key_prefix,
+            counters: Counters::default(),
+            eviction_listener: self.eviction_listener,
+        }
+    }
+
+    /// Builds the cache on a fresh in-memory L2 (the embedded default).
+    pub fn build_in_memory(self) -> HierarchicalCache<MemoryL2> {
+        let clock = self.clock.clone();
+        self.build(MemoryL2::new().with_clock(clock))
+    }
+}
+
+/// A bounded in-process L1 in front of an L2, keyed by interned [`PairId`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use pairwarm::cache::{HierarchicalCache, Price};
+/// let cache = HierarchicalCache::builder().l1_entries(1024).build_in_memory();
+/// let id = cache.interner().intern_str("ethereum", "0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc").unwrap();
+/// cache.set(id, Price::new(1850.25, 19_000_000, 0)).await.unwrap();
+/// assert_eq!(cache.get(id).await.unwrap().map(|p| p.price), Some(1850.25));
+/// assert_eq!(cache.stats().l1.hits, 1);
+/// # });
+/// ```
+pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
+    interner: Arc<PairInterner>,
+    l1: L1Store,
+    l2: Option<L>,
+    l2_ttl: Duration,
+    l1_ttl_ms: Option<u64>,
+    clock: Clock,
+    key_prefix: String,
+    counters: Counters,
+    eviction_listener: Option<EvictionListener>,
+}
+
+impl HierarchicalCache<super::AnyL2> {
+    /// Starts configuring a cache.
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+}
+
+impl<L: L2Store> HierarchicalCache<L> {
+    /// The interner that gives this cache's ids their meaning.
+    pub fn interner(&self) -> &Arc<PairInterner> {
+        &self.interner
+    }
+
+    /// The L2 store, if L2 is enabled.
+    pub fn l2(&self) -> Option<&L> {
+        self.l2.as_ref()
+    }
+
+    /// The clock used for L1 expiry.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Whether L1 is the price matrix.
+    pub fn uses_price_matrix(&self) -> bool {
+        matches!(self.l1, L1Store::Matrix(_))
+    }
+
+    /// L1 bound in entries.
+    pub fn l1_capacity(&self) -> usize {
+        self.l1.capacity()
+    }
+
+    /// Entries in L1 now.
+    pub fn l1_len(&self) -> usize {
+        self.l1.len()
+    }
+
+    /// The L2 key of a pair: `<prefix><chain>:<address>`.
+    pub fn l2_key(&self, id: PairId) -> Result<String, CacheError> {
+        let key = self
+            .interner
+            .resolve(id)
+            .ok_or(CacheError::UnknownPair(id))?;
+        let chain = self.interner.chain_name(key.chain).unwrap_or("unknown");
+        let mut buf = [0u8; 42];
+        let address = key.address.encode_into(&mut buf);
+        let mut out = String::with_capacity(self.key_prefix.len() + chain.len() + 1 + 42);
+        out.push_str(&self.key_prefix);
+        out.push_str(chain);
+        out.push(':');
+        out.push_str(address);
+        Ok(out)
+    }
+
+    fn fresh(&self, entry: L1Entry) -> bool {
+        match self.l1_ttl_ms {
+            None => true,
+            Some(ttl) => self.clock.now_ms().saturating_sub(entry.stored_ms) < ttl,
+        }
+    }
+
+    fn stamp(&self, price: Price) -> L1Entry {
+        let stored_ms = if self.l1_ttl_ms.is_some() {
+            self.clock.now_ms()
+        } else {
+            0
+        };
+        L1Entry { price, stored_ms }
+    }
+
+    /// Reads L1 through the policy; an expired entry is removed and reads as absent.
+    #[inline]
+    fn read_l1(&self, id: PairId) -> Option<Price> {
+        let entry = self.l1.get(id)?;
+        if self.fresh(entry) {
+            Some(entry.price)
+        } else {
+            self.l1.remove(id);
+            None
+        }
+    }
+
+    fn insert_l1(&self, id: PairId, price: Price) -> Evictions {
+        let evicted = self.l1.insert(id, self.stamp(price));
+        if let Some(listener) = &self.eviction_listener {
+            evicted.iter().for_each(listener);
+        }
+        evicted
+    }
+
+    fn chain(&self, id: PairId) -> ChainId {
+        self.interner.chain_of(id)
+    }
+
+    /// An L1-only read that counts as an L1 hit or miss and informs the eviction policy.
+    /// Never touches L2 (the synchronous read path of a detector, and of the simulator).
+    #[inline]
+    pub fn get_l1_only(&self, id: PairId) -> Option<Price> {
+        let found = self.read_l1(id);
+        let event = if found.is_some() {
+            Event::L1Hit
+        } else {
+            Event::L1Miss
+        };
+        self.counters.count(self.chain(id), event);
+        found
+    }
+
+    /// Whether a fresh entry for `id` is in L1. Not counted, and no effect on eviction
+    /// order (the warmer's "already in L1?" check must not make entries look popular).
+    pub fn contains_l1(&self, id: PairId) -> bool {
+        self.l1.peek(id).is_some_and(|e| self.fresh(e))
+    }
+
+    /// The L1 entry for `id` without counting or touching the policy.
+    pub fn peek_l1(&self, id: PairId) -> Option<Price> {
+        self.l1.peek(id).filter(|e| self.fresh(*e)).map(|e| e.price)
+    }
+
+    /// Reads a price: L1, then L2 on a miss (promoting an L2 hit into L1).
+    pub async fn get(&self, id: PairId) -> Result<Option<Price>, CacheError> {
+        if let Some(price) = self.get_l1_only(id) {
+            return Ok(Some(price));
+        }
+        let Some(l2) = &self.l2 else {
+            return Ok(None);
+        };
+        let chain = self.chain(id);
+        let key = self.l2_key(id)?;
+        let raw = match l2.get_many(std::slice::from_ref(&key)).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.counters.count(chain, Event::L2Error);
+                return Err(e.into());
+            }
+        };
+        match raw.into_iter().next().flatten() {
+            None => {
+                self.counters.count(chain, Event::L2Miss);
+                Ok(None)
+            }
+            Some(bytes) => match codec::decode(&key, &bytes) {
+                Ok(price) => {
+                    self.counters.count(chain, Event::L2Hit);
+                    self.counters.promoted();
+                    self.insert_l1(id, price);
+                    Ok(Some(price))
+                }
+                Err(e) => {
+                    self.counters.count(chain, Event::L2Error);
+                    Err(e.into())
+                }
+            },
+        }
+    }
+
+    /// Reads many prices: each from L1, and all L1 misses from L2 in one round trip.
+    /// L2 hits are promoted into L1. One undecodable L2 value fails only its own key.
+    pub async fn get_many(&self, ids: &[PairId]) -> Result<Vec<Lookup>, CacheError> {
+        let mut out: Vec<Lookup> = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let found = self.get_l1_only(id);
+            if found.is_none() {
+                missing.push(i);
+            }
+            out.push(Ok(found));
+        }
+        if missing.is_empty() || self.l2.is_none() {
+            return Ok(out);
+        }
+        let miss_ids: Vec<PairId> = missing.iter().map(|&i| ids[i]).collect();
+        let fetched = self.fetch_l2(&miss_ids).await?;
+        for ((&i, &id), lookup) in missing.iter().zip(&miss_ids).zip(fetched) {
+            let chain = self.chain(id);
+            match &lookup {
+                Ok(Some(price)) => {
+                    self.counters.count(chain, Event::L2Hit);
+                    self.counters.promoted();
+                    self.insert_l1(id, *price);
+                }
+                Ok(None) => self.counters.count(chain, Event::L2Miss),
+                Err(_) => self.counters.count(chain, Event::L2Error),
+            }
+            out[i] = lookup;
+        }
+        Ok(out)
+    }
+
+    /// Fetches prices from L2 in one round trip without touching L1 or the hit/miss
+    /// counters: the warmer's read. An id whose slot was recycled reads as absent.
+    pub async fn fetch_l2(&self, ids: &[PairId]) -> Result<Vec<Lookup>, CacheError> {
+        let Some(l2) = &self.l2 else {
+            return Ok(vec![Ok(None); ids.len()]);
+        };
+        let keys: Vec<Option<String>> = ids.iter().map(|&id| self.l2_key(id).ok()).collect();
+        let present: Vec<String> = keys.iter().flatten().cloned().collect();
+        let raw = match l2.get_many(&present).await {
+            Ok(raw) => raw,
+            Err(e) => {
+                if let Some(&id) = ids.first() {
+                    self.counters.count(self.chain(id), Event::L2Error);
+                }
+                return Err(e.into());
+            }
+        };
+        let mut raw = raw.into_iter();
+        Ok(keys
+            .iter()
+            .map(|key| match key {
+                None => Ok(None),
+                Some(key) => match raw.next().flatten() {
+                    None => Ok(None),
+                    Some(bytes) => codec::decode(key, &bytes).map(Some),
+                },
+            })
+            .collect())
+    }
+
+    /// Writes a price to L1 and through to L2. L1 is written even if L2 fails (the error
+    /// is returned so the caller can count it).
+    pub async fn set(&self, id: PairId, price: Price) -> Result<(), CacheError> {
+        self.insert_l1(id, price);
+        if let Some(l2) = &self.l2 {
+            let key = self.l2_key(id)?;
+            if let Err(e) = l2.set(&key, codec::encode(&price), self.l2_ttl).await {
+                self.counters.count(self.chain(id), Event::L2Error);
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a price into L1 only (local writes in a process whose L2 is written by
+    /// someone else, and the simulator's write-through to L1).
+    pub fn set_l1(&self, id: PairId, price: Price) -> Evictions {
+        self.insert_l1(id, price)
+    }
+
+    /// Puts a price fetched from L2 into L1 only (the warmer's write; L2 is not
+    /// rewritten). Keeps a newer L1 price if one arrived meanwhile. Returns whether the
+    /// price was inserted, and the entries its insertion evicted.
+    pub fn promote(&self, id: PairId, price: Price) -> (bool, Evictions) {
+        if let Some(current) = self.l1.peek(id)
+            && self.fresh(current)
+            && (current.price.block, current.price.ts_ms) > (price.block, price.ts_ms)
+        {
+            return (false, Evictions::default());
+        }
+        self.counters.promoted();
+        (true, self.insert_l1(id, price))
+    }
+
+    /// Removes a pair from L1 and L2.
+    pub async fn delete(&self, id: PairId) -> Result<(), CacheError> {
+        self.l1.remove(id);
+        if let Some(l2) = &self.l2 {
+            let key = self.l2_key(id)?;
+            l2.delete(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a pair from L1 only.
+    pub fn invalidate_l1(&self, id: PairId) -> bool {
+        self.l1.remove(id)
+    }
+
+    /// Empties L1 and resets the counters (L2 is shared and left alone).
+    pub fn clear_l1(&self) {
+        self.l1.clear();
+        self.counters.reset();
+    }
+
+    /// Counters per level.
+    pub fn stats(&self) -> CacheStats {
+        let (mut l1, mut l2) = self.counters.totals();
+        l1.size = self.l1.len();
+        l1.capacity = self.l1.capacity();
+        l1.evictions = self.l1.evictions();
+        if let Some(store) = &self.l2 {
+            l2.size = store.len_hint().unwrap_or(0);
+        }
+        CacheStats {
+            l1,
+            l2,
+            promotions: self.counters.promotions(),
+        }
+    }
+
+    /// Read counters of every chain seen so far.
+    pub fn stats_by_chain(&self) -> Vec<ChainCacheStats> {
+        self.interner
+            .chain_names()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| self.counters.chain(ChainId(i as u16), name))
+            .collect()
+    }
+}

@@ -1,0 +1,184 @@
+//! Redis as L2, through redis-rs's `ConnectionManager` (one multiplexed connection that
+//! reconnects with exponential backoff).
+//!
+//! Every call is bounded twice: redis-rs's response timeout cuts a request whose reply does
+//! not come, and an outer deadline cuts a request that waits for a reconnect. A call made
+//! while Redis is down therefore returns an [`L2Error`] within `op_timeout`, and the first
+//! call after Redis comes back succeeds again without rebuilding anything.
+//!
+//! Batches use one `MGET` (one round trip whatever the batch size); writes use
+//! `SET key value PX ttl`. Do not use this connection for blocking commands such as
+//! `XREADGROUP ... BLOCK`: they would stall every cache read queued behind them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::l2::{L2Error, L2Store};
+
+/// Connection settings for [`RedisL2`].
+#[derive(Clone, Debug)]
+pub struct RedisL2Config {
+    /// `redis://host:port/db` (loopback in tests).
+    pub url: String,
+    /// Deadline of one call, including any wait for a reconnect.
+    pub op_timeout: Duration,
+    /// Deadline for a reply on an established connection.
+    pub response_timeout: Duration,
+    /// Deadline for establishing a connection.
+    pub connection_timeout: Duration,
+    /// First reconnect delay; doubles per attempt up to `max_reconnect_delay`.
+    pub min_reconnect_delay: Duration,
+    /// Longest reconnect delay.
+    pub max_reconnect_delay: Duration,
+    /// Reconnect attempts per outage before the error is surfaced (the next call retries).
+    pub reconnect_retries: usize,
+}
+
+impl RedisL2Config {
+    /// Defaults suited to a price cache on a local network: 250 ms per call.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            op_timeout: Duration::from_millis(250),
+            response_timeout: Duration::from_millis(200),
+            connection_timeout: Duration::from_millis(200),
+            min_reconnect_delay: Duration::from_millis(20),
+            max_reconnect_delay: Duration::from_secs(2),
+            reconnect_retries: 6,
+        }
+    }
+}
+
+/// Redis-backed L2. Cloning shares the connection.
+#[derive(Clone)]
+pub struct RedisL2 {
+    conn: ConnectionManager,
+    op_timeout: Duration,
+    round_trips: Arc<AtomicU64>,
+}
+
+impl RedisL2 {
+    /// Prepares a connection without contacting Redis (it connects on first use), so a
+    /// service can start while Redis is still coming up. Must run inside a tokio runtime.
+    pub fn connect_lazy(config: &RedisL2Config) -> Result<Self, L2Error> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| L2Error::Config(format!("{}: {e}", config.url)))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(config.response_timeout))
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_min_delay(config.min_reconnect_delay)
+            .set_max_delay(config.max_reconnect_delay)
+            .set_exponent_base(2.0)
+            .set_number_of_retries(config.reconnect_retries);
+        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
+            .map_err(|e| L2Error::Config(format!("{}: {e}", config.url)))?;
+        Ok(Self {
+            conn,
+            op_timeout: config.op_timeout,
+            round_trips: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Connects and checks the server answers `PING`.
+    pub async fn connect(config: &RedisL2Config) -> Result<Self, L2Error> {
+        let l2 = Self::connect_lazy(config)?;
+        l2.ping().await?;
+        Ok(l2)
+    }
+
+    /// One `PING` round trip (readiness checks).
+    pub async fn ping(&self) -> Result<(), L2Error> {
+        let _: String = self.run("PING", redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    /// The underlying connection, for callers that need other non-blocking commands on
+    /// the same multiplexed connection (stream acks, snapshots).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: redis::Cmd,
+    ) -> Result<T, L2Error> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.conn.clone();
+        let call = async move { cmd.query_async::<T>(&mut conn).await };
+        match tokio::time::timeout(self.op_timeout, call).await {
+            Err(_) => Err(L2Error::Timeout {
+                op,
+                after: self.op_timeout,
+            }),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(classify(op, &e)),
+        }
+    }
+}
+
+/// Maps a redis-rs error onto the three outcomes a caller acts on differently.
+fn classify(op: &'static str, e: &redis::RedisError) -> L2Error {
+    if e.is_timeout() {
+        L2Error::Timeout {
+            op,
+            after: Duration::ZERO,
+        }
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
+        L2Error::Unavailable {
+            op,
+            reason: e.to_string(),
+        }
+    } else {
+        L2Error::Command {
+            op,
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl L2Store for RedisL2 {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, L2Error> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(keys);
+        let values: Vec<Option<Vec<u8>>> = self.run("MGET", cmd).await?;
+        if values.len() != keys.len() {
+            return Err(L2Error::Command {
+                op: "MGET",
+                reason: format!("asked {} keys, got {} values", keys.len(), values.len()),
+            });
+        }
+        Ok(values)
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), L2Error> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64);
+        let _: () = self.run("SET", cmd).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), L2Error> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
+        let _: i64 = self.run("DEL", cmd).await?;
+        Ok(())
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}

@@ -1,0 +1,586 @@
+//! Pair identity: `(chain, address)` keys and their interning into dense [`PairId`]s.
+//!
+//! Everything inside pairwarm works on [`PairId`], a `u32` that indexes fixed-size
+//! tables (price-matrix slots, metrics by chain). Addresses are parsed once, at the edge,
+//! by [`Address::parse`]; the [`PairInterner`] maps `(chain, address)` to an id.
+//!
+//! The interner is **bounded**: once `capacity` pairs are interned, interning a new pair
+//! recycles the slot of a cold pair (CLOCK, an approximation of least-recently-used that
+//! costs one relaxed atomic store per lookup). A recycled slot gets a new *generation*, which
+//! is part of the id, so an id handed out before the recycling never aliases the new pair:
+//! [`PairInterner::resolve`] returns `None` for it and caches keyed by id simply never see it
+//! again. Ten million distinct addresses therefore cost the same memory as `capacity`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+/// Errors for pair identities that come from outside (stream entries, trace files, config).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairError {
+    /// The address does not start with `0x`.
+    #[error("invalid pair address {input:?}: expected a 0x prefix")]
+    MissingPrefix {
+        /// The rejected input.
+        input: String,
+    },
+    /// The address has the wrong number of hex digits.
+    #[error("invalid pair address {input:?}: expected 40 hex digits after 0x, found {digits}")]
+    BadLength {
+        /// The rejected input.
+        input: String,
+        /// Number of characters after the `0x` prefix.
+        digits: usize,
+    },
+    /// The address holds a character that is not a hex digit.
+    #[error("invalid pair address {input:?}: {found:?} at position {position} is not a hex digit")]
+    BadHex {
+        /// The rejected input.
+        input: String,
+        /// Byte offset of the offending character in `input`.
+        position: usize,
+        /// The offending character.
+        found: char,
+    },
+    /// The chain name is empty, too long, or has characters outside `[a-z0-9_-]`.
+    #[error("invalid chain name {input:?}: expected 1-{max} characters of a-z, 0-9, '_' or '-'")]
+    BadChain {
+        /// The rejected input.
+        input: String,
+        /// Maximum accepted length.
+        max: usize,
+    },
+    /// More distinct chains than the interner accepts.
+    #[error("too many distinct chains (limit {limit}); rejected {input:?}")]
+    TooManyChains {
+        /// The chain that did not fit.
+        input: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A 20-byte EVM pool/pair address, stored as bytes and shown as lowercase `0x` hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address([u8; 20]);
+
+impl Address {
+    /// Parses `0x` followed by exactly 40 hex digits, case-insensitively.
+    ///
+    /// ```
+    /// use pairwarm::pair::Address;
+    /// let a = Address::parse("0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc").unwrap();
+    /// assert_eq!(a.to_string(), "0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc");
+    /// assert!(Address::parse("0x12").is_err());
+    /// ```
+    pub fn parse(input: &str) -> Result<Self, PairError> {
+        let digits = input
+            .strip_prefix("0x")
+            .or_else(|| input.strip_prefix("0X"))
+            .ok_or_else(|| PairError::MissingPrefix { input: clip(input) })?;
+        if digits.len() != 40 {
+            return Err(PairError::BadLength {
+                input: clip(input),
+                digits: digits.chars().count(),
+            });
+        }
+        let mut out = [0u8; 20];
+        let bytes = digits.as_bytes();
+        for (i, chunk) in bytes.chunks_exact(2).enumerate() {
+            let hi = hex_value(chunk[0]).ok_or_else(|| bad_hex(input, 2 + 2 * i))?;
+            let lo = hex_value(chunk[1]).ok_or_else(|| bad_hex(input, 3 + 2 * i))?;
+            out[i] = (hi << 4) | lo;
+        }
+        Ok(Self(out))
+    }
+
+    /// Builds an address from raw bytes.
+    pub const fn from_bytes(bytes: [u8; 20]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+
+    /// Writes the lowercase `0x…` form into a fixed buffer, without allocating.
+    pub fn encode_into<'b>(&self, buf: &'b mut [u8; 42]) -> &'b str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        buf[0] = b'0';
+        buf[1] = b'x';
+        for (i, b) in self.0.iter().enumerate() {
+            buf[2 + 2 * i] = HEX[(b >> 4) as usize];
+            buf[3 + 2 * i] = HEX[(b & 0x0f) as usize];
+        }
+        // Only ASCII hex digits and 'x' were written.
+        std::str::from_utf8(buf).unwrap_or("0x")
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 42];
+        f.write_str(self.encode_into(&mut buf))
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Address {
+    type Err = PairError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Bounds the size of inputs echoed back in errors (a hostile 1 MB "address" stays short).
+fn clip(input: &str) -> String {
+    const MAX: usize = 80;
+    if input.len() <= MAX {
+        return input.to_owned();
+    }
+    let mut end = MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &input[..end])
+}
+
+fn bad_hex(input: &str, position: usize) -> PairError {
+    let found = input
+        .get(position..)
+        .and_then(|s| s.chars().next())
+        .unwrap_or('?');
+    PairError::BadHex {
+        input: clip(input),
+        position,
+        found,
+    }
+}
+
+/// A chain interned into a small integer (see [`PairInterner::chain_id`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ChainId(pub(crate) u16);
+
+impl ChainId {
+    /// Position of the chain in the interner's chain table (dense, from 0).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Maximum number of distinct chains one interner accepts (bounds per-chain tables).
+pub const MAX_CHAINS: usize = 64;
+/// Maximum length of a chain name.
+pub const MAX_CHAIN_NAME: usize = 32;
+
+/// Validates and normalises a chain name to lowercase.
+pub fn normalize_chain(input: &str) -> Result<String, PairError> {
+    let ok = !input.is_empty()
+        && input.len() <= MAX_CHAIN_NAME
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(PairError::BadChain {
+            input: clip(input),
+            max: MAX_CHAIN_NAME,
+        });
+    }
+    Ok(input.to_ascii_lowercase())
+}
+
+/// A pair's identity: the chain it lives on and its address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct PairKey {
+    /// Interned chain.
+    pub chain: ChainId,
+    /// Pool address.
+    pub address: Address,
+}
+
+/// A dense pair id: `slot` in the low bits, `generation` in the high bits.
+///
+/// Two ids are equal only if they name the same interned pair: when the interner recycles
+/// a slot it bumps the generation, so stale ids never compare equal to the new owner's.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct PairId(u32);
+
+impl PairId {
+    /// The raw `u32` (slot and generation bits together).
+    pub const fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// Rebuilds an id from [`PairId::raw`]. Only meaningful for the interner that made it.
+    pub const fn from_raw(raw: u32) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for PairId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Configuration-independent hasher with a fixed seed, so runs are reproducible.
+pub(crate) fn fixed_hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x7061_6972_7761_726d) // "pairwarm"
+}
+
+const SHARDS: usize = 16;
+
+/// Bounded `(chain, address) -> PairId` map with CLOCK eviction of cold pairs.
+///
+/// Concurrency: 16 shards, each behind its own read-write lock; a lookup of a known pair
+/// takes one shard read lock and one relaxed atomic store, never a global lock.
+///
+/// ```
+/// use pairwarm::pair::PairInterner;
+/// let interner = PairInterner::new(1024);
+/// let id = interner.intern_str("ethereum", "0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc").unwrap();
+/// let key = interner.resolve(id).unwrap();
+/// assert_eq!(interner.chain_name(key.chain), Some("ethereum"));
+/// assert_eq!(interner.lookup(&key), Some(id));
+/// ```
+pub struct PairInterner {
+    shards: Box<[RwLock<Shard>]>,
+    /// CLOCK reference bit per global slot, set on every lookup of the slot's pair.
+    referenced: Box<[AtomicBool]>,
+    /// Chain of the pair currently in each slot (lock-free, for per-chain metrics).
+    slot_chain: Box<[AtomicU16]>,
+    per_shard: usize,
+    slot_bits: u32,
+    hasher: foldhash::fast::FixedState,
+    /// Chain names by id; written once each under `chain_writer`, read without locks.
+    chains: Box<[OnceLock<Box<str>>]>,
+    chain_writer: Mutex<()>,
+}
+
+struct Shard {
+    map: HashMap<PairKey, u32, foldhash::fast::FixedState>,
+    /// `(key, generation)` per local slot; grows up to `per_shard` then is recycled.
+    slots: Vec<(PairKey, u32)>,
+    hand: usize,
+}
+
+impl PairInterner {
+    /// An interner holding at most `capacity` pairs (rounded up to a multiple of 16;
+    /// at least 16, at most 2^24).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(SHARDS, 1 << 24);
+        let per_shard = capacity.div_ceil(SHARDS);
+        let total = per_shard * SHARDS;
+        let slot_bits = usize::BITS - (total - 1).leading_zeros();
+        let hasher = fixed_hasher();
+        let shards = (0..SHARDS)
+            .map(|_| {
+                RwLock::new(Shard {
+                    map: HashMap::with_hasher(hasher.clone()),
+                    slots: Vec::new(),
+                    hand: 0,
+                })
+            })
+            .collect();
+        Self {
+            shards,
+            referenced: (0..total).map(|_| AtomicBool::new(false)).collect(),
+            slot_chain: (0..total).map(|_| AtomicU16::new(0)).collect(),
+            per_shard,
+            slot_bits,
+            hasher,
+            chains: (0..MAX_CHAINS).map(|_| OnceLock::new()).collect(),
+            chain_writer: Mutex::new(()),
+        }
+    }
+
+    /// Maximum number of pairs held at once.
+    pub fn capacity(&self) -> usize {
+        self.per_shard * SHARDS
+    }
+
+    /// Number of pairs currently interned.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().map.len()).sum()
+    }
+
+    /// True when no pair is interned.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Interns a chain name (validated, lowercased). Chains are never evicted; at most
+    /// [`MAX_CHAINS`] distinct chains are accepted.
+    pub fn chain_id(&self, name: &str) -> Result<ChainId, PairError> {
+        if let Some(id) = self.find_chain(name) {
+            return Ok(id);
+        }
+        let name = normalize_chain(name)?;
+        let _writer = self.chain_writer.lock();
+        if let Some(id) = self.find_chain(&name) {
+            return Ok(id);
+        }
+        let Some(free) = self.chains.iter().position(|c| c.get().is_none()) else {
+            return Err(PairError::TooManyChains {
+                input: name,
+                limit: MAX_CHAINS,
+            });
+        };
+        let _ = self.chains[free].set(name.into_boxed_str());
+        Ok(ChainId(free as u16))
+    }
+
+    fn find_chain(&self, name: &str) -> Option<ChainId> {
+        self.chains
+            .iter()
+            .map_while(|c| c.get())
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map(|pos| ChainId(pos as u16))
+    }
+
+    /// Name of an interned chain.
+    pub fn chain_name(&self, chain: ChainId) -> Option<&str> {
+        self.chains.get(chain.index())?.get().map(|c| &**c)
+    }
+
+    /// Names of all chains, in id order.
+    pub fn chain_names(&self) -> Vec<String> {
+        self.chains
+            .iter()
+            .map_while(|c| c.get())
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// Parses and interns a `(chain, address)` given as text.
+    pub fn intern_str(&self, chain: &str, address: &str) -> Result<PairId, PairError> {
+        let address = Address::parse(address)?;
+        let chain = self.chain_id(chain)?;
+        Ok(self.intern(PairKey { chain, address }))
+    }
+
+    /// Returns the id of `key`, interning it (and possibly recycling a cold slot) if new.
+    pub fn intern(&self, key: PairKey) -> PairId {
+        if let Some(id) = self.lookup(&key) {
+            return id;
+        }
+        let shard_ix = self.shard_of(&key);
+        let mut shard = self.shards[shard_ix].write();
+        if let Some(&local) = shard.map.get(&key) {
+            return self.touch(shard_ix, local, shard.slots[local as usize].1);
+        }
+        let local = if shard.slots.len() < self.per_shard {
+            shard.slots.push((key, 0));
+            shard.slots.len() - 1
+        } else {
+            let victim = self.clock_victim(shard_ix, &mut shard);
+            let (old_key, generation) = shard.slots[victim];
+            shard.map.remove(&old_key);
+            shard.slots[victim] = (key, (generation + 1) & self.generation_mask());
+            victim
+        };
+        shard.map.insert(key, local as u32);
+        let global = shard_ix * self.per_shard + local;
+        self.slot_chain[global].store(key.chain.0, Ordering::Relaxed);
+        self.touch(shard_ix, local as u32, shard.slots[local].1)
+    }
+
+    /// The id of `key` if it is interned; never allocates a slot (reads of unknown pairs
+    /// must not evict known ones).
+    pub fn lookup(&self, key: &PairKey) -> Option<PairId> {
+        let shard_ix = self.shard_of(key);
+        let shard = self.shards[shard_ix].read();
+        let local = *shard.map.get(key)?;
+        let generation = shard.slots[local as usize].1;
+        Some(self.touch(shard_ix, local, generation))
+    }
+
+    /// The key an id stands for, or `None` if its slot was recycled since.
+    pub fn resolve(&self, id: PairId) -> Option<PairKey> {
+        let slot = self.slot(id);
+        let shard_ix = slot / self.per_shard;
+        let local = slot % self.per_shard;
+        let shard = self.shards.get(shard_ix)?.read();
+        let (key, generation) = *shard.slots.get(local)?;
+        (generation == self.generation(id)).then_some(key)
+    }
+
+    /// Chain of the pair currently in `id`'s slot, without locking. For a recycled id this
+    /// may name the new owner's chain, which is good enough for per-chain counters.
+    pub fn chain_of(&self, id: PairId) -> ChainId {
+        let slot = self.slot(id);
+        ChainId(
+            self.slot_chain
+                .get(slot)
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Dense slot index of an id, in `0..capacity()`.
+    pub fn slot(&self, id: PairId) -> usize {
+        (id.0 & self.slot_mask()) as usize
+    }
+
+    /// Mask that extracts the slot bits of a raw id.
+    pub(crate) fn slot_mask(&self) -> u32 {
+        (1u32 << self.slot_bits) - 1
+    }
+
+    fn generation(&self, id: PairId) -> u32 {
+        id.0.checked_shr(self.slot_bits).unwrap_or(0)
+    }
+
+    fn generation_mask(&self) -> u32 {
+        u32::MAX.checked_shr(self.slot_bits).unwrap_or(0)
+    }
+
+    fn shard_of(&self, key: &PairKey) -> usize {
+        (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    fn touch(&self, shard_ix: usize, local: u32, generation: u32) -> PairId {
+        let global = shard_ix * self.per_shard + local as usize;
+        if !self.referenced[global].load(Ordering::Relaxed) {
+            self.referenced[global].store(true, Ordering::Relaxed);
+        }
+        PairId((generation << self.slot_bits) | global as u32)
+    }
+
+    /// Advances the shard's CLOCK hand to the first slot not referenced since the last pass.
+    fn clock_victim(&self, shard_ix: usize, shard: &mut Shard) -> usize {
+        let base = shard_ix * self.per_shard;
+        loop {
+            let local = shard.hand;
+            shard.hand = (shard.hand + 1) % self.per_shard;
+            if !self.referenced[base + local].swap(false, Ordering::Relaxed) {
+                return local;
+            }
+        }
+    }
+
+    /// Approximate heap bytes held (fixed once full).
+    pub fn memory_bytes(&self) -> usize {
+        let per_slot = std::mem::size_of::<(PairKey, u32)>()
+            + std::mem::size_of::<(PairKey, u32)>() + 1 // hash map entry + control byte
+            + std::mem::size_of::<AtomicBool>()
+            + std::mem::size_of::<AtomicU16>();
+        self.capacity() * per_slot
+    }
+}
+
+impl fmt::Debug for PairInterner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PairInterner")
+            .field("capacity", &self.capacity())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_normalises_case() {
+        let a = Address::parse("0xABCDEF0123456789abcdef0123456789ABCDEF01").unwrap();
+        assert_eq!(a.to_string(), "0xabcdef0123456789abcdef0123456789abcdef01");
+        assert_eq!(a.as_bytes()[0], 0xab);
+    }
+
+    #[test]
+    fn parse_rejects_bad_input_naming_it() {
+        assert_eq!(
+            Address::parse("abcdef0123456789abcdef0123456789abcdef01"),
+            Err(PairError::MissingPrefix {
+                input: "abcdef0123456789abcdef0123456789abcdef01".into()
+            })
+        );
+        assert!(matches!(
+            Address::parse("0x1234"),
+            Err(PairError::BadLength { digits: 4, .. })
+        ));
+        let err = Address::parse("0xabcdef0123456789abcdef0123456789abcdefzz").unwrap_err();
+        assert_eq!(
+            err,
+            PairError::BadHex {
+                input: "0xabcdef0123456789abcdef0123456789abcdefzz".into(),
+                position: 40,
+                found: 'z'
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("0xabcdef0123456789abcdef0123456789abcdefzz")
+        );
+        // Multi-byte characters are reported, not split.
+        assert!(matches!(
+            Address::parse("0xé"),
+            Err(PairError::BadLength { digits: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn chains_are_validated_and_bounded() {
+        let i = PairInterner::new(16);
+        let eth = i.chain_id("Ethereum").unwrap();
+        assert_eq!(i.chain_id("ethereum").unwrap(), eth);
+        assert_eq!(i.chain_name(eth), Some("ethereum"));
+        assert!(matches!(i.chain_id(""), Err(PairError::BadChain { .. })));
+        assert!(matches!(
+            i.chain_id("eth mainnet"),
+            Err(PairError::BadChain { .. })
+        ));
+        for n in 1..MAX_CHAINS {
+            i.chain_id(&format!("c{n}")).unwrap();
+        }
+        assert!(matches!(
+            i.chain_id("onemore"),
+            Err(PairError::TooManyChains { .. })
+        ));
+    }
+
+    #[test]
+    fn recycled_slot_changes_generation() {
+        let i = PairInterner::new(16);
+        let chain = i.chain_id("bsc").unwrap();
+        let key = |n: u32| PairKey {
+            chain,
+            address: Address::from_bytes({
+                let mut b = [0u8; 20];
+                b[..4].copy_from_slice(&n.to_le_bytes());
+                b
+            }),
+        };
+        let first = i.intern(key(0));
+        for n in 1..1000 {
+            i.intern(key(n));
+        }
+        assert!(i.len() <= i.capacity());
+        if i.lookup(&key(0)).is_none() {
+            assert_eq!(i.resolve(first), None, "stale id must not resolve");
+        }
+        let again = i.intern(key(0));
+        assert_eq!(i.resolve(again), Some(key(0)));
+    }
+}
