@@ -1,1 +1,151 @@
-fn main() {}
+//! Cache micro-benchmarks: L1 hit/miss per policy against well-kept crates in the same run,
+//! the price matrix, `MemoryL2`, and `RedisL2::get_many` of 1/10/100 keys on loopback.
+//!
+//! `cargo bench -p pairwarm --bench cache` (starts its own redis-server on 127.0.0.1).
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use pairwarm::cache::{
+    HierarchicalCache, L1Policy, L2Store, MemoryL2, Price, RedisL2, RedisL2Config,
+};
+use pairwarm::pair::{Address, PairId, PairKey};
+use pairwarm_testkit::RedisServer;
+
+const ENTRIES: u32 = 4096;
+
+fn address(n: u32) -> Address {
+    let mut b = [0u8; 20];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    Address::from_bytes(b)
+}
+
+fn filled(builder: pairwarm::cache::CacheBuilder) -> (HierarchicalCache<MemoryL2>, Vec<PairId>) {
+    let cache = builder.l1_entries(ENTRIES as usize * 2).build_in_memory();
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    let ids: Vec<PairId> = (0..ENTRIES)
+        .map(|n| {
+            let id = cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            });
+            cache.set_l1(id, Price::new(f64::from(n), 1, 1));
+            id
+        })
+        .collect();
+    (cache, ids)
+}
+
+fn l1(c: &mut Criterion) {
+    let mut g = c.benchmark_group("l1_hit");
+    g.throughput(Throughput::Elements(1));
+    for (name, builder) in [
+        (
+            "pairwarm_default",
+            HierarchicalCache::builder().l1_policy(L1Policy::Default),
+        ),
+        (
+            "pairwarm_lru",
+            HierarchicalCache::builder().l1_policy(L1Policy::Lru),
+        ),
+        (
+            "pairwarm_price_matrix",
+            HierarchicalCache::builder().use_price_matrix(true),
+        ),
+    ] {
+        let (cache, ids) = filled(builder);
+        let mut i = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & (ENTRIES as usize - 1);
+                black_box(cache.get_l1_only(ids[i]))
+            })
+        });
+    }
+    // The same work on well-kept crates directly (no stats, no TTL check).
+    let quick = quick_cache::sync::Cache::<u32, Price>::new(ENTRIES as usize * 2);
+    let moka = moka::sync::Cache::<u32, Price>::new(u64::from(ENTRIES) * 2);
+    for n in 0..ENTRIES {
+        quick.insert(n, Price::new(f64::from(n), 1, 1));
+        moka.insert(n, Price::new(f64::from(n), 1, 1));
+    }
+    let mut i = 0u32;
+    g.bench_function("quick_cache_raw", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES - 1);
+            black_box(quick.get(&i))
+        })
+    });
+    g.bench_function("moka_raw", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES - 1);
+            black_box(moka.get(&i))
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("l1_miss");
+    let (cache, _) = filled(HierarchicalCache::builder());
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    let absent: Vec<PairId> = (ENTRIES..2 * ENTRIES)
+        .map(|n| {
+            cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        })
+        .collect();
+    let mut i = 0usize;
+    g.bench_function("pairwarm_default", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES as usize - 1);
+            black_box(cache.get_l1_only(absent[i]))
+        })
+    });
+    g.finish();
+}
+
+fn l2(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let memory = MemoryL2::new();
+    let keys: Vec<String> = (0..100)
+        .map(|n| format!("cache:l2:price:ethereum:{}", address(n)))
+        .collect();
+    let server = RedisServer::start();
+    let redis = rt
+        .block_on(RedisL2::connect(&RedisL2Config::new(server.url())))
+        .unwrap();
+    rt.block_on(async {
+        for (n, key) in keys.iter().enumerate() {
+            let value = pairwarm::cache::codec::encode(&Price::new(n as f64, 1, 1));
+            memory
+                .set(key, value.clone(), std::time::Duration::from_secs(600))
+                .await
+                .unwrap();
+            redis
+                .set(key, value, std::time::Duration::from_secs(600))
+                .await
+                .unwrap();
+        }
+    });
+    let mut g = c.benchmark_group("memory_l2_get");
+    g.bench_function("1_key", |b| {
+        b.iter(|| rt.block_on(memory.get_many(black_box(&keys[..1]))))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("redis_l2_get_many");
+    for n in [1usize, 10, 100] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter(|| rt.block_on(redis.get_many(black_box(&keys[..n]))))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, l1, l2);
+criterion_main!(benches);

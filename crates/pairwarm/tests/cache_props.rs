@@ -1,0 +1,216 @@
+//! Property tests of the cache and the interner against simple models.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use pairwarm::cache::{HierarchicalCache, L1Policy, MemoryL2, Price};
+use pairwarm::pair::{Address, PairId, PairInterner, PairKey};
+use proptest::prelude::*;
+
+/// Counts live heap bytes so the flood test can check memory, not just lengths.
+struct CountingAlloc;
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn address(n: u32) -> Address {
+    let mut b = [0u8; 20];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    b[19] = 0xaa;
+    Address::from_bytes(b)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Set(u32, u32),
+    Get(u32),
+    Promote(u32, u32),
+    Delete(u32),
+}
+
+fn op(pairs: u32) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..pairs, any::<u32>()).prop_map(|(p, v)| Op::Set(p, v)),
+        5 => (0..pairs).prop_map(Op::Get),
+        1 => (0..pairs, any::<u32>()).prop_map(|(p, v)| Op::Promote(p, v)),
+        1 => (0..pairs).prop_map(Op::Delete),
+    ]
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Default,
+    Lru,
+    Matrix,
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![Just(Kind::Default), Just(Kind::Lru), Just(Kind::Matrix)]
+}
+
+fn build(kind: Kind, l1: usize) -> HierarchicalCache<MemoryL2> {
+    let builder = HierarchicalCache::builder().l1_entries(l1);
+    match kind {
+        Kind::Default => builder.l1_policy(L1Policy::Default),
+        Kind::Lru => builder.l1_policy(L1Policy::Lru),
+        // The matrix has one slot per interner slot, so the interner is sized to the bound.
+        Kind::Matrix => builder.use_price_matrix(true),
+    }
+    .build_in_memory()
+}
+
+fn price(v: u32) -> Price {
+    Price::new(f64::from(v), u64::from(v), 0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// L1 stays within its bound, `get` after `set` returns the last value (from L1 or L2),
+    /// and deleted pairs read as absent — for every L1 kind.
+    #[test]
+    fn cache_matches_model(kind in kind(), l1 in 1usize..40, ops in prop::collection::vec(op(60), 1..400)) {
+        let rt = runtime();
+        let cache = build(kind, l1);
+        let chain = cache.interner().chain_id("ethereum").unwrap();
+        // Intern at every use, as a detector does with each incoming address: with a small
+        // interner (price-matrix mode) ids of cold pairs are recycled, never reused.
+        let id = |n: u32| cache.interner().intern(PairKey { chain, address: address(n) });
+        let bound = cache.l1_capacity();
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        rt.block_on(async {
+            for op in ops {
+                match op {
+                    Op::Set(p, v) => {
+                        cache.set(id(p), price(v)).await.unwrap();
+                        model.insert(p, v);
+                    }
+                    Op::Get(p) => {
+                        let got = cache.get(id(p)).await.unwrap();
+                        prop_assert_eq!(got, model.get(&p).map(|&v| price(v)));
+                    }
+                    Op::Promote(p, v) => {
+                        // Promotion only fills L1 (L2 stays the source of truth).
+                        if !model.contains_key(&p) {
+                            cache.promote(id(p), price(v));
+                            cache.invalidate_l1(id(p));
+                        }
+                    }
+                    Op::Delete(p) => {
+                        cache.delete(id(p)).await.unwrap();
+                        model.remove(&p);
+                    }
+                }
+                prop_assert!(cache.l1_len() <= bound, "L1 holds {} > bound {}", cache.l1_len(), bound);
+            }
+            let stats = cache.stats();
+            prop_assert!(stats.l1.size <= stats.l1.capacity);
+            Ok(())
+        })?;
+    }
+
+    /// An L2 hit is promoted: the very next read of the same pair is an L1 hit.
+    #[test]
+    fn l2_hit_is_promoted(kind in kind(), n in 2u32..50, target in 0u32..50) {
+        let target = target % n;
+        let rt = runtime();
+        // L1 of one entry: writing n pairs pushes the target out of L1 (except in the
+        // matrix, whose bound is the interner size; there we invalidate explicitly).
+        let cache = build(kind, 1);
+        let chain = cache.interner().chain_id("bsc").unwrap();
+        rt.block_on(async {
+            for i in 0..n {
+                let id = cache.interner().intern(PairKey { chain, address: address(i) });
+                cache.set(id, price(i)).await.unwrap();
+            }
+            let id = cache.interner().intern(PairKey { chain, address: address(target) });
+            cache.invalidate_l1(id);
+            let before = cache.stats();
+            prop_assert_eq!(cache.get(id).await.unwrap(), Some(price(target)));
+            let mid = cache.stats();
+            prop_assert_eq!(mid.l1.misses, before.l1.misses + 1);
+            prop_assert_eq!(mid.l2.hits, before.l2.hits + 1);
+            prop_assert_eq!(cache.get(id).await.unwrap(), Some(price(target)));
+            let after = cache.stats();
+            prop_assert_eq!(after.l1.hits, mid.l1.hits + 1);
+            prop_assert_eq!(after.l2.hits, mid.l2.hits);
+            Ok(())
+        })?;
+    }
+
+    /// Interned ids resolve back to their key; the interner never exceeds its capacity;
+    /// an id that still resolves always resolves to the key it was made for.
+    #[test]
+    fn interner_round_trips_and_stays_bounded(cap in 16usize..200, keys in prop::collection::vec(0u32..2000, 1..3000)) {
+        let interner = PairInterner::new(cap);
+        let chain = interner.chain_id("arbitrum").unwrap();
+        let mut issued: Vec<(PairId, u32)> = Vec::new();
+        for k in keys {
+            let key = PairKey { chain, address: address(k) };
+            let id = interner.intern(key);
+            prop_assert_eq!(interner.resolve(id), Some(key));
+            prop_assert_eq!(interner.lookup(&key), Some(id));
+            issued.push((id, k));
+            prop_assert!(interner.len() <= interner.capacity());
+        }
+        for (id, k) in issued {
+            if let Some(key) = interner.resolve(id) {
+                prop_assert_eq!(key.address, address(k));
+            }
+        }
+    }
+}
+
+/// A flood of distinct addresses: once the interner and L1 are full, live heap memory
+/// stops growing (other tests run in parallel threads, so allow a little noise).
+#[test]
+fn flood_of_distinct_addresses_stays_bounded() {
+    let interner = Arc::new(PairInterner::new(4096));
+    let cache = HierarchicalCache::builder()
+        .l1_entries(1024)
+        .l2_enabled(false)
+        .interner(interner.clone())
+        .build_in_memory();
+    let chain = interner.chain_id("polygon").unwrap();
+    let flood = |from: u32, to: u32| {
+        for n in from..to {
+            let id = interner.intern(PairKey {
+                chain,
+                address: address(n),
+            });
+            cache.set_l1(id, price(n));
+        }
+    };
+    flood(0, 200_000);
+    let full = LIVE_BYTES.load(Ordering::Relaxed);
+    flood(200_000, 2_200_000);
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    assert_eq!(interner.len(), interner.capacity());
+    assert!(cache.l1_len() <= 1024);
+    let growth = after - full;
+    assert!(
+        growth < 256 * 1024,
+        "heap grew by {growth} bytes over 2,000,000 new addresses"
+    );
+}

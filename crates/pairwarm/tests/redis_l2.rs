@@ -1,0 +1,219 @@
+//! The cache against a real `redis-server` started on a free loopback port.
+
+use std::time::{Duration, Instant};
+
+use pairwarm::cache::{
+    CacheError, HierarchicalCache, L2Error, L2Store, Price, RedisL2, RedisL2Config, ValueError,
+};
+use pairwarm::pair::PairId;
+use pairwarm_testkit::RedisServer;
+
+fn config(server: &RedisServer) -> RedisL2Config {
+    RedisL2Config::new(server.url())
+}
+
+fn cache_on(server: &RedisServer, l1: usize) -> HierarchicalCache<RedisL2> {
+    let l2 = RedisL2::connect_lazy(&config(server)).unwrap();
+    HierarchicalCache::builder().l1_entries(l1).build(l2)
+}
+
+fn addr(n: u32) -> String {
+    format!("0x{:040x}", 0xabc0_0000_u64 + u64::from(n))
+}
+
+fn intern(cache: &HierarchicalCache<RedisL2>, n: u32) -> PairId {
+    cache.interner().intern_str("ethereum", &addr(n)).unwrap()
+}
+
+#[tokio::test]
+async fn values_written_by_one_client_are_read_by_another() {
+    let server = RedisServer::start();
+    let writer = cache_on(&server, 64);
+    let reader = cache_on(&server, 64);
+    let w = intern(&writer, 1);
+    writer
+        .set(w, Price::new(1850.25, 19_000_001, 1_700_000_000_000))
+        .await
+        .unwrap();
+    // The key layout is the original's `cache:l2:` prefix plus ours.
+    let raw: String = redis::cmd("GET")
+        .arg(format!("cache:l2:price:ethereum:{}", addr(1)))
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(
+        raw,
+        r#"{"price":1850.25,"block":19000001,"timestamp":1700000000000}"#
+    );
+    let r = intern(&reader, 1);
+    assert_eq!(
+        reader.get(r).await.unwrap(),
+        Some(Price::new(1850.25, 19_000_001, 1_700_000_000_000))
+    );
+    let stats = reader.stats();
+    assert_eq!((stats.l1.misses, stats.l2.hits), (1, 1));
+    // Promoted: the second read is local.
+    reader.get(r).await.unwrap();
+    assert_eq!(reader.stats().l1.hits, 1);
+}
+
+#[tokio::test]
+async fn get_many_is_one_round_trip() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 64);
+    let ids: Vec<PairId> = (0..10).map(|n| intern(&cache, n)).collect();
+    for (n, &id) in ids.iter().enumerate().take(7) {
+        cache.set(id, Price::new(n as f64, 1, 1)).await.unwrap();
+        cache.invalidate_l1(id);
+    }
+    server.reset_stats();
+    let got = cache.get_many(&ids).await.unwrap();
+    assert_eq!(server.command_calls("mget"), 1);
+    assert_eq!(server.command_calls("get"), 0);
+    let prices: Vec<Option<f64>> = got
+        .into_iter()
+        .map(|r| r.unwrap().map(|p| p.price))
+        .collect();
+    let expected: Vec<Option<f64>> = (0..10).map(|n| (n < 7).then_some(f64::from(n))).collect();
+    assert_eq!(prices, expected);
+    // The 7 found were promoted; a second batch needs one MGET for the 3 absent only.
+    server.reset_stats();
+    cache.get_many(&ids).await.unwrap();
+    assert_eq!(server.command_calls("mget"), 1);
+    assert_eq!(cache.stats().l1.hits, 7);
+}
+
+#[tokio::test]
+async fn l2_ttl_expires_values() {
+    let server = RedisServer::start();
+    let l2 = RedisL2::connect_lazy(&config(&server)).unwrap();
+    let cache = HierarchicalCache::builder()
+        .l1_entries(16)
+        .l2_ttl(Duration::from_millis(150))
+        .build(l2);
+    let id = intern(&cache, 3);
+    cache.set(id, Price::new(2.0, 1, 1)).await.unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(cache.l2_key(id).unwrap())
+        .query(&mut server.connection())
+        .unwrap();
+    assert!((1..=150).contains(&pttl), "PTTL {pttl}");
+    cache.invalidate_l1(id);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get(id).await.unwrap(), None);
+    assert_eq!(cache.stats().l2.misses, 1);
+}
+
+#[tokio::test]
+async fn outage_returns_errors_then_recovers_without_rebuilding() {
+    let mut server = RedisServer::start();
+    let cfg = config(&server);
+    let l2 = RedisL2::connect(&cfg).await.unwrap();
+    let cache = HierarchicalCache::builder().l1_entries(16).build(l2);
+    let id = intern(&cache, 4);
+    cache.set(id, Price::new(4.0, 1, 1)).await.unwrap();
+    cache.invalidate_l1(id);
+
+    server.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = cache.get(id).await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(
+                err,
+                CacheError::L2(L2Error::Unavailable { .. } | L2Error::Timeout { .. })
+            ),
+            "unexpected error {err:?}"
+        );
+        // Bounded by the configured deadline (plus scheduling slack), never a hang.
+        assert!(
+            elapsed < cfg.op_timeout + Duration::from_secs(1),
+            "call took {elapsed:?}"
+        );
+    }
+    assert!(cache.stats().l2.errors >= 3);
+    // L1 keeps serving what it has while L2 is down.
+    cache.promote(id, Price::new(4.5, 2, 2));
+    assert_eq!(cache.get_l1_only(id).map(|p| p.price), Some(4.5));
+    cache.invalidate_l1(id);
+
+    server.restart();
+    // The same cache object recovers once the connection manager has reconnected.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut recovered = false;
+    while Instant::now() < deadline {
+        match cache.set(id, Price::new(5.0, 3, 3)).await {
+            Ok(()) => {
+                recovered = true;
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(
+        recovered,
+        "cache did not recover within 10 s of the restart"
+    );
+    cache.invalidate_l1(id);
+    assert_eq!(cache.get(id).await.unwrap().map(|p| p.price), Some(5.0));
+}
+
+#[tokio::test]
+async fn unreachable_server_fails_fast_at_connect() {
+    let server = RedisServer::start();
+    let mut cfg = config(&server);
+    drop(server);
+    cfg.op_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    assert!(RedisL2::connect(&cfg).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(
+        RedisL2::connect_lazy(&RedisL2Config::new("not-a-url")),
+        Err(L2Error::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn bad_values_in_redis_give_typed_errors() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 16);
+    let junk = intern(&cache, 5);
+    let huge = intern(&cache, 6);
+    let good = intern(&cache, 7);
+    let mut conn = server.connection();
+    let _: () = redis::cmd("SET")
+        .arg(cache.l2_key(junk).unwrap())
+        .arg("{not json")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(cache.l2_key(huge).unwrap())
+        .arg(vec![b'1'; 10_000])
+        .query(&mut conn)
+        .unwrap();
+    cache.set(good, Price::new(7.0, 1, 1)).await.unwrap();
+    cache.invalidate_l1(good);
+
+    match cache.get(junk).await {
+        Err(CacheError::Value(ValueError::Undecodable { key, .. })) => {
+            assert_eq!(key, cache.l2_key(junk).unwrap())
+        }
+        other => panic!("expected Undecodable, got {other:?}"),
+    }
+    assert!(matches!(
+        cache.get(huge).await,
+        Err(CacheError::Value(ValueError::TooLarge { len: 10_000, .. }))
+    ));
+    // In a batch, a bad value fails only its own key.
+    let got = cache.get_many(&[junk, good, huge]).await.unwrap();
+    assert!(matches!(got[0], Err(ValueError::Undecodable { .. })));
+    assert_eq!(got[1].as_ref().unwrap().map(|p| p.price), Some(7.0));
+    assert!(matches!(got[2], Err(ValueError::TooLarge { .. })));
+    // Nothing bad was promoted into L1.
+    assert!(!cache.contains_l1(junk) && !cache.contains_l1(huge));
+    assert_eq!(
+        cache.l2().unwrap().name(),
+        "redis",
+        "the test ran against Redis"
+    );
+}
