@@ -41,3 +41,4 @@
 
 pub mod cache;
 pub mod pair;
+pub mod service;

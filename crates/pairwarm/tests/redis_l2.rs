@@ -217,3 +217,29 @@ async fn bad_values_in_redis_give_typed_errors() {
         "the test ran against Redis"
     );
 }
+
+#[tokio::test]
+async fn set_many_writes_all_in_one_round_trip() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 64);
+    let items: Vec<(PairId, Price)> = (0..50)
+        .map(|n| (intern(&cache, 100 + n), Price::new(f64::from(n), 2, 3)))
+        .collect();
+    let before = cache.l2().unwrap().round_trips();
+    server.reset_stats();
+    cache.set_many(&items).await.unwrap();
+    assert_eq!(cache.l2().unwrap().round_trips(), before + 1);
+    assert_eq!(server.command_calls("set"), 50);
+    let other = cache_on(&server, 64);
+    let ids: Vec<PairId> = (0..50).map(|n| intern(&other, 100 + n)).collect();
+    let got = other.get_many(&ids).await.unwrap();
+    assert_eq!(server.command_calls("mget"), 1);
+    for (n, lookup) in got.into_iter().enumerate() {
+        assert_eq!(lookup.unwrap(), Some(Price::new(n as f64, 2, 3)));
+    }
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(cache.l2_key(items[0].0).unwrap())
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(pttl > 290_000, "default L2 TTL is 300 s, got {pttl} ms");
+}

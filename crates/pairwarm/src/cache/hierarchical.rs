@@ -461,6 +461,28 @@ impl<L: L2Store> HierarchicalCache<L> {
         Ok(())
     }
 
+    /// Writes many prices to L1 and through to L2 in one round trip (the service's batch
+    /// path). Pairs whose id is no longer interned are skipped in L2.
+    pub async fn set_many(&self, items: &[(PairId, Price)]) -> Result<(), CacheError> {
+        for &(id, price) in items {
+            self.insert_l1(id, price);
+        }
+        let Some(l2) = &self.l2 else {
+            return Ok(());
+        };
+        let encoded: Vec<(String, Vec<u8>)> = items
+            .iter()
+            .filter_map(|&(id, price)| Some((self.l2_key(id).ok()?, codec::encode(&price))))
+            .collect();
+        if let Err(e) = l2.set_many(encoded, self.l2_ttl).await {
+            if let Some(&(id, _)) = items.first() {
+                self.counters.count(self.chain(id), Event::L2Error);
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Writes a price into L1 only (local writes in a process whose L2 is written by
     /// someone else, and the simulator's write-through to L1).
     pub fn set_l1(&self, id: PairId, price: Price) -> Evictions {

@@ -59,6 +59,13 @@ pub trait L2Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> impl Future<Output = Result<(), L2Error>> + Send;
 
+    /// Stores many values with one expiry in one round trip (a pipeline for Redis).
+    fn set_many(
+        &self,
+        items: Vec<(String, Vec<u8>)>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), L2Error>> + Send;
+
     /// Removes `key`.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), L2Error>> + Send;
 
@@ -106,6 +113,13 @@ impl L2Store for AnyL2 {
         match self {
             Self::Memory(l2) => l2.set(key, value, ttl).await,
             Self::Redis(l2) => l2.set(key, value, ttl).await,
+        }
+    }
+
+    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+        match self {
+            Self::Memory(l2) => l2.set_many(items, ttl).await,
+            Self::Redis(l2) => l2.set_many(items, ttl).await,
         }
     }
 

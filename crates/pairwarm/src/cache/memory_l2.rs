@@ -115,6 +115,19 @@ impl L2Store for MemoryL2 {
         Ok(())
     }
 
+    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+        self.round_trip("SET").await?;
+        let expires = self
+            .clock
+            .now_ms()
+            .saturating_add(ttl.as_millis().min(u128::from(u64::MAX)) as u64);
+        let mut map = self.inner.map.write();
+        for (key, value) in items {
+            map.insert(key, (value, expires));
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), L2Error> {
         self.round_trip("DEL").await?;
         self.inner.map.write().remove(key);

@@ -167,6 +167,28 @@ impl L2Store for RedisL2 {
         Ok(())
     }
 
+    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let mut pipe = redis::pipe();
+        for (key, value) in items {
+            pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(px).ignore();
+        }
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.conn.clone();
+        let call = async move { pipe.query_async::<()>(&mut conn).await };
+        match tokio::time::timeout(self.op_timeout, call).await {
+            Err(_) => Err(L2Error::Timeout {
+                op: "SET",
+                after: self.op_timeout,
+            }),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(classify("SET", &e)),
+        }
+    }
+
     async fn delete(&self, key: &str) -> Result<(), L2Error> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key);

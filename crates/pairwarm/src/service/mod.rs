@@ -1,0 +1,7 @@
+//! The running service's library side: the stream entry format, rollout controls, the
+//! reference detector and the health document. The `pairwarm serve` binary wires these to
+//! Redis Streams and HTTP.
+
+pub mod detector;
+pub mod entry;
+pub mod rollout;
