@@ -174,7 +174,12 @@ impl L2Store for RedisL2 {
         let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         let mut pipe = redis::pipe();
         for (key, value) in items {
-            pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(px).ignore();
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(px)
+                .ignore();
         }
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.conn.clone();

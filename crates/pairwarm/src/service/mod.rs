@@ -5,3 +5,4 @@
 pub mod detector;
 pub mod entry;
 pub mod rollout;
+pub mod stream;

@@ -1,0 +1,249 @@
+//! Decoding Redis Stream replies into raw entries, without trusting their contents.
+//!
+//! redis-rs's typed stream replies put field names into `String`s, so one entry with a
+//! non-UTF-8 field name fails the whole batch — and a batch that cannot be parsed cannot be
+//! acknowledged, which would wedge the consumer. This decoder walks the raw reply and keeps
+//! names and values as bytes; the entry parser ([`super::entry`]) then judges each entry on
+//! its own, and a bad one goes to the dead-letter stream.
+
+use redis::Value;
+
+/// One stream entry as delivered: its id and raw fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEntry {
+    /// Stream the entry came from.
+    pub stream: String,
+    /// Entry id (`<ms>-<seq>`).
+    pub id: String,
+    /// `(field, value)` pairs; `None` when the entry was deleted from the stream while
+    /// pending (Redis returns a nil body for it).
+    pub fields: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+/// A reply that does not have the shape of a stream reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected stream reply shape: {0}")]
+pub struct ReplyError(pub String);
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.as_bytes().to_vec()),
+        Value::VerbatimString { text, .. } => Some(text.as_bytes().to_vec()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        Value::Double(d) => Some(d.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn items(v: &Value) -> Option<&[Value]> {
+    match v {
+        Value::Array(items) | Value::Set(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// Decodes `[id, [field, value, ...]]` (or `[id, nil]` for a deleted entry).
+fn entry(stream: &str, v: &Value) -> Result<RawEntry, ReplyError> {
+    let parts = items(v).ok_or_else(|| ReplyError("entry is not an array".into()))?;
+    let [id, body] = parts else {
+        return Err(ReplyError(format!(
+            "entry has {} parts, expected 2",
+            parts.len()
+        )));
+    };
+    let id = text(id).ok_or_else(|| ReplyError("entry id is not a string".into()))?;
+    let fields = match body {
+        Value::Nil => None,
+        Value::Map(pairs) => Some(
+            pairs
+                .iter()
+                .filter_map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
+                .collect(),
+        ),
+        other => {
+            let flat = items(other)
+                .ok_or_else(|| ReplyError(format!("entry {id} body is not an array")))?;
+            Some(
+                flat.chunks(2)
+                    .filter_map(|kv| match kv {
+                        [k, v] => Some((bytes(k)?, bytes(v)?)),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
+    };
+    Ok(RawEntry {
+        stream: stream.to_owned(),
+        id,
+        fields,
+    })
+}
+
+fn entries(stream: &str, v: &Value, out: &mut Vec<RawEntry>) -> Result<(), ReplyError> {
+    match v {
+        Value::Nil => Ok(()),
+        other => {
+            for e in items(other).ok_or_else(|| ReplyError("entry list is not an array".into()))? {
+                out.push(entry(stream, e)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Decodes an `XREADGROUP`/`XREAD` reply (RESP2 array of `[stream, entries]` or RESP3
+/// map); a nil reply (BLOCK timed out) is an empty batch.
+pub fn decode_read_reply(reply: &Value) -> Result<Vec<RawEntry>, ReplyError> {
+    let mut out = Vec::new();
+    match reply {
+        Value::Nil => {}
+        Value::Map(streams) => {
+            for (k, v) in streams {
+                let stream =
+                    text(k).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                entries(&stream, v, &mut out)?;
+            }
+        }
+        other => {
+            for s in items(other).ok_or_else(|| ReplyError("reply is not an array".into()))? {
+                let parts =
+                    items(s).ok_or_else(|| ReplyError("stream item is not an array".into()))?;
+                let [name, list] = parts else {
+                    return Err(ReplyError(format!(
+                        "stream item has {} parts, expected 2",
+                        parts.len()
+                    )));
+                };
+                let stream =
+                    text(name).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                entries(&stream, list, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A decoded `XAUTOCLAIM` reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoClaim {
+    /// Cursor for the next call (`0-0` when the scan is complete).
+    pub next: String,
+    /// Claimed entries (deleted ones have `fields: None`).
+    pub claimed: Vec<RawEntry>,
+    /// Ids that were pending but no longer exist (Redis 7).
+    pub deleted: Vec<String>,
+}
+
+/// Decodes an `XAUTOCLAIM` reply of Redis 6.2 (2 elements) or 7 (3 elements).
+pub fn decode_autoclaim_reply(stream: &str, reply: &Value) -> Result<AutoClaim, ReplyError> {
+    let parts =
+        items(reply).ok_or_else(|| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
+    let (next, list, deleted) = match parts {
+        [next, list] => (next, list, None),
+        [next, list, deleted] => (next, list, Some(deleted)),
+        _ => {
+            return Err(ReplyError(format!(
+                "XAUTOCLAIM reply has {} parts",
+                parts.len()
+            )));
+        }
+    };
+    let next = text(next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
+    let mut claimed = Vec::new();
+    if let Some(list) = items(list) {
+        for e in list {
+            // Redis 6.2 may return nil in place of a deleted entry.
+            if matches!(e, Value::Nil) {
+                continue;
+            }
+            claimed.push(entry(stream, e)?);
+        }
+    }
+    let deleted = deleted
+        .and_then(items)
+        .map(|ids| ids.iter().filter_map(text).collect())
+        .unwrap_or_default();
+    Ok(AutoClaim {
+        next,
+        claimed,
+        deleted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &[u8]) -> Value {
+        Value::BulkString(s.to_vec())
+    }
+
+    #[test]
+    fn decodes_xreadgroup_with_hostile_fields() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk(b"stream:price-updates"),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk(b"1-0"),
+                    Value::Array(vec![
+                        bulk(b"chain"),
+                        bulk(b"bsc"),
+                        bulk(b"\xff\xfe"),
+                        bulk(b"x"),
+                    ]),
+                ]),
+                Value::Array(vec![bulk(b"1-1"), Value::Nil]),
+                // Odd number of items: the dangling field is dropped, the entry kept.
+                Value::Array(vec![bulk(b"1-2"), Value::Array(vec![bulk(b"pair")])]),
+            ]),
+        ])]);
+        let got = decode_read_reply(&reply).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].stream, "stream:price-updates");
+        assert_eq!(
+            got[0].fields.as_deref(),
+            Some(
+                &[
+                    (b"chain".to_vec(), b"bsc".to_vec()),
+                    (b"\xff\xfe".to_vec(), b"x".to_vec())
+                ][..]
+            )
+        );
+        assert_eq!(got[1].fields, None);
+        assert_eq!(got[2].fields, Some(vec![]));
+        assert_eq!(decode_read_reply(&Value::Nil).unwrap(), vec![]);
+        assert!(decode_read_reply(&Value::Int(3)).is_err());
+    }
+
+    #[test]
+    fn decodes_autoclaim_both_versions() {
+        let v7 = Value::Array(vec![
+            bulk(b"0-0"),
+            Value::Array(vec![Value::Array(vec![
+                bulk(b"5-0"),
+                Value::Array(vec![bulk(b"price"), bulk(b"1")]),
+            ])]),
+            Value::Array(vec![bulk(b"4-0")]),
+        ]);
+        let got = decode_autoclaim_reply("s", &v7).unwrap();
+        assert_eq!(got.next, "0-0");
+        assert_eq!(got.claimed.len(), 1);
+        assert_eq!(got.deleted, vec!["4-0".to_string()]);
+        let v6 = Value::Array(vec![bulk(b"7-0"), Value::Array(vec![Value::Nil])]);
+        let got = decode_autoclaim_reply("s", &v6).unwrap();
+        assert_eq!((got.next.as_str(), got.claimed.len()), ("7-0", 0));
+        assert!(decode_autoclaim_reply("s", &Value::Array(vec![])).is_err());
+    }
+}
