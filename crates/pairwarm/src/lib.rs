@@ -30,6 +30,7 @@
 //! |---|---|
 //! | [`pair`] | `(chain, address)` identities interned into dense, bounded [`pair::PairId`]s |
 //! | [`cache`] | [`cache::HierarchicalCache`]: bounded L1 (policy as a value) over an [`cache::L2Store`] |
+//! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
 //!
 //! ## Memory
 //!
@@ -40,5 +41,6 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod metrics;
 pub mod pair;
 pub mod service;

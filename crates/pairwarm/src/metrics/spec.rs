@@ -1,0 +1,214 @@
+//! The exported metric set: names (after the prefix), types and labels.
+//!
+//! Users' dashboards and alerts query these, so they are a contract: change one only on
+//! purpose, and say so in the changelog. [`ALL_METRICS`] lists them in export order.
+
+use super::family::{MetricKind, MetricSpec};
+
+use MetricKind::{Counter, Gauge, Histogram};
+
+/// `warming_operations_total{chain,status}`; status is `success`, `error` or `timeout`.
+pub static WARMING_OPERATIONS: MetricSpec = MetricSpec {
+    name: "warming_operations_total",
+    kind: Counter,
+    labels: &["chain", "status"],
+    help: "Warm operations finished, by outcome (success, error, timeout)",
+};
+
+/// `warming_pairs_warmed_total{chain}`.
+pub static WARMING_PAIRS_WARMED: MetricSpec = MetricSpec {
+    name: "warming_pairs_warmed_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Pairs promoted from L2 into L1 by warming",
+};
+
+/// `warming_duration_ms{chain}` histogram, buckets
+/// [`WARMING_DURATION_MS_BUCKETS`](super::WARMING_DURATION_MS_BUCKETS).
+pub static WARMING_DURATION: MetricSpec = MetricSpec {
+    name: "warming_duration_ms",
+    kind: Histogram,
+    labels: &["chain"],
+    help: "Duration of one warm operation in milliseconds, all outcomes",
+};
+
+/// `warming_debounced_total{chain}`.
+pub static WARMING_DEBOUNCED: MetricSpec = MetricSpec {
+    name: "warming_debounced_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Warm requests skipped because a warm for the same pair was already pending",
+};
+
+/// `warming_dropped_total{chain}`.
+pub static WARMING_DROPPED: MetricSpec = MetricSpec {
+    name: "warming_dropped_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Warm requests dropped because the warm queue was full",
+};
+
+/// `warming_errors_total{chain,error_type}`; error_type is `timeout`, `l2`, `decode` or
+/// `other`. Every non-success warm counts once here.
+pub static WARMING_ERRORS: MetricSpec = MetricSpec {
+    name: "warming_errors_total",
+    kind: Counter,
+    labels: &["chain", "error_type"],
+    help: "Failed warm operations by cause (timeout, l2, decode, other)",
+};
+
+/// `warming_pending_operations` gauge, unlabelled: the warm queue is one per warmer.
+pub static WARMING_PENDING: MetricSpec = MetricSpec {
+    name: "warming_pending_operations",
+    kind: Gauge,
+    labels: &[],
+    help: "Warm operations queued or in flight",
+};
+
+/// `warming_shadow_predictions_total{chain}` (shadow mode).
+pub static WARMING_SHADOW_PREDICTIONS: MetricSpec = MetricSpec {
+    name: "warming_shadow_predictions_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Pairs shadow mode would have warmed",
+};
+
+/// `warming_shadow_hits_total{chain}` (shadow mode).
+pub static WARMING_SHADOW_HITS: MetricSpec = MetricSpec {
+    name: "warming_shadow_hits_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "L1 misses that shadow-mode warming would have turned into hits",
+};
+
+/// `correlation_tracking_duration_us{chain}` histogram, sampled 1 in
+/// [`TRACKING_SAMPLE_PERIOD`](super::TRACKING_SAMPLE_PERIOD) calls, buckets
+/// [`TRACKING_DURATION_US_BUCKETS`](super::TRACKING_DURATION_US_BUCKETS).
+pub static CORRELATION_TRACKING_DURATION: MetricSpec = MetricSpec {
+    name: "correlation_tracking_duration_us",
+    kind: Histogram,
+    labels: &["chain"],
+    help: "Duration of record_price_update in microseconds, sampled 1 in 64 calls",
+};
+
+/// `correlation_pairs_tracked{chain}` gauge.
+pub static CORRELATION_PAIRS_TRACKED: MetricSpec = MetricSpec {
+    name: "correlation_pairs_tracked",
+    kind: Gauge,
+    labels: &["chain"],
+    help: "Pairs the correlation tracker currently holds",
+};
+
+/// `cache_hits_total{cache_level,chain}`; cache_level is `l1` or `l2` (lowercase).
+pub static CACHE_HITS: MetricSpec = MetricSpec {
+    name: "cache_hits_total",
+    kind: Counter,
+    labels: &["cache_level", "chain"],
+    help: "Cache reads answered, by level (l1, l2)",
+};
+
+/// `cache_misses_total{cache_level,chain}`.
+pub static CACHE_MISSES: MetricSpec = MetricSpec {
+    name: "cache_misses_total",
+    kind: Counter,
+    labels: &["cache_level", "chain"],
+    help: "Cache reads not answered, by level (l1, l2)",
+};
+
+/// `cache_entries{cache_level}` gauge: entries held now. A series appears once set, so a
+/// level whose size is unknown (Redis) is absent rather than a fake 0.
+pub static CACHE_ENTRIES: MetricSpec = MetricSpec {
+    name: "cache_entries",
+    kind: Gauge,
+    labels: &["cache_level"],
+    help: "Entries held by the cache level",
+};
+
+/// `cache_size_bytes{cache_level}` gauge: a caller-supplied estimate, exported once set.
+pub static CACHE_SIZE_BYTES: MetricSpec = MetricSpec {
+    name: "cache_size_bytes",
+    kind: Gauge,
+    labels: &["cache_level"],
+    help: "Estimated memory held by the cache level in bytes",
+};
+
+/// `price_updates_total{chain}`.
+pub static PRICE_UPDATES: MetricSpec = MetricSpec {
+    name: "price_updates_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Price updates received",
+};
+
+/// `detector_opportunities_total{chain}`.
+pub static DETECTOR_OPPORTUNITIES: MetricSpec = MetricSpec {
+    name: "detector_opportunities_total",
+    kind: Counter,
+    labels: &["chain"],
+    help: "Arbitrage opportunities found by the detector",
+};
+
+/// `stream_entries_processed_total` (service).
+pub static STREAM_ENTRIES_PROCESSED: MetricSpec = MetricSpec {
+    name: "stream_entries_processed_total",
+    kind: Counter,
+    labels: &[],
+    help: "Stream entries processed and acknowledged",
+};
+
+/// `stream_dead_letter_total{reason}` (service).
+pub static STREAM_DEAD_LETTER: MetricSpec = MetricSpec {
+    name: "stream_dead_letter_total",
+    kind: Counter,
+    labels: &["reason"],
+    help: "Stream entries moved to the dead-letter stream, by reason",
+};
+
+/// `stream_consumer_lag` gauge (service).
+pub static STREAM_CONSUMER_LAG: MetricSpec = MetricSpec {
+    name: "stream_consumer_lag",
+    kind: Gauge,
+    labels: &[],
+    help: "Stream entries not yet delivered to the consumer group",
+};
+
+/// Every exported metric, in export order.
+pub static ALL_METRICS: [&MetricSpec; 20] = [
+    &WARMING_OPERATIONS,
+    &WARMING_PAIRS_WARMED,
+    &WARMING_DURATION,
+    &WARMING_DEBOUNCED,
+    &WARMING_DROPPED,
+    &WARMING_ERRORS,
+    &WARMING_PENDING,
+    &WARMING_SHADOW_PREDICTIONS,
+    &WARMING_SHADOW_HITS,
+    &CORRELATION_TRACKING_DURATION,
+    &CORRELATION_PAIRS_TRACKED,
+    &CACHE_HITS,
+    &CACHE_MISSES,
+    &CACHE_ENTRIES,
+    &CACHE_SIZE_BYTES,
+    &PRICE_UPDATES,
+    &DETECTOR_OPPORTUNITIES,
+    &STREAM_ENTRIES_PROCESSED,
+    &STREAM_DEAD_LETTER,
+    &STREAM_CONSUMER_LAG,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_suffixes_match_types() {
+        for (i, a) in ALL_METRICS.iter().enumerate() {
+            assert!(
+                ALL_METRICS[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+            assert_eq!(a.kind == Counter, a.name.ends_with("_total"), "{}", a.name);
+        }
+    }
+}
