@@ -43,7 +43,7 @@ fn sync_cache_adds_deltas_and_survives_a_reset() {
     assert_eq!(eth.cache_counts(CacheLevel::L1), (25, 6));
     assert_eq!(eth.cache_counts(CacheLevel::L2), (3, 9));
 
-    // The source was reset (clear_l1) and has counted 4 hits since: add them all.
+    // The source was reset (reset_stats) and has counted 4 hits since: add them all.
     m.sync_cache(&[stats("ethereum", 4, 0, 1, 9)]);
     assert_eq!(eth.cache_counts(CacheLevel::L1), (29, 6));
     assert_eq!(eth.cache_counts(CacheLevel::L2), (4, 9));
@@ -89,7 +89,8 @@ fn sync_cache_from_a_real_cache_matches_its_counters() {
         assert_eq!(eth.cache_counts(CacheLevel::L1), (2, 3));
         assert_eq!(eth.cache_counts(CacheLevel::L2), (0, 3));
 
-        cache.clear_l1(); // resets the cache's counters
+        cache.clear_l1();
+        cache.reset_stats(); // zeroes the cache's counters
         cache.get(a).await.unwrap(); // l1 miss, l2 hit
         m.sync_cache(&cache.stats_by_chain());
         assert_eq!(eth.cache_counts(CacheLevel::L1), (2, 4));

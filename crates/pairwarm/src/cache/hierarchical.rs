@@ -518,9 +518,15 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.l1.remove(id)
     }
 
-    /// Empties L1 and resets the counters (L2 is shared and left alone).
+    /// Empties L1 (L2 is shared and left alone). Counters keep counting: they are
+    /// monotonic, as Prometheus counters must be; see [`HierarchicalCache::reset_stats`].
     pub fn clear_l1(&self) {
         self.l1.clear();
+    }
+
+    /// Zeroes the hit/miss counters (tests and benchmarks; a running service should not,
+    /// since exported counters would appear to reset).
+    pub fn reset_stats(&self) {
         self.counters.reset();
     }
 

@@ -257,7 +257,7 @@ impl ChainMetrics {
 
     /// Advances the cache counters to the cumulative values `now` (`[l1 hits, l1 misses,
     /// l2 hits, l2 misses]`). A value below the previous one means the source was reset
-    /// (e.g. `clear_l1`): everything counted since the reset is new, so add `now` itself.
+    /// (e.g. `reset_stats`): everything counted since the reset is new, so add `now` itself.
     pub(crate) fn sync_cache(&self, now: [u64; CACHE_COUNTERS]) {
         let mut last = self.cache_last.lock();
         for ((counter, previous), current) in self.cache.iter().zip(last.iter_mut()).zip(now) {

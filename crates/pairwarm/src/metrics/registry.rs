@@ -444,7 +444,7 @@ impl WarmingMetrics {
     /// counters (`HierarchicalCache::stats_by_chain()`); call it at scrape time.
     ///
     /// Each counter advances by the increase since the previous sync. If a source value went
-    /// down, the cache was reset (`clear_l1`), and the whole new value is added, so the
+    /// down, the cache was reset (`reset_stats`), and the whole new value is added, so the
     /// exported counters stay monotonic (the original compared against one global previous
     /// value for all chains and dropped decreases). Chains are matched by name.
     ///
