@@ -30,6 +30,7 @@
 //! |---|---|
 //! | [`pair`] | `(chain, address)` identities interned into dense, bounded [`pair::PairId`]s |
 //! | [`cache`] | [`cache::HierarchicalCache`]: bounded L1 (policy as a value) over an [`cache::L2Store`] |
+//! | [`trace`] | trace files (`ts_us,op,chain,pair`, pairs file), reader/writer, synthetic DEX workload generator |
 //!
 //! ## Memory
 //!
@@ -41,3 +42,4 @@
 
 pub mod cache;
 pub mod pair;
+pub mod trace;
