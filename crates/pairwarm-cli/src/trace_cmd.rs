@@ -1,6 +1,8 @@
 //! `pairwarm trace generate` (synthetic workload to a trace file) and `pairwarm trace stats`
 //! (read a trace, print its numbers and how fast it parsed).
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -176,44 +178,60 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
         write_pairs(path, &pairs)?;
     }
     let s = stats.summary();
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "wrote {}: {} events ({} updates, {} reads) in {:.2} s",
         args.out.display(),
         s.events,
         s.updates,
         s.reads,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     if let Some(path) = &args.pairs_out {
-        println!("wrote {}: {} pools", path.display(), pairs.len());
+        writeln!(out, "wrote {}: {} pools", path.display(), pairs.len())?;
     }
-    println!(
+    writeln!(
+        out,
         "span {:.1} s; pools updated {}/{}; regime changes {}",
         s.span_s, s.pools_updated, s.pools, s.regimes
-    );
-    println!("{:<34} {:>10} {:>10}", "", "measured", "model");
-    println!(
+    )?;
+    writeln!(
+        out,
+        "reads predictable >= {} µs ahead from an earlier update of the block: {:.3}; \
+         reads of pools already updated in the block: {:.3}",
+        pairwarm::trace::DEFAULT_WARM_LATENCY_US,
+        s.reads_predictable,
+        s.reads_of_updated
+    )?;
+    writeln!(out, "{:<34} {:>10} {:>10}", "", "measured", "model")?;
+    writeln!(
+        out,
         "{:<34} {:>10.3} {:>10.3}",
         "reads per update", s.reads_per_update, expected.reads_per_update
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<34} {:>10.3} {:>10.3}",
         "top-10% pools' share of updates",
         s.top_decile_update_share,
         expected.top_decile_update_share
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<34} {:>10.1} {:>10.1}",
         "events per second of trace",
         s.events as f64 / s.span_s.max(1e-9),
         expected.events_per_s
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "\n{:<10} {:>7} {:>8} {:>18} {:>18} {:>18}",
         "chain", "blocks", "updates", "upd/block (model)", "casc/swap (model)", "reads/upd (model)"
-    );
+    )?;
     for (m, e) in s.chains.iter().zip(&expected.chains) {
-        println!(
+        writeln!(
+            out,
             "{:<10} {:>7} {:>8} {:>9.2} ({:>6.2}) {:>9.3} ({:>6.3}) {:>9.2} ({:>6.2})",
             m.name,
             m.blocks,
@@ -224,9 +242,9 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
             e.cascade_updates_per_swap,
             m.reads_per_update,
             e.reads_per_update
-        );
+        )?;
     }
-    Ok(())
+    print_report(&out)
 }
 
 fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
@@ -238,24 +256,40 @@ fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
     let trace = read_trace(&args.trace, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
     let s = trace.stats();
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "{}: parsed {} events in {:.3} s ({:.2} M rows/s)",
         args.trace.display(),
         s.events,
         elapsed,
         s.events as f64 / elapsed.max(1e-9) / 1e6
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "updates {}  reads {}  distinct pairs {} (updated {})  chains {}",
         s.updates, s.reads, s.distinct_pairs, s.updated_pairs, s.chains
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "span {:.1} s  reads/update {:.3}  top-10% updated pairs' share of updates {:.3}  skipped rows {}",
         s.span_s, s.reads_per_update, s.top_decile_update_share, s.skipped_rows
-    );
+    )?;
     if let Some(path) = &args.pairs {
         let pairs = read_pairs(path)?;
-        println!("{}: {} pools", path.display(), pairs.len());
+        writeln!(out, "{}: {} pools", path.display(), pairs.len())?;
     }
-    Ok(())
+    print_report(&out)
+}
+
+/// Prints a finished report; a closed pipe (`| head`) is not an error worth a panic.
+fn print_report(report: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(report.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

@@ -309,6 +309,36 @@ fn swaps_per_block_are_bursty() {
     }
 }
 
+/// Lead time: inside a busy block, reads caused by update j were announced by an earlier
+/// update i's read set (j - i) × 40-60 µs before; the documented share of reads a warmer
+/// could get in time (lead >= 250 µs) holds, and it shrinks as the warm latency grows.
+#[test]
+fn reads_have_learnable_lead_time() {
+    let run = default_run();
+    let lead = |us: u64| {
+        let w = SyntheticWorkload::new(GeneratorConfig::default()).unwrap();
+        let mut stats = WorkloadStats::new(&w).with_warm_latency_us(us);
+        run.events.iter().for_each(|e| stats.observe(e));
+        stats.summary()
+    };
+    let at_250 = &run.summary;
+    assert!(
+        (0.23..=0.29).contains(&at_250.reads_predictable),
+        "{}",
+        at_250.reads_predictable
+    );
+    assert!(
+        (0.13..=0.18).contains(&at_250.reads_of_updated),
+        "{}",
+        at_250.reads_of_updated
+    );
+    let (immediate, slow) = (lead(0).reads_predictable, lead(2_000).reads_predictable);
+    assert!(
+        immediate > 0.9 && slow < at_250.reads_predictable * 0.6,
+        "{immediate} {slow}"
+    );
+}
+
 #[test]
 fn skew_and_cascade_options_change_what_they_say() {
     let base = GeneratorConfig {

@@ -41,7 +41,10 @@ mod presets;
 mod stats;
 mod structure;
 
-pub use stats::{ChainExpectation, ChainSummary, ExpectedStats, WorkloadStats, WorkloadSummary};
+pub use stats::{
+    ChainExpectation, ChainSummary, DEFAULT_WARM_LATENCY_US, ExpectedStats, WorkloadStats,
+    WorkloadSummary,
+};
 
 /// 2025-01-01T00:00:00Z in microseconds: the default first timestamp, so traces carry a
 /// plausible wall-clock time (time-of-day strategies see a real day).

@@ -205,7 +205,8 @@ pub(crate) fn strip_bom(line: &[u8]) -> &[u8] {
 pub enum FileSink {
     /// Uncompressed.
     Plain(BufWriter<File>),
-    /// Gzip (default compression level).
+    /// Gzip at level 1: on traces it is ~3x faster than the default level 6 for ~18% more
+    /// bytes (10^6 rows: 0.5 s / 16.6 MB vs 1.5 s / 14.0 MB), the right trade for scratch data.
     Gz(GzEncoder<BufWriter<File>>),
 }
 
@@ -222,7 +223,7 @@ impl FileSink {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
         Ok(if gz {
-            FileSink::Gz(GzEncoder::new(out, Compression::default()))
+            FileSink::Gz(GzEncoder::new(out, Compression::fast()))
         } else {
             FileSink::Plain(out)
         })

@@ -41,8 +41,8 @@ pub use format::{
     write_trace_to,
 };
 pub use generate::{
-    ChainConfig, EventKind, ExpectedStats, GeneratedEvent, GeneratorConfig, GeneratorError,
-    SyntheticWorkload, WorkloadStats, WorkloadSummary, generate,
+    ChainConfig, DEFAULT_WARM_LATENCY_US, EventKind, ExpectedStats, GeneratedEvent,
+    GeneratorConfig, GeneratorError, SyntheticWorkload, WorkloadStats, WorkloadSummary, generate,
 };
 pub use pairs::{PairInfo, parse_pairs, read_pairs, write_pairs, write_pairs_to};
 

@@ -2,6 +2,8 @@
 //! what a generated stream measures, in the same terms, so tests and `trace generate` can
 //! compare them.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::trace::{Op, ratio, top_decile_share};
 
 use super::structure::Universe;
@@ -135,7 +137,16 @@ struct Tally {
     noise_swaps: u64,
     cascades: u64,
     reads: u64,
+    /// Block whose updates `announced` and `updated` describe.
+    block: u64,
+    /// Pool -> time of the earliest update in this block whose read set contains it.
+    announced: HashMap<u32, u64>,
+    /// Pools updated so far in this block.
+    updated: HashSet<u32>,
 }
+
+/// Default warm latency for the lead-time statistic: one L2 round trip, as in the simulator.
+pub const DEFAULT_WARM_LATENCY_US: u64 = 250;
 
 /// Measures a generated stream in the terms of [`ExpectedStats`]: feed it every event with
 /// [`Self::observe`], then ask for a [`WorkloadSummary`].
@@ -147,6 +158,10 @@ pub struct WorkloadStats {
     first_ts: Option<u64>,
     last_ts: u64,
     regimes: u32,
+    read_sets: Vec<Vec<u32>>,
+    warm_latency_us: u64,
+    reads_with_lead: u64,
+    reads_of_updated: u64,
 }
 
 /// Measured numbers for one chain.
@@ -191,6 +206,13 @@ pub struct WorkloadSummary {
     pub top_decile_update_share: f64,
     /// Regime changes seen (highest regime number observed).
     pub regimes: u32,
+    /// Share of reads whose pool is in the read set of an *earlier* update of the same block
+    /// at least the warm latency (default 250 µs) before the read: reads a structure-aware
+    /// warmer could have made hits. Reads caused by the update itself are never in it.
+    pub reads_predictable: f64,
+    /// Share of reads of a pool already updated earlier in the same block (written through,
+    /// so an L1 hit unless evicted since).
+    pub reads_of_updated: f64,
     /// Per chain.
     pub chains: Vec<ChainSummary>,
 }
@@ -211,6 +233,9 @@ impl WorkloadStats {
                     noise_swaps: 0,
                     cascades: 0,
                     reads: 0,
+                    block: 0,
+                    announced: HashMap::new(),
+                    updated: HashSet::new(),
                 })
                 .collect(),
             pool_updates: vec![0; workload.pairs().len()],
@@ -218,7 +243,19 @@ impl WorkloadStats {
             first_ts: None,
             last_ts: 0,
             regimes: 0,
+            read_sets: (0..workload.pairs().len() as u32)
+                .map(|p| workload.read_set(p).to_vec())
+                .collect(),
+            warm_latency_us: DEFAULT_WARM_LATENCY_US,
+            reads_with_lead: 0,
+            reads_of_updated: 0,
         }
+    }
+
+    /// Sets the warm latency used by [`WorkloadSummary::reads_predictable`].
+    pub fn with_warm_latency_us(mut self, us: u64) -> Self {
+        self.warm_latency_us = us;
+        self
     }
 
     /// Counts one event.
@@ -236,6 +273,30 @@ impl WorkloadStats {
             return;
         };
         t.max_block = Some(t.max_block.map_or(e.block, |b| b.max(e.block)));
+        if e.block != t.block {
+            t.block = e.block;
+            t.announced.clear();
+            t.updated.clear();
+        }
+        match e.op {
+            Op::Update => {
+                for &r in self.read_sets.get(e.pair as usize).map_or(&[][..], |r| r) {
+                    t.announced.entry(r).or_insert(e.ts_us);
+                }
+                t.updated.insert(e.pair);
+            }
+            Op::Read => {
+                if t.announced
+                    .get(&e.pair)
+                    .is_some_and(|&at| e.ts_us.saturating_sub(at) >= self.warm_latency_us)
+                {
+                    self.reads_with_lead += 1;
+                }
+                if t.updated.contains(&e.pair) {
+                    self.reads_of_updated += 1;
+                }
+            }
+        }
         match e.kind {
             EventKind::Swap => t.swaps += 1,
             EventKind::NoiseSwap => t.noise_swaps += 1,
@@ -286,6 +347,8 @@ impl WorkloadStats {
             reads_per_update: ratio(reads, updates),
             top_decile_update_share: top_decile_share(&self.pool_updates, true),
             regimes: self.regimes,
+            reads_predictable: ratio(self.reads_with_lead, reads),
+            reads_of_updated: ratio(self.reads_of_updated, reads),
             chains,
         }
     }
