@@ -2,7 +2,7 @@
 //! simulator replays, their CSV file format, and a synthetic workload generator.
 //!
 //! A trace is the contract between whatever produces workload (a recorder in production, the
-//! [`generate`] model, a hand-written test file) and whatever consumes it (`pairwarm
+//! [`generate()`] model, a hand-written test file) and whatever consumes it (`pairwarm
 //! simulate`, `pairwarm feed`, fuzz targets). The format is deliberately boring CSV so that a
 //! practitioner can produce one with `awk` from their own logs:
 //!
@@ -20,9 +20,9 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`format`] | streaming [`TraceReader`], [`parse_trace`]/[`read_trace`], [`TraceWriter`]/[`write_trace`], [`TraceBuilder`] |
+//! | [`format`](mod@format) | streaming [`TraceReader`], [`parse_trace`]/[`read_trace`], [`TraceWriter`]/[`write_trace`], [`TraceBuilder`] |
 //! | [`pairs`] | the pairs file: [`PairInfo`], [`parse_pairs`]/[`read_pairs`]/[`write_pairs`] |
-//! | [`generate`] | [`SyntheticWorkload`]: an unbounded, seeded, block-structured DEX workload |
+//! | [`generate`](mod@generate) | [`SyntheticWorkload`]: an unbounded, seeded, block-structured DEX workload |
 //!
 //! Memory: parsing holds one line buffer (capped by [`ReadOptions::max_line_len`]) plus the
 //! result; an event costs 16 bytes, a distinct pair ~70 bytes, so 10^7 events fit in ~160 MB.
@@ -44,6 +44,7 @@ pub use generate::{
     ChainConfig, DEFAULT_WARM_LATENCY_US, EventKind, ExpectedStats, GeneratedEvent,
     GeneratorConfig, GeneratorError, SyntheticWorkload, WorkloadStats, WorkloadSummary, generate,
 };
+pub use lines::FileSink;
 pub use pairs::{PairInfo, parse_pairs, read_pairs, write_pairs, write_pairs_to};
 
 /// The trace file header, exactly.
