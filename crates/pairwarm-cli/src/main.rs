@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod trace_cmd;
 
 /// Predictive cache warming for DEX price pipelines.
 #[derive(Parser, Debug)]
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Build a cache on the embedded in-memory L2, write and read prices, print per-level stats.
     Demo(demo::DemoArgs),
+    /// Trace files: generate a synthetic DEX workload, inspect a trace.
+    Trace(trace_cmd::TraceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Trace(args) => trace_cmd::run(args),
     }
 }

@@ -31,6 +31,7 @@
 //! | [`pair`] | `(chain, address)` identities interned into dense, bounded [`pair::PairId`]s |
 //! | [`cache`] | [`cache::HierarchicalCache`]: bounded L1 (policy as a value) over an [`cache::L2Store`] |
 //! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
+//! | [`trace`] | trace files (`ts_us,op,chain,pair`, pairs file), reader/writer, synthetic DEX workload generator |
 //!
 //! ## Memory
 //!
@@ -44,3 +45,4 @@ pub mod cache;
 pub mod metrics;
 pub mod pair;
 pub mod service;
+pub mod trace;
