@@ -190,7 +190,26 @@ impl L1Store {
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry) -> Evictions {
         let mut evicted = Evictions::default();
         match self {
-            Self::Fast { cache, .. } => cache.insert_with_lifecycle(id, entry, &mut evicted),
+            Self::Fast {
+                cache, evictions, ..
+            } => {
+                cache.insert_with_lifecycle(id, entry, &mut evicted);
+                // quick_cache reports the value an insert replaces through the same hook as
+                // an eviction; a replacement is not an eviction.
+                if evicted.iter().any(|e| e == id) {
+                    let mut kept = Evictions::default();
+                    let mut replaced = 0;
+                    for e in evicted.iter() {
+                        if e == id {
+                            replaced += 1;
+                        } else {
+                            kept.push(e);
+                        }
+                    }
+                    evictions.fetch_sub(replaced, Ordering::Relaxed);
+                    evicted = kept;
+                }
+            }
             Self::Lru {
                 cache, evictions, ..
             } => {
@@ -275,6 +294,20 @@ mod tests {
         // Overwriting a present key evicts nothing (unlike the original, defect 18).
         assert!(l1.insert(c, entry(4.0)).is_empty());
         assert_eq!(l1.len(), 2);
+    }
+
+    #[test]
+    fn replacing_a_value_is_not_an_eviction() {
+        for policy in [L1Policy::Default, L1Policy::Lru] {
+            let l1 = L1Store::new(policy, 8);
+            let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
+            assert!(l1.insert(a, entry(1.0)).is_empty());
+            assert!(l1.insert(a, entry(2.0)).is_empty(), "{policy:?}");
+            assert!(l1.insert(b, entry(3.0)).is_empty());
+            assert!(l1.insert(a, entry(4.0)).is_empty(), "{policy:?}");
+            assert_eq!(l1.evictions(), 0, "{policy:?}");
+            assert_eq!(l1.peek(a).map(|e| e.price.price), Some(4.0));
+        }
     }
 
     #[test]
