@@ -52,13 +52,15 @@ struct Slot {
 }
 
 type IndexKey = (u16, TokenId, TokenId);
+/// One shard of the pools-by-token-pair index.
+type IndexShard = HashMap<IndexKey, Vec<PairId>, foldhash::fast::FixedState>;
 
 /// Pool metadata by pair id, and pools by (chain, unordered token pair). Bounded.
 pub struct PoolRegistry {
     interner: Arc<PairInterner>,
     slots: Box<[Slot]>,
     slot_mask: u32,
-    index: Box<[RwLock<HashMap<IndexKey, Vec<PairId>, foldhash::fast::FixedState>>]>,
+    index: Box<[RwLock<IndexShard>]>,
     keys_per_shard: usize,
     dexes: RwLock<Vec<String>>,
 }

@@ -318,12 +318,28 @@ fn build(f: &Fields<'_>) -> Result<PriceUpdate, EntryError> {
     })
 }
 
+/// A price as the shortest decimal text that parses back to the same `f64`.
+///
+/// `{}` never uses an exponent, so at the extremes the parser accepts (1e300, 1e-300) it
+/// writes 300+ digits, more than [`MAX_FIELD_BYTES`], and the entry would be rejected by
+/// [`parse_entry`] (found by the `stream_entry` fuzz target). `{:e}` is just as exact;
+/// the plain form is kept for ordinary prices so entries stay readable.
+fn price_text(price: f64) -> String {
+    const PLAIN_MAX: usize = 32;
+    let plain = price.to_string();
+    if plain.len() <= PLAIN_MAX {
+        plain
+    } else {
+        format!("{price:e}")
+    }
+}
+
 /// Encodes an update as stream fields in the documented flat form (for `pairwarm feed`).
 pub fn to_fields(update: &PriceUpdate) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("chain", update.chain.clone()),
         ("pair", update.pair.to_string()),
-        ("price", format!("{}", update.price)),
+        ("price", price_text(update.price)),
         ("block", update.block.to_string()),
     ];
     if let Some(ts) = update.ts_ms {
@@ -372,6 +388,26 @@ mod tests {
         assert_eq!(u.token0.as_deref(), Some("weth"));
         let round = parse_entry(&to_fields(&u)).unwrap();
         assert_eq!(round, u);
+    }
+
+    #[test]
+    fn extreme_prices_round_trip_through_to_fields() {
+        for text in [
+            "1e300",
+            "1.7976931348623157e308",
+            "1e-300",
+            "5e-324",
+            "1234.5",
+            "1e-7",
+        ] {
+            let u = parse(&[("chain", "bsc"), ("pair", PAIR), ("price", text)]).unwrap();
+            let fields = to_fields(&u);
+            let price = &fields.iter().find(|(k, _)| *k == "price").unwrap().1;
+            assert!(price.len() <= 32, "{text} written as {price}");
+            assert_eq!(parse_entry(&fields), Ok(u), "{text} written as {price}");
+        }
+        let u = parse(&[("chain", "bsc"), ("pair", PAIR), ("price", "1850.25")]).unwrap();
+        assert_eq!(to_fields(&u)[2], ("price", "1850.25".to_owned()));
     }
 
     #[test]
