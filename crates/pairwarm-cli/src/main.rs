@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 
 /// Predictive cache warming for DEX price pipelines.
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Build a cache on the embedded in-memory L2, write and read prices, print per-level stats.
     Demo(demo::DemoArgs),
+    /// Micro-benchmarks (`pairwarm bench tracker [--pairs N] [--json]`).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
