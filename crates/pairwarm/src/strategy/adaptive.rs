@@ -1,25 +1,25 @@
-//! `adaptive`: top N by score (>= `min_score`), with N steered towards a target L1 hit
-//! rate (original defaults: target 0.97, N in 3..=10, min score 0.3, gain 0.1).
-//!
-//! On every selection, before filtering (as the original):
-//! `n = clamp(n + (target_hit_rate - l1_hit_rate) × adjustment_factor × max_pairs, min_pairs, max_pairs)`
-//! and the selection takes `round(n)` pairs.
-//!
-//! **Difference from the original:** the original rounds `n` itself at every step, so any
-//! step smaller than 0.5 is lost and N never moves for realistic hit rates (with the
-//! defaults it needs the hit rate 50 points off target). Here `n` is kept fractional
-//! (shown as `currentN` in [`WarmingStrategy::config`]) and only the count taken is
-//! rounded, so small persistent errors accumulate and N adapts both ways. `n` starts at
-//! `(min_pairs + max_pairs) / 2` in integer division (6 with the defaults, as the
-//! original). A non-finite hit rate leaves `n` unchanged; a hit rate outside `[0, 1]` is
-//! clamped into it. The reason says "increased", "decreased" or "unchanged" (the original
-//! said "decreased" for no change).
+//! The `adaptive` strategy (see [`AdaptiveStrategy`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::{AdaptiveConfig, Selection, WarmingContext, WarmingStrategy, by_score, nothing_found};
 
-/// See the [module docs](self).
+/// `adaptive`: top N by score (>= `min_score`), with N steered towards a target L1 hit
+/// rate (original defaults: target 0.97, N in 3..=10, min score 0.3, gain 0.1).
+///
+/// On every selection, before filtering (as the original):
+/// `n = clamp(n + (target_hit_rate - l1_hit_rate) × adjustment_factor × max_pairs, min_pairs, max_pairs)`
+/// and the selection takes `round(n)` pairs.
+///
+/// **Difference from the original:** the original rounds `n` itself at every step, so any
+/// step smaller than 0.5 is lost and N never moves for realistic hit rates (with the
+/// defaults it needs the hit rate 50 points off target). Here `n` is kept fractional
+/// (shown as `currentN` in [`WarmingStrategy::config`]) and only the count taken is
+/// rounded, so small persistent errors accumulate and N adapts both ways. `n` starts at
+/// `(min_pairs + max_pairs) / 2` in integer division (6 with the defaults, as the
+/// original). A non-finite hit rate leaves `n` unchanged; a hit rate outside `[0, 1]` is
+/// clamped into it. The reason says "increased", "decreased" or "unchanged" (the original
+/// said "decreased" for no change).
 #[derive(Debug)]
 pub struct AdaptiveStrategy {
     config: AdaptiveConfig,

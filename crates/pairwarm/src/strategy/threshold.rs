@@ -1,10 +1,10 @@
-//! `threshold`: every correlation with score >= `min_score`, best first, capped at
-//! `max_pairs` (original defaults: 0.5, 10). Priority = score, estimated benefit = score ×
-//! co-occurrences.
+//! The `threshold` strategy (see [`ThresholdStrategy`]).
 
 use super::{Selection, ThresholdConfig, WarmingContext, WarmingStrategy, by_score, nothing_found};
 
-/// See the [module docs](self).
+/// `threshold`: every correlation with score >= `min_score`, best first, capped at
+/// `max_pairs` (original defaults: 0.5, 10). Priority = score, estimated benefit = score ×
+/// co-occurrences.
 #[derive(Debug, Clone)]
 pub struct ThresholdStrategy {
     config: ThresholdConfig,

@@ -1,18 +1,18 @@
-//! `timebased`: rank by `recency_weight × recency + correlation_weight × score`, keep
-//! combined >= `min_score`, take `top_n` (original defaults: 0.3, 0.7, 60,000 ms, 5, 0.3).
-//!
-//! Recency is 1.0 for a co-occurrence younger than `recency_window_ms` and
-//! `exp(-age / recency_window_ms)` from the window on (the original's rule, including its
-//! step from 1.0 to e⁻¹ at the window's edge). A `last_seen` in the future counts as age
-//! 0. Weights are not normalised, as in the original. Because recency can lift a weak
-//! score over `min_score`, the tracker-side pre-filter ([`WarmingStrategy::min_score`]) is
-//! 0, and the warmer is asked for `4 × top_n` candidates to re-rank.
+//! The `timebased` strategy (see [`TimeBasedStrategy`]).
 
 use super::{
     Selection, TimeBasedConfig, WarmingCandidate, WarmingContext, WarmingStrategy, eligible,
 };
 
-/// See the [module docs](self).
+/// `timebased`: rank by `recency_weight × recency + correlation_weight × score`, keep
+/// combined >= `min_score`, take `top_n` (original defaults: 0.3, 0.7, 60,000 ms, 5, 0.3).
+///
+/// Recency is 1.0 for a co-occurrence younger than `recency_window_ms` and
+/// `exp(-age / recency_window_ms)` from the window on (the original's rule, including its
+/// step from 1.0 to e⁻¹ at the window's edge). A `last_seen` in the future counts as age
+/// 0. Weights are not normalised, as in the original. Because recency can lift a weak
+/// score over `min_score`, the tracker-side pre-filter ([`WarmingStrategy::min_score`]) is
+/// 0, and the warmer is asked for `4 × top_n` candidates to re-rank.
 #[derive(Debug, Clone)]
 pub struct TimeBasedStrategy {
     config: TimeBasedConfig,

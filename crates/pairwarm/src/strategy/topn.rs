@@ -1,9 +1,9 @@
-//! `topn`: the `top_n` best correlations with score >= `min_score` (original defaults: 5,
-//! 0.3). Priority = score, estimated benefit = score × co-occurrences.
+//! The `topn` strategy (see [`TopNStrategy`]).
 
 use super::{Selection, TopNConfig, WarmingContext, WarmingStrategy, by_score, nothing_found};
 
-/// See the [module docs](self).
+/// `topn`: the `top_n` best correlations with score >= `min_score` (original defaults: 5,
+/// 0.3). Priority = score, estimated benefit = score × co-occurrences.
 #[derive(Debug, Clone)]
 pub struct TopNStrategy {
     config: TopNConfig,

@@ -139,7 +139,7 @@ impl TrackerConfig {
             MAX_NEIGHBOURS,
             "a multiple of 4 in 4..=256",
         )?;
-        if self.neighbours_per_pair % 4 != 0 {
+        if !self.neighbours_per_pair.is_multiple_of(4) {
             return Err(TrackerError::OutOfRange {
                 field: "neighbours_per_pair",
                 value: self.neighbours_per_pair.to_string(),

@@ -24,22 +24,22 @@
 //!
 //! # Design
 //!
-//! - **Directory** ([`index`]): `max_tracked_pairs` slots allocated at start, a sharded
+//! - **Directory** (`index.rs`): `max_tracked_pairs` slots allocated at start, a sharded
 //!   lock-free `PairId -> slot` index, CLOCK eviction of the coldest pair per shard (no
 //!   sort). Slots are named by *handles* (slot + generation) so a reference to an evicted
 //!   pair never resolves: it is never credited, never returned.
-//! - **Window** ([`window`]): a ring of recent `(handle, ts)` updates scanned newest-first.
+//! - **Window** (`window.rs`): a ring of recent `(handle, ts)` updates scanned newest-first.
 //!   An update credits at most `max_credits_per_update` (default 8) distinct pairs updated
 //!   within `window_ms` before it (inclusive: exactly `window_ms` earlier still counts),
 //!   looking at no more than `4 × max_credits_per_update` ring entries.
-//! - **Neighbour tables** ([`neighbours`]): `m = neighbours_per_pair` slots per pair in
+//! - **Neighbour tables** (`neighbours.rs`): `m = neighbours_per_pair` slots per pair in
 //!   4-way buckets of one cache line, Space-Saving replacement. When `A` updates with `B`
 //!   in its window, `A` is credited in `B`'s table: a pair's table lists its *followers*,
 //!   the pairs that updated soon after it, which is what is worth warming after it
 //!   updates. Each co-occurrence is stored once (one cache-line write per partner instead
 //!   of two); a query adds the other order back (`A`'s entry in `B`'s table), so counts
 //!   are the original's symmetric counts.
-//! - **Decay** ([`decay`]): every count decays with `half_life_ms`, by forward decay (one
+//! - **Decay** (`decay.rs`): every count decays with `half_life_ms`, by forward decay (one
 //!   weight per call, exact power-of-two epoch rescaling, no libm on the hot path).
 //! - **Score**: `co(A,B) / min(U_A, U_B)` with decayed counts, clamped to `[0, 1]` (the
 //!   original's meaning, decayed); `co` adds both orders of Space-Saving's guaranteed
@@ -63,7 +63,7 @@
 //! # Concurrency
 //!
 //! Every method takes `&self`. Known pairs are looked up without locks; admissions lock
-//! one of 16 shards; counts are relaxed atomics written without locks (see [`neighbours`]
+//! one of 16 shards; counts are relaxed atomics written without locks (see `neighbours.rs`
 //! for what a race can cost: at most one credit). With one writer thread the tracker is
 //! exactly deterministic: same input, same output.
 //!

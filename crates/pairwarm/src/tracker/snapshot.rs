@@ -1,29 +1,6 @@
 //! Snapshot and restore: a versioned, checksummed binary image of the learned tables, so a
-//! restarted service does not spend an hour relearning.
-//!
-//! [`PairId`]s are process-local, so a snapshot stores `(chain name, address)` keys and
-//! restore re-interns them. Counts are stored as plain decayed values at the snapshot time
-//! (`f64`), independent of the tracker's internal epochs; the window ring and the counters
-//! are not persisted.
-//!
-//! Layout (little-endian):
-//!
-//! | bytes | field |
-//! |---|---|
-//! | 8 | magic [`SNAPSHOT_MAGIC`] |
-//! | 2 | version ([`SNAPSHOT_VERSION`]) |
-//! | 2 | flags (bit 0: learned from reads) |
-//! | 8 | total length, checksum included |
-//! | 8 | snapshot time (ms), 8 window_ms, 8 half_life_ms, 4 neighbours_per_pair |
-//! | 2 + 4 | chain count, pair count |
-//! | per chain | name length (1) + name |
-//! | per pair | chain index (2), address (20), updates (f64), last update (8), entry count (2) |
-//! | per entry | neighbour's pair index (4), count (f64), error (f64), last seen (8) |
-//! | 4 | CRC-32 (IEEE) of everything before |
-//!
-//! Pairs are written hottest first, so restoring into a smaller tracker keeps the hottest.
-//! Restore validates the whole image (length, magic, version, checksum, every index and
-//! number) before touching the tracker; on any error the tracker is left empty.
+//! restarted service does not spend an hour relearning. The format is documented on
+//! [`CorrelationTracker::snapshot`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -306,8 +283,33 @@ fn parse(bytes: &[u8]) -> Result<Parsed, SnapshotError> {
 }
 
 impl CorrelationTracker {
-    /// A snapshot image of the learned state (see the [`snapshot`](self) format). Pairs
-    /// whose ids no longer resolve in `interner` are left out.
+    /// A snapshot image of the learned state. Pairs whose ids no longer resolve in
+    /// `interner` are left out.
+    ///
+    /// [`PairId`]s are process-local, so a snapshot stores `(chain name, address)` keys and
+    /// restore re-interns them. Counts are stored as plain decayed values at the snapshot time
+    /// (`f64`), independent of the tracker's internal epochs; the window ring and the counters
+    /// are not persisted.
+    ///
+    /// Layout (little-endian):
+    ///
+    /// | bytes | field |
+    /// |---|---|
+    /// | 8 | magic [`SNAPSHOT_MAGIC`] |
+    /// | 2 | version ([`SNAPSHOT_VERSION`]) |
+    /// | 2 | flags (bit 0: learned from reads) |
+    /// | 8 | total length, checksum included |
+    /// | 8 | snapshot time (ms), 8 window_ms, 8 half_life_ms, 4 neighbours_per_pair |
+    /// | 2 + 4 | chain count, pair count |
+    /// | per chain | name length (1) + name |
+    /// | per pair | chain index (2), address (20), updates (f64), last update (8), entry count (2) |
+    /// | per entry | neighbour's pair index (4), count (f64), error (f64), last seen (8) |
+    /// | 4 | CRC-32 (IEEE) of everything before |
+    ///
+    /// Pairs are written hottest first, so restoring into a smaller tracker keeps the hottest.
+    /// [`Self::restore`] validates the whole image (length, magic, version, checksum, every
+    /// index and number) and reports the first problem as a [`SnapshotError`]; on any error
+    /// the tracker is left empty.
     pub fn snapshot(&self, interner: &PairInterner) -> Vec<u8> {
         let now = self
             .counters
