@@ -155,7 +155,8 @@ fn bench(c: &mut Criterion) {
             .map(|p| (p, address(PairId::from_raw(p))))
             .collect();
         let mut original = OriginalStyle::default();
-        for _ in 0..STREAM {
+        // Enough to fill its window (~1,000 recent pairs); each update costs ~1 ms here.
+        for _ in 0..5_000 {
             let (p, t) = replay.next();
             original.record(&names[&p.raw()], t);
         }

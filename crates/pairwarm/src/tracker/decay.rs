@@ -83,6 +83,39 @@ impl Decay {
     }
 }
 
+/// Values at one query time, computing each epoch's decay factor once (a query reads
+/// counts from a handful of epochs, usually one, but many counters).
+pub(crate) struct At<'a> {
+    decay: &'a Decay,
+    now_ms: u64,
+    epoch: u64,
+    factor: f64,
+}
+
+impl<'a> At<'a> {
+    pub(crate) fn new(decay: &'a Decay, now_ms: u64) -> Self {
+        Self {
+            decay,
+            now_ms,
+            epoch: u64::MAX,
+            factor: f64::NAN,
+        }
+    }
+
+    /// Same as [`Decay::value_at`] at this query's time.
+    #[inline]
+    pub(crate) fn value(&mut self, stored: f32, epoch: u64) -> f64 {
+        if stored == 0.0 {
+            return 0.0;
+        }
+        if epoch != self.epoch {
+            self.epoch = epoch;
+            self.factor = self.decay.value_at(1.0, epoch, self.now_ms);
+        }
+        f64::from(stored) * self.factor
+    }
+}
+
 /// `2^x` for `x` in `[0, 16]`, to `f32` precision (relative error < 3e-7), without a libm
 /// call: nearest integer into the exponent, the rest (in `[-0.5, 0.5]`) by a degree-7
 /// Taylor polynomial.

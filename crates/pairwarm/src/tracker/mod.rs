@@ -99,7 +99,7 @@ pub use config::{
 pub use snapshot::{RestoreReport, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, SnapshotError};
 
 use batch::Batch;
-use decay::Decay;
+use decay::{At, Decay};
 use index::{Directory, Slot};
 use neighbours::{Credit, Entry, Tables};
 use window::Window;
@@ -490,19 +490,16 @@ impl CorrelationTracker {
         self.dir.lookup(pair).is_some()
     }
 
-    /// Decayed update count of a slot at `now_ms`.
-    fn updates_at(&self, slot: usize, now_ms: u64) -> f64 {
+    /// Decayed update count of a slot at the query time.
+    fn updates_at(&self, slot: usize, at: &mut At<'_>) -> f64 {
         let u = f32::from_bits(self.dir.header(slot).updates.load(Relaxed));
-        self.decay
-            .value_at(u, self.dir.epoch(slot).load(Relaxed), now_ms)
+        at.value(u, self.dir.epoch(slot).load(Relaxed))
     }
 
     /// Decayed lower-bound count and absolute "seen" of an entry of `slot`'s table.
-    fn entry_at(&self, slot: usize, entry: Entry, now_ms: u64) -> (f64, u64) {
+    fn entry_at(&self, slot: usize, entry: Entry, at: &mut At<'_>) -> (f64, u64) {
         let epoch = self.dir.epoch(slot).load(Relaxed);
-        let co = self
-            .decay
-            .value_at((entry.count - entry.err).max(0.0), epoch, now_ms);
+        let co = at.value((entry.count - entry.err).max(0.0), epoch);
         (co, self.decay.epoch_start(epoch) + u64::from(entry.seen))
     }
 
@@ -514,23 +511,23 @@ impl CorrelationTracker {
         me: Slot,
         other: Slot,
         forward: Option<Entry>,
-        now_ms: u64,
+        at: &mut At<'_>,
     ) -> Option<PairCorrelation> {
         let (mut co, mut seen) = match forward {
-            Some(e) => self.entry_at(me.index, e, now_ms),
+            Some(e) => self.entry_at(me.index, e, at),
             None => (0.0, 0),
         };
         let denominator = match self.config.signal {
             Signal::Updates => {
                 if let Some(back) = self.tables.get(other.index, me.handle) {
-                    let (co_back, seen_back) = self.entry_at(other.index, back, now_ms);
+                    let (co_back, seen_back) = self.entry_at(other.index, back, at);
                     co += co_back;
                     seen = seen.max(seen_back);
                 }
-                self.updates_at(me.index, now_ms)
-                    .min(self.updates_at(other.index, now_ms))
+                self.updates_at(me.index, at)
+                    .min(self.updates_at(other.index, at))
             }
-            Signal::Reads => self.updates_at(me.index, now_ms),
+            Signal::Reads => self.updates_at(me.index, at),
         };
         // Half a co-occurrence of slack: n co-occurrences pass a gate of n while their
         // decayed total is above n - 0.5 (3 within ~2.5 min at the default half-life).
@@ -553,6 +550,7 @@ impl CorrelationTracker {
     /// Calls `f` for every neighbour in `me`'s table that passes `min_co_occurrences`,
     /// scored at `now_ms`.
     fn scored(&self, me: Slot, now_ms: u64, mut f: impl FnMut(PairCorrelation)) {
+        let mut at = At::new(&self.decay, now_ms);
         for entry in self.tables.entries(me.index) {
             let Some(index) = self.dir.resolve(entry.key) else {
                 continue;
@@ -561,7 +559,7 @@ impl CorrelationTracker {
                 index,
                 handle: entry.key,
             };
-            if let Some(c) = self.relation(me, other, Some(entry), now_ms) {
+            if let Some(c) = self.relation(me, other, Some(entry), &mut at) {
                 f(c);
             }
         }
@@ -582,7 +580,8 @@ impl CorrelationTracker {
         if forward.is_none() && self.config.signal == Signal::Reads {
             return None;
         }
-        self.relation(me, other, forward, now_ms).map(|c| c.score)
+        let mut at = At::new(&self.decay, now_ms);
+        self.relation(me, other, forward, &mut at).map(|c| c.score)
     }
 
     /// Counters, gauges and the average score (walks every table: not for the hot path).
