@@ -128,8 +128,8 @@ pub struct TrackerStats {
     pub total_updates: u64,
     /// Reads recorded.
     pub total_reads: u64,
-    /// Co-occurrences credited: one per (update, partner) or (read, triggering update);
-    /// a symmetric update credit counts once.
+    /// Co-occurrences credited: one per (update, earlier partner in its window), per
+    /// (read, triggering update) and per pair of distinct pairs of a batch.
     pub total_co_occurrences: u64,
     /// Mean score over all relations that pass `min_co_occurrences` (0 if none), at the
     /// latest timestamp recorded.
@@ -412,10 +412,13 @@ impl CorrelationTracker {
                 continue;
             };
             let (f, e) = self.align_epoch(slot, epoch);
-            let (now, trigger) = (self.offset(e, ts_ms), self.offset(e, t));
+            // An update from before the table's epoch (a window straddling an epoch
+            // boundary) has no offset to compare with: credit without the once-per-update
+            // check rather than never.
+            let trigger = (t >= self.decay.epoch_start(e)).then(|| self.offset(e, t));
             if self
                 .tables
-                .credit(slot, reader.handle, w * f, now, Some(trigger))
+                .credit(slot, reader.handle, w * f, self.offset(e, ts_ms), trigger)
                 != Credit::AlreadyCredited
             {
                 credited += 1;
@@ -449,13 +452,14 @@ impl CorrelationTracker {
         top_n: usize,
         min_score: f64,
     ) -> Vec<PairCorrelation> {
-        let mut out = Vec::with_capacity(self.config.neighbours_per_pair.min(top_n));
+        let mut out = Vec::with_capacity(self.config.neighbours_per_pair);
         self.pairs_to_warm_into(pair, now_ms, top_n, min_score, &mut out);
         out
     }
 
     /// [`Self::pairs_to_warm`] into a reused vector (cleared first); allocates only if
-    /// `out` has less than `min(top_n, neighbours_per_pair)` capacity.
+    /// `out` has less than `neighbours_per_pair` capacity (every scored neighbour is
+    /// collected before the best `top_n` are kept).
     pub fn pairs_to_warm_into(
         &self,
         pair: PairId,
