@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 // `pairwarm serve` is being assembled module by module; until its command is wired in,
 // the finished parts are exercised by their own tests only.
@@ -25,6 +26,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Trace files: generate a synthetic DEX workload, inspect a trace.
     Trace(trace_cmd::TraceArgs),
+    /// Micro-benchmarks (`pairwarm bench tracker [--pairs N] [--json]`).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Trace(args) => trace_cmd::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
