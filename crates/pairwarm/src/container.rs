@@ -1,0 +1,419 @@
+//! [`WarmingContainer`]: builds tracker, strategy, warmer and metrics from one config,
+//! plus the seed's factories and deployment profiles.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use pairwarm::cache::HierarchicalCache;
+//! use pairwarm::container::{WarmingConfig, WarmingContainer, Profile};
+//!
+//! let cache = Arc::new(HierarchicalCache::builder().l1_size_mb(64).build_in_memory());
+//! let parts = WarmingContainer::new(cache.clone(), WarmingConfig::profile(Profile::Production))
+//!     .build()
+//!     .unwrap();
+//! let pool = cache.interner().intern_str("ethereum", "0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc").unwrap();
+//! parts.tracker.record_price_update(pool, 1_700_000_000_000);
+//! parts.warmer.warm_for_pair(pool).await;
+//! assert_eq!(parts.strategy.name(), "adaptive");
+//! assert!(parts.metrics.is_some());
+//! # });
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::cache::{HierarchicalCache, L2Store};
+use crate::metrics::{ExportFormat, MetricsError, WarmErrorKind, WarmOutcome, WarmingMetrics};
+use crate::pair::{PairId, PairInterner};
+use crate::strategy::{StrategyConfig, WarmingStrategy};
+use crate::tracker::{CorrelationTracker, TrackerConfig};
+use crate::warmer::{
+    CacheWarmer, WarmObserver, WarmStatus, WarmerConfig, WarmerConfigError, WarmingResult,
+};
+
+/// Metrics export settings (the original's `metricsConfig`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    /// Default export format.
+    pub format: ExportFormat,
+    /// Name prefix, e.g. `arbitrage_`.
+    pub prefix: String,
+    /// Add build/version information to JSON exports.
+    pub include_metadata: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            format: ExportFormat::Prometheus,
+            prefix: "arbitrage_".into(),
+            include_metadata: true,
+        }
+    }
+}
+
+/// Everything the container builds from (the original's `WarmingContainerConfig`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmingConfig {
+    /// Strategy and its settings.
+    pub strategy: StrategyConfig,
+    /// Warmer settings.
+    pub warmer: WarmerConfig,
+    /// Tracker settings.
+    pub tracker: TrackerConfig,
+    /// Metrics settings.
+    pub metrics: MetricsConfig,
+    /// Build a metrics collector and exporter.
+    pub enable_metrics: bool,
+    /// Share one tracker among the containers of caches that share an interner.
+    pub use_shared_analyzer: bool,
+}
+
+impl Default for WarmingConfig {
+    /// The original's defaults: `topn {5, 0.3}`, warmer defaults, metrics on, shared tracker.
+    fn default() -> Self {
+        Self {
+            strategy: StrategyConfig::parse("topn", None).unwrap_or_else(|_| unreachable_default()),
+            warmer: WarmerConfig::default(),
+            tracker: TrackerConfig::default(),
+            metrics: MetricsConfig::default(),
+            enable_metrics: true,
+            use_shared_analyzer: true,
+        }
+    }
+}
+
+/// Defaults of a built-in strategy always parse; this is never called.
+fn unreachable_default() -> StrategyConfig {
+    StrategyConfig::parse("threshold", None).unwrap_or_else(|_| std::process::abort())
+}
+
+/// The seed's deployment profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// topn {3, 0.3}; 3 pairs per warm, synchronous, 100 ms; no metrics; own tracker.
+    Development,
+    /// topn {5, 0.3}; 5 pairs per warm, async, 50 ms; metrics; shared tracker.
+    Staging,
+    /// adaptive {0.97, 3, 10, 0.3, 0.1}; 10 pairs per warm, async, 50 ms; metrics with
+    /// metadata; shared tracker.
+    Production,
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(format!(
+                "unknown profile {other:?}: expected development, staging or production"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        })
+    }
+}
+
+impl WarmingConfig {
+    /// The seed's values for a profile.
+    pub fn profile(profile: Profile) -> Self {
+        let mut c = Self::default();
+        let strategy = |kind: &str, json: &str| {
+            StrategyConfig::parse(kind, Some(json)).unwrap_or_else(|_| unreachable_default())
+        };
+        match profile {
+            Profile::Development => {
+                c.strategy = strategy("topn", r#"{"topN":3,"minScore":0.3}"#);
+                c.warmer.max_pairs_per_warm = 3;
+                c.warmer.async_warming = false;
+                c.warmer.timeout_ms = 100;
+                c.enable_metrics = false;
+                c.use_shared_analyzer = false;
+            }
+            Profile::Staging => {
+                c.strategy = strategy("topn", r#"{"topN":5,"minScore":0.3}"#);
+                c.warmer.max_pairs_per_warm = 5;
+                c.warmer.async_warming = true;
+                c.warmer.timeout_ms = 50;
+                c.enable_metrics = true;
+                c.use_shared_analyzer = true;
+            }
+            Profile::Production => {
+                c.strategy = strategy(
+                    "adaptive",
+                    r#"{"targetHitRate":0.97,"minPairs":3,"maxPairs":10,"minScore":0.3,"adjustmentFactor":0.1}"#,
+                );
+                c.warmer.max_pairs_per_warm = 10;
+                c.warmer.min_correlation_score = 0.3;
+                c.warmer.async_warming = true;
+                c.warmer.timeout_ms = 50;
+                c.metrics = MetricsConfig {
+                    format: ExportFormat::Prometheus,
+                    prefix: "arbitrage_".into(),
+                    include_metadata: true,
+                };
+                c.enable_metrics = true;
+                c.use_shared_analyzer = true;
+            }
+        }
+        c
+    }
+}
+
+/// Why `build()` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// Invalid warmer settings.
+    #[error(transparent)]
+    Warmer(#[from] WarmerConfigError),
+    /// Invalid tracker settings.
+    #[error("tracker: {0}")]
+    Tracker(String),
+    /// Invalid metrics settings (prefix).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// Renders the collector in one format (the original's `metricsExporter`).
+#[derive(Clone)]
+pub struct MetricsExporter {
+    metrics: Arc<WarmingMetrics>,
+    format: ExportFormat,
+    include_metadata: bool,
+}
+
+impl MetricsExporter {
+    /// Encodes in the configured format.
+    pub fn export(&self) -> Result<String, MetricsError> {
+        self.export_as(self.format)
+    }
+
+    /// Encodes in `format` (JSON honours `include_metadata`).
+    pub fn export_as(&self, format: ExportFormat) -> Result<String, MetricsError> {
+        match format {
+            ExportFormat::Json => Ok(self.metrics.encode_json(self.include_metadata).to_string()),
+            other => self.metrics.render(other),
+        }
+    }
+
+    /// The configured format.
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+}
+
+/// What [`WarmingContainer::build`] returns.
+pub struct WarmingComponents<L: L2Store> {
+    /// The correlation tracker (shared if `use_shared_analyzer`).
+    pub tracker: Arc<CorrelationTracker>,
+    /// The strategy.
+    pub strategy: Arc<dyn WarmingStrategy>,
+    /// The warmer, wired to the cache, tracker, strategy and (if any) metrics.
+    pub warmer: CacheWarmer<L>,
+    /// The metrics collector, when metrics are enabled.
+    pub metrics: Option<Arc<WarmingMetrics>>,
+    /// The exporter, when metrics are enabled.
+    pub exporter: Option<MetricsExporter>,
+}
+
+/// Builds warming components for a cache (see the module example).
+pub struct WarmingContainer<L: L2Store> {
+    cache: Arc<HierarchicalCache<L>>,
+    config: WarmingConfig,
+}
+
+/// Trackers shared per interner (ids only mean something within one interner, so a
+/// process-wide singleton, as the original had, would mix unrelated ids).
+type SharedTrackers = Mutex<Vec<(Weak<PairInterner>, Weak<CorrelationTracker>)>>;
+static SHARED: SharedTrackers = Mutex::new(Vec::new());
+
+fn shared_tracker(
+    interner: &Arc<PairInterner>,
+    config: &TrackerConfig,
+) -> Result<Arc<CorrelationTracker>, ContainerError> {
+    let mut shared = SHARED.lock();
+    shared.retain(|(i, t)| i.strong_count() > 0 && t.strong_count() > 0);
+    if let Some(tracker) = shared
+        .iter()
+        .find(|(i, _)| i.upgrade().is_some_and(|i| Arc::ptr_eq(&i, interner)))
+        .and_then(|(_, t)| t.upgrade())
+    {
+        if tracker.config() != config {
+            tracing::warn!(
+                "shared tracker already exists with another config; reusing it unchanged"
+            );
+        }
+        return Ok(tracker);
+    }
+    let tracker = Arc::new(
+        CorrelationTracker::new(config.clone())
+            .map_err(|e| ContainerError::Tracker(e.to_string()))?,
+    );
+    shared.push((Arc::downgrade(interner), Arc::downgrade(&tracker)));
+    Ok(tracker)
+}
+
+impl<L: L2Store> WarmingContainer<L> {
+    /// A container for `cache` with `config`.
+    pub fn new(cache: Arc<HierarchicalCache<L>>, config: WarmingConfig) -> Self {
+        Self { cache, config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WarmingConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration for later `build()` calls.
+    pub fn set_config(&mut self, config: WarmingConfig) {
+        self.config = config;
+    }
+
+    /// Builds new components (the tracker is reused when shared).
+    pub fn build(&self) -> Result<WarmingComponents<L>, ContainerError> {
+        let c = &self.config;
+        let tracker = if c.use_shared_analyzer {
+            shared_tracker(self.cache.interner(), &c.tracker)?
+        } else {
+            Arc::new(
+                CorrelationTracker::new(c.tracker.clone())
+                    .map_err(|e| ContainerError::Tracker(e.to_string()))?,
+            )
+        };
+        let strategy = c.strategy.build();
+        let warmer = CacheWarmer::new(
+            self.cache.clone(),
+            tracker.clone(),
+            strategy.clone(),
+            c.warmer.clone(),
+        )?;
+        let (metrics, exporter) = if c.enable_metrics {
+            let metrics = Arc::new(WarmingMetrics::new(&c.metrics.prefix)?);
+            warmer.set_observer(Arc::new(MetricsObserver {
+                metrics: metrics.clone(),
+                interner: self.cache.interner().clone(),
+            }));
+            let exporter = MetricsExporter {
+                metrics: metrics.clone(),
+                format: c.metrics.format,
+                include_metadata: c.metrics.include_metadata,
+            };
+            (Some(metrics), Some(exporter))
+        } else {
+            (None, None)
+        };
+        Ok(WarmingComponents {
+            tracker,
+            strategy,
+            warmer,
+            metrics,
+            exporter,
+        })
+    }
+}
+
+/// Feeds warm outcomes into the Prometheus collector, per chain.
+struct MetricsObserver {
+    metrics: Arc<WarmingMetrics>,
+    interner: Arc<PairInterner>,
+}
+
+impl MetricsObserver {
+    fn chain(&self, pair: PairId) -> &crate::metrics::ChainMetrics {
+        let chain = self.interner.chain_of(pair);
+        self.metrics
+            .chain(chain, self.interner.chain_name(chain).unwrap_or("unknown"))
+    }
+}
+
+impl WarmObserver for MetricsObserver {
+    fn on_warm(&self, result: &WarmingResult) {
+        let outcome = match result.status {
+            WarmStatus::TimedOut => WarmOutcome::Timeout,
+            WarmStatus::Failed => WarmOutcome::Error(WarmErrorKind::L2),
+            _ => WarmOutcome::Success,
+        };
+        self.chain(result.source_pair)
+            .record_warm(outcome, result.pairs_warmed, result.duration);
+    }
+
+    fn on_debounced(&self, source: PairId) {
+        self.chain(source).debounced.inc();
+    }
+
+    fn on_dropped(&self, dropped: PairId) {
+        self.chain(dropped).dropped.inc();
+    }
+}
+
+/// The seed's `createTopNWarming(cache, topN = 5, minScore = 0.3)`.
+pub fn create_top_n_warming<L: L2Store>(
+    cache: Arc<HierarchicalCache<L>>,
+    top_n: usize,
+    min_score: f64,
+) -> Result<WarmingComponents<L>, ContainerError> {
+    let json = serde_json::json!({ "topN": top_n, "minScore": min_score }).to_string();
+    let strategy = StrategyConfig::parse("topn", Some(&json))
+        .map_err(|e| ContainerError::Tracker(e.to_string()))?;
+    WarmingContainer::new(
+        cache,
+        WarmingConfig {
+            strategy,
+            ..WarmingConfig::default()
+        },
+    )
+    .build()
+}
+
+/// The seed's `createAdaptiveWarming(cache, targetHitRate = 0.97, maxPairs = 10)`.
+pub fn create_adaptive_warming<L: L2Store>(
+    cache: Arc<HierarchicalCache<L>>,
+    target_hit_rate: f64,
+    max_pairs: usize,
+) -> Result<WarmingComponents<L>, ContainerError> {
+    let json = serde_json::json!({
+        "targetHitRate": target_hit_rate,
+        "minPairs": 3.min(max_pairs),
+        "maxPairs": max_pairs,
+        "minScore": 0.3,
+        "adjustmentFactor": 0.1,
+    })
+    .to_string();
+    let strategy = StrategyConfig::parse("adaptive", Some(&json))
+        .map_err(|e| ContainerError::Tracker(e.to_string()))?;
+    WarmingContainer::new(
+        cache,
+        WarmingConfig {
+            strategy,
+            ..WarmingConfig::default()
+        },
+    )
+    .build()
+}
+
+/// The seed's `createTestWarming(cache)`: topn {5, 0.3}, own tracker, no metrics,
+/// synchronous warming (so a test sees the effect as soon as the call returns).
+pub fn create_test_warming<L: L2Store>(
+    cache: Arc<HierarchicalCache<L>>,
+) -> Result<WarmingComponents<L>, ContainerError> {
+    let mut config = WarmingConfig {
+        enable_metrics: false,
+        use_shared_analyzer: false,
+        ..WarmingConfig::default()
+    };
+    config.warmer.async_warming = false;
+    WarmingContainer::new(cache, config).build()
+}

@@ -1,0 +1,785 @@
+//! The cache warmer: turns the tracker's predictions into warm L1 entries.
+//!
+//! One warm for a source pair:
+//! 1. [`CacheWarmer::plan`] asks the tracker for the source's best partners and the strategy
+//!    which of them to warm (with the live L1 hit rate and capacity as context), caps the
+//!    choice at `max_pairs_per_warm`, and drops pairs already in L1 — all synchronous, no I/O.
+//! 2. [`CacheWarmer::execute`] fetches the rest from L2 in **one** batched call (one Redis
+//!    `MGET`), bounded by `timeout_ms` (the timeout drops the call: nothing keeps running in
+//!    the background), and promotes what it found into **L1 only** (L2 is not rewritten, so
+//!    TTLs there are not extended and Redis sees one read, not a read and a write per pair).
+//!
+//! With `async_warming` (the default) [`CacheWarmer::warm_for_pair`] only enqueues and
+//! returns: a bounded queue (newest wins, the oldest job is dropped and counted when full),
+//! at most one pending warm per source pair (repeated triggers are debounced and counted),
+//! drained by a worker task that runs up to `concurrency` warms at once on the multiplexed
+//! connection. A failed or timed-out warm is counted and logged at most once per interval;
+//! it never reaches `record_price_update` or the detector's reads.
+//!
+//! The split into `plan` and `execute` is also what the simulator uses: it runs the real
+//! planning and models the L2 round trip on its virtual clock.
+
+mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{CacheError, HierarchicalCache, L2Store};
+use crate::pair::PairId;
+use crate::strategy::{WarmingContext, WarmingStrategy};
+use crate::tracker::{CorrelationTracker, PairCorrelation};
+use queue::{Enqueued, Job, WarmQueue};
+
+/// Warmer settings (JSON: the original's camelCase `warmerConfig`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WarmerConfig {
+    /// Hard cap on pairs warmed per source update (default 5).
+    pub max_pairs_per_warm: usize,
+    /// Lowest tracker score considered (default 0.3).
+    pub min_correlation_score: f64,
+    /// Enqueue and return at once (default true); `false` warms inline.
+    pub async_warming: bool,
+    /// Deadline of one warm's L2 fetch in ms (default 50).
+    pub timeout_ms: u64,
+    /// Master switch (default true).
+    pub enabled: bool,
+    /// Queue bound for async warming (default 4096 jobs).
+    pub queue_capacity: usize,
+    /// Warms the worker runs at once (default 16; they share one multiplexed connection).
+    pub concurrency: usize,
+}
+
+impl Default for WarmerConfig {
+    fn default() -> Self {
+        Self {
+            max_pairs_per_warm: 5,
+            min_correlation_score: 0.3,
+            async_warming: true,
+            timeout_ms: 50,
+            enabled: true,
+            queue_capacity: 4096,
+            concurrency: 16,
+        }
+    }
+}
+
+/// An invalid warmer setting, naming the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid warmer config: {field} = {value} ({expected})")]
+pub struct WarmerConfigError {
+    /// The field (camelCase, as in JSON).
+    pub field: &'static str,
+    /// The rejected value.
+    pub value: String,
+    /// The accepted range.
+    pub expected: &'static str,
+}
+
+impl WarmerConfig {
+    /// Checks ranges; errors name the field.
+    pub fn validate(&self) -> Result<(), WarmerConfigError> {
+        let err = |field, value: String, expected| {
+            Err(WarmerConfigError {
+                field,
+                value,
+                expected,
+            })
+        };
+        if !(1..=1000).contains(&self.max_pairs_per_warm) {
+            return err(
+                "maxPairsPerWarm",
+                self.max_pairs_per_warm.to_string(),
+                "an integer in 1..=1000",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.min_correlation_score) {
+            return err(
+                "minCorrelationScore",
+                self.min_correlation_score.to_string(),
+                "a number in [0, 1]",
+            );
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            return err(
+                "timeoutMs",
+                self.timeout_ms.to_string(),
+                "an integer in 1..=60000",
+            );
+        }
+        if !(1..=1 << 20).contains(&self.queue_capacity) {
+            return err(
+                "queueCapacity",
+                self.queue_capacity.to_string(),
+                "an integer in 1..=1048576",
+            );
+        }
+        if !(1..=1024).contains(&self.concurrency) {
+            return err(
+                "concurrency",
+                self.concurrency.to_string(),
+                "an integer in 1..=1024",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How a warm call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmStatus {
+    /// The warm ran to completion (possibly with nothing to warm).
+    Completed,
+    /// Queued for the async worker.
+    Queued,
+    /// A warm for this pair was already pending; counted as debounced.
+    Debounced,
+    /// Warming is disabled.
+    Disabled,
+    /// The L2 fetch failed (unreachable, command error).
+    Failed,
+    /// The L2 fetch exceeded `timeout_ms` and was cancelled.
+    TimedOut,
+}
+
+/// Outcome of one warm (the original's `WarmingResult`, with a status).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmingResult {
+    /// Pairs the strategy selected (after the `max_pairs_per_warm` cap).
+    pub pairs_attempted: usize,
+    /// Pairs fetched from L2 and promoted into L1.
+    pub pairs_warmed: usize,
+    /// Selected pairs that were already in L1 (skipped, no L2 call for them).
+    pub pairs_already_in_l1: usize,
+    /// Selected pairs that L2 did not have (or held an unusable value).
+    pub pairs_not_found: usize,
+    /// Wall time of the warm.
+    pub duration: Duration,
+    /// The pair whose update triggered the warm.
+    pub source_pair: PairId,
+    /// Time of the trigger (ms, the tracker's time base).
+    pub timestamp: u64,
+    /// False if the L2 fetch failed or timed out.
+    pub success: bool,
+    /// How the call ended.
+    pub status: WarmStatus,
+}
+
+impl WarmingResult {
+    fn empty(source_pair: PairId, timestamp: u64, status: WarmStatus) -> Self {
+        Self {
+            pairs_attempted: 0,
+            pairs_warmed: 0,
+            pairs_already_in_l1: 0,
+            pairs_not_found: 0,
+            duration: Duration::ZERO,
+            source_pair,
+            timestamp,
+            success: !matches!(status, WarmStatus::Failed | WarmStatus::TimedOut),
+            status,
+        }
+    }
+}
+
+/// What a warm would do, decided without I/O (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmPlan {
+    /// The triggering pair.
+    pub source: PairId,
+    /// Time of the trigger (ms).
+    pub now_ms: u64,
+    /// Pairs selected, best first (after the cap).
+    pub selected: Vec<PairId>,
+    /// Selected pairs not in L1: what the L2 fetch asks for.
+    pub to_fetch: Vec<PairId>,
+    /// The strategy's explanation.
+    pub reason: String,
+}
+
+impl WarmPlan {
+    /// Selected pairs already in L1.
+    pub fn already_in_l1(&self) -> usize {
+        self.selected.len() - self.to_fetch.len()
+    }
+}
+
+/// Cumulative warmer counters (`stats()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct WarmerStats {
+    /// Warms executed (queued ones count when they run).
+    pub total_warming_ops: u64,
+    /// Warms whose L2 fetch succeeded (or that had nothing to fetch).
+    pub successful_ops: u64,
+    /// Warms that failed or timed out.
+    pub failed_ops: u64,
+    /// Of the failed, those cut by the timeout.
+    pub timeouts: u64,
+    /// Pairs selected over all warms.
+    pub total_pairs_attempted: u64,
+    /// Pairs promoted into L1 over all warms.
+    pub total_pairs_warmed: u64,
+    /// Pairs skipped because already in L1.
+    pub total_pairs_already_in_l1: u64,
+    /// Pairs L2 did not have.
+    pub total_pairs_not_found: u64,
+    /// L2 values that could not be decoded (counted in not found too).
+    pub value_errors: u64,
+    /// Mean wall time of an executed warm, ms.
+    pub avg_duration_ms: f64,
+    /// `successful_ops / total_warming_ops` as a fraction in [0, 1] (the original reported
+    /// a percentage; the seed's health example divided pairs by ops — see `avg_pairs_per_op`).
+    pub success_rate: f64,
+    /// `total_pairs_warmed / total_warming_ops`.
+    pub avg_pairs_per_op: f64,
+    /// Jobs waiting in the async queue now.
+    pub queue_depth: usize,
+    /// Warms running now.
+    pub in_flight: u64,
+    /// Triggers ignored because a warm for the same pair was pending.
+    pub debounced: u64,
+    /// Queued jobs dropped because the queue was full (oldest first).
+    pub dropped: u64,
+    /// Triggers accepted into the queue.
+    pub queued: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    ops: AtomicU64,
+    ok: AtomicU64,
+    failed: AtomicU64,
+    timeouts: AtomicU64,
+    attempted: AtomicU64,
+    warmed: AtomicU64,
+    in_l1: AtomicU64,
+    not_found: AtomicU64,
+    value_errors: AtomicU64,
+    duration_us: AtomicU64,
+    debounced: AtomicU64,
+    dropped: AtomicU64,
+    queued: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.ops,
+            &self.ok,
+            &self.failed,
+            &self.timeouts,
+            &self.attempted,
+            &self.warmed,
+            &self.in_l1,
+            &self.not_found,
+            &self.value_errors,
+            &self.duration_us,
+            &self.debounced,
+            &self.dropped,
+            &self.queued,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Smoothed L1 hit rate from the cache's counters, so strategies react to the current
+/// regime rather than the lifetime average.
+#[derive(Default)]
+struct HitRate {
+    last: Mutex<(u64, u64, Option<f64>)>,
+}
+
+impl HitRate {
+    const ALPHA: f64 = 0.2;
+
+    fn update(&self, hits: u64, misses: u64) -> f64 {
+        let mut last = self.last.lock();
+        let (h0, m0, ewma) = *last;
+        let (dh, dm) = (hits.saturating_sub(h0), misses.saturating_sub(m0));
+        let rate = match (ewma, dh + dm) {
+            (prev, 0) => prev.unwrap_or(0.0),
+            (None, n) => dh as f64 / n as f64,
+            (Some(prev), n) => prev + Self::ALPHA * (dh as f64 / n as f64 - prev),
+        };
+        *last = (hits, misses, Some(rate));
+        rate
+    }
+}
+
+/// Logs warming failures at most once per interval, with the count suppressed meanwhile.
+struct ErrorLog {
+    last_ms: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl ErrorLog {
+    const INTERVAL_MS: u64 = 10_000;
+
+    fn report(&self, err: &dyn std::fmt::Display) {
+        let now = wall_clock_ms();
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= Self::INTERVAL_MS
+            && self
+                .last_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+            tracing::warn!(error = %err, suppressed, "cache warming failed (warming degrades, reads and tracking continue)");
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (the time base of price updates in `serve`).
+pub fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Receives every finished warm (metrics, the health endpoint, shadow accounting).
+pub trait WarmObserver: Send + Sync {
+    /// Called once per executed warm.
+    fn on_warm(&self, result: &WarmingResult);
+    /// Called when a trigger was debounced.
+    fn on_debounced(&self, _source: PairId) {}
+    /// Called when a queued job was dropped to make room.
+    fn on_dropped(&self, _dropped: PairId) {}
+}
+
+struct Inner<L: L2Store> {
+    cache: Arc<HierarchicalCache<L>>,
+    tracker: Arc<CorrelationTracker>,
+    strategy: RwLock<Arc<dyn WarmingStrategy>>,
+    config: RwLock<WarmerConfig>,
+    counters: Counters,
+    hit_rate: HitRate,
+    errors: ErrorLog,
+    queue: WarmQueue,
+    worker_started: AtomicBool,
+    shutdown: AtomicBool,
+    /// Jobs taken off the queue and not finished yet.
+    in_flight: AtomicU64,
+    observer: RwLock<Option<Arc<dyn WarmObserver>>>,
+}
+
+/// Promotes predicted pairs from L2 into L1 (see the module docs). Cloning shares it.
+pub struct CacheWarmer<L: L2Store> {
+    inner: Arc<Inner<L>>,
+}
+
+impl<L: L2Store> Clone for CacheWarmer<L> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<L: L2Store> CacheWarmer<L> {
+    /// A warmer over `cache`, asking `tracker` and `strategy`. Invalid config is an error.
+    pub fn new(
+        cache: Arc<HierarchicalCache<L>>,
+        tracker: Arc<CorrelationTracker>,
+        strategy: Arc<dyn WarmingStrategy>,
+        config: WarmerConfig,
+    ) -> Result<Self, WarmerConfigError> {
+        config.validate()?;
+        let interner = cache.interner();
+        let queue = WarmQueue::new(
+            config.queue_capacity,
+            interner.capacity(),
+            interner.slot_mask(),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cache,
+                tracker,
+                strategy: RwLock::new(strategy),
+                config: RwLock::new(config),
+                counters: Counters::default(),
+                hit_rate: HitRate::default(),
+                errors: ErrorLog {
+                    last_ms: AtomicU64::new(0),
+                    suppressed: AtomicU64::new(0),
+                },
+                queue,
+                worker_started: AtomicBool::new(false),
+                shutdown: AtomicBool::new(false),
+                in_flight: AtomicU64::new(0),
+                observer: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// The cache being warmed.
+    pub fn cache(&self) -> &Arc<HierarchicalCache<L>> {
+        &self.inner.cache
+    }
+
+    /// The tracker consulted.
+    pub fn tracker(&self) -> &Arc<CorrelationTracker> {
+        &self.inner.tracker
+    }
+
+    /// The strategy in use.
+    pub fn strategy(&self) -> Arc<dyn WarmingStrategy> {
+        self.inner.strategy.read().clone()
+    }
+
+    /// Replaces the strategy at run time.
+    pub fn set_strategy(&self, strategy: Arc<dyn WarmingStrategy>) {
+        *self.inner.strategy.write() = strategy;
+    }
+
+    /// Current settings.
+    pub fn config(&self) -> WarmerConfig {
+        self.inner.config.read().clone()
+    }
+
+    /// Replaces the settings at run time (validated first; on error nothing changes).
+    /// `queue_capacity` keeps its start-up value: the queue is allocated once.
+    pub fn update_config(&self, config: WarmerConfig) -> Result<(), WarmerConfigError> {
+        config.validate()?;
+        *self.inner.config.write() = config;
+        Ok(())
+    }
+
+    /// Turns warming on or off (the emergency switch).
+    pub fn set_enabled(&self, enabled: bool) {
+        self.inner.config.write().enabled = enabled;
+    }
+
+    /// Registers the observer told about every warm.
+    pub fn set_observer(&self, observer: Arc<dyn WarmObserver>) {
+        *self.inner.observer.write() = Some(observer);
+    }
+
+    /// Decides what a warm for `source` at `now_ms` would fetch, without any I/O.
+    pub fn plan(&self, source: PairId, now_ms: u64) -> WarmPlan {
+        let config = self.inner.config.read().clone();
+        let strategy = self.strategy();
+        let cache = &self.inner.cache;
+        let stats = cache.stats();
+        let l1_hit_rate = self.inner.hit_rate.update(stats.l1.hits, stats.l1.misses);
+        let want = strategy.max_candidates().max(config.max_pairs_per_warm);
+        let min_score = strategy.min_score().min(config.min_correlation_score);
+        let mut correlations: Vec<PairCorrelation> = Vec::with_capacity(want);
+        self.inner
+            .tracker
+            .pairs_to_warm_into(source, now_ms, want, min_score, &mut correlations);
+        let selection = strategy.select(&WarmingContext {
+            source,
+            now_ms,
+            l1_hit_rate,
+            l1_size: stats.l1.size,
+            l1_capacity: stats.l1.capacity,
+            correlations: &correlations,
+        });
+        let mut selected: Vec<PairId> = Vec::with_capacity(config.max_pairs_per_warm);
+        for candidate in selection.candidates {
+            if selected.len() == config.max_pairs_per_warm {
+                break;
+            }
+            if candidate.pair != source && !selected.contains(&candidate.pair) {
+                selected.push(candidate.pair);
+            }
+        }
+        let to_fetch = selected
+            .iter()
+            .copied()
+            .filter(|&p| !cache.contains_l1(p))
+            .collect();
+        WarmPlan {
+            source,
+            now_ms,
+            selected,
+            to_fetch,
+            reason: selection.reason,
+        }
+    }
+
+    /// Runs a planned warm: one bounded L2 batch fetch, promotion into L1, counters.
+    pub async fn execute(&self, plan: WarmPlan) -> WarmingResult {
+        let started = Instant::now();
+        let inner = &self.inner;
+        let timeout = Duration::from_millis(inner.config.read().timeout_ms);
+        let mut result = WarmingResult::empty(plan.source, plan.now_ms, WarmStatus::Completed);
+        result.pairs_attempted = plan.selected.len();
+        result.pairs_already_in_l1 = plan.already_in_l1();
+        if !plan.to_fetch.is_empty() {
+            match tokio::time::timeout(timeout, inner.cache.fetch_l2(&plan.to_fetch)).await {
+                Ok(Ok(fetched)) => {
+                    for (&pair, lookup) in plan.to_fetch.iter().zip(fetched) {
+                        match lookup {
+                            Ok(Some(price)) => {
+                                inner.cache.promote(pair, price);
+                                result.pairs_warmed += 1;
+                            }
+                            Ok(None) => result.pairs_not_found += 1,
+                            Err(e) => {
+                                Counters::add(&inner.counters.value_errors, 1);
+                                inner.errors.report(&e);
+                                result.pairs_not_found += 1;
+                            }
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    inner.errors.report(&e);
+                    result.status = match e {
+                        CacheError::L2(crate::cache::L2Error::Timeout { .. }) => {
+                            WarmStatus::TimedOut
+                        }
+                        _ => WarmStatus::Failed,
+                    };
+                    result.success = false;
+                }
+                Err(_) => {
+                    inner.errors.report(&format_args!(
+                        "L2 fetch of {} pairs exceeded {timeout:?}",
+                        plan.to_fetch.len()
+                    ));
+                    result.status = WarmStatus::TimedOut;
+                    result.success = false;
+                }
+            }
+        }
+        result.duration = started.elapsed();
+        self.record(&result);
+        result
+    }
+
+    fn record(&self, result: &WarmingResult) {
+        let c = &self.inner.counters;
+        Counters::add(&c.ops, 1);
+        if result.success {
+            Counters::add(&c.ok, 1);
+        } else {
+            Counters::add(&c.failed, 1);
+            if result.status == WarmStatus::TimedOut {
+                Counters::add(&c.timeouts, 1);
+            }
+        }
+        Counters::add(&c.attempted, result.pairs_attempted as u64);
+        Counters::add(&c.warmed, result.pairs_warmed as u64);
+        Counters::add(&c.in_l1, result.pairs_already_in_l1 as u64);
+        Counters::add(&c.not_found, result.pairs_not_found as u64);
+        Counters::add(&c.duration_us, result.duration.as_micros() as u64);
+        if let Some(observer) = self.inner.observer.read().as_ref() {
+            observer.on_warm(result);
+        }
+    }
+
+    /// Warms for `source` now, whatever `async_warming` says (the worker's path, and the
+    /// synchronous mode's). `now_ms` is in the tracker's time base.
+    pub async fn warm_now(&self, source: PairId, now_ms: u64) -> WarmingResult {
+        if !self.inner.config.read().enabled {
+            return WarmingResult::empty(source, now_ms, WarmStatus::Disabled);
+        }
+        let plan = self.plan(source, now_ms);
+        self.execute(plan).await
+    }
+
+    /// Warms the pairs likely to be read after `source`'s update: queued when
+    /// `async_warming` is on (returns at once with `Queued`/`Debounced`), inline otherwise.
+    /// Uses the wall clock as "now"; see [`CacheWarmer::warm_for_pair_at`].
+    pub async fn warm_for_pair(&self, source: PairId) -> WarmingResult {
+        self.warm_for_pair_at(source, wall_clock_ms()).await
+    }
+
+    /// [`CacheWarmer::warm_for_pair`] with an explicit time (the update's timestamp).
+    pub async fn warm_for_pair_at(&self, source: PairId, now_ms: u64) -> WarmingResult {
+        let config = self.inner.config.read().clone();
+        if !config.enabled {
+            return WarmingResult::empty(source, now_ms, WarmStatus::Disabled);
+        }
+        if !config.async_warming {
+            return self.warm_now(source, now_ms).await;
+        }
+        WarmingResult::empty(source, now_ms, self.enqueue(source, now_ms))
+    }
+
+    /// Queues a warm without awaiting anything (callable from synchronous code running
+    /// inside a tokio runtime; the worker starts on first use).
+    pub fn enqueue(&self, source: PairId, now_ms: u64) -> WarmStatus {
+        let inner = &self.inner;
+        let outcome = inner.queue.push(Job {
+            pair: source,
+            now_ms,
+        });
+        let observer = inner.observer.read().clone();
+        match outcome {
+            Enqueued::Debounced => {
+                Counters::add(&inner.counters.debounced, 1);
+                if let Some(o) = observer {
+                    o.on_debounced(source);
+                }
+                return WarmStatus::Debounced;
+            }
+            Enqueued::DroppedOldest(dropped) => {
+                Counters::add(&inner.counters.dropped, 1);
+                if let Some(o) = observer {
+                    o.on_dropped(dropped);
+                }
+            }
+            Enqueued::Queued => {}
+        }
+        Counters::add(&inner.counters.queued, 1);
+        self.ensure_worker();
+        WarmStatus::Queued
+    }
+
+    fn ensure_worker(&self) {
+        if self.inner.worker_started.load(Ordering::Acquire)
+            || self.inner.worker_started.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let warmer = self.clone();
+                handle.spawn(async move { warmer.run_worker().await });
+            }
+            Err(_) => {
+                self.inner.worker_started.store(false, Ordering::Release);
+                tracing::error!("async warming needs a tokio runtime; jobs stay queued");
+            }
+        }
+    }
+
+    async fn run_worker(self) {
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            let limit = self.inner.config.read().concurrency;
+            while running.len() < limit {
+                // Count before popping so `drain` never sees an empty queue and no job
+                // in flight while a popped job is about to start.
+                self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
+                let Some(job) = self.inner.queue.pop() else {
+                    self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    break;
+                };
+                let warmer = self.clone();
+                running.spawn(async move {
+                    let result = warmer.warm_now(job.pair, job.now_ms).await;
+                    warmer.inner.queue.done(job.pair);
+                    warmer.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    result
+                });
+            }
+            if self.inner.shutdown.load(Ordering::Acquire) && running.is_empty() {
+                break;
+            }
+            if running.is_empty() {
+                self.inner.queue.wake.notified().await;
+            } else {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = self.inner.queue.wake.notified() => {}
+                }
+            }
+        }
+        self.inner.worker_started.store(false, Ordering::Release);
+    }
+
+    /// Warms an explicit list of pairs (manual warming; no tracker, no strategy).
+    pub async fn warm_pairs(&self, pairs: &[PairId]) -> WarmingResult {
+        let now_ms = wall_clock_ms();
+        let manual = PairId::from_raw(u32::MAX);
+        if !self.inner.config.read().enabled || pairs.is_empty() {
+            return WarmingResult::empty(manual, now_ms, WarmStatus::Disabled);
+        }
+        let mut selected = pairs.to_vec();
+        selected.dedup();
+        let to_fetch = selected
+            .iter()
+            .copied()
+            .filter(|&p| !self.inner.cache.contains_l1(p))
+            .collect();
+        self.execute(WarmPlan {
+            source: manual,
+            now_ms,
+            selected,
+            to_fetch,
+            reason: "manual".into(),
+        })
+        .await
+    }
+
+    /// Waits until the queue is empty and no warm is running (tests, graceful shutdown),
+    /// or `limit` passes. Returns whether it drained.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let idle =
+                self.inner.queue.len() == 0 && self.inner.in_flight.load(Ordering::Acquire) == 0;
+            if idle {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Stops the worker after the jobs it is running; queued jobs are left.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.store(true, Ordering::Release);
+        self.inner.queue.wake.notify_one();
+    }
+
+    /// Cumulative counters.
+    pub fn stats(&self) -> WarmerStats {
+        let c = &self.inner.counters;
+        let ops = Counters::get(&c.ops);
+        let ok = Counters::get(&c.ok);
+        let warmed = Counters::get(&c.warmed);
+        let per_op = |v: f64| if ops == 0 { 0.0 } else { v / ops as f64 };
+        WarmerStats {
+            total_warming_ops: ops,
+            successful_ops: ok,
+            failed_ops: Counters::get(&c.failed),
+            timeouts: Counters::get(&c.timeouts),
+            total_pairs_attempted: Counters::get(&c.attempted),
+            total_pairs_warmed: warmed,
+            total_pairs_already_in_l1: Counters::get(&c.in_l1),
+            total_pairs_not_found: Counters::get(&c.not_found),
+            value_errors: Counters::get(&c.value_errors),
+            avg_duration_ms: per_op(Counters::get(&c.duration_us) as f64 / 1000.0),
+            success_rate: per_op(ok as f64),
+            avg_pairs_per_op: per_op(warmed as f64),
+            queue_depth: self.inner.queue.len(),
+            in_flight: self.inner.in_flight.load(Ordering::Relaxed),
+            debounced: Counters::get(&c.debounced),
+            dropped: Counters::get(&c.dropped),
+            queued: Counters::get(&c.queued),
+        }
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&self) {
+        self.inner.counters.reset();
+    }
+
+    /// Capacity of the async queue.
+    pub fn queue_capacity(&self) -> usize {
+        self.inner.queue.capacity()
+    }
+}
