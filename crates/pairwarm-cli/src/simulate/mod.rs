@@ -1,0 +1,234 @@
+//! `pairwarm simulate`: replay a trace through the real components and compare strategies.
+
+mod plot;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use pairwarm::cache::L1Policy;
+use pairwarm::sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
+use pairwarm::trace::{ReadOptions, read_pairs, read_trace};
+
+/// Arguments of `pairwarm simulate`.
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Trace file (`ts_us,op,chain,pair`; `.gz` accepted).
+    #[arg(long)]
+    trace: PathBuf,
+    /// Pairs file (`pair,chain,dex,token0,token1`); validated and summarised.
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// L1 sizes in entries, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    l1: Vec<usize>,
+    /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
+    /// timebased; a strategy suffixed `:reads` learns from reads after updates.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "none,topn,threshold,adaptive,timebased,oracle,belady"
+    )]
+    strategy: Vec<String>,
+    /// Strategy config JSON (camelCase, as WARMING_STRATEGY_CONFIG) applied to every strategy
+    /// run that accepts its fields.
+    #[arg(long)]
+    strategy_config: Option<String>,
+    /// Time for a warmed entry to land in L1 (one L2 round trip), µs.
+    #[arg(long, default_value_t = 250)]
+    l2_latency_us: u64,
+    /// L1 entry lifetime in ms (entries expire this long after being written, loaded or warmed).
+    #[arg(long)]
+    l1_ttl_ms: Option<u64>,
+    /// L1 eviction policy: `default` (the product's) or `lru` (the original's).
+    #[arg(long, default_value = "default")]
+    l1_policy: L1Policy,
+    /// Pairs the oracle warms per update.
+    #[arg(long, default_value_t = 10)]
+    oracle_k: usize,
+    /// Seconds at the start of the trace whose reads are not counted.
+    #[arg(long, default_value_t = 0.0)]
+    warmup_s: f64,
+    /// Pairs warmed per update at most.
+    #[arg(long, default_value_t = 5)]
+    max_pairs_per_warm: usize,
+    /// Tracker co-occurrence window, ms (default: the tracker's, 1000 as the original).
+    #[arg(long)]
+    window_ms: Option<u64>,
+    /// Tracker decay half-life, ms.
+    #[arg(long)]
+    half_life_ms: Option<u64>,
+    /// Neighbours credited per update at most.
+    #[arg(long)]
+    max_credits: Option<usize>,
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw hit rate over time per strategy (.svg or .png).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Count and skip malformed trace rows instead of stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let opts = ReadOptions {
+        skip_bad_rows: args.skip_bad_rows,
+        ..ReadOptions::default()
+    };
+    let trace = read_trace(&args.trace, &opts)
+        .with_context(|| format!("read trace {}", args.trace.display()))?;
+    if trace.skipped_rows > 0 {
+        eprintln!("skipped {} malformed rows", trace.skipped_rows);
+    }
+    if let Some(pairs) = &args.pairs {
+        let info = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
+        eprintln!(
+            "pairs file: {} pools (structure available; the built-in strategies learn it from the trace)",
+            info.len()
+        );
+    }
+    if trace.events.is_empty() {
+        bail!("{} holds no events", args.trace.display());
+    }
+    let mut runs = Vec::new();
+    for name in &args.strategy {
+        let json = args
+            .strategy_config
+            .as_deref()
+            .filter(|_| !matches!(name.as_str(), "none" | "oracle" | "belady"));
+        runs.push(RunSpec::parse(name.trim(), json)?);
+    }
+    let mut config = SimConfig {
+        l1_sizes: args.l1.clone(),
+        runs,
+        l2_latency_us: args.l2_latency_us,
+        l1_ttl_ms: args.l1_ttl_ms,
+        l1_policy: args.l1_policy,
+        oracle_k: args.oracle_k,
+        warmup_s: args.warmup_s,
+        threads: args.threads,
+        ..SimConfig::default()
+    };
+    config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;
+    if let Some(w) = args.window_ms {
+        config.tracker.window_ms = w;
+    }
+    if let Some(h) = args.half_life_ms {
+        config.tracker.half_life_ms = h;
+    }
+    if let Some(c) = args.max_credits {
+        config.tracker.max_credits_per_update = c;
+    }
+    config
+        .tracker
+        .validate()
+        .map_err(|e| anyhow::anyhow!("tracker settings: {e}"))?;
+    let runs_total = (config.runs.len() + usize::from(!args.strategy.iter().any(|s| s == "none")))
+        * config.l1_sizes.len();
+    let total = trace.events.len() as u64 * runs_total as u64;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} replaying [{bar:40}] {percent}% {human_pos}/{human_len} events ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let report = simulate(&trace, &config, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+
+    print_table(&report, &config);
+    eprintln!(
+        "replayed {} events x {} runs in {:.1} s",
+        trace.events.len(),
+        runs_total,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        plot::draw(&report, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}", v * 100.0)
+}
+
+fn print_table(report: &SimReport, config: &SimConfig) {
+    let t = &report.trace;
+    println!(
+        "trace: {} events ({} updates, {} reads), {} pairs, {:.1} s; L2 latency {} µs; L1 policy {:?}{}",
+        t.events,
+        t.updates,
+        t.reads,
+        t.pairs,
+        t.span_s,
+        report.l2_latency_us,
+        config.l1_policy,
+        config
+            .l1_ttl_ms
+            .map(|ms| format!("; L1 TTL {ms} ms"))
+            .unwrap_or_default()
+    );
+    println!(
+        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "strategy",
+        "l1",
+        "hit_rate%",
+        "gain_pt",
+        "oracle%",
+        "accuracy%",
+        "coverage%",
+        "pollution",
+        "late",
+        "warms",
+        "l2_trips",
+        "wall_ms"
+    );
+    let mut last_l1 = None;
+    for r in &report.results {
+        if last_l1.is_some_and(|l| l != r.l1) {
+            println!();
+        }
+        last_l1 = Some(r.l1);
+        print_row(r);
+    }
+}
+
+fn print_row(r: &ResultRow) {
+    println!(
+        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9.0}",
+        r.strategy,
+        r.l1,
+        pct(r.hit_rate),
+        format!("{:+.2}", r.gain * 100.0),
+        r.oracle_gain_captured.map_or("-".into(), pct),
+        pct(r.accuracy),
+        pct(r.coverage),
+        r.pollution,
+        r.late,
+        r.warms,
+        r.l2_round_trips,
+        r.wall_ms
+    );
+}

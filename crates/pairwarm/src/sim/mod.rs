@@ -1,0 +1,356 @@
+//! Trace replay: measure what warming does to the L1 hit rate, against baselines and an
+//! oracle, with the real components on a virtual clock.
+//!
+//! Every run gets a fresh [`HierarchicalCache`] (on a [`MemoryL2`] that holds every pair of
+//! the trace, as Redis holds every price), a fresh [`CorrelationTracker`] and, for a
+//! strategy, a real [`CacheWarmer`] whose synchronous [`CacheWarmer::plan`] decides what to
+//! fetch. Nothing is re-implemented: the simulator only plays the parts a real deployment
+//! would — the detector's reads, the price feed's writes, and the network:
+//!
+//! - an update (`u`) writes the price through to L1 and is recorded in the tracker; then the
+//!   warmer plans a warm for that pair and its fetched pairs **land in L1 `l2_latency_us`
+//!   later** (a warm issued now cannot serve a read that comes before it lands);
+//! - a read (`r`) is an L1 lookup: a hit, or a miss that loads the pair into L1 on demand
+//!   (one L2 round trip, as the detector would). A miss for a pair whose warm is still in
+//!   flight is counted as `late`;
+//! - with an L1 TTL, entries expire that long after they were written, loaded or warmed, so
+//!   warming also works as refresh-ahead.
+//!
+//! Baselines in the same invocation: `none` (no warming), `oracle` (after each update, warm
+//! the `K` pairs whose next access is a read soonest after the warm can land, and that are
+//! not in L1 — an upper reference with the same latency), and `belady` (the optimal offline
+//! eviction with no warming: the ceiling of what the eviction policy alone can give).
+//!
+//! Runs are independent and run in parallel on scoped threads; results are deterministic
+//! (fixed hashers, no wall-clock inputs except the reported `wall_ms`).
+
+mod belady;
+mod oracle;
+mod replay;
+mod report;
+
+pub use report::{ResultRow, SimReport, TimelinePoint, TraceSummary};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cache::L1Policy;
+use crate::strategy::{StrategyConfig, StrategyConfigError};
+use crate::trace::Trace;
+use crate::tracker::{Signal, TrackerConfig};
+use crate::warmer::WarmerConfig;
+
+/// What one run warms with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunKind {
+    /// No warming: the baseline.
+    None,
+    /// Perfect knowledge of the future reads (upper reference).
+    Oracle,
+    /// Optimal offline eviction, no warming (ceiling of the policy lever).
+    Belady,
+    /// A real strategy fed by a real tracker learning from `signal`.
+    Strategy {
+        /// The strategy and its settings.
+        config: StrategyConfig,
+        /// What the tracker learns from.
+        signal: Signal,
+    },
+}
+
+/// A named run of the comparison (`topn`, `topn:reads`, `oracle`, ...).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    /// Name in reports.
+    pub name: String,
+    /// What it does.
+    pub kind: RunKind,
+}
+
+/// Errors of simulation setup.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A strategy name or its config is invalid.
+    #[error("strategy {name:?}: {reason}")]
+    Strategy {
+        /// The name as given.
+        name: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// An L1 size is zero.
+    #[error("L1 size must be at least 1 entry")]
+    BadL1Size,
+    /// The warmer configuration is invalid.
+    #[error(transparent)]
+    Warmer(#[from] crate::warmer::WarmerConfigError),
+    /// The tracker configuration is invalid.
+    #[error("tracker config: {0}")]
+    Tracker(String),
+    /// The trace has more distinct pairs than one run can intern.
+    #[error("trace has {0} distinct pairs; at most 16,777,216 are supported")]
+    TooManyPairs(usize),
+}
+
+impl RunSpec {
+    /// Parses a run name: `none`, `oracle`, `belady`, or a strategy (`topn`, `threshold`,
+    /// `adaptive`, `timebased`) optionally suffixed `:reads` to make its tracker learn from
+    /// reads after updates instead of update co-occurrence. `json` is the strategy config
+    /// (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
+    pub fn parse(name: &str, json: Option<&str>) -> Result<Self, SimError> {
+        let kind = match name {
+            "none" => RunKind::None,
+            "oracle" => RunKind::Oracle,
+            "belady" => RunKind::Belady,
+            other => {
+                let (base, signal) = match other.split_once(':') {
+                    None => (other, Signal::Updates),
+                    Some((base, "reads")) => (base, Signal::Reads),
+                    Some((base, "updates")) => (base, Signal::Updates),
+                    Some((_, signal)) => {
+                        return Err(SimError::Strategy {
+                            name: name.to_owned(),
+                            reason: format!(
+                                "unknown signal {signal:?}: expected `updates` or `reads`"
+                            ),
+                        });
+                    }
+                };
+                let config =
+                    StrategyConfig::parse(base, json).map_err(|e: StrategyConfigError| {
+                        SimError::Strategy {
+                            name: name.to_owned(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                RunKind::Strategy { config, signal }
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            kind,
+        })
+    }
+}
+
+/// Settings of a simulation.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// L1 bounds (entries) to compare.
+    pub l1_sizes: Vec<usize>,
+    /// Runs to compare at each L1 size (`none` is added if missing: gains need it).
+    pub runs: Vec<RunSpec>,
+    /// Time for a warmed entry to land in L1 (an L2 round trip), µs.
+    pub l2_latency_us: u64,
+    /// L1 entry lifetime, ms (`None`: entries live until evicted).
+    pub l1_ttl_ms: Option<u64>,
+    /// L1 eviction policy of every run.
+    pub l1_policy: L1Policy,
+    /// Pairs the oracle warms per update.
+    pub oracle_k: usize,
+    /// Reads in the first `warmup_s` seconds of the trace are not counted.
+    pub warmup_s: f64,
+    /// Tracker settings of every strategy run (signal overridden per run).
+    pub tracker: TrackerConfig,
+    /// Warmer settings of every strategy run.
+    pub warmer: WarmerConfig,
+    /// Points of the hit-rate-over-time series.
+    pub timeline_points: usize,
+    /// Worker threads (0: available parallelism).
+    pub threads: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            l1_sizes: vec![128],
+            runs: Vec::new(),
+            l2_latency_us: 250,
+            l1_ttl_ms: None,
+            l1_policy: L1Policy::Default,
+            oracle_k: 10,
+            warmup_s: 0.0,
+            tracker: TrackerConfig::default(),
+            warmer: WarmerConfig::default(),
+            timeline_points: 100,
+            threads: 0,
+        }
+    }
+}
+
+/// Raw counts of one run, before comparison with the baselines.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunCounts {
+    pub(crate) reads: u64,
+    pub(crate) hits: u64,
+    pub(crate) late: u64,
+    pub(crate) warms: u64,
+    pub(crate) warmed_entries: u64,
+    pub(crate) warmed_read: u64,
+    pub(crate) pollution: u64,
+    pub(crate) l2_round_trips: u64,
+    pub(crate) wall_ms: f64,
+    /// One bit per counted read: hit (1) or miss (0), for coverage against `none`.
+    pub(crate) hit_bits: Vec<u64>,
+    pub(crate) timeline: Vec<(u64, u64)>,
+}
+
+impl RunCounts {
+    pub(crate) fn new(timeline_points: usize) -> Self {
+        Self {
+            timeline: vec![(0, 0); timeline_points.max(1)],
+            ..Self::default()
+        }
+    }
+
+    /// Records a counted read at trace position `ts_us`.
+    pub(crate) fn read(&mut self, hit: bool, bucket: usize) {
+        let ix = self.reads as usize;
+        if ix / 64 >= self.hit_bits.len() {
+            self.hit_bits.push(0);
+        }
+        if hit {
+            self.hits += 1;
+            self.hit_bits[ix / 64] |= 1 << (ix % 64);
+        }
+        self.reads += 1;
+        if let Some(point) = self.timeline.get_mut(bucket) {
+            point.1 += 1;
+            if hit {
+                point.0 += 1;
+            }
+        }
+    }
+}
+
+/// Shared per-trace facts all runs need (computed once).
+pub(crate) struct Prepared<'t> {
+    pub(crate) trace: &'t Trace,
+    pub(crate) start_us: u64,
+    pub(crate) span_us: u64,
+    pub(crate) warmup_end_us: u64,
+}
+
+impl Prepared<'_> {
+    pub(crate) fn counted(&self, ts_us: u64) -> bool {
+        ts_us >= self.warmup_end_us
+    }
+
+    pub(crate) fn bucket(&self, ts_us: u64, points: usize) -> usize {
+        if self.span_us == 0 {
+            return 0;
+        }
+        let offset = ts_us.saturating_sub(self.start_us) as u128;
+        ((offset * points as u128) / (self.span_us as u128 + 1)) as usize
+    }
+}
+
+/// Replays `trace` once per run and L1 size; `progress` receives the number of events
+/// replayed so far across all runs (for a progress bar; total = events x runs x sizes).
+pub fn simulate(
+    trace: &Trace,
+    config: &SimConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SimReport, SimError> {
+    if config.l1_sizes.contains(&0) {
+        return Err(SimError::BadL1Size);
+    }
+    if trace.pairs.len() > 1 << 23 {
+        return Err(SimError::TooManyPairs(trace.pairs.len()));
+    }
+    config.warmer.validate()?;
+    let mut runs = config.runs.clone();
+    if !runs.iter().any(|r| r.kind == RunKind::None) {
+        runs.insert(
+            0,
+            RunSpec {
+                name: "none".into(),
+                kind: RunKind::None,
+            },
+        );
+    }
+    let summary = TraceSummary::of(trace);
+    let start_us = trace.events.first().map_or(0, |e| e.ts_us);
+    let end_us = trace.events.last().map_or(0, |e| e.ts_us);
+    let prepared = Prepared {
+        trace,
+        start_us,
+        span_us: end_us - start_us,
+        warmup_end_us: start_us.saturating_add((config.warmup_s.max(0.0) * 1e6) as u64),
+    };
+    let oracle_index = runs
+        .iter()
+        .any(|r| r.kind == RunKind::Oracle)
+        .then(|| oracle::OracleIndex::build(trace));
+    let belady_index = runs
+        .iter()
+        .any(|r| r.kind == RunKind::Belady)
+        .then(|| belady::next_reads(trace));
+
+    let jobs: Vec<(usize, usize)> = (0..config.l1_sizes.len())
+        .flat_map(|s| (0..runs.len()).map(move |r| (s, r)))
+        .collect();
+    let done = AtomicU64::new(0);
+    let next = AtomicU64::new(0);
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.threads
+    }
+    .min(jobs.len().max(1));
+    let report_progress = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n);
+    let mut results: Vec<Option<Result<RunCounts, SimError>>> = Vec::new();
+    results.resize_with(jobs.len(), || None);
+    let results = parking_lot::Mutex::new(results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&(s, r)) = jobs.get(j) else {
+                        break;
+                    };
+                    let l1 = config.l1_sizes[s];
+                    let run = &runs[r];
+                    let counts = match &run.kind {
+                        RunKind::Belady => Ok(belady::run(
+                            &prepared,
+                            belady_index.as_deref().unwrap_or(&[]),
+                            l1,
+                            config,
+                            &report_progress,
+                        )),
+                        kind => replay::run(
+                            &prepared,
+                            kind,
+                            oracle_index.as_ref(),
+                            l1,
+                            config,
+                            &report_progress,
+                        ),
+                    };
+                    results.lock()[j] = Some(counts);
+                }
+            });
+        }
+    });
+    let mut counts = Vec::with_capacity(jobs.len());
+    for (j, slot) in results.into_inner().into_iter().enumerate() {
+        match slot {
+            Some(Ok(c)) => counts.push((jobs[j], c)),
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(SimError::Tracker(
+                    "a simulation worker stopped before finishing".into(),
+                ));
+            }
+        }
+    }
+    Ok(report::assemble(
+        summary,
+        config,
+        &runs,
+        counts,
+        prepared.start_us,
+        prepared.span_us,
+    ))
+}

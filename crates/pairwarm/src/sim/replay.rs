@@ -1,0 +1,255 @@
+//! One run: the real cache, tracker and warmer driven by the trace on a virtual clock.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::oracle::OracleIndex;
+use super::{Prepared, RunCounts, RunKind, SimConfig, SimError};
+use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
+use crate::pair::{PairId, PairInterner};
+use crate::trace::Op;
+use crate::tracker::{CorrelationTracker, Signal};
+use crate::warmer::CacheWarmer;
+
+/// Per-pair bookkeeping of warmed entries (for accuracy and pollution).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Warmed {
+    #[default]
+    No,
+    /// Landed by a warm and not read yet.
+    Unread,
+}
+
+struct Ids {
+    by_pair: Vec<PairId>,
+    /// Interner slot -> trace pair index (for the eviction listener's ids).
+    by_slot: Vec<u32>,
+    interner: Arc<PairInterner>,
+}
+
+/// Interns every trace pair in a fresh interner large enough that no slot is recycled.
+fn intern_all(prepared: &Prepared<'_>) -> Result<Ids, SimError> {
+    let pairs = &prepared.trace.pairs;
+    let mut capacity = (pairs.len() * 2).max(1024);
+    loop {
+        let interner = Arc::new(PairInterner::new(capacity));
+        let mut by_pair = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            let chain = interner
+                .chain_id(&p.chain)
+                .map_err(|e| SimError::Tracker(e.to_string()))?;
+            by_pair.push(interner.intern(crate::pair::PairKey {
+                chain,
+                address: p.address,
+            }));
+        }
+        // Shards fill unevenly; if any slot was recycled, retry with more room.
+        if by_pair
+            .iter()
+            .zip(pairs)
+            .all(|(&id, p)| interner.resolve(id).map(|k| k.address) == Some(p.address))
+        {
+            let mut by_slot = vec![u32::MAX; interner.capacity()];
+            for (ix, &id) in by_pair.iter().enumerate() {
+                by_slot[interner.slot(id)] = ix as u32;
+            }
+            return Ok(Ids {
+                by_pair,
+                by_slot,
+                interner,
+            });
+        }
+        if capacity >= 1 << 24 {
+            return Err(SimError::TooManyPairs(pairs.len()));
+        }
+        capacity *= 2;
+    }
+}
+
+fn price_at(ts_us: u64) -> Price {
+    Price::new((ts_us % 1_000_000) as f64, 0, ts_us / 1000)
+}
+
+pub(super) fn run(
+    prepared: &Prepared<'_>,
+    kind: &RunKind,
+    oracle: Option<&OracleIndex>,
+    l1: usize,
+    config: &SimConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunCounts, SimError> {
+    let started = Instant::now();
+    let trace = prepared.trace;
+    let ids = intern_all(prepared)?;
+    let clock = Clock::manual(prepared.start_us / 1000);
+    let evicted: Arc<Mutex<Vec<PairId>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = evicted.clone();
+    // L2 is assumed to hold every price (Redis is fed by the price stream before the
+    // trace starts). The simulator models its latency itself, so the store is never
+    // consulted during the replay: loads and warms go through `set_l1`/`promote`.
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(l1)
+            .l1_policy(config.l1_policy)
+            .l1_ttl(config.l1_ttl_ms.map(Duration::from_millis))
+            .clock(clock.clone())
+            .interner(ids.interner.clone())
+            .eviction_listener(move |id| sink.lock().push(id))
+            .build(MemoryL2::new().with_clock(clock.clone())),
+    );
+
+    let (tracker, warmer) = match kind {
+        RunKind::Strategy {
+            config: strategy,
+            signal,
+        } => {
+            let mut tracker_config = config.tracker.clone();
+            tracker_config.signal = *signal;
+            let tracker = Arc::new(
+                CorrelationTracker::new(tracker_config)
+                    .map_err(|e| SimError::Tracker(e.to_string()))?,
+            );
+            let mut warmer_config = config.warmer.clone();
+            warmer_config.async_warming = false;
+            let warmer = CacheWarmer::new(
+                cache.clone(),
+                tracker.clone(),
+                strategy.build(),
+                warmer_config,
+            )?;
+            (Some(tracker), Some(warmer))
+        }
+        _ => (None, None),
+    };
+    let learns_reads = tracker
+        .as_ref()
+        .is_some_and(|t| t.config().signal == Signal::Reads);
+
+    let n_pairs = trace.pairs.len();
+    let mut warmed = vec![Warmed::No; n_pairs];
+    let mut in_flight = vec![0u32; n_pairs];
+    let mut arrivals: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    let mut counts = RunCounts::new(config.timeline_points);
+    let mut oracle_state = oracle.map(|o| o.cursor());
+    let latency = config.l2_latency_us;
+
+    let settle_evictions = |warmed: &mut [Warmed], counts: &mut RunCounts, measuring: bool| {
+        let mut log = evicted.lock();
+        for id in log.drain(..) {
+            let Some(&ix) = ids.by_slot.get(ids.interner.slot(id)) else {
+                continue;
+            };
+            if let Some(w) = warmed.get_mut(ix as usize)
+                && *w == Warmed::Unread
+            {
+                *w = Warmed::No;
+                if measuring {
+                    counts.pollution += 1;
+                }
+            }
+        }
+    };
+
+    const PROGRESS_EVERY: usize = 1 << 14;
+    for (i, event) in trace.events.iter().enumerate() {
+        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
+            progress(PROGRESS_EVERY as u64);
+        }
+        let now_us = event.ts_us;
+        let now_ms = now_us / 1000;
+        let measuring = prepared.counted(now_us);
+        clock.set_ms(now_ms);
+        // Warms that have landed by now enter L1.
+        while let Some(&Reverse((at, p))) = arrivals.peek() {
+            if at > now_us {
+                break;
+            }
+            arrivals.pop();
+            let p = p as usize;
+            in_flight[p] = in_flight[p].saturating_sub(1);
+            let id = ids.by_pair[p];
+            if !cache.contains_l1(id) {
+                cache.promote(id, price_at(at));
+                warmed[p] = Warmed::Unread;
+                if measuring {
+                    counts.warmed_entries += 1;
+                }
+                settle_evictions(&mut warmed, &mut counts, measuring);
+            }
+        }
+        let p = event.pair as usize;
+        let id = ids.by_pair[p];
+        match event.op {
+            Op::Update => {
+                cache.set_l1(id, price_at(now_us));
+                // Overwritten by the feed before anyone read it: the warm was not needed.
+                warmed[p] = Warmed::No;
+                settle_evictions(&mut warmed, &mut counts, measuring);
+                let to_fetch: Vec<u32> = match (kind, &warmer, &mut oracle_state) {
+                    (RunKind::Strategy { .. }, Some(warmer), _) => {
+                        if let Some(t) = &tracker {
+                            t.record_price_update(id, now_ms);
+                        }
+                        let plan = warmer.plan(id, now_ms);
+                        plan.to_fetch
+                            .iter()
+                            .filter_map(|&q| ids.by_slot.get(ids.interner.slot(q)).copied())
+                            .collect()
+                    }
+                    (RunKind::Oracle, _, Some(cursor)) => {
+                        cursor.pick(i, now_us.saturating_add(latency), config.oracle_k, |q| {
+                            cache.contains_l1(ids.by_pair[q as usize])
+                        })
+                    }
+                    _ => Vec::new(),
+                };
+                if !to_fetch.is_empty() {
+                    if measuring {
+                        counts.warms += 1;
+                        counts.l2_round_trips += 1;
+                    }
+                    for q in to_fetch {
+                        in_flight[q as usize] += 1;
+                        arrivals.push(Reverse((now_us.saturating_add(latency), q)));
+                    }
+                }
+            }
+            Op::Read => {
+                if learns_reads && let Some(t) = &tracker {
+                    t.record_read(id, now_ms);
+                }
+                let hit = cache.get_l1_only(id).is_some();
+                if measuring {
+                    let bucket = prepared.bucket(now_us, config.timeline_points);
+                    counts.read(hit, bucket);
+                    if !hit && in_flight[p] > 0 {
+                        counts.late += 1;
+                    }
+                }
+                if hit {
+                    if warmed[p] == Warmed::Unread {
+                        warmed[p] = Warmed::No;
+                        if measuring {
+                            counts.warmed_read += 1;
+                        }
+                    }
+                } else {
+                    // Expired unread, or never landed in time: either way not useful.
+                    warmed[p] = Warmed::No;
+                    if measuring {
+                        counts.l2_round_trips += 1;
+                    }
+                    cache.set_l1(id, price_at(now_us));
+                    settle_evictions(&mut warmed, &mut counts, measuring);
+                }
+            }
+        }
+    }
+    progress((trace.events.len() % PROGRESS_EVERY) as u64);
+    counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(counts)
+}

@@ -1,0 +1,275 @@
+//! The simulator against hand-computed traces, an independent LRU, and its own baselines.
+
+use std::collections::VecDeque;
+
+use pairwarm::cache::L1Policy;
+use pairwarm::pair::Address;
+use pairwarm::sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
+use pairwarm::trace::{GeneratorConfig, Op, Trace, TraceEvent, TracePair, generate};
+use proptest::prelude::*;
+
+fn pair(n: u32) -> TracePair {
+    let mut b = [0u8; 20];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    TracePair {
+        chain: "ethereum".into(),
+        address: Address::from_bytes(b),
+    }
+}
+
+fn trace(pairs: u32, events: &[(u64, Op, u32)]) -> Trace {
+    Trace {
+        pairs: (0..pairs).map(pair).collect(),
+        events: events
+            .iter()
+            .map(|&(ts_us, op, pair)| TraceEvent { ts_us, op, pair })
+            .collect(),
+        skipped_rows: 0,
+    }
+}
+
+fn run(trace: &Trace, config: SimConfig, names: &[&str]) -> SimReport {
+    let config = SimConfig {
+        runs: names
+            .iter()
+            .map(|n| RunSpec::parse(n, None).unwrap())
+            .collect(),
+        threads: 1,
+        ..config
+    };
+    simulate(trace, &config, &|_| {}).unwrap()
+}
+
+fn row<'a>(report: &'a SimReport, name: &str, l1: usize) -> &'a ResultRow {
+    report
+        .results
+        .iter()
+        .find(|r| r.strategy == name && r.l1 == l1)
+        .unwrap()
+}
+
+/// A textbook LRU of `cap` entries: updates write through (insert or refresh to the front),
+/// reads hit or load on a miss. Returns (hits, reads).
+fn reference_lru(trace: &Trace, cap: usize) -> (u64, u64) {
+    let mut order: VecDeque<u32> = VecDeque::new();
+    let touch = |order: &mut VecDeque<u32>, p: u32| {
+        if let Some(i) = order.iter().position(|&q| q == p) {
+            order.remove(i);
+        } else if order.len() == cap {
+            order.pop_back();
+        }
+        order.push_front(p);
+    };
+    let (mut hits, mut reads) = (0, 0);
+    for e in &trace.events {
+        if e.op == Op::Read {
+            reads += 1;
+            if order.contains(&e.pair) {
+                hits += 1;
+            }
+        }
+        touch(&mut order, e.pair);
+    }
+    (hits, reads)
+}
+
+fn arbitrary_trace() -> impl Strategy<Value = Trace> {
+    (
+        2u32..40,
+        prop::collection::vec((0u64..3000, any::<bool>(), 0u32..40), 1..400),
+    )
+        .prop_map(|(pairs, raw)| {
+            let mut ts = 0;
+            let events: Vec<(u64, Op, u32)> = raw
+                .into_iter()
+                .map(|(dt, read, p)| {
+                    ts += dt;
+                    (ts, if read { Op::Read } else { Op::Update }, p % pairs)
+                })
+                .collect();
+            trace(pairs, &events)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `none` with the original's policy is exactly a plain LRU.
+    #[test]
+    fn none_with_lru_policy_equals_reference_lru(t in arbitrary_trace(), l1 in 1usize..12) {
+        let report = run(&t, SimConfig { l1_sizes: vec![l1], l1_policy: L1Policy::Lru, ..SimConfig::default() }, &["none"]);
+        let r = row(&report, "none", l1);
+        let (hits, reads) = reference_lru(&t, l1);
+        let expected = if reads == 0 { 0.0 } else { hits as f64 / reads as f64 };
+        prop_assert!((r.hit_rate - expected).abs() < 1e-12, "sim {} vs reference {}", r.hit_rate, expected);
+        prop_assert_eq!(r.l2_round_trips, reads - hits);
+    }
+
+    /// Belady's offline optimum is never below LRU, and nothing exceeds 100%.
+    #[test]
+    fn belady_bounds_lru(t in arbitrary_trace(), l1 in 1usize..12) {
+        let report = run(&t, SimConfig { l1_sizes: vec![l1], l1_policy: L1Policy::Lru, ..SimConfig::default() }, &["none", "belady"]);
+        let none = row(&report, "none", l1).hit_rate;
+        let belady = row(&report, "belady", l1).hit_rate;
+        prop_assert!(belady + 1e-12 >= none, "belady {belady} < lru {none}");
+        prop_assert!(belady <= 1.0);
+    }
+}
+
+/// Hand-computed: the oracle's warm lands after the latency; a read before that is late,
+/// a read after it is a hit. L1 TTL makes earlier writes expire so `none` misses.
+#[test]
+fn oracle_warm_lands_after_latency() {
+    // Pairs: 0 = updated pool, 1 = read pool. TTL 1 ms: the initial write of 1 expires.
+    let t = trace(
+        2,
+        &[
+            (0, Op::Update, 1),      // 1 written at t=0, expires at 1 ms
+            (10_000, Op::Update, 0), // oracle warms 1 (read at 10_400 >= 10_250)
+            (10_100, Op::Read, 0),   // 0 was just written: hit everywhere
+            (10_400, Op::Read, 1),   // warm landed at 10_250: hit for the oracle, miss for none
+            (20_000, Op::Update, 0), // warms nothing useful: next read of 1 is at 20_100 < 20_250
+            (20_100, Op::Read, 1),   // expired for everyone, the oracle did not pick it
+        ],
+    );
+    let config = SimConfig {
+        l1_sizes: vec![8],
+        l1_ttl_ms: Some(1),
+        oracle_k: 1,
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "oracle"]);
+    let none = row(&report, "none", 8);
+    let oracle = row(&report, "oracle", 8);
+    assert_eq!(none.hit_rate, 1.0 / 3.0);
+    assert_eq!(oracle.hit_rate, 2.0 / 3.0);
+    assert_eq!(oracle.warms, 1);
+    assert_eq!(oracle.accuracy, 1.0, "{oracle:?}");
+    assert_eq!(oracle.coverage, 0.5);
+    assert_eq!(oracle.late, 0);
+    assert_eq!(oracle.oracle_gain_captured, Some(1.0));
+    assert!((oracle.gain - 1.0 / 3.0).abs() < 1e-12);
+    // l2 round trips: none loads 1 twice; the oracle loads once and warms once.
+    assert_eq!(none.l2_round_trips, 2);
+    assert_eq!(oracle.l2_round_trips, 2);
+}
+
+/// Hand-computed: a real strategy, trained by repeated co-updates, warms its partner; a read
+/// before the warm lands is a late miss, one after it is a hit.
+#[test]
+fn strategy_warm_is_late_then_useful() {
+    let mut events = Vec::new();
+    // Train: 0 and 1 update together 6 times, 10 s apart (outside the 1 s window of each other).
+    for k in 0..6u64 {
+        events.push((k * 10_000_000, Op::Update, 0));
+        events.push((k * 10_000_000 + 1_000, Op::Update, 1));
+    }
+    let t0 = 100_000_000;
+    events.extend([
+        (t0, Op::Update, 0),              // warm of 1 issued, lands at t0 + 250
+        (t0 + 100, Op::Read, 1),          // before landing: late miss (1 expired long ago)
+        (t0 + 20_000_000, Op::Update, 0), // warm of 1 again, lands 250 µs later
+        (t0 + 20_000_400, Op::Read, 1),   // after landing: hit
+    ]);
+    let t = trace(2, &events);
+    let config = SimConfig {
+        l1_sizes: vec![8],
+        l1_ttl_ms: Some(5),
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "topn"]);
+    let none = row(&report, "none", 8);
+    let topn = row(&report, "topn", 8);
+    assert_eq!(none.hit_rate, 0.0);
+    assert_eq!(topn.late, 1, "{topn:?}");
+    assert_eq!(topn.hit_rate, 0.5, "{topn:?}");
+    assert!(topn.warms >= 2);
+}
+
+fn generated(events: usize, seed: u64) -> Trace {
+    generate(
+        &GeneratorConfig {
+            seed,
+            ..GeneratorConfig::default()
+        },
+        events,
+    )
+    .unwrap()
+    .0
+}
+
+/// On realistic traces the oracle never scores below `none`, and every rate is a fraction.
+#[test]
+fn oracle_at_least_none_and_rates_are_fractions() {
+    for seed in [1, 2] {
+        let t = generated(20_000, seed);
+        let report = run(
+            &t,
+            SimConfig {
+                l1_sizes: vec![32, 256],
+                ..SimConfig::default()
+            },
+            &["none", "topn", "topn:reads", "adaptive", "oracle", "belady"],
+        );
+        for l1 in [32, 256] {
+            let none = row(&report, "none", l1).hit_rate;
+            assert!(
+                row(&report, "oracle", l1).hit_rate >= none,
+                "seed {seed} l1 {l1}"
+            );
+        }
+        for r in &report.results {
+            for v in [r.hit_rate, r.accuracy, r.coverage] {
+                assert!((0.0..=1.0).contains(&v), "{r:?}");
+            }
+        }
+    }
+}
+
+/// Same input, same output (wall time aside).
+#[test]
+fn deterministic() {
+    let t = generated(15_000, 7);
+    let config = SimConfig {
+        l1_sizes: vec![64],
+        ..SimConfig::default()
+    };
+    let names = [
+        "none",
+        "topn",
+        "threshold",
+        "adaptive",
+        "timebased",
+        "topn:reads",
+        "oracle",
+        "belady",
+    ];
+    let mut a = run(&t, config.clone(), &names);
+    let mut b = run(
+        &t,
+        SimConfig {
+            threads: 2,
+            ..config
+        },
+        &names,
+    );
+    for r in a.results.iter_mut().chain(b.results.iter_mut()) {
+        r.wall_ms = 0.0;
+    }
+    assert_eq!(a.results, b.results);
+    let json_a = serde_json::to_string(&a).unwrap();
+    let json_b = serde_json::to_string(&b).unwrap();
+    assert_eq!(json_a, json_b);
+    assert!(
+        json_a.starts_with(r#"{"trace":{"events":15000,"#),
+        "{json_a}"
+    );
+}
+
+#[test]
+fn bad_names_are_rejected_naming_them() {
+    let err = RunSpec::parse("lfu", None).unwrap_err().to_string();
+    assert!(err.contains("lfu"), "{err}");
+    let err = RunSpec::parse("topn:writes", None).unwrap_err().to_string();
+    assert!(err.contains("writes"), "{err}");
+}
