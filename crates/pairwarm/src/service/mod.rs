@@ -4,5 +4,8 @@
 
 pub mod detector;
 pub mod entry;
+pub mod health;
+pub mod processor;
 pub mod rollout;
+pub mod shadow;
 pub mod stream;

@@ -1,0 +1,204 @@
+//! `pairwarm feed`: writes price updates into a Redis stream, in the documented entry format,
+//! at a chosen rate — for staging, load tests and the service's integration tests.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use pairwarm::service::entry::{PriceUpdate, to_fields};
+use pairwarm::trace::{
+    GeneratorConfig, Op, PairInfo, ReadOptions, SyntheticWorkload, read_pairs, read_trace,
+};
+
+/// Arguments of `pairwarm feed`.
+#[derive(clap::Args, Debug)]
+pub struct FeedArgs {
+    /// Redis URL.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: String,
+    /// Replay the updates of this trace file.
+    #[arg(long, conflicts_with = "synthetic")]
+    trace: Option<PathBuf>,
+    /// Pool metadata (dex, token0, token1) for the trace's pairs.
+    #[arg(long, requires = "trace")]
+    pairs: Option<PathBuf>,
+    /// Generate updates with the synthetic workload model.
+    #[arg(long)]
+    synthetic: bool,
+    /// Updates per second (0: as fast as Redis takes them).
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// Stop after this many updates (default: the whole trace; required with --synthetic).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stream key.
+    #[arg(long, default_value = "stream:price-updates")]
+    stream: String,
+    /// Seed of the synthetic workload.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Entries per pipelined round trip.
+    #[arg(long, default_value_t = 256)]
+    pipeline: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<PriceUpdate>> {
+    let trace = read_trace(path, &ReadOptions::default())
+        .with_context(|| format!("read trace {}", path.display()))?;
+    let info: HashMap<(String, String), PairInfo> = match &args.pairs {
+        Some(p) => read_pairs(p)
+            .with_context(|| format!("read pairs {}", p.display()))?
+            .into_iter()
+            .map(|i| ((i.chain.clone(), i.pair.to_string()), i))
+            .collect(),
+        None => HashMap::new(),
+    };
+    // A deterministic random walk per pair stands in for prices the trace does not carry.
+    let mut prices = vec![1.0f64; trace.pairs.len()];
+    let mut state = args.seed | 1;
+    let mut out = Vec::new();
+    for e in trace.events.iter().filter(|e| e.op == Op::Update) {
+        let pair = &trace.pairs[e.pair as usize];
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let step = ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.002;
+        let price = &mut prices[e.pair as usize];
+        *price *= 1.0 + step;
+        let meta = info.get(&(pair.chain.clone(), pair.address.to_string()));
+        out.push(PriceUpdate {
+            chain: pair.chain.clone(),
+            pair: pair.address,
+            dex: meta.map(|m| m.dex.to_ascii_lowercase()),
+            token0: meta.map(|m| m.token0.to_ascii_lowercase()),
+            token1: meta.map(|m| m.token1.to_ascii_lowercase()),
+            price: *price,
+            block: 0,
+            ts_ms: Some(e.ts_us / 1000),
+        });
+        if args.count.is_some_and(|c| out.len() as u64 >= c) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn synthetic_updates(seed: u64) -> anyhow::Result<impl Iterator<Item = PriceUpdate>> {
+    let mut workload = SyntheticWorkload::new(GeneratorConfig {
+        seed,
+        ..GeneratorConfig::default()
+    })?;
+    Ok(std::iter::from_fn(move || {
+        loop {
+            let e = workload.next()?;
+            if e.op != Op::Update {
+                continue;
+            }
+            let pool = workload.pairs().get(e.pair as usize)?;
+            return Some(PriceUpdate {
+                chain: pool.chain.clone(),
+                pair: pool.pair,
+                dex: Some(pool.dex.to_ascii_lowercase()),
+                token0: Some(pool.token0.to_ascii_lowercase()),
+                token1: Some(pool.token1.to_ascii_lowercase()),
+                price: e.price.unwrap_or(1.0),
+                block: e.block,
+                ts_ms: None,
+            });
+        }
+    }))
+}
+
+pub fn run(args: FeedArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start tokio runtime")?;
+    let (source, total): (Box<dyn Iterator<Item = PriceUpdate>>, u64) =
+        match (&args.trace, args.synthetic) {
+            (Some(path), _) => {
+                let updates = updates_from_trace(&args, path)?;
+                let n = updates.len() as u64;
+                (Box::new(updates.into_iter()), n)
+            }
+            (None, true) => {
+                let Some(count) = args.count else {
+                    bail!("--synthetic needs --count N");
+                };
+                (
+                    Box::new(synthetic_updates(args.seed)?.take(count as usize)),
+                    count,
+                )
+            }
+            (None, false) => bail!("give --trace FILE or --synthetic"),
+        };
+    runtime.block_on(feed(&args, source, total))
+}
+
+async fn feed(
+    args: &FeedArgs,
+    mut source: Box<dyn Iterator<Item = PriceUpdate>>,
+    total: u64,
+) -> anyhow::Result<()> {
+    let client = redis::Client::open(args.redis_url.as_str())
+        .with_context(|| format!("invalid Redis URL {:?}", args.redis_url))?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .with_context(|| format!("connect to {}", args.redis_url))?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} feeding [{bar:40}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    let chunk = args.pipeline.max(1);
+    loop {
+        let mut pipe = redis::pipe();
+        let mut n = 0;
+        for update in source.by_ref().take(chunk) {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&args.stream).arg("*");
+            for (k, v) in to_fields(&update) {
+                cmd.arg(k).arg(v);
+            }
+            pipe.add_command(cmd).ignore();
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .with_context(|| format!("XADD to {}", args.stream))?;
+        sent += n;
+        bar.set_position(sent);
+        if args.rate > 0 {
+            let due = Duration::from_secs_f64(sent as f64 / args.rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "fed {sent} updates to {} in {secs:.2} s ({:.0}/s)",
+        args.stream,
+        sent as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Redis Streams consumer-group reader: at-least-once delivery of price updates.
+//!
+//! - Reads with `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s... >` on a **dedicated**
+//!   connection whose response timeout exceeds the block time (a blocking read on the
+//!   cache's shared multiplexed connection would stall every cache read behind it).
+//! - On start it first re-reads its own pending entries (id `0`): those delivered before a
+//!   crash and never acknowledged.
+//! - Every `claim_every`, `XAUTOCLAIM` takes over entries idle for longer than
+//!   `claim_idle_ms` in the group (left by a dead consumer). Entries deleted from the stream
+//!   while pending are acknowledged and dead-lettered as `deleted`, or they would stay
+//!   pending forever.
+//! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
+//!   `<stream>:dlq` with a `reason` and acknowledged in the same `MULTI`, so nothing is
+//!   lost and nothing is retried forever.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use pairwarm::service::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+
+/// Consumer settings.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    /// Redis URL.
+    pub url: String,
+    /// Streams to read (one shared stream or one per chain).
+    pub streams: Vec<String>,
+    /// Consumer group.
+    pub group: String,
+    /// This consumer's name.
+    pub consumer: String,
+    /// Entries per read.
+    pub count: usize,
+    /// Block time of a read, ms.
+    pub block_ms: u64,
+    /// Claim entries idle longer than this, ms.
+    pub claim_idle_ms: u64,
+    /// How often to look for entries to claim.
+    pub claim_every: Duration,
+}
+
+/// A dead-lettered entry: where it came from and why.
+pub struct DeadLetter<'a> {
+    pub entry: &'a RawEntry,
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+pub struct StreamConsumer {
+    conn: MultiplexedConnection,
+    cfg: ConsumerConfig,
+    /// Still draining this consumer's own pending entries (start-up recovery).
+    own_pending: bool,
+    last_claim: Option<Instant>,
+    claim_cursor: Vec<String>,
+}
+
+impl StreamConsumer {
+    pub async fn connect(cfg: ConsumerConfig) -> anyhow::Result<Self> {
+        let client = redis::Client::open(cfg.url.as_str())
+            .with_context(|| format!("invalid Redis URL {:?}", cfg.url))?;
+        let conn_cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
+            .set_response_timeout(Some(Duration::from_millis(cfg.block_ms + 2000)));
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&conn_cfg)
+            .await
+            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+        let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
+        let mut consumer = Self {
+            conn,
+            cfg,
+            own_pending: true,
+            last_claim: None,
+            claim_cursor,
+        };
+        consumer.ensure_groups().await?;
+        Ok(consumer)
+    }
+
+    /// Creates the group on each stream (from the beginning, so entries written before
+    /// the first start are processed too); an existing group is kept.
+    async fn ensure_groups(&mut self) -> anyhow::Result<()> {
+        for stream in &self.cfg.streams {
+            let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(stream)
+                .arg(&self.cfg.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut self.conn)
+                .await;
+            if let Err(e) = created
+                && e.code() != Some("BUSYGROUP")
+            {
+                return Err(e).with_context(|| format!("create group on {stream}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next batch: own pending entries first, then claims when due, then new entries.
+    pub async fn next_batch(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+        if self.own_pending {
+            let batch = self.read("0", false).await?;
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
+            self.own_pending = false;
+        }
+        let claim_due = self
+            .last_claim
+            .is_none_or(|t| t.elapsed() >= self.cfg.claim_every);
+        if claim_due {
+            let claimed = self.claim().await?;
+            if !claimed.is_empty() {
+                return Ok(claimed);
+            }
+            self.last_claim = Some(Instant::now());
+        }
+        self.read(">", true).await
+    }
+
+    async fn read(&mut self, id: &str, block: bool) -> anyhow::Result<Vec<RawEntry>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.cfg.group)
+            .arg(&self.cfg.consumer)
+            .arg("COUNT")
+            .arg(self.cfg.count);
+        if block {
+            cmd.arg("BLOCK").arg(self.cfg.block_ms);
+        }
+        cmd.arg("STREAMS").arg(&self.cfg.streams);
+        for _ in &self.cfg.streams {
+            cmd.arg(id);
+        }
+        let reply: redis::Value = cmd
+            .query_async(&mut self.conn)
+            .await
+            .context("XREADGROUP")?;
+        Ok(decode_read_reply(&reply)?)
+    }
+
+    /// One `XAUTOCLAIM` step per stream (continues from the last cursor).
+    async fn claim(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+        let mut out = Vec::new();
+        for (i, stream) in self.cfg.streams.iter().enumerate() {
+            let reply: redis::Value = redis::cmd("XAUTOCLAIM")
+                .arg(stream)
+                .arg(&self.cfg.group)
+                .arg(&self.cfg.consumer)
+                .arg(self.cfg.claim_idle_ms)
+                .arg(&self.claim_cursor[i])
+                .arg("COUNT")
+                .arg(self.cfg.count)
+                .query_async(&mut self.conn)
+                .await
+                .context("XAUTOCLAIM")?;
+            let claim = decode_autoclaim_reply(stream, &reply)?;
+            self.claim_cursor[i] = claim.next;
+            out.extend(claim.claimed);
+            // Pending ids whose entries were trimmed: nothing to process, but they must
+            // leave the pending list.
+            out.extend(claim.deleted.into_iter().map(|id| RawEntry {
+                stream: stream.clone(),
+                id,
+                fields: None,
+            }));
+        }
+        if !out.is_empty() {
+            tracing::info!(
+                entries = out.len(),
+                "claimed entries left pending by another consumer"
+            );
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges processed entries of `stream`.
+    pub async fn ack(&mut self, stream: &str, ids: &[&str]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = redis::cmd("XACK")
+            .arg(stream)
+            .arg(&self.cfg.group)
+            .arg(ids)
+            .query_async(&mut self.conn)
+            .await
+            .context("XACK")?;
+        Ok(())
+    }
+
+    /// Copies bad entries to `<stream>:dlq` with their reason and acknowledges them, in one
+    /// `MULTI` per batch.
+    pub async fn dead_letter(&mut self, letters: &[DeadLetter<'_>]) -> anyhow::Result<()> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for letter in letters {
+            let e = letter.entry;
+            let mut add = redis::cmd("XADD");
+            add.arg(format!("{}:dlq", e.stream))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(100_000)
+                .arg("*")
+                .arg("reason")
+                .arg(letter.reason)
+                .arg("error")
+                .arg(&letter.detail)
+                .arg("source_id")
+                .arg(&e.id);
+            for (k, v) in e.fields.iter().flatten() {
+                add.arg(k.as_slice()).arg(v.as_slice());
+            }
+            pipe.add_command(add).ignore();
+            pipe.cmd("XACK")
+                .arg(&e.stream)
+                .arg(&self.cfg.group)
+                .arg(&e.id)
+                .ignore();
+        }
+        let _: () = pipe
+            .query_async(&mut self.conn)
+            .await
+            .context("dead-letter MULTI")?;
+        Ok(())
+    }
+
+    /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
+    pub async fn lag(&mut self) -> anyhow::Result<u64> {
+        let mut total = 0u64;
+        for stream in &self.cfg.streams {
+            let groups: redis::Value = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(stream)
+                .query_async(&mut self.conn)
+                .await
+                .context("XINFO GROUPS")?;
+            total += group_backlog(&groups, &self.cfg.group);
+        }
+        Ok(total)
+    }
+}
+
+/// `lag + pending` of `group` in an `XINFO GROUPS` reply (missing fields count as 0).
+fn group_backlog(reply: &redis::Value, group: &str) -> u64 {
+    use redis::Value;
+    let groups: &[Value] = match reply {
+        Value::Array(v) | Value::Set(v) => v,
+        _ => return 0,
+    };
+    for g in groups {
+        let pairs: Vec<(&Value, &Value)> = match g {
+            Value::Array(v) => v
+                .chunks(2)
+                .filter_map(|c| Some((c.first()?, c.get(1)?)))
+                .collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+            _ => continue,
+        };
+        let field = |name: &str| {
+            pairs.iter().find_map(|(k, v)| match k {
+                Value::BulkString(b) if b.as_slice() == name.as_bytes() => Some(*v),
+                Value::SimpleString(s) if s == name => Some(*v),
+                _ => None,
+            })
+        };
+        let is_ours =
+            matches!(field("name"), Some(Value::BulkString(b)) if b.as_slice() == group.as_bytes());
+        if !is_ours {
+            continue;
+        }
+        let num = |v: Option<&Value>| match v {
+            Some(Value::Int(i)) => u64::try_from(*i).unwrap_or(0),
+            _ => 0,
+        };
+        return num(field("lag")) + num(field("pending"));
+    }
+    0
+}

@@ -1,0 +1,244 @@
+//! The per-batch update pipeline of `pairwarm serve`, independent of where updates come
+//! from (Redis Streams or the embedded synthetic feed).
+//!
+//! For a batch of parsed updates:
+//! 1. intern each pool and record its metadata for the detector;
+//! 2. write all prices through the cache in one L2 round trip (`set_many`);
+//! 3. `record_price_update` in the tracker (1 in 64 calls timed for the histogram);
+//! 4. per the rollout controls: enqueue a warm, plan one in shadow mode, or skip;
+//! 5. run the detector: every update's reads go through the cache, L1 first, all L1
+//!    misses of the batch in one `MGET`; spreads above the threshold are returned.
+//!
+//! A failing L2 write or read is counted and logged; it never stops the batch (the feed
+//! must keep flowing, and L1 still has the new prices).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cache::{HierarchicalCache, L2Store, Price};
+use crate::metrics::WarmingMetrics;
+use crate::pair::{PairId, PairKey};
+use crate::service::detector::{Detector, Opportunity, ReadPlan};
+use crate::service::entry::PriceUpdate;
+use crate::service::rollout::{Decision, RolloutControls};
+use crate::service::shadow::ShadowTracker;
+use crate::tracker::CorrelationTracker;
+use crate::warmer::{CacheWarmer, wall_clock_ms};
+
+/// Counters of the pipeline.
+#[derive(Default)]
+pub struct ProcessorCounters {
+    /// Updates processed.
+    pub updates: AtomicU64,
+    /// Updates whose pool could not be interned (bad chain beyond the chain limit).
+    pub rejected: AtomicU64,
+    /// Warms queued (or run inline).
+    pub warms_triggered: AtomicU64,
+    /// Updates skipped by rollout (chain, percentage, master switch).
+    pub warms_skipped: AtomicU64,
+    /// Detector reads.
+    pub detector_reads: AtomicU64,
+    /// Opportunities found.
+    pub opportunities: AtomicU64,
+    /// L2 failures seen by the pipeline (writes and detector reads).
+    pub l2_errors: AtomicU64,
+}
+
+/// One opportunity with the pools' addresses, ready to publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    /// Chain name.
+    pub chain: String,
+    /// The opportunity.
+    pub opportunity: Opportunity,
+    /// Address of the updated pool.
+    pub pool: String,
+    /// Address of the buy leg.
+    pub buy: String,
+    /// Address of the sell leg.
+    pub sell: String,
+    /// Time of the update, ms.
+    pub ts_ms: u64,
+}
+
+/// The pipeline's components.
+pub struct Processor<L: L2Store> {
+    /// The cache.
+    pub cache: Arc<HierarchicalCache<L>>,
+    /// The tracker.
+    pub tracker: Arc<CorrelationTracker>,
+    /// The warmer (`None` when warming is not built at all).
+    pub warmer: Option<CacheWarmer<L>>,
+    /// Rollout controls.
+    pub rollout: Arc<RolloutControls>,
+    /// Shadow accounting.
+    pub shadow: Arc<ShadowTracker>,
+    /// The detector.
+    pub detector: Arc<Detector>,
+    /// Metrics, when enabled.
+    pub metrics: Option<Arc<WarmingMetrics>>,
+    /// Counters.
+    pub counters: Arc<ProcessorCounters>,
+}
+
+impl<L: L2Store> Processor<L> {
+    /// Processes one batch; returns the opportunities to publish.
+    pub async fn process(&self, updates: &[PriceUpdate]) -> Vec<Published> {
+        let interner = self.cache.interner();
+        let now = wall_clock_ms();
+        let mut ids: Vec<(PairId, f64, u64)> = Vec::with_capacity(updates.len());
+        let mut writes: Vec<(PairId, Price)> = Vec::with_capacity(updates.len());
+        for u in updates {
+            let Ok(chain) = interner.chain_id(&u.chain) else {
+                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let id = interner.intern(PairKey {
+                chain,
+                address: u.pair,
+            });
+            if let (Some(dex), Some(t0), Some(t1)) = (&u.dex, &u.token0, &u.token1) {
+                self.detector.registry().observe(id, chain, dex, t0, t1);
+            }
+            let ts = u.ts_ms.unwrap_or(now);
+            ids.push((id, u.price, ts));
+            writes.push((id, Price::new(u.price, u.block, ts)));
+        }
+        if let Err(e) = self.cache.set_many(&writes).await {
+            self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %e, "L2 write failed; prices kept in L1");
+        }
+        for &(id, _, ts) in &ids {
+            self.track(id, ts);
+            self.warm(id, ts).await;
+        }
+        self.counters
+            .updates
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+        self.detect(&ids).await
+    }
+
+    fn track(&self, id: PairId, ts: u64) {
+        let Some(metrics) = &self.metrics else {
+            self.tracker.record_price_update(id, ts);
+            return;
+        };
+        let interner = self.cache.interner();
+        let chain = interner.chain_of(id);
+        let handles = metrics.chain(chain, interner.chain_name(chain).unwrap_or("unknown"));
+        handles.price_updates.inc();
+        let _timer = handles.start_tracking_timer();
+        self.tracker.record_price_update(id, ts);
+    }
+
+    async fn warm(&self, id: PairId, ts: u64) {
+        let Some(warmer) = &self.warmer else {
+            return;
+        };
+        let interner = self.cache.interner();
+        let chain = interner.chain_of(id);
+        let Some(key) = interner.resolve(id) else {
+            return;
+        };
+        match self
+            .rollout
+            .decide(chain, || interner.chain_name(chain), &key.address)
+        {
+            Decision::Warm => {
+                self.counters
+                    .warms_triggered
+                    .fetch_add(1, Ordering::Relaxed);
+                if warmer.config().async_warming {
+                    warmer.enqueue(id, ts);
+                } else {
+                    warmer.warm_now(id, ts).await;
+                }
+            }
+            Decision::Shadow => {
+                let plan = warmer.plan(id, ts);
+                self.shadow.predicted(&plan.to_fetch, ts);
+                if let Some(m) = &self.metrics {
+                    m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
+                        .shadow_predictions
+                        .inc_by(plan.to_fetch.len() as u64);
+                }
+            }
+            _ => {
+                self.counters.warms_skipped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    async fn detect(&self, ids: &[(PairId, f64, u64)]) -> Vec<Published> {
+        let interner = self.cache.interner();
+        let plans: Vec<ReadPlan> = ids
+            .iter()
+            .map(|&(id, _, _)| self.detector.plan(id, interner.chain_of(id)))
+            .collect();
+        let mut reads: Vec<PairId> = Vec::new();
+        let mut offsets = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            offsets.push(reads.len());
+            reads.extend(plan.pools());
+        }
+        if reads.is_empty() {
+            return Vec::new();
+        }
+        // Shadow accounting needs to know which reads L1 could answer.
+        for (&(_, _, ts), (plan, &start)) in ids.iter().zip(plans.iter().zip(&offsets)) {
+            for &q in &reads[start..start + plan.pools().len()] {
+                let hit = self.cache.contains_l1(q);
+                if self.shadow.read(q, hit, ts)
+                    && let Some(m) = &self.metrics
+                {
+                    let chain = interner.chain_of(q);
+                    m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
+                        .shadow_hits
+                        .inc();
+                }
+            }
+        }
+        self.counters
+            .detector_reads
+            .fetch_add(reads.len() as u64, Ordering::Relaxed);
+        let prices: Vec<Option<Price>> = match self.cache.get_many(&reads).await {
+            Ok(looked) => looked.into_iter().map(|l| l.ok().flatten()).collect(),
+            Err(e) => {
+                self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "detector L2 read failed; using L1 only");
+                reads.iter().map(|&q| self.cache.peek_l1(q)).collect()
+            }
+        };
+        let mut out = Vec::new();
+        for ((&(id, price, ts), plan), &start) in ids.iter().zip(&plans).zip(&offsets) {
+            let n = plan.pools().len();
+            for opportunity in self
+                .detector
+                .evaluate(id, price, plan, &prices[start..start + n])
+            {
+                let chain = interner.chain_of(id);
+                let chain_name = interner.chain_name(chain).unwrap_or("unknown").to_owned();
+                if let Some(m) = &self.metrics {
+                    m.chain(chain, &chain_name).opportunities.inc();
+                }
+                let addr = |p: PairId| {
+                    interner
+                        .resolve(p)
+                        .map_or_else(String::new, |k| k.address.to_string())
+                };
+                out.push(Published {
+                    chain: chain_name,
+                    pool: addr(opportunity.pool),
+                    buy: addr(opportunity.buy),
+                    sell: addr(opportunity.sell),
+                    opportunity,
+                    ts_ms: ts,
+                });
+            }
+        }
+        self.counters
+            .opportunities
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        out
+    }
+}
