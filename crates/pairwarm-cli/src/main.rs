@@ -6,10 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
-// `pairwarm serve` is being assembled module by module; until its command is wired in,
-// the finished parts are exercised by their own tests only.
-#[allow(dead_code)]
+mod feed;
 mod serve;
+mod simulate;
 mod trace_cmd;
 
 /// Predictive cache warming for DEX price pipelines.
@@ -22,12 +21,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build a cache on the embedded in-memory L2, write and read prices, print per-level stats.
-    Demo(demo::DemoArgs),
+    /// Run the service: price feed (Redis Streams, or the embedded synthetic feed without
+    /// REDIS_URL), cache, tracker, warmer, reference detector, /metrics and health.
+    Serve(Box<serve::args::ServeArgs>),
+    /// Replay a trace through the real cache, tracker and warmer; compare strategies.
+    Simulate(simulate::SimulateArgs),
     /// Trace files: generate a synthetic DEX workload, inspect a trace.
     Trace(trace_cmd::TraceArgs),
-    /// Micro-benchmarks (`pairwarm bench tracker [--pairs N] [--json]`).
+    /// Write price updates into a Redis stream (trace replay or synthetic), at a rate.
+    Feed(feed::FeedArgs),
+    /// Measure the hot paths (tracker, warming) and print figures.
     Bench(bench::BenchArgs),
+    /// Build a cache on the embedded in-memory L2, write and read prices, print per-level stats.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,8 +46,11 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run::run(*args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Trace(args) => trace_cmd::run(args),
+        Command::Feed(args) => feed::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

@@ -3,24 +3,39 @@
 //! Predictive cache warming for DEX price pipelines.
 //!
 //! An arbitrage detector reads pool prices from a small in-process L1 backed by Redis (L2).
-//! pairwarm learns, online, which pools are read after which price updates, and moves those
-//! prices from L2 into L1 before the detector asks for them.
+//! pairwarm learns, online, which pools go together, and moves prices from L2 into L1
+//! before the detector asks for them. Everything on the update path is bounded: fixed
+//! memory, no allocation, no global lock.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
 //! use pairwarm::cache::{HierarchicalCache, Price};
+//! use pairwarm::container::create_test_warming;
 //!
 //! // 64 MB of L1 in the original's unit (1 KiB per entry => 65,536 entries), in-memory L2.
-//! let cache = HierarchicalCache::builder().l1_size_mb(64).build_in_memory();
-//! let weth_usdc = cache
-//!     .interner()
-//!     .intern_str("ethereum", "0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc")
-//!     .unwrap();
-//! cache.set(weth_usdc, Price::new(1850.25, 19_000_000, 1_700_000_000_000)).await.unwrap();
-//! let price = cache.get(weth_usdc).await.unwrap();
-//! assert_eq!(price.map(|p| p.price), Some(1850.25));
-//! let stats = cache.stats();
-//! assert_eq!((stats.l1.hits, stats.l1.misses), (1, 0));
+//! let cache = Arc::new(HierarchicalCache::builder().l1_size_mb(64).build_in_memory());
+//! let pool = |addr: &str| cache.interner().intern_str("ethereum", addr).unwrap();
+//! let (uni, sushi) = (
+//!     pool("0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc"),
+//!     pool("0x397FF1542f962076d0BFE58eA045FfA2d347ACa0"),
+//! );
+//! let warming = create_test_warming(cache.clone()).unwrap();
+//!
+//! // The price feed: every update is written through and recorded (~100 ns).
+//! for block in 0..5u64 {
+//!     let t = 1_700_000_000_000 + block * 12_000;
+//!     cache.set(uni, Price::new(1850.0, block, t)).await.unwrap();
+//!     warming.tracker.record_price_update(uni, t);
+//!     cache.set(sushi, Price::new(1851.0, block, t + 2)).await.unwrap();
+//!     warming.tracker.record_price_update(sushi, t + 2);
+//! }
+//! // The two pools update together, so after an update of `uni` the warmer brings
+//! // `sushi` back into L1 (one MGET for all pairs of a warm).
+//! cache.invalidate_l1(sushi);
+//! let result = warming.warmer.warm_now(uni, 1_700_000_048_000).await;
+//! assert_eq!(result.pairs_warmed, 1);
+//! assert_eq!(cache.get_l1_only(sushi).map(|p| p.price), Some(1851.0));
 //! # });
 //! ```
 //!
@@ -29,11 +44,16 @@
 //! | module | concept |
 //! |---|---|
 //! | [`pair`] | `(chain, address)` identities interned into dense, bounded [`pair::PairId`]s |
-//! | [`cache`] | [`cache::HierarchicalCache`]: bounded L1 (policy as a value) over an [`cache::L2Store`] |
-//! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
-//! | [`trace`] | trace files (`ts_us,op,chain,pair`, pairs file), reader/writer, synthetic DEX workload generator |
+//! | [`cache`] | [`cache::HierarchicalCache`]: bounded L1 (policy as a value) over an [`cache::L2Store`] (Redis or memory) |
 //! | [`tracker`] | [`tracker::CorrelationTracker`]: online, decayed, fixed-memory co-occurrence of pairs (updates or reads) |
 //! | [`strategy`] | [`strategy::WarmingStrategy`]: `topn`, `threshold`, `adaptive`, `timebased` over the tracker's scores |
+//! | [`warmer`] | [`warmer::CacheWarmer`]: plan (tracker + strategy + L1 check), one batched L2 fetch, promote into L1; async queue |
+//! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
+//! | [`container`] | [`container::WarmingContainer`]: builds the above from one config; the seed's factories and profiles |
+//! | [`config`] | [`config::Settings`]: the seed's environment variables, validated, errors naming the variable |
+//! | [`service`] | the running service's library side: stream entries, rollout, detector, shadow mode, health, the update pipeline |
+//! | [`trace`] | trace files (`ts_us,op,chain,pair`, pairs file), reader/writer, synthetic DEX workload generator |
+//! | [`sim`] | trace replay through the real components on a virtual clock, against `none`, `oracle` and `belady` |
 //!
 //! ## Memory
 //!
@@ -46,9 +66,13 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod config;
+pub mod container;
 pub mod metrics;
 pub mod pair;
 pub mod service;
-pub mod trace;
+pub mod sim;
 pub mod strategy;
+pub mod trace;
 pub mod tracker;
+pub mod warmer;

@@ -1,6 +1,7 @@
 //! `pairwarm bench`: micro-benchmarks users can run on their own hardware.
 
 mod tracker;
+mod warm;
 
 /// Arguments of `pairwarm bench`.
 #[derive(clap::Args, Debug)]
@@ -14,10 +15,14 @@ enum BenchTarget {
     /// Latency of `CorrelationTracker::record_price_update` under bursty, Zipf-skewed load,
     /// and the tracker's memory (at N pairs and after a flood of distinct pairs).
     Tracker(tracker::TrackerBenchArgs),
+    /// `warm_for_pair` latency and round trips against a real Redis, next to the original's
+    /// per-pair GET + write-back SET in the same run.
+    Warm(warm::WarmBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Tracker(a) => tracker::run(a),
+        BenchTarget::Warm(a) => warm::run(a),
     }
 }
