@@ -10,7 +10,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 \
       || { apt-get update >/dev/null && apt-get install -y --no-install-recommends redis-server >/dev/null; }
-    # The package starts a system instance on 6379; tests never use it.
+    # The package may start a system instance on 6379; tests never use it.
   else
     echo "test.sh: redis-server is required by the integration tests." >&2
     echo "  Debian/Ubuntu: sudo apt-get install -y redis-server" >&2
@@ -20,4 +20,6 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
-exec cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets "$@"
+# Examples in the docs are tests too (`--all-targets` does not run them).
+cargo test --workspace --doc "$@"

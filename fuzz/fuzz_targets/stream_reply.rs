@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = redis::parse_redis_value(data) else {
         return;
     };
-    match decode_read_reply(&value) {
+    match decode_read_reply(value.clone()) {
         Ok(entries) => {
             if value == Value::Nil {
                 assert!(entries.is_empty());
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
     const STREAM: &str = "stream:price-updates";
-    if let Ok(claim) = decode_autoclaim_reply(STREAM, &value) {
+    if let Ok(claim) = decode_autoclaim_reply(STREAM, value) {
         assert!(claim.claimed.iter().all(|e| e.stream == STREAM));
         check_entries(&claim.claimed);
     }

@@ -78,7 +78,12 @@ pub fn run(args: WarmBenchArgs) -> anyhow::Result<()> {
         .context("start tokio runtime")?;
     let rows = runtime.block_on(measure(&args))?;
     if args.json {
-        println!("{}", serde_json::json!({ "results": rows }));
+        // A struct keeps the documented key order (json! would sort the keys).
+        #[derive(Serialize)]
+        struct Out<'a> {
+            results: &'a [WarmBenchRow],
+        }
+        println!("{}", serde_json::to_string(&Out { results: &rows })?);
     } else {
         println!(
             "{:>5} {:>7} {:>9} {:>9} {:>8} | {:>12} {:>12} {:>8} | {:>7}",

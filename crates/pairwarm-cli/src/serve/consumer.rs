@@ -49,7 +49,10 @@ pub struct DeadLetter<'a> {
 }
 
 pub struct StreamConsumer {
+    /// Dedicated to `XREADGROUP` (may block for `block_ms`).
     conn: MultiplexedConnection,
+    /// Acks and dead letters, so they never queue behind a blocked read.
+    cmd: MultiplexedConnection,
     cfg: ConsumerConfig,
     /// Still draining this consumer's own pending entries (start-up recovery).
     own_pending: bool,
@@ -69,9 +72,14 @@ impl StreamConsumer {
             .get_multiplexed_async_connection_with_config(&conn_cfg)
             .await
             .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+        let cmd = client
+            .get_multiplexed_async_connection_with_config(&conn_cfg)
+            .await
+            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
         let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
         let mut consumer = Self {
             conn,
+            cmd,
             cfg,
             own_pending: true,
             last_claim: None,
@@ -125,6 +133,26 @@ impl StreamConsumer {
     }
 
     async fn read(&mut self, id: &str, block: bool) -> anyhow::Result<Vec<RawEntry>> {
+        read_group(self.conn.clone(), self.read_cmd(id, block)).await
+    }
+
+    /// True when the next batch is a plain read of new entries (no recovery or claim due),
+    /// so it can be requested while the current batch is processed.
+    pub fn can_prefetch(&self) -> bool {
+        !self.own_pending
+            && self
+                .last_claim
+                .is_some_and(|t| t.elapsed() < self.cfg.claim_every)
+    }
+
+    /// A read of new entries that runs on its own (spawnable while a batch is processed).
+    pub fn prefetch(
+        &self,
+    ) -> impl std::future::Future<Output = anyhow::Result<Vec<RawEntry>>> + Send + 'static {
+        read_group(self.conn.clone(), self.read_cmd(">", true))
+    }
+
+    fn read_cmd(&self, id: &str, block: bool) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.cfg.group)
@@ -138,11 +166,7 @@ impl StreamConsumer {
         for _ in &self.cfg.streams {
             cmd.arg(id);
         }
-        let reply: redis::Value = cmd
-            .query_async(&mut self.conn)
-            .await
-            .context("XREADGROUP")?;
-        Ok(decode_read_reply(&reply)?)
+        cmd
     }
 
     /// One `XAUTOCLAIM` step per stream (continues from the last cursor).
@@ -160,7 +184,7 @@ impl StreamConsumer {
                 .query_async(&mut self.conn)
                 .await
                 .context("XAUTOCLAIM")?;
-            let claim = decode_autoclaim_reply(stream, &reply)?;
+            let claim = decode_autoclaim_reply(stream, reply)?;
             self.claim_cursor[i] = claim.next;
             out.extend(claim.claimed);
             // Pending ids whose entries were trimmed: nothing to process, but they must
@@ -189,7 +213,7 @@ impl StreamConsumer {
             .arg(stream)
             .arg(&self.cfg.group)
             .arg(ids)
-            .query_async(&mut self.conn)
+            .query_async(&mut self.cmd)
             .await
             .context("XACK")?;
         Ok(())
@@ -228,7 +252,7 @@ impl StreamConsumer {
                 .ignore();
         }
         let _: () = pipe
-            .query_async(&mut self.conn)
+            .query_async(&mut self.cmd)
             .await
             .context("dead-letter MULTI")?;
         Ok(())
@@ -241,13 +265,21 @@ impl StreamConsumer {
             let groups: redis::Value = redis::cmd("XINFO")
                 .arg("GROUPS")
                 .arg(stream)
-                .query_async(&mut self.conn)
+                .query_async(&mut self.cmd)
                 .await
                 .context("XINFO GROUPS")?;
             total += group_backlog(&groups, &self.cfg.group);
         }
         Ok(total)
     }
+}
+
+async fn read_group(
+    mut conn: MultiplexedConnection,
+    cmd: redis::Cmd,
+) -> anyhow::Result<Vec<RawEntry>> {
+    let reply: redis::Value = cmd.query_async(&mut conn).await.context("XREADGROUP")?;
+    Ok(decode_read_reply(reply)?)
 }
 
 /// `lag + pending` of `group` in an `XINFO GROUPS` reply (missing fields count as 0).

@@ -18,6 +18,7 @@ use pairwarm::service::health::{HealthInputs, Status, warming_health};
 use pairwarm::service::processor::{Processor, ProcessorCounters, Published};
 use pairwarm::service::rollout::RolloutControls;
 use pairwarm::service::shadow::ShadowTracker;
+use pairwarm::service::stream::RawEntry;
 use pairwarm::warmer::WarmerStats;
 use tokio::sync::watch;
 
@@ -395,8 +396,18 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
                 continue 'connect;
             }
         };
+        // While a batch is processed the next one is already being read (and parsed) on
+        // the consumer's own connection, so Redis, parsing and processing overlap.
+        let mut prefetch: Option<tokio::task::JoinHandle<anyhow::Result<Vec<RawEntry>>>> = None;
         loop {
             if *stop.borrow() {
+                // Entries already read are processed and acknowledged before stopping.
+                if let Some(ahead) = prefetch.take()
+                    && let Ok(Ok(batch)) = ahead.await
+                    && !batch.is_empty()
+                {
+                    handle_batch(service, &mut consumer, &batch).await?;
+                }
                 return Ok(());
             }
             if last_lag.elapsed() >= Duration::from_secs(1) {
@@ -408,7 +419,11 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
                     }
                 }
             }
-            let batch = match consumer.next_batch().await {
+            let batch = match prefetch.take() {
+                Some(ahead) => ahead.await.map_err(anyhow::Error::from).and_then(|r| r),
+                None => consumer.next_batch().await,
+            };
+            let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "stream read failed; reconnecting");
@@ -419,6 +434,9 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
             if batch.is_empty() {
                 continue;
             }
+            if consumer.can_prefetch() && !*stop.borrow() {
+                prefetch = Some(tokio::spawn(consumer.prefetch()));
+            }
             if let Err(e) = handle_batch(service, &mut consumer, &batch).await {
                 tracing::warn!(error = %format!("{e:#}"), "batch not acknowledged; it will be re-read after reconnecting");
                 continue 'connect;
@@ -426,6 +444,12 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
             if let Some(max) = service.args.max_updates
                 && service.stream_processed.load(Ordering::Relaxed) >= max
             {
+                if let Some(ahead) = prefetch.take()
+                    && let Ok(Ok(batch)) = ahead.await
+                    && !batch.is_empty()
+                {
+                    handle_batch(service, &mut consumer, &batch).await?;
+                }
                 return Ok(());
             }
         }
@@ -435,7 +459,7 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
 async fn handle_batch(
     service: &Arc<Service>,
     consumer: &mut StreamConsumer,
-    batch: &[pairwarm::service::stream::RawEntry],
+    batch: &[RawEntry],
 ) -> anyhow::Result<()> {
     let mut updates: Vec<PriceUpdate> = Vec::with_capacity(batch.len());
     let mut good: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -510,7 +534,7 @@ async fn publish(service: &Arc<Service>, _consumer: &mut StreamConsumer, found: 
             .arg("chain")
             .arg(&o.chain)
             .arg("kind")
-            .arg(format!("{:?}", o.opportunity.kind).to_ascii_lowercase())
+            .arg(o.opportunity.kind.as_str())
             .arg("pool")
             .arg(&o.pool)
             .arg("buy")

@@ -546,6 +546,12 @@ impl<L: L2Store> HierarchicalCache<L> {
         }
     }
 
+    /// L1 hits and misses summed over chains (cheaper than [`HierarchicalCache::stats`]).
+    pub fn l1_counts(&self) -> (u64, u64) {
+        let (l1, _) = self.counters.totals();
+        (l1.hits, l1.misses)
+    }
+
     /// Read counters of every chain seen so far.
     pub fn stats_by_chain(&self) -> Vec<ChainCacheStats> {
         self.interner

@@ -220,6 +220,16 @@ pub enum OpportunityKind {
     Triangle,
 }
 
+impl OpportunityKind {
+    /// The name published in the opportunities stream.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CrossDex => "cross_dex",
+            Self::Triangle => "triangle",
+        }
+    }
+}
+
 /// A spread above the threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Opportunity {

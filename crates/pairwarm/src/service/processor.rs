@@ -87,6 +87,7 @@ impl<L: L2Store> Processor<L> {
         let interner = self.cache.interner();
         let now = wall_clock_ms();
         let mut ids: Vec<(PairId, f64, u64)> = Vec::with_capacity(updates.len());
+        let mut addresses = Vec::with_capacity(updates.len());
         let mut writes: Vec<(PairId, Price)> = Vec::with_capacity(updates.len());
         for u in updates {
             let Ok(chain) = interner.chain_id(&u.chain) else {
@@ -102,15 +103,16 @@ impl<L: L2Store> Processor<L> {
             }
             let ts = u.ts_ms.unwrap_or(now);
             ids.push((id, u.price, ts));
+            addresses.push(u.pair);
             writes.push((id, Price::new(u.price, u.block, ts)));
         }
         if let Err(e) = self.cache.set_many(&writes).await {
             self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(error = %e, "L2 write failed; prices kept in L1");
         }
-        for &(id, _, ts) in &ids {
+        for (&(id, _, ts), address) in ids.iter().zip(&addresses) {
             self.track(id, ts);
-            self.warm(id, ts).await;
+            self.warm(id, address, ts).await;
         }
         self.counters
             .updates
@@ -131,18 +133,15 @@ impl<L: L2Store> Processor<L> {
         self.tracker.record_price_update(id, ts);
     }
 
-    async fn warm(&self, id: PairId, ts: u64) {
+    async fn warm(&self, id: PairId, address: &crate::pair::Address, ts: u64) {
         let Some(warmer) = &self.warmer else {
             return;
         };
         let interner = self.cache.interner();
         let chain = interner.chain_of(id);
-        let Some(key) = interner.resolve(id) else {
-            return;
-        };
         match self
             .rollout
-            .decide(chain, || interner.chain_name(chain), &key.address)
+            .decide(chain, || interner.chain_name(chain), address)
         {
             Decision::Warm => {
                 self.counters
@@ -176,17 +175,19 @@ impl<L: L2Store> Processor<L> {
             .map(|&(id, _, _)| self.detector.plan(id, interner.chain_of(id)))
             .collect();
         let mut reads: Vec<PairId> = Vec::new();
-        let mut offsets = Vec::with_capacity(plans.len());
+        // (start, len) of each update's reads in `reads`.
+        let mut spans = Vec::with_capacity(plans.len());
         for plan in &plans {
-            offsets.push(reads.len());
+            let start = reads.len();
             reads.extend(plan.pools());
+            spans.push((start, reads.len() - start));
         }
         if reads.is_empty() {
             return Vec::new();
         }
         // Shadow accounting needs to know which reads L1 could answer.
-        for (&(_, _, ts), (plan, &start)) in ids.iter().zip(plans.iter().zip(&offsets)) {
-            for &q in &reads[start..start + plan.pools().len()] {
+        for (&(_, _, ts), &(start, len)) in ids.iter().zip(&spans) {
+            for &q in &reads[start..start + len] {
                 let hit = self.cache.contains_l1(q);
                 if self.shadow.read(q, hit, ts)
                     && let Some(m) = &self.metrics
@@ -210,11 +211,10 @@ impl<L: L2Store> Processor<L> {
             }
         };
         let mut out = Vec::new();
-        for ((&(id, price, ts), plan), &start) in ids.iter().zip(&plans).zip(&offsets) {
-            let n = plan.pools().len();
+        for ((&(id, price, ts), plan), &(start, len)) in ids.iter().zip(&plans).zip(&spans) {
             for opportunity in self
                 .detector
-                .evaluate(id, price, plan, &prices[start..start + n])
+                .evaluate(id, price, plan, &prices[start..start + len])
             {
                 let chain = interner.chain_of(id);
                 let chain_name = interner.chain_name(chain).unwrap_or("unknown").to_owned();

@@ -35,53 +35,53 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn bytes(v: &Value) -> Option<Vec<u8>> {
+/// Takes the bytes out of a reply value (no copy for bulk strings, the common case).
+fn bytes(v: Value) -> Option<Vec<u8>> {
     match v {
-        Value::BulkString(b) => Some(b.clone()),
-        Value::SimpleString(s) => Some(s.as_bytes().to_vec()),
-        Value::VerbatimString { text, .. } => Some(text.as_bytes().to_vec()),
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.into_bytes()),
         Value::Int(i) => Some(i.to_string().into_bytes()),
         Value::Double(d) => Some(d.to_string().into_bytes()),
         _ => None,
     }
 }
 
-fn items(v: &Value) -> Option<&[Value]> {
+fn items(v: Value) -> Result<Vec<Value>, Value> {
     match v {
-        Value::Array(items) | Value::Set(items) => Some(items),
-        _ => None,
+        Value::Array(items) | Value::Set(items) => Ok(items),
+        other => Err(other),
     }
 }
 
 /// Decodes `[id, [field, value, ...]]` (or `[id, nil]` for a deleted entry).
-fn entry(stream: &str, v: &Value) -> Result<RawEntry, ReplyError> {
-    let parts = items(v).ok_or_else(|| ReplyError("entry is not an array".into()))?;
-    let [id, body] = parts else {
-        return Err(ReplyError(format!(
-            "entry has {} parts, expected 2",
-            parts.len()
-        )));
+fn entry(stream: &str, v: Value) -> Result<RawEntry, ReplyError> {
+    let parts = items(v).map_err(|_| ReplyError("entry is not an array".into()))?;
+    let len = parts.len();
+    let mut parts = parts.into_iter();
+    let (Some(id), Some(body), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ReplyError(format!("entry has {len} parts, expected 2")));
     };
-    let id = text(id).ok_or_else(|| ReplyError("entry id is not a string".into()))?;
+    let id = text(&id).ok_or_else(|| ReplyError("entry id is not a string".into()))?;
     let fields = match body {
         Value::Nil => None,
         Value::Map(pairs) => Some(
             pairs
-                .iter()
+                .into_iter()
                 .filter_map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
                 .collect(),
         ),
         other => {
-            let flat = items(other)
-                .ok_or_else(|| ReplyError(format!("entry {id} body is not an array")))?;
-            Some(
-                flat.chunks(2)
-                    .filter_map(|kv| match kv {
-                        [k, v] => Some((bytes(k)?, bytes(v)?)),
-                        _ => None,
-                    })
-                    .collect(),
-            )
+            let flat =
+                items(other).map_err(|_| ReplyError(format!("entry {id} body is not an array")))?;
+            let mut fields = Vec::with_capacity(flat.len() / 2);
+            let mut flat = flat.into_iter();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                if let (Some(k), Some(v)) = (bytes(k), bytes(v)) {
+                    fields.push((k, v));
+                }
+            }
+            Some(fields)
         }
     };
     Ok(RawEntry {
@@ -91,11 +91,13 @@ fn entry(stream: &str, v: &Value) -> Result<RawEntry, ReplyError> {
     })
 }
 
-fn entries(stream: &str, v: &Value, out: &mut Vec<RawEntry>) -> Result<(), ReplyError> {
+fn entries(stream: &str, v: Value, out: &mut Vec<RawEntry>) -> Result<(), ReplyError> {
     match v {
         Value::Nil => Ok(()),
         other => {
-            for e in items(other).ok_or_else(|| ReplyError("entry list is not an array".into()))? {
+            let list = items(other).map_err(|_| ReplyError("entry list is not an array".into()))?;
+            out.reserve(list.len());
+            for e in list {
                 out.push(entry(stream, e)?);
             }
             Ok(())
@@ -104,30 +106,33 @@ fn entries(stream: &str, v: &Value, out: &mut Vec<RawEntry>) -> Result<(), Reply
 }
 
 /// Decodes an `XREADGROUP`/`XREAD` reply (RESP2 array of `[stream, entries]` or RESP3
-/// map); a nil reply (BLOCK timed out) is an empty batch.
-pub fn decode_read_reply(reply: &Value) -> Result<Vec<RawEntry>, ReplyError> {
+/// map); a nil reply (BLOCK timed out) is an empty batch. Takes the reply by value so the
+/// field bytes are moved, not copied.
+pub fn decode_read_reply(reply: Value) -> Result<Vec<RawEntry>, ReplyError> {
     let mut out = Vec::new();
     match reply {
         Value::Nil => {}
         Value::Map(streams) => {
             for (k, v) in streams {
                 let stream =
-                    text(k).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                    text(&k).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
                 entries(&stream, v, &mut out)?;
             }
         }
         other => {
-            for s in items(other).ok_or_else(|| ReplyError("reply is not an array".into()))? {
+            for s in items(other).map_err(|_| ReplyError("reply is not an array".into()))? {
                 let parts =
-                    items(s).ok_or_else(|| ReplyError("stream item is not an array".into()))?;
-                let [name, list] = parts else {
+                    items(s).map_err(|_| ReplyError("stream item is not an array".into()))?;
+                let len = parts.len();
+                let mut parts = parts.into_iter();
+                let (Some(name), Some(list), None) = (parts.next(), parts.next(), parts.next())
+                else {
                     return Err(ReplyError(format!(
-                        "stream item has {} parts, expected 2",
-                        parts.len()
+                        "stream item has {len} parts, expected 2"
                     )));
                 };
                 let stream =
-                    text(name).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                    text(&name).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
                 entries(&stream, list, &mut out)?;
             }
         }
@@ -147,22 +152,18 @@ pub struct AutoClaim {
 }
 
 /// Decodes an `XAUTOCLAIM` reply of Redis 6.2 (2 elements) or 7 (3 elements).
-pub fn decode_autoclaim_reply(stream: &str, reply: &Value) -> Result<AutoClaim, ReplyError> {
-    let parts =
-        items(reply).ok_or_else(|| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
-    let (next, list, deleted) = match parts {
-        [next, list] => (next, list, None),
-        [next, list, deleted] => (next, list, Some(deleted)),
-        _ => {
-            return Err(ReplyError(format!(
-                "XAUTOCLAIM reply has {} parts",
-                parts.len()
-            )));
-        }
+pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, ReplyError> {
+    let parts = items(reply).map_err(|_| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
+    let len = parts.len();
+    let mut parts = parts.into_iter();
+    let (Some(next), Some(list), deleted, None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ReplyError(format!("XAUTOCLAIM reply has {len} parts")));
     };
-    let next = text(next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
+    let next = text(&next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
     let mut claimed = Vec::new();
-    if let Some(list) = items(list) {
+    if let Ok(list) = items(list) {
         for e in list {
             // Redis 6.2 may return nil in place of a deleted entry.
             if matches!(e, Value::Nil) {
@@ -172,7 +173,7 @@ pub fn decode_autoclaim_reply(stream: &str, reply: &Value) -> Result<AutoClaim, 
         }
     }
     let deleted = deleted
-        .and_then(items)
+        .and_then(|d| items(d).ok())
         .map(|ids| ids.iter().filter_map(text).collect())
         .unwrap_or_default();
     Ok(AutoClaim {
@@ -209,7 +210,7 @@ mod tests {
                 Value::Array(vec![bulk(b"1-2"), Value::Array(vec![bulk(b"pair")])]),
             ]),
         ])]);
-        let got = decode_read_reply(&reply).unwrap();
+        let got = decode_read_reply(reply).unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].stream, "stream:price-updates");
         assert_eq!(
@@ -223,8 +224,8 @@ mod tests {
         );
         assert_eq!(got[1].fields, None);
         assert_eq!(got[2].fields, Some(vec![]));
-        assert_eq!(decode_read_reply(&Value::Nil).unwrap(), vec![]);
-        assert!(decode_read_reply(&Value::Int(3)).is_err());
+        assert_eq!(decode_read_reply(Value::Nil).unwrap(), vec![]);
+        assert!(decode_read_reply(Value::Int(3)).is_err());
     }
 
     #[test]
@@ -237,13 +238,13 @@ mod tests {
             ])]),
             Value::Array(vec![bulk(b"4-0")]),
         ]);
-        let got = decode_autoclaim_reply("s", &v7).unwrap();
+        let got = decode_autoclaim_reply("s", v7).unwrap();
         assert_eq!(got.next, "0-0");
         assert_eq!(got.claimed.len(), 1);
         assert_eq!(got.deleted, vec!["4-0".to_string()]);
         let v6 = Value::Array(vec![bulk(b"7-0"), Value::Array(vec![Value::Nil])]);
-        let got = decode_autoclaim_reply("s", &v6).unwrap();
+        let got = decode_autoclaim_reply("s", v6).unwrap();
         assert_eq!((got.next.as_str(), got.claimed.len()), ("7-0", 0));
-        assert!(decode_autoclaim_reply("s", &Value::Array(vec![])).is_err());
+        assert!(decode_autoclaim_reply("s", Value::Array(vec![])).is_err());
     }
 }

@@ -296,14 +296,29 @@ impl Counters {
 }
 
 /// Smoothed L1 hit rate from the cache's counters, so strategies react to the current
-/// regime rather than the lifetime average.
+/// regime rather than the lifetime average. Refreshed every `REFRESH` plans: summing the
+/// per-chain counters on every warm would cost more than the warm's own planning.
 #[derive(Default)]
 struct HitRate {
     last: Mutex<(u64, u64, Option<f64>)>,
+    calls: AtomicU64,
 }
 
 impl HitRate {
     const ALPHA: f64 = 0.2;
+    const REFRESH: u64 = 16;
+
+    fn current(&self, counts: impl FnOnce() -> (u64, u64)) -> f64 {
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(Self::REFRESH)
+        {
+            let (hits, misses) = counts();
+            return self.update(hits, misses);
+        }
+        self.last.lock().2.unwrap_or(0.0)
+    }
 
     fn update(&self, hits: u64, misses: u64) -> f64 {
         let mut last = self.last.lock();
@@ -475,8 +490,10 @@ impl<L: L2Store> CacheWarmer<L> {
         let config = self.inner.config.read().clone();
         let strategy = self.strategy();
         let cache = &self.inner.cache;
-        let stats = cache.stats();
-        let l1_hit_rate = self.inner.hit_rate.update(stats.l1.hits, stats.l1.misses);
+        let l1_hit_rate = self.inner.hit_rate.current(|| {
+            let (hits, misses) = cache.l1_counts();
+            (hits, misses)
+        });
         let want = strategy.max_candidates().max(config.max_pairs_per_warm);
         let min_score = strategy.min_score().min(config.min_correlation_score);
         let mut correlations: Vec<PairCorrelation> = Vec::with_capacity(want);
@@ -487,8 +504,8 @@ impl<L: L2Store> CacheWarmer<L> {
             source,
             now_ms,
             l1_hit_rate,
-            l1_size: stats.l1.size,
-            l1_capacity: stats.l1.capacity,
+            l1_size: cache.l1_len(),
+            l1_capacity: cache.l1_capacity(),
             correlations: &correlations,
         });
         let mut selected: Vec<PairId> = Vec::with_capacity(config.max_pairs_per_warm);
