@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use pairwarm::service::entry::{PriceUpdate, to_fields};
 use pairwarm::trace::{
     GeneratorConfig, Op, PairInfo, ReadOptions, SyntheticWorkload, read_pairs, read_trace,
@@ -151,18 +150,7 @@ async fn feed(
         .get_multiplexed_async_connection()
         .await
         .with_context(|| format!("connect to {}", args.redis_url))?;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} feeding [{bar:40}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(total, "feeding", args.quiet);
     let started = Instant::now();
     let mut sent: u64 = 0;
     let chunk = args.pipeline.max(1);

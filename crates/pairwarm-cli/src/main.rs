@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod feed;
+mod progress;
 mod serve;
 mod simulate;
 mod trace_cmd;

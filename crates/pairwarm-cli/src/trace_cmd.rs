@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use pairwarm::trace::{
     ChainConfig, GeneratorConfig, ReadOptions, SyntheticWorkload, TraceWriter, WorkloadStats,
     read_pairs, read_trace, write_pairs,
@@ -153,15 +152,7 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
     let expected = workload.expected();
     let mut stats = WorkloadStats::new(&workload);
     let mut writer = TraceWriter::create(&args.out)?;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.events)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} events {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(args.events, "generating", args.quiet);
     let pairs = workload.pairs().to_vec();
     for n in 0..args.events {
         let Some(e) = workload.next() else { break };

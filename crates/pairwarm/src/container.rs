@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use crate::cache::{HierarchicalCache, L2Store};
 use crate::metrics::{ExportFormat, MetricsError, WarmErrorKind, WarmOutcome, WarmingMetrics};
 use crate::pair::{PairId, PairInterner};
-use crate::strategy::{StrategyConfig, WarmingStrategy};
+use crate::strategy::{AdaptiveConfig, StrategyConfig, TopNConfig, WarmingStrategy};
 use crate::tracker::{CorrelationTracker, TrackerConfig};
 use crate::warmer::{
     CacheWarmer, WarmObserver, WarmStatus, WarmerConfig, WarmerConfigError, WarmingResult,
@@ -76,7 +76,7 @@ impl Default for WarmingConfig {
     /// The original's defaults: `topn {5, 0.3}`, warmer defaults, metrics on, shared tracker.
     fn default() -> Self {
         Self {
-            strategy: StrategyConfig::parse("topn", None).unwrap_or_else(|_| unreachable_default()),
+            strategy: StrategyConfig::TopN(TopNConfig::default()),
             warmer: WarmerConfig::default(),
             tracker: TrackerConfig::default(),
             metrics: MetricsConfig::default(),
@@ -84,11 +84,6 @@ impl Default for WarmingConfig {
             use_shared_analyzer: true,
         }
     }
-}
-
-/// Defaults of a built-in strategy always parse; this is never called.
-fn unreachable_default() -> StrategyConfig {
-    StrategyConfig::parse("threshold", None).unwrap_or_else(|_| std::process::abort())
 }
 
 /// The seed's deployment profiles.
@@ -131,12 +126,12 @@ impl WarmingConfig {
     /// The seed's values for a profile.
     pub fn profile(profile: Profile) -> Self {
         let mut c = Self::default();
-        let strategy = |kind: &str, json: &str| {
-            StrategyConfig::parse(kind, Some(json)).unwrap_or_else(|_| unreachable_default())
-        };
         match profile {
             Profile::Development => {
-                c.strategy = strategy("topn", r#"{"topN":3,"minScore":0.3}"#);
+                c.strategy = StrategyConfig::TopN(TopNConfig {
+                    top_n: 3,
+                    min_score: 0.3,
+                });
                 c.warmer.max_pairs_per_warm = 3;
                 c.warmer.async_warming = false;
                 c.warmer.timeout_ms = 100;
@@ -144,7 +139,10 @@ impl WarmingConfig {
                 c.use_shared_analyzer = false;
             }
             Profile::Staging => {
-                c.strategy = strategy("topn", r#"{"topN":5,"minScore":0.3}"#);
+                c.strategy = StrategyConfig::TopN(TopNConfig {
+                    top_n: 5,
+                    min_score: 0.3,
+                });
                 c.warmer.max_pairs_per_warm = 5;
                 c.warmer.async_warming = true;
                 c.warmer.timeout_ms = 50;
@@ -152,10 +150,13 @@ impl WarmingConfig {
                 c.use_shared_analyzer = true;
             }
             Profile::Production => {
-                c.strategy = strategy(
-                    "adaptive",
-                    r#"{"targetHitRate":0.97,"minPairs":3,"maxPairs":10,"minScore":0.3,"adjustmentFactor":0.1}"#,
-                );
+                c.strategy = StrategyConfig::Adaptive(AdaptiveConfig {
+                    target_hit_rate: 0.97,
+                    min_pairs: 3,
+                    max_pairs: 10,
+                    min_score: 0.3,
+                    adjustment_factor: 0.1,
+                });
                 c.warmer.max_pairs_per_warm = 10;
                 c.warmer.min_correlation_score = 0.3;
                 c.warmer.async_warming = true;
@@ -185,6 +186,9 @@ pub enum ContainerError {
     /// Invalid metrics settings (prefix).
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// Invalid strategy settings.
+    #[error(transparent)]
+    Strategy(#[from] crate::strategy::StrategyConfigError),
 }
 
 /// Renders the collector in one format (the original's `metricsExporter`).
@@ -365,9 +369,17 @@ pub fn create_top_n_warming<L: L2Store>(
     top_n: usize,
     min_score: f64,
 ) -> Result<WarmingComponents<L>, ContainerError> {
-    let json = serde_json::json!({ "topN": top_n, "minScore": min_score }).to_string();
-    let strategy = StrategyConfig::parse("topn", Some(&json))
-        .map_err(|e| ContainerError::Tracker(e.to_string()))?;
+    let json = serde_json::json!({ "topN": top_n, "minScore": min_score });
+    build_with_strategy(cache, "topn", &json)
+}
+
+/// Builds the default container with `kind` configured by `json`.
+fn build_with_strategy<L: L2Store>(
+    cache: Arc<HierarchicalCache<L>>,
+    kind: &str,
+    json: &serde_json::Value,
+) -> Result<WarmingComponents<L>, ContainerError> {
+    let strategy = StrategyConfig::parse(kind, Some(&json.to_string()))?;
     WarmingContainer::new(
         cache,
         WarmingConfig {
@@ -390,18 +402,8 @@ pub fn create_adaptive_warming<L: L2Store>(
         "maxPairs": max_pairs,
         "minScore": 0.3,
         "adjustmentFactor": 0.1,
-    })
-    .to_string();
-    let strategy = StrategyConfig::parse("adaptive", Some(&json))
-        .map_err(|e| ContainerError::Tracker(e.to_string()))?;
-    WarmingContainer::new(
-        cache,
-        WarmingConfig {
-            strategy,
-            ..WarmingConfig::default()
-        },
-    )
-    .build()
+    });
+    build_with_strategy(cache, "adaptive", &json)
 }
 
 /// The seed's `createTestWarming(cache)`: topn {5, 0.3}, own tracker, no metrics,

@@ -152,8 +152,9 @@ fn hex_value(c: u8) -> Option<u8> {
     }
 }
 
-/// Bounds the size of inputs echoed back in errors (a hostile 1 MB "address" stays short).
-fn clip(input: &str) -> String {
+/// Bounds the size of inputs echoed back in errors (a hostile 1 MB "address" stays short),
+/// cutting on a character boundary.
+pub(crate) fn clip(input: &str) -> String {
     const MAX: usize = 80;
     if input.len() <= MAX {
         return input.to_owned();

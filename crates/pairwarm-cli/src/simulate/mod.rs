@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use pairwarm::cache::L1Policy;
 use pairwarm::sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
 use pairwarm::trace::{ReadOptions, read_pairs, read_trace};
@@ -136,18 +135,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let runs_total = (config.runs.len() + usize::from(!args.strategy.iter().any(|s| s == "none")))
         * config.l1_sizes.len();
     let total = trace.events.len() as u64 * runs_total as u64;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} replaying [{bar:40}] {percent}% {human_pos}/{human_len} events ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(total, "replaying", args.quiet);
     let report = simulate(&trace, &config, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
 

@@ -99,9 +99,7 @@ impl EntryError {
     }
 }
 
-fn clip(value: &str) -> String {
-    value.chars().take(80).collect()
-}
+use crate::pair::clip;
 
 fn bad(field: &'static str, value: &str, reason: impl Into<String>) -> EntryError {
     EntryError::Bad {

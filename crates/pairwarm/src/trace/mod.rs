@@ -407,15 +407,4 @@ pub enum TraceError {
     },
 }
 
-/// Bounds the size of input echoed in errors, on a character boundary.
-pub(crate) fn clip(input: &str) -> String {
-    const MAX: usize = 80;
-    if input.len() <= MAX {
-        return input.to_owned();
-    }
-    let mut end = MAX;
-    while !input.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &input[..end])
-}
+pub(crate) use crate::pair::clip;
