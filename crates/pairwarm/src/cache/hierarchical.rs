@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::codec::{self, ValueError};
-use super::l1::{Evictions, L1Entry, L1Policy, L1Store};
+use super::entry::{Evictions, L1Entry};
+use super::l1::{L1Policy, L1Store};
 use super::l2::{L2Error, L2Store};
 use super::price_matrix::PriceMatrix;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};

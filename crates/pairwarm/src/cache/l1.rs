@@ -10,18 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
-use super::Price;
+use super::entry::{Evictions, L1Entry};
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};
-
-/// What L1 holds for a pair: the price and when it entered L1 (for `l1_ttl`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct L1Entry {
-    /// The cached price.
-    pub price: Price,
-    /// [`Clock`](super::Clock) time, in ms, when the entry was written, loaded or warmed.
-    pub stored_ms: u64,
-}
 
 /// Eviction policy of the L1 store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -46,42 +37,6 @@ impl std::str::FromStr for L1Policy {
                 "unknown L1 policy {other:?}: expected `default` or `lru`"
             )),
         }
-    }
-}
-
-/// Pairs evicted by one insert, collected without allocating (an insert of unit weight
-/// evicts at most a handful of entries; beyond four only the count is kept).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Evictions {
-    ids: [Option<PairId>; 4],
-    count: u32,
-}
-
-impl Evictions {
-    pub(crate) fn push_raw(&mut self, raw: u32) {
-        self.push(PairId::from_raw(raw));
-    }
-
-    fn push(&mut self, id: PairId) {
-        if let Some(slot) = self.ids.get_mut(self.count as usize) {
-            *slot = Some(id);
-        }
-        self.count += 1;
-    }
-
-    /// Number of entries evicted.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-
-    /// True if nothing was evicted.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The evicted ids (the first four, if more were evicted).
-    pub fn iter(&self) -> impl Iterator<Item = PairId> + '_ {
-        self.ids.iter().flatten().copied()
     }
 }
 
@@ -268,6 +223,7 @@ impl L1Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::Price;
 
     fn entry(p: f64) -> L1Entry {
         L1Entry {

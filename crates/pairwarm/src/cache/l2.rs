@@ -6,9 +6,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::memory_l2::MemoryL2;
-use super::redis_l2::RedisL2;
-
 /// Failure of an L2 call. Never a panic, never a hang past the configured timeout.
 #[derive(Debug, thiserror::Error)]
 pub enum L2Error {
@@ -78,76 +75,5 @@ pub trait L2Store: Send + Sync + 'static {
     /// Number of keys held, if the store can tell without a round trip.
     fn len_hint(&self) -> Option<usize> {
         None
-    }
-}
-
-/// Either L2 backend, chosen at run time (`REDIS_URL` set or not).
-pub enum AnyL2 {
-    /// In-process store.
-    Memory(MemoryL2),
-    /// Redis.
-    Redis(RedisL2),
-}
-
-impl From<MemoryL2> for AnyL2 {
-    fn from(l2: MemoryL2) -> Self {
-        Self::Memory(l2)
-    }
-}
-
-impl From<RedisL2> for AnyL2 {
-    fn from(l2: RedisL2) -> Self {
-        Self::Redis(l2)
-    }
-}
-
-impl L2Store for AnyL2 {
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, L2Error> {
-        match self {
-            Self::Memory(l2) => l2.get_many(keys).await,
-            Self::Redis(l2) => l2.get_many(keys).await,
-        }
-    }
-
-    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), L2Error> {
-        match self {
-            Self::Memory(l2) => l2.set(key, value, ttl).await,
-            Self::Redis(l2) => l2.set(key, value, ttl).await,
-        }
-    }
-
-    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
-        match self {
-            Self::Memory(l2) => l2.set_many(items, ttl).await,
-            Self::Redis(l2) => l2.set_many(items, ttl).await,
-        }
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), L2Error> {
-        match self {
-            Self::Memory(l2) => l2.delete(key).await,
-            Self::Redis(l2) => l2.delete(key).await,
-        }
-    }
-
-    fn round_trips(&self) -> u64 {
-        match self {
-            Self::Memory(l2) => l2.round_trips(),
-            Self::Redis(l2) => l2.round_trips(),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Memory(l2) => l2.name(),
-            Self::Redis(l2) => l2.name(),
-        }
-    }
-
-    fn len_hint(&self) -> Option<usize> {
-        match self {
-            Self::Memory(l2) => l2.len_hint(),
-            Self::Redis(l2) => l2.len_hint(),
-        }
     }
 }

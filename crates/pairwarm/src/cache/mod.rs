@@ -13,8 +13,10 @@
 //! Values are [`Price`]s; in L2 they are JSON (see [`codec`]) under
 //! `cache:l2:price:<chain>:<address>`, so the original system's `cache:l2:` layout is kept.
 
+mod any_l2;
 mod clock;
 pub mod codec;
+mod entry;
 mod hierarchical;
 mod l1;
 mod l2;
@@ -23,11 +25,13 @@ mod price_matrix;
 mod redis_l2;
 mod stats;
 
+pub use any_l2::AnyL2;
 pub use clock::Clock;
 pub use codec::{MAX_VALUE_BYTES, ValueError};
+pub use entry::{Evictions, L1Entry};
 pub use hierarchical::{CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup};
-pub use l1::{Evictions, L1Entry, L1Policy};
-pub use l2::{AnyL2, L2Error, L2Store};
+pub use l1::L1Policy;
+pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;
 pub use price_matrix::PriceMatrix;
 pub use redis_l2::{RedisL2, RedisL2Config};

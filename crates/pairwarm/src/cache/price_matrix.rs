@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::Price;
-use super::l1::{Evictions, L1Entry};
+use super::entry::{Evictions, L1Entry};
 use crate::pair::{PairId, PairInterner};
 
 const EMPTY: u64 = u64::MAX;
