@@ -6,8 +6,8 @@ use parking_lot::Mutex;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
+use super::family::Families;
 use super::histogram::AtomicHistogram;
-use super::registry::Families;
 use super::sampler::{TrackingSampler, TrackingTimer};
 
 /// How a warm operation ended (the `status` label of `warming_operations_total`).

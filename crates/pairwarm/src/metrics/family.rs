@@ -224,6 +224,30 @@ where
     }
 }
 
+/// The metric families, shared (by `Arc`) with the registry that encodes them.
+pub(crate) struct Families {
+    pub(crate) warming_operations: SeriesFamily<Counter>,
+    pub(crate) pairs_warmed: SeriesFamily<Counter>,
+    pub(crate) warming_duration: SeriesFamily<AtomicHistogram>,
+    pub(crate) debounced: SeriesFamily<Counter>,
+    pub(crate) dropped: SeriesFamily<Counter>,
+    pub(crate) warming_errors: SeriesFamily<Counter>,
+    pub(crate) pending: SeriesFamily<Gauge>,
+    pub(crate) shadow_predictions: SeriesFamily<Counter>,
+    pub(crate) shadow_hits: SeriesFamily<Counter>,
+    pub(crate) tracking_duration: SeriesFamily<AtomicHistogram>,
+    pub(crate) pairs_tracked: SeriesFamily<Gauge>,
+    pub(crate) cache_hits: SeriesFamily<Counter>,
+    pub(crate) cache_misses: SeriesFamily<Counter>,
+    pub(crate) cache_entries: SeriesFamily<Gauge>,
+    pub(crate) cache_size_bytes: SeriesFamily<Gauge>,
+    pub(crate) price_updates: SeriesFamily<Counter>,
+    pub(crate) opportunities: SeriesFamily<Counter>,
+    pub(crate) stream_processed: SeriesFamily<Counter>,
+    pub(crate) stream_dead_letter: SeriesFamily<Counter>,
+    pub(crate) stream_lag: SeriesFamily<Gauge>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

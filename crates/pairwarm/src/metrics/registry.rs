@@ -12,7 +12,7 @@ use crate::cache::ChainCacheStats;
 use crate::pair::{ChainId, MAX_CHAINS};
 
 use super::chain::{CacheLevel, ChainMetrics, WarmOutcome, saturating_i64};
-use super::family::{JsonFamily, JsonSample, MetricSpec, SeriesFamily};
+use super::family::{Families, JsonFamily, JsonSample, MetricSpec, SeriesFamily};
 use super::histogram::AtomicHistogram;
 use super::spec;
 use super::{MetricsError, validate_prefix};
@@ -88,30 +88,6 @@ impl StreamMetrics {
     pub fn set_consumer_lag(&self, entries: u64) {
         self.consumer_lag.set(saturating_i64(entries));
     }
-}
-
-/// The metric families, shared (by `Arc`) with the registry that encodes them.
-pub(crate) struct Families {
-    pub(crate) warming_operations: SeriesFamily<Counter>,
-    pub(crate) pairs_warmed: SeriesFamily<Counter>,
-    pub(crate) warming_duration: SeriesFamily<AtomicHistogram>,
-    pub(crate) debounced: SeriesFamily<Counter>,
-    pub(crate) dropped: SeriesFamily<Counter>,
-    pub(crate) warming_errors: SeriesFamily<Counter>,
-    pub(crate) pending: SeriesFamily<Gauge>,
-    pub(crate) shadow_predictions: SeriesFamily<Counter>,
-    pub(crate) shadow_hits: SeriesFamily<Counter>,
-    pub(crate) tracking_duration: SeriesFamily<AtomicHistogram>,
-    pub(crate) pairs_tracked: SeriesFamily<Gauge>,
-    pub(crate) cache_hits: SeriesFamily<Counter>,
-    pub(crate) cache_misses: SeriesFamily<Counter>,
-    pub(crate) cache_entries: SeriesFamily<Gauge>,
-    pub(crate) cache_size_bytes: SeriesFamily<Gauge>,
-    pub(crate) price_updates: SeriesFamily<Counter>,
-    pub(crate) opportunities: SeriesFamily<Counter>,
-    pub(crate) stream_processed: SeriesFamily<Counter>,
-    pub(crate) stream_dead_letter: SeriesFamily<Counter>,
-    pub(crate) stream_lag: SeriesFamily<Gauge>,
 }
 
 /// One entry of the JSON catalogue.
