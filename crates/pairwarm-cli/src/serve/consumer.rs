@@ -190,7 +190,7 @@ impl StreamConsumer {
             // Pending ids whose entries were trimmed: nothing to process, but they must
             // leave the pending list.
             out.extend(claim.deleted.into_iter().map(|id| RawEntry {
-                stream: stream.clone(),
+                stream: stream.as_str().into(),
                 id,
                 fields: None,
             }));
@@ -246,7 +246,7 @@ impl StreamConsumer {
             }
             pipe.add_command(add).ignore();
             pipe.cmd("XACK")
-                .arg(&e.stream)
+                .arg(&*e.stream)
                 .arg(&self.cfg.group)
                 .arg(&e.id)
                 .ignore();

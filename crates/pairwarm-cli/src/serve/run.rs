@@ -64,6 +64,10 @@ struct Service {
     feed_running: AtomicBool,
     stream_lag: AtomicU64,
     stream_processed: AtomicU64,
+    /// Read-to-ack time of each stream entry, µs (every entry of a batch counts once).
+    entry_latency: parking_lot::Mutex<hdrhistogram::Histogram<u64>>,
+    /// First and last time a batch was acknowledged (for the end-to-end rate).
+    busy: parking_lot::Mutex<Option<(Instant, Instant)>>,
     dead_lettered: AtomicU64,
     published: AtomicU64,
     warmer_at_last_health: parking_lot::Mutex<Option<WarmerStats>>,
@@ -166,6 +170,11 @@ fn build(args: ServeArgs, settings: Settings) -> anyhow::Result<Arc<Service>> {
         feed_running: AtomicBool::new(false),
         stream_lag: AtomicU64::new(0),
         stream_processed: AtomicU64::new(0),
+        entry_latency: parking_lot::Mutex::new(
+            hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)
+                .context("latency histogram")?,
+        ),
+        busy: parking_lot::Mutex::new(None),
         dead_lettered: AtomicU64::new(0),
         published: AtomicU64::new(0),
         warmer_at_last_health: parking_lot::Mutex::new(None),
@@ -228,7 +237,26 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         tracing::warn!(?deadline, "graceful shutdown took too long; exiting anyway");
     }
     print_status(&service, &mut StatusWindow::default(), true);
+    print_stream_summary(&service);
     Ok(())
+}
+
+/// End-to-end figures of a Redis run: entries/s from the first to the last batch, and the
+/// per-entry read-to-ack latency.
+fn print_stream_summary(service: &Service) {
+    let processed = service.stream_processed.load(Ordering::Relaxed);
+    let Some((first, last)) = *service.busy.lock() else {
+        return;
+    };
+    let secs = (last - first).as_secs_f64().max(1e-6);
+    let h = service.entry_latency.lock();
+    eprintln!(
+        "stream: {processed} entries in {secs:.2} s = {:.0} entries/s; read-to-ack latency per entry p50 {} µs, p99 {} µs, max {} µs",
+        processed as f64 / secs,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.max()
+    );
 }
 
 async fn wait_for_shutdown(service: &Arc<Service>) {
@@ -461,6 +489,7 @@ async fn handle_batch(
     consumer: &mut StreamConsumer,
     batch: &[RawEntry],
 ) -> anyhow::Result<()> {
+    let received = Instant::now();
     let mut updates: Vec<PriceUpdate> = Vec::with_capacity(batch.len());
     let mut good: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut letters: Vec<DeadLetter<'_>> = Vec::new();
@@ -474,7 +503,7 @@ async fn handle_batch(
             Some(fields) => match parse_entry(fields) {
                 Ok(update) => {
                     updates.push(update);
-                    good.entry(entry.stream.as_str())
+                    good.entry(&*entry.stream)
                         .or_default()
                         .push(entry.id.as_str());
                 }
@@ -493,6 +522,17 @@ async fn handle_batch(
         consumer.ack(stream, ids).await?;
     }
     let n = batch.len() as u64;
+    let done = Instant::now();
+    let micros = (done - received).as_micros().max(1) as u64;
+    let _ = service
+        .entry_latency
+        .lock()
+        .record_n(micros.min(60_000_000), n);
+    {
+        let mut busy = service.busy.lock();
+        let first = busy.map_or(received, |(first, _)| first);
+        *busy = Some((first, done));
+    }
     service.stream_processed.fetch_add(n, Ordering::Relaxed);
     service
         .dead_lettered

@@ -117,6 +117,11 @@ impl PoolRegistry {
         self.dexes.read().get(index as usize).cloned()
     }
 
+    /// Runs `f` on the name of a DEX index without copying it.
+    pub fn with_dex_name<R>(&self, index: u16, f: impl FnOnce(&str) -> R) -> Option<R> {
+        self.dexes.read().get(index as usize).map(|d| f(d))
+    }
+
     /// Records (or refreshes) a pool's metadata. Cheap when nothing changed.
     pub fn observe(&self, id: PairId, chain: ChainId, dex: &str, token0: &str, token1: &str) {
         let Some(slot) = self.slot(id) else {
@@ -323,10 +328,16 @@ impl Detector {
     }
 
     fn fee_bps(&self, pool: PairId) -> f64 {
+        if self.config.dex_fees_bps.is_empty() {
+            return self.config.default_fee_bps;
+        }
         self.registry
             .meta(pool)
-            .and_then(|m| self.registry.dex_name(m.dex))
-            .and_then(|d| self.config.dex_fees_bps.get(&d).copied())
+            .and_then(|m| {
+                self.registry
+                    .with_dex_name(m.dex, |d| self.config.dex_fees_bps.get(d).copied())
+            })
+            .flatten()
             .unwrap_or(self.config.default_fee_bps)
     }
 

@@ -6,13 +6,15 @@
 //! names and values as bytes; the entry parser ([`super::entry`]) then judges each entry on
 //! its own, and a bad one goes to the dead-letter stream.
 
+use std::sync::Arc;
+
 use redis::Value;
 
 /// One stream entry as delivered: its id and raw fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawEntry {
-    /// Stream the entry came from.
-    pub stream: String,
+    /// Stream the entry came from (shared by the entries of one reply).
+    pub stream: Arc<str>,
     /// Entry id (`<ms>-<seq>`).
     pub id: String,
     /// `(field, value)` pairs; `None` when the entry was deleted from the stream while
@@ -55,7 +57,7 @@ fn items(v: Value) -> Result<Vec<Value>, Value> {
 }
 
 /// Decodes `[id, [field, value, ...]]` (or `[id, nil]` for a deleted entry).
-fn entry(stream: &str, v: Value) -> Result<RawEntry, ReplyError> {
+fn entry(stream: &Arc<str>, v: Value) -> Result<RawEntry, ReplyError> {
     let parts = items(v).map_err(|_| ReplyError("entry is not an array".into()))?;
     let len = parts.len();
     let mut parts = parts.into_iter();
@@ -85,13 +87,13 @@ fn entry(stream: &str, v: Value) -> Result<RawEntry, ReplyError> {
         }
     };
     Ok(RawEntry {
-        stream: stream.to_owned(),
+        stream: stream.clone(),
         id,
         fields,
     })
 }
 
-fn entries(stream: &str, v: Value, out: &mut Vec<RawEntry>) -> Result<(), ReplyError> {
+fn entries(stream: &Arc<str>, v: Value, out: &mut Vec<RawEntry>) -> Result<(), ReplyError> {
     match v {
         Value::Nil => Ok(()),
         other => {
@@ -114,8 +116,9 @@ pub fn decode_read_reply(reply: Value) -> Result<Vec<RawEntry>, ReplyError> {
         Value::Nil => {}
         Value::Map(streams) => {
             for (k, v) in streams {
-                let stream =
-                    text(&k).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                let stream: Arc<str> = text(&k)
+                    .ok_or_else(|| ReplyError("stream name is not a string".into()))?
+                    .into();
                 entries(&stream, v, &mut out)?;
             }
         }
@@ -131,8 +134,9 @@ pub fn decode_read_reply(reply: Value) -> Result<Vec<RawEntry>, ReplyError> {
                         "stream item has {len} parts, expected 2"
                     )));
                 };
-                let stream =
-                    text(&name).ok_or_else(|| ReplyError("stream name is not a string".into()))?;
+                let stream: Arc<str> = text(&name)
+                    .ok_or_else(|| ReplyError("stream name is not a string".into()))?
+                    .into();
                 entries(&stream, list, &mut out)?;
             }
         }
@@ -162,6 +166,7 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
         return Err(ReplyError(format!("XAUTOCLAIM reply has {len} parts")));
     };
     let next = text(&next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
+    let stream: Arc<str> = stream.into();
     let mut claimed = Vec::new();
     if let Ok(list) = items(list) {
         for e in list {
@@ -169,7 +174,7 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
             if matches!(e, Value::Nil) {
                 continue;
             }
-            claimed.push(entry(stream, e)?);
+            claimed.push(entry(&stream, e)?);
         }
     }
     let deleted = deleted
@@ -212,7 +217,7 @@ mod tests {
         ])]);
         let got = decode_read_reply(reply).unwrap();
         assert_eq!(got.len(), 3);
-        assert_eq!(got[0].stream, "stream:price-updates");
+        assert_eq!(&*got[0].stream, "stream:price-updates");
         assert_eq!(
             got[0].fields.as_deref(),
             Some(

@@ -301,6 +301,7 @@ impl Counters {
 #[derive(Default)]
 struct HitRate {
     last: Mutex<(u64, u64, Option<f64>)>,
+    l1_size: AtomicU64,
     calls: AtomicU64,
 }
 
@@ -308,16 +309,22 @@ impl HitRate {
     const ALPHA: f64 = 0.2;
     const REFRESH: u64 = 16;
 
-    fn current(&self, counts: impl FnOnce() -> (u64, u64)) -> f64 {
+    /// The smoothed hit rate and the L1 size, refreshed from `counts` (hits, misses,
+    /// size) every `REFRESH` calls.
+    fn current(&self, counts: impl FnOnce() -> (u64, u64, usize)) -> (f64, usize) {
         if self
             .calls
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(Self::REFRESH)
         {
-            let (hits, misses) = counts();
-            return self.update(hits, misses);
+            let (hits, misses, size) = counts();
+            self.l1_size.store(size as u64, Ordering::Relaxed);
+            return (self.update(hits, misses), size);
         }
-        self.last.lock().2.unwrap_or(0.0)
+        (
+            self.last.lock().2.unwrap_or(0.0),
+            self.l1_size.load(Ordering::Relaxed) as usize,
+        )
     }
 
     fn update(&self, hits: u64, misses: u64) -> f64 {
@@ -490,9 +497,9 @@ impl<L: L2Store> CacheWarmer<L> {
         let config = self.inner.config.read().clone();
         let strategy = self.strategy();
         let cache = &self.inner.cache;
-        let l1_hit_rate = self.inner.hit_rate.current(|| {
+        let (l1_hit_rate, l1_size) = self.inner.hit_rate.current(|| {
             let (hits, misses) = cache.l1_counts();
-            (hits, misses)
+            (hits, misses, cache.l1_len())
         });
         let want = strategy.max_candidates().max(config.max_pairs_per_warm);
         let min_score = strategy.min_score().min(config.min_correlation_score);
@@ -504,7 +511,7 @@ impl<L: L2Store> CacheWarmer<L> {
             source,
             now_ms,
             l1_hit_rate,
-            l1_size: cache.l1_len(),
+            l1_size,
             l1_capacity: cache.l1_capacity(),
             correlations: &correlations,
         });
