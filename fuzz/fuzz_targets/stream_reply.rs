@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
     const STREAM: &str = "stream:price-updates";
     if let Ok(claim) = decode_autoclaim_reply(STREAM, value) {
-        assert!(claim.claimed.iter().all(|e| e.stream == STREAM));
+        assert!(claim.claimed.iter().all(|e| &*e.stream == STREAM));
         check_entries(&claim.claimed);
     }
 });
