@@ -19,6 +19,11 @@ const HEADER_LEN: usize = 54;
 const PAIR_LEN: usize = 2 + 20 + 8 + 8 + 2;
 const ENTRY_LEN: usize = 4 + 8 + 8 + 8;
 const CRC_LEN: usize = 4;
+/// Largest count (updates, co-occurrences, errors) an image may hold. Counts are stored
+/// in the tables as `f32` relative to their epoch's start, i.e. multiplied by up to 2^16;
+/// 1e30 keeps that far below `f32::MAX` (3.4e38), where a larger finite `f64` would become
+/// infinity. A real decayed count is bounded by the number of events, many orders below.
+const MAX_COUNT: f64 = 1e30;
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -147,10 +152,10 @@ impl<'a> Reader<'a> {
     fn count(&mut self, what: &str) -> Result<f64, SnapshotError> {
         let at = self.pos;
         let v = f64::from_le_bytes(self.array(what)?);
-        if !(v.is_finite() && v >= 0.0) {
+        if !(v.is_finite() && (0.0..=MAX_COUNT).contains(&v)) {
             return Err(malformed(
                 at,
-                format!("{what} is {v}, expected a finite count >= 0"),
+                format!("{what} is {v}, expected a count in 0..={MAX_COUNT:e}"),
             ));
         }
         Ok(v)
@@ -308,7 +313,7 @@ impl CorrelationTracker {
     ///
     /// Pairs are written hottest first, so restoring into a smaller tracker keeps the hottest.
     /// [`Self::restore`] validates the whole image (length, magic, version, checksum, every
-    /// index and number) and reports the first problem as a [`SnapshotError`]; on any error
+    /// index and number; counts must lie in `0..=1e30`) and reports the first problem as a [`SnapshotError`]; on any error
     /// the tracker is left empty.
     pub fn snapshot(&self, interner: &PairInterner) -> Vec<u8> {
         let now = self
@@ -557,5 +562,78 @@ impl CorrelationTracker {
             }
         };
         self.restore(interner, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::TrackerConfig;
+
+    /// A two-pair image (pair 0 followed by pair 1 in three blocks) and its interner.
+    fn image() -> Vec<u8> {
+        let interner = PairInterner::new(64);
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        let a = interner
+            .intern_str("bsc", "0x16b9a82891338f9ba80e2d6970fdda79d1eb0dae")
+            .unwrap();
+        let b = interner
+            .intern_str("bsc", "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640")
+            .unwrap();
+        for k in 1..=3 {
+            t.record_price_update(a, k * 12_000);
+            t.record_price_update(b, k * 12_000 + 5);
+        }
+        t.snapshot(&interner)
+    }
+
+    fn recrc(bytes: &mut [u8]) {
+        let body = bytes.len() - CRC_LEN;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Offset of the first pair record (one chain, `bsc`).
+    const FIRST_PAIR: usize = HEADER_LEN + 1 + 3;
+
+    /// Found by the `tracker_snapshot` fuzz target: a finite but huge `f64` count passed
+    /// the check, became `inf` as the tables' `f32` and broke every score of the pair.
+    #[test]
+    fn counts_too_large_for_the_tables_are_malformed() {
+        let original = image();
+        let interner = PairInterner::new(64);
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        t.restore(&interner, &original).unwrap();
+        t.check_invariants().unwrap();
+        // The first pair's update count, then the first entry's count and error (of the
+        // first pair that has one: pairs are written hottest first).
+        let updates = FIRST_PAIR + 2 + 20;
+        let mut pair = FIRST_PAIR;
+        while u16::from_le_bytes([original[pair + PAIR_LEN - 2], original[pair + PAIR_LEN - 1]])
+            == 0
+        {
+            pair += PAIR_LEN;
+        }
+        let entry = pair + PAIR_LEN;
+        let fields = [updates, entry + 4, entry + 12];
+        for at in fields {
+            for v in [1e300, f64::from(f32::MAX), 1e31] {
+                let mut bytes = original.clone();
+                bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+                recrc(&mut bytes);
+                let err = t.restore(&interner, &bytes).unwrap_err();
+                assert!(
+                    matches!(err, SnapshotError::Malformed { offset, .. } if offset == at),
+                    "{v} at {at}: {err}"
+                );
+                assert_eq!(t.stats().total_pairs, 0);
+            }
+            // The largest accepted count still fits the tables.
+            let mut bytes = original.clone();
+            bytes[at..at + 8].copy_from_slice(&MAX_COUNT.to_le_bytes());
+            recrc(&mut bytes);
+            t.restore(&interner, &bytes).unwrap();
+            t.check_invariants().unwrap();
+        }
     }
 }
