@@ -622,9 +622,12 @@ mod tests {
         bytes[body..].copy_from_slice(&crc.to_le_bytes());
     }
 
+    /// `(chain index, address number, updates, entries)`.
+    type PairSpec<'a> = (u16, u16, f64, &'a [(u32, f64)]);
+
     /// An image of the given chains and pairs `(chain, address number, updates, entries)`,
     /// entries `(neighbour index, count)`, taken at 10 s, checksummed.
-    fn encode(chains: &[&str], pairs: &[(u16, u16, f64, &[(u32, f64)])]) -> Vec<u8> {
+    fn encode(chains: &[&str], pairs: &[PairSpec<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
