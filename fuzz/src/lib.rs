@@ -58,3 +58,14 @@ pub fn check_entry_error(e: &EntryError) {
         message.len()
     );
 }
+
+/// The two bytes every gzip stream starts with (the trace parsers sniff them).
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `data` as a gzip stream (fastest level: the content matters, not the ratio).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).expect("writing to a Vec cannot fail");
+    gz.finish().expect("writing to a Vec cannot fail")
+}

@@ -319,3 +319,35 @@ fn redis_round_trip() {
         assert_eq!(restored.stats().total_pairs, 0);
     });
 }
+
+/// The `tracker_snapshot` fuzz target's seeds are real images of [`learned`]: byte 0 is
+/// the target's mode, `learned` holds the whole image (mode 0: restored as is) and
+/// `learned_body` the image without its checksum (mode 1: the target re-checksums it).
+/// This checks that the committed seeds still restore, so a format change that strands
+/// them fails here; `PAIRWARM_WRITE_FUZZ_SEEDS=1 cargo test -p pairwarm --test
+/// tracker_snapshot fuzz_seeds` rewrites them.
+#[test]
+fn fuzz_seeds_are_real_snapshots() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/tracker_snapshot");
+    if std::env::var_os("PAIRWARM_WRITE_FUZZ_SEEDS").is_some() {
+        let interner = PairInterner::new(1024);
+        let (t, _) = learned(&interner);
+        let image = t.snapshot(&interner);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("learned"), [&[0u8][..], &image].concat()).unwrap();
+        let body = &image[..image.len() - 4];
+        std::fs::write(dir.join("learned_body"), [&[1u8][..], body].concat()).unwrap();
+    }
+    let seed = std::fs::read(dir.join("learned")).unwrap();
+    let body_seed = std::fs::read(dir.join("learned_body")).unwrap();
+    assert_eq!((seed[0], body_seed[0]), (0, 1));
+    let image = &seed[1..];
+    assert_eq!(&body_seed[1..], &image[..image.len() - 4]);
+    let interner = PairInterner::new(1024);
+    let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+    let report = t.restore(&interner, image).unwrap();
+    assert_eq!((report.pairs_restored, report.pairs_skipped), (5, 0));
+    assert!(report.neighbours_restored >= 3, "{report:?}");
+    t.check_invariants().unwrap();
+}

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::neighbours::Entry;
-use super::{CorrelationTracker, Signal};
-use crate::pair::{Address, ChainId, PairId, PairInterner, PairKey};
+use super::{CorrelationTracker, MAX_NEIGHBOURS, Signal};
+use crate::pair::{Address, ChainId, MAX_CHAINS, PairId, PairInterner, PairKey};
 
 /// First 8 bytes of every tracker snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"PWTRACK\0";
@@ -19,6 +19,11 @@ const HEADER_LEN: usize = 54;
 const PAIR_LEN: usize = 2 + 20 + 8 + 8 + 2;
 const ENTRY_LEN: usize = 4 + 8 + 8 + 8;
 const CRC_LEN: usize = 4;
+/// Largest count (updates, co-occurrences, errors) an image may hold. Counts are stored
+/// in the tables as `f32` relative to their epoch's start, i.e. multiplied by up to 2^16;
+/// 1e30 keeps that far below `f32::MAX` (3.4e38), where a larger finite `f64` would become
+/// infinity. A real decayed count is bounded by the number of events, many orders below.
+const MAX_COUNT: f64 = 1e30;
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -147,10 +152,10 @@ impl<'a> Reader<'a> {
     fn count(&mut self, what: &str) -> Result<f64, SnapshotError> {
         let at = self.pos;
         let v = f64::from_le_bytes(self.array(what)?);
-        if !(v.is_finite() && v >= 0.0) {
+        if !(v.is_finite() && (0.0..=MAX_COUNT).contains(&v)) {
             return Err(malformed(
                 at,
-                format!("{what} is {v}, expected a finite count >= 0"),
+                format!("{what} is {v}, expected a count in 0..={MAX_COUNT:e}"),
             ));
         }
         Ok(v)
@@ -219,6 +224,14 @@ fn parse(bytes: &[u8]) -> Result<Parsed, SnapshotError> {
     let _half_life_ms = r.u64("half_life_ms")?;
     let _m = r.u32("neighbours_per_pair")?;
     let chain_count = r.u16("chain count")?;
+    // An interner holds at most MAX_CHAINS chains; the bound also keeps the duplicate
+    // check below cheap.
+    if usize::from(chain_count) > MAX_CHAINS {
+        return Err(malformed(
+            r.pos - 2,
+            format!("{chain_count} chains, at most {MAX_CHAINS}"),
+        ));
+    }
     let pair_count = r.u32("pair count")? as usize;
     let mut chains = Vec::with_capacity(usize::from(chain_count));
     for _ in 0..chain_count {
@@ -227,6 +240,11 @@ fn parse(bytes: &[u8]) -> Result<Parsed, SnapshotError> {
         let name = r.take(usize::from(len), "chain name")?;
         let name = std::str::from_utf8(name)
             .map_err(|_| malformed(at, "chain name is not UTF-8".into()))?;
+        // The interner folds ASCII case, so `bsc` and `BSC` would be one chain and the
+        // same address on both one pair.
+        if chains.iter().any(|c: &String| c.eq_ignore_ascii_case(name)) {
+            return Err(malformed(at, "chain listed twice".into()));
+        }
         chains.push(name.to_owned());
     }
     // Each pair needs at least PAIR_LEN bytes: bounds the allocation by the input size.
@@ -251,12 +269,26 @@ fn parse(bytes: &[u8]) -> Result<Parsed, SnapshotError> {
         let updates = r.count("update count")?;
         let last_update = r.u64("last update")?;
         let entry_count = usize::from(r.u16("entry count")?);
+        // A table holds at most MAX_NEIGHBOURS entries; the bound also keeps the
+        // duplicate check below cheap.
+        if entry_count > MAX_NEIGHBOURS {
+            return Err(malformed(
+                r.pos - 2,
+                format!("{entry_count} neighbours, at most {MAX_NEIGHBOURS}"),
+            ));
+        }
         let mut entries = Vec::with_capacity(entry_count.min((body - r.pos) / ENTRY_LEN));
         for _ in 0..entry_count {
             let at = r.pos;
             let neighbour = r.u32("neighbour index")?;
             if neighbour as usize >= pair_count || neighbour as usize == pairs.len() {
                 return Err(malformed(at, format!("bad neighbour index {neighbour}")));
+            }
+            if entries
+                .iter()
+                .any(|e: &(u32, f64, f64, u64)| e.0 == neighbour)
+            {
+                return Err(malformed(at, format!("neighbour {neighbour} listed twice")));
             }
             let count = r.count("co-occurrence count")?;
             let err = r.count("co-occurrence error")?;
@@ -308,8 +340,10 @@ impl CorrelationTracker {
     ///
     /// Pairs are written hottest first, so restoring into a smaller tracker keeps the hottest.
     /// [`Self::restore`] validates the whole image (length, magic, version, checksum, every
-    /// index and number) and reports the first problem as a [`SnapshotError`]; on any error
-    /// the tracker is left empty.
+    /// index and number: counts in `0..=1e30`, at most [`MAX_CHAINS`] chains and
+    /// [`MAX_NEIGHBOURS`] entries per pair, no chain (ignoring ASCII case), pair or
+    /// neighbour of a pair listed twice) and reports the first problem as a
+    /// [`SnapshotError`]; on any error the tracker is left empty.
     pub fn snapshot(&self, interner: &PairInterner) -> Vec<u8> {
         let now = self
             .counters
@@ -557,5 +591,178 @@ impl CorrelationTracker {
             }
         };
         self.restore(interner, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::TrackerConfig;
+
+    /// A two-pair image (pair 0 followed by pair 1 in three blocks) and its interner.
+    fn image() -> Vec<u8> {
+        let interner = PairInterner::new(64);
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        let a = interner
+            .intern_str("bsc", "0x16b9a82891338f9ba80e2d6970fdda79d1eb0dae")
+            .unwrap();
+        let b = interner
+            .intern_str("bsc", "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640")
+            .unwrap();
+        for k in 1..=3 {
+            t.record_price_update(a, k * 12_000);
+            t.record_price_update(b, k * 12_000 + 5);
+        }
+        t.snapshot(&interner)
+    }
+
+    fn recrc(bytes: &mut [u8]) {
+        let body = bytes.len() - CRC_LEN;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// `(chain index, address number, updates, entries)`.
+    type PairSpec<'a> = (u16, u16, f64, &'a [(u32, f64)]);
+
+    /// An image of the given chains and pairs `(chain, address number, updates, entries)`,
+    /// entries `(neighbour index, count)`, taken at 10 s, checksummed.
+    fn encode(chains: &[&str], pairs: &[PairSpec<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        for v in [10_000u64, 1000, 600_000] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&(chains.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        for c in chains {
+            out.push(c.len() as u8);
+            out.extend_from_slice(c.as_bytes());
+        }
+        for (chain, address, updates, entries) in pairs {
+            out.extend_from_slice(&chain.to_le_bytes());
+            let mut bytes = [0x11; 20];
+            bytes[..2].copy_from_slice(&address.to_le_bytes());
+            out.extend_from_slice(&bytes);
+            out.extend_from_slice(&updates.to_le_bytes());
+            out.extend_from_slice(&9_000u64.to_le_bytes());
+            out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+            for (neighbour, count) in *entries {
+                out.extend_from_slice(&neighbour.to_le_bytes());
+                out.extend_from_slice(&count.to_le_bytes());
+                out.extend_from_slice(&0f64.to_le_bytes());
+                out.extend_from_slice(&9_000u64.to_le_bytes());
+            }
+        }
+        let total = (out.len() + CRC_LEN) as u64;
+        out[12..20].copy_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&[0; CRC_LEN]);
+        recrc(&mut out);
+        out
+    }
+
+    #[test]
+    fn encoded_images_restore() {
+        let bytes = encode(&["bsc"], &[(0, 1, 5.0, &[(1, 4.0)]), (0, 2, 4.0, &[])]);
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        let report = t.restore(&PairInterner::new(64), &bytes).unwrap();
+        assert_eq!((report.pairs_restored, report.neighbours_restored), (2, 1));
+        t.check_invariants().unwrap();
+    }
+
+    /// Found by the `tracker_snapshot` fuzz target: a neighbour listed twice in one
+    /// pair's entries was inserted twice into its table.
+    #[test]
+    fn a_neighbour_listed_twice_is_malformed() {
+        let bytes = encode(
+            &["bsc"],
+            &[(0, 1, 5.0, &[(1, 4.0), (1, 3.0)]), (0, 2, 4.0, &[])],
+        );
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        let err = t.restore(&PairInterner::new(64), &bytes).unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+        assert_eq!(t.stats().total_pairs, 0);
+    }
+
+    /// Chain names are case-insensitive (the interner's rule), so `bsc` and `BSC` are the
+    /// same chain and the same address on both is one pair: restoring both made one slot
+    /// list itself as a neighbour.
+    #[test]
+    fn a_chain_listed_twice_up_to_case_is_malformed() {
+        let bytes = encode(
+            &["bsc", "BSC"],
+            &[(0, 1, 5.0, &[(1, 4.0)]), (1, 1, 4.0, &[(0, 4.0)])],
+        );
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        let err = t.restore(&PairInterner::new(64), &bytes).unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+        assert_eq!(t.stats().total_pairs, 0);
+        t.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn more_chains_or_neighbours_than_a_tracker_holds_are_malformed() {
+        let names: Vec<String> = (0..=MAX_CHAINS).map(|i| format!("c{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let bytes = encode(&names, &[(0, 1, 5.0, &[])]);
+        let err = parse(&bytes).err().unwrap();
+        assert!(err.to_string().contains("chains, at most"), "{err}");
+        assert!(parse(&encode(&names[..MAX_CHAINS], &[(0, 1, 5.0, &[])])).is_ok());
+
+        let entries: Vec<(u32, f64)> = (1..=MAX_NEIGHBOURS as u32 + 1).map(|i| (i, 1.0)).collect();
+        let mut pairs = vec![(0u16, 0u16, 5.0, &entries[..])];
+        pairs.extend((1..=MAX_NEIGHBOURS as u16 + 1).map(|a| (0u16, a, 1.0, &[][..])));
+        let err = parse(&encode(&["bsc"], &pairs)).err().unwrap();
+        assert!(err.to_string().contains("neighbours, at most"), "{err}");
+        pairs[0].3 = &entries[..MAX_NEIGHBOURS];
+        assert!(parse(&encode(&["bsc"], &pairs)).is_ok());
+    }
+
+    /// Offset of the first pair record (one chain, `bsc`).
+    const FIRST_PAIR: usize = HEADER_LEN + 1 + 3;
+
+    /// Found by the `tracker_snapshot` fuzz target: a finite but huge `f64` count passed
+    /// the check, became `inf` as the tables' `f32` and broke every score of the pair.
+    #[test]
+    fn counts_too_large_for_the_tables_are_malformed() {
+        let original = image();
+        let interner = PairInterner::new(64);
+        let t = CorrelationTracker::new(TrackerConfig::default()).unwrap();
+        t.restore(&interner, &original).unwrap();
+        t.check_invariants().unwrap();
+        // The first pair's update count, then the first entry's count and error (of the
+        // first pair that has one: pairs are written hottest first).
+        let updates = FIRST_PAIR + 2 + 20;
+        let mut pair = FIRST_PAIR;
+        while u16::from_le_bytes([original[pair + PAIR_LEN - 2], original[pair + PAIR_LEN - 1]])
+            == 0
+        {
+            pair += PAIR_LEN;
+        }
+        let entry = pair + PAIR_LEN;
+        let fields = [updates, entry + 4, entry + 12];
+        for at in fields {
+            for v in [1e300, f64::from(f32::MAX), 1e31] {
+                let mut bytes = original.clone();
+                bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
+                recrc(&mut bytes);
+                let err = t.restore(&interner, &bytes).unwrap_err();
+                assert!(
+                    matches!(err, SnapshotError::Malformed { offset, .. } if offset == at),
+                    "{v} at {at}: {err}"
+                );
+                assert_eq!(t.stats().total_pairs, 0);
+            }
+            // The largest accepted count still fits the tables.
+            let mut bytes = original.clone();
+            bytes[at..at + 8].copy_from_slice(&MAX_COUNT.to_le_bytes());
+            recrc(&mut bytes);
+            t.restore(&interner, &bytes).unwrap();
+            t.check_invariants().unwrap();
+        }
     }
 }
