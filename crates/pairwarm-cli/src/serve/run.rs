@@ -750,7 +750,17 @@ async fn restore_snapshot(service: &Service) {
         .tracker
         .restore(service.cache.interner(), &bytes)
     {
-        Ok(report) => eprintln!("restored tracker snapshot: {report:?}"),
+        Ok(report) => {
+            eprintln!("restored tracker snapshot: {report:?}");
+            let signal = service.parts.tracker.config().signal;
+            if report.signal != signal {
+                tracing::warn!(
+                    snapshot = ?report.signal,
+                    configured = ?signal,
+                    "the snapshot was learned from another signal; its scores mean something else until relearned"
+                );
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "tracker snapshot rejected; starting empty"),
     }
 }
