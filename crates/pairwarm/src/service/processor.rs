@@ -185,17 +185,20 @@ impl<L: L2Store> Processor<L> {
         if reads.is_empty() {
             return Vec::new();
         }
-        // Shadow accounting needs to know which reads L1 could answer.
-        for (&(_, _, ts), &(start, len)) in ids.iter().zip(&spans) {
-            for &q in &reads[start..start + len] {
-                let hit = self.cache.contains_l1(q);
-                if self.shadow.read(q, hit, ts)
-                    && let Some(m) = &self.metrics
-                {
-                    let chain = interner.chain_of(q);
-                    m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
-                        .shadow_hits
-                        .inc();
+        // Shadow accounting needs to know which reads L1 could answer (only in shadow mode:
+        // it costs an L1 peek per read).
+        if self.rollout.state_shadow() {
+            for (&(_, _, ts), &(start, len)) in ids.iter().zip(&spans) {
+                for &q in &reads[start..start + len] {
+                    let hit = self.cache.contains_l1(q);
+                    if self.shadow.read(q, hit, ts)
+                        && let Some(m) = &self.metrics
+                    {
+                        let chain = interner.chain_of(q);
+                        m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
+                            .shadow_hits
+                            .inc();
+                    }
                 }
             }
         }

@@ -178,6 +178,11 @@ impl RolloutControls {
         }
     }
 
+    /// Whether shadow mode is on (one relaxed load).
+    pub fn state_shadow(&self) -> bool {
+        self.shadow.load(Ordering::Relaxed)
+    }
+
     /// Whether warming is switched on at all.
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
