@@ -470,6 +470,16 @@ async fn handle_batch(
                 detail: "entry was deleted from the stream while pending".into(),
             }),
             Some(fields) => match parse_entry(fields) {
+                // The processor cannot intern a chain beyond the interner's chain limit
+                // and would skip the update; dead-letter it here instead of acknowledging
+                // it as processed.
+                Ok(update) if let Err(e) = service.cache.interner().chain_id(&update.chain) => {
+                    letters.push(DeadLetter {
+                        entry,
+                        reason: "chain_limit",
+                        detail: e.to_string(),
+                    });
+                }
                 Ok(update) => {
                     updates.push(update);
                     good.entry(entry.stream.as_str())
@@ -500,6 +510,8 @@ async fn handle_batch(
         for l in &letters {
             let reason = if l.entry.fields.is_none() {
                 DeadLetterReason::Trimmed
+            } else if l.reason == "chain_limit" {
+                DeadLetterReason::Other
             } else {
                 DeadLetterReason::Malformed
             };
