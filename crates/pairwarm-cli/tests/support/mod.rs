@@ -259,7 +259,11 @@ impl Serve {
         Metrics::parse(&r.body)
     }
 
-    /// Waits until `/health/warming` `stream.processed` reaches `n`; panics if it goes past.
+    /// Waits until `/health/warming` `stream.processed` reaches `n` (panics if it goes
+    /// past) and returns a health document taken after that.
+    ///
+    /// The document that shows `processed == n` is not returned: it reads the tracker and
+    /// warmer counters before `stream.processed`, so it may predate the last batch.
     pub fn wait_processed(&self, n: u64, timeout: Duration) -> Value {
         wait_for(
             timeout,
@@ -268,10 +272,11 @@ impl Serve {
                 let h = self.health();
                 let done = h["stream"]["processed"].as_u64().unwrap_or(0);
                 assert!(done <= n, "processed {done} entries, expected {n}\n{h:#}");
-                (done == n).then_some(h)
+                (done == n).then_some(())
             },
             || self.ctx(),
-        )
+        );
+        self.health()
     }
 
     /// Waits until the async warm queue is empty and no warm is running.
