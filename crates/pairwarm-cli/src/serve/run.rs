@@ -186,6 +186,10 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     let listen = args
         .listen
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], settings.metrics_port)));
+    // Before anything else: until a handler is registered, SIGTERM, SIGINT and SIGHUP
+    // keep their default action and end the process without a graceful shutdown (a
+    // SIGTERM or SIGHUP right after the banner killed it).
+    let mut signals = Signals::register()?;
     let service = build(args, settings)?;
     restore_snapshot(&service).await;
 
@@ -217,7 +221,7 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     let feed = tokio::spawn(feed_task(service.clone(), stop_rx.clone()));
     let background = tokio::spawn(background_task(service.clone(), stop_rx.clone()));
 
-    wait_for_shutdown(&service).await;
+    wait_for_shutdown(&service, &mut signals).await;
     eprintln!("pairwarm serve: shutting down");
     let _ = stop_tx.send(true);
     let deadline = service.args.shutdown_timeout;
@@ -259,28 +263,46 @@ fn print_stream_summary(service: &Service) {
     );
 }
 
-async fn wait_for_shutdown(service: &Arc<Service>) {
+/// The process signals serve reacts to, registered once at start.
+struct Signals {
     #[cfg(unix)]
-    {
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn register() -> anyhow::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return,
-                _ = term.recv() => return,
-                _ = hup.recv() => reload(service),
-                _ = feed_done(service) => return,
-            }
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("install the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("install the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("install the SIGHUP handler")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn register() -> anyhow::Result<Self> {
+        Ok(Self {})
+    }
+}
+
+async fn wait_for_shutdown(service: &Arc<Service>, signals: &mut Signals) {
+    #[cfg(unix)]
+    loop {
+        tokio::select! {
+            _ = signals.int.recv() => return,
+            _ = signals.term.recv() => return,
+            _ = signals.hup.recv() => reload(service),
+            _ = feed_done(service) => return,
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = signals;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = feed_done(service) => {}
@@ -501,6 +523,16 @@ async fn handle_batch(
                 detail: "entry was deleted from the stream while pending".into(),
             }),
             Some(fields) => match parse_entry(fields) {
+                // The processor cannot intern a chain beyond the interner's chain limit
+                // and would skip the update; dead-letter it here instead of acknowledging
+                // it as processed.
+                Ok(update) if let Err(e) = service.cache.interner().chain_id(&update.chain) => {
+                    letters.push(DeadLetter {
+                        entry,
+                        reason: "chain_limit",
+                        detail: e.to_string(),
+                    });
+                }
                 Ok(update) => {
                     updates.push(update);
                     good.entry(&*entry.stream)
@@ -542,6 +574,8 @@ async fn handle_batch(
         for l in &letters {
             let reason = if l.entry.fields.is_none() {
                 DeadLetterReason::Trimmed
+            } else if l.reason == "chain_limit" {
+                DeadLetterReason::Other
             } else {
                 DeadLetterReason::Malformed
             };

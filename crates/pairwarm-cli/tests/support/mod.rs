@@ -1,0 +1,657 @@
+//! Helpers of the `serve` integration tests: the `pairwarm` binary as a child process
+//! (killed on drop, stderr captured), a minimal HTTP/1.1 client, a Prometheus text parser
+//! and a few Redis Streams queries.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_pairwarm");
+
+/// Every variable `pairwarm serve` reads, cleared from the child's environment so the
+/// test runner's environment cannot change what a test configures.
+const SERVE_VARIABLES: &[&str] = &[
+    "REDIS_URL",
+    "WARMING_PROFILE",
+    "WARMING_STRATEGY",
+    "WARMING_STRATEGY_CONFIG",
+    "WARMING_MAX_PAIRS_PER_WARM",
+    "WARMING_MIN_CORRELATION_SCORE",
+    "WARMING_ASYNC",
+    "WARMING_TIMEOUT_MS",
+    "CACHE_L1_SIZE",
+    "CACHE_L1_TTL_MS",
+    "CACHE_L2_ENABLED",
+    "CACHE_USE_PRICE_MATRIX",
+    "WARMING_METRICS_ENABLED",
+    "METRICS_PREFIX",
+    "METRICS_PORT",
+    "FEATURE_CACHE_WARMING_ENABLED",
+    "FEATURE_ADAPTIVE_STRATEGY_ENABLED",
+    "ANALYZER_USE_SHARED",
+    "ANALYZER_MAX_TRACKED_PAIRS",
+    "ANALYZER_CO_OCCURRENCE_WINDOW_MS",
+    "WARMING_SHADOW_MODE",
+    "WARMING_ENABLED_CHAINS",
+    "WARMING_ROLLOUT_PERCENTAGE",
+    "PAIRWARM_ADMIN_TOKEN",
+    "RUST_LOG",
+];
+
+/// A `pairwarm` command with a clean environment (no serve variables, no colours).
+pub fn pairwarm() -> Command {
+    let mut cmd = Command::new(BIN);
+    for v in SERVE_VARIABLES {
+        cmd.env_remove(v);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout` with `what`
+/// and the extra context `ctx()`.
+pub fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    ctx: impl Fn() -> String,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}\n{}",
+            ctx()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child process killed on drop, its stderr collected by a thread.
+pub struct Proc {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+    exit: Option<ExitStatus>,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout discarded and stderr captured.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let reader = thread::spawn(move || {
+            let mut lines = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while let Ok(n) = lines.read_until(b'\n', &mut line) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&line));
+                line.clear();
+            }
+        });
+        Self {
+            child,
+            stderr,
+            reader: Some(reader),
+            exit: None,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends a signal (`"TERM"`, `"HUP"`, ...) with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// The exit status if the process has ended.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("try_wait");
+        }
+        self.exit
+    }
+
+    /// Waits for the process to end; panics after `timeout`. Returns the status once the
+    /// stderr reader has seen the end of the pipe (so [`Proc::stderr`] is complete).
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.try_exit() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {} still running after {timeout:?}\nstderr:\n{}",
+                self.pid(),
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        status
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// A running `pairwarm serve` with its HTTP address.
+pub struct Serve {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+}
+
+impl Serve {
+    /// Starts `pairwarm serve --listen 127.0.0.1:0 --status-interval 0 <args>` with `env`
+    /// (`REDIS_URL` included when given) and waits for its banner, which names the
+    /// address actually bound.
+    pub fn start(redis_url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = pairwarm();
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--status-interval", "0"])
+            .args(args);
+        if let Some(url) = redis_url {
+            cmd.env("REDIS_URL", url);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::spawn(cmd);
+        let addr = wait_for(
+            Duration::from_secs(30),
+            "the serve banner with its HTTP address",
+            || {
+                if let Some(status) = proc.try_exit() {
+                    panic!(
+                        "serve exited with {status} before listening\nstderr:\n{}",
+                        proc.stderr()
+                    );
+                }
+                let err = proc.stderr();
+                let at = err.find("http://")? + "http://".len();
+                let rest = &err[at..];
+                let end = rest.find([' ', '\n'])?;
+                rest[..end].parse::<SocketAddr>().ok()
+            },
+            String::new,
+        );
+        Self { proc, addr }
+    }
+
+    /// Stderr so far, for assertion messages.
+    pub fn ctx(&self) -> String {
+        format!("serve stderr:\n{}", self.proc.stderr())
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], None)
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
+        http(self.addr, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.ctx()))
+    }
+
+    /// `/health/warming` as JSON (any HTTP status).
+    pub fn health(&self) -> Value {
+        let r = self.get("/health/warming");
+        serde_json::from_str(&r.body)
+            .unwrap_or_else(|e| panic!("/health/warming body is not JSON ({e}): {}", r.body))
+    }
+
+    /// `/metrics`, parsed; panics unless 200.
+    pub fn metrics(&self) -> Metrics {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200, "/metrics: {}\n{}", r.body, self.ctx());
+        Metrics::parse(&r.body)
+    }
+
+    /// Waits until `/health/warming` `stream.processed` reaches `n` (panics if it goes
+    /// past) and returns a health document taken after that.
+    ///
+    /// The document that shows `processed == n` is not returned: it reads the tracker and
+    /// warmer counters before `stream.processed`, so it may predate the last batch.
+    pub fn wait_processed(&self, n: u64, timeout: Duration) -> Value {
+        wait_for(
+            timeout,
+            &format!("{n} stream entries processed"),
+            || {
+                let h = self.health();
+                let done = h["stream"]["processed"].as_u64().unwrap_or(0);
+                assert!(done <= n, "processed {done} entries, expected {n}\n{h:#}");
+                (done == n).then_some(())
+            },
+            || self.ctx(),
+        );
+        self.health()
+    }
+
+    /// Waits until the async warm queue is empty and no warm is running.
+    pub fn wait_warmer_idle(&self) -> Value {
+        wait_for(
+            Duration::from_secs(20),
+            "an idle warmer",
+            || {
+                let h = self.health();
+                let w = &h["warmer"];
+                (w["queueDepth"].as_u64() == Some(0) && w["inFlight"].as_u64() == Some(0))
+                    .then_some(h)
+            },
+            || self.ctx(),
+        )
+    }
+
+    /// SIGTERM, then waits for the exit; asserts status 0 within `timeout`.
+    pub fn terminate(mut self, timeout: Duration) -> String {
+        self.proc.signal("TERM");
+        let status = self.proc.wait_exit(timeout);
+        assert!(
+            status.success(),
+            "serve exited with {status} after SIGTERM\n{}",
+            self.ctx()
+        );
+        self.proc.stderr()
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    stream.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers in the response"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Ok(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| std::io::Error::other("truncated chunk size"))?;
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| std::io::Error::other(format!("bad chunk size {size_text:?}")))?;
+        data = &data[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(std::io::Error::other("truncated chunk"));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// One sample of the Prometheus text format.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// A parsed `/metrics` answer.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub samples: Vec<Sample>,
+    pub text: String,
+}
+
+impl Metrics {
+    /// Parses the Prometheus text format 0.0.4 (comments skipped).
+    pub fn parse(text: &str) -> Self {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("metric line without value: {line:?}"));
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in metric line {line:?}")),
+            };
+            let (name, labels) = match series.split_once('{') {
+                None => (series.to_owned(), Vec::new()),
+                Some((name, rest)) => {
+                    let inner = rest
+                        .strip_suffix('}')
+                        .unwrap_or_else(|| panic!("unclosed labels in {line:?}"));
+                    (name.to_owned(), parse_labels(inner, line))
+                }
+            };
+            samples.push(Sample {
+                name,
+                labels,
+                value,
+            });
+        }
+        Self {
+            samples,
+            text: text.to_owned(),
+        }
+    }
+
+    /// Samples of `name` whose labels include all of `filter`.
+    pub fn select<'a>(
+        &'a self,
+        name: &'a str,
+        filter: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |s| {
+            s.name == name
+                && filter
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+    }
+
+    /// Sum of `name` over the samples matching `filter` (0 when there are none).
+    pub fn sum(&self, name: &str, filter: &[(&str, &str)]) -> f64 {
+        self.select(name, filter).map(|s| s.value).sum()
+    }
+
+    /// Whether any sample of `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|s| s.name == name)
+    }
+
+    /// Sums of `name` by the value of `label`.
+    pub fn by_label(&self, name: &str, label: &str) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for s in self.select(name, &[]) {
+            if let Some((_, v)) = s.labels.iter().find(|(k, _)| k == label) {
+                *out.entry(v.clone()).or_insert(0.0) += s.value;
+            }
+        }
+        out
+    }
+}
+
+fn parse_labels(inner: &str, line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once("=\"")
+            .unwrap_or_else(|| panic!("bad labels in {line:?}"));
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => break,
+                },
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        let end = end.unwrap_or_else(|| panic!("unterminated label value in {line:?}"));
+        out.push((key.trim_start_matches(',').trim().to_owned(), value));
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    out
+}
+
+/// `pairwarm feed --synthetic --count n --rate 0` into `stream`; asserts success.
+pub fn feed_synthetic(redis_url: &str, stream: &str, count: u64, seed: u64) {
+    let out = pairwarm()
+        .args(["feed", "--synthetic", "--rate", "0", "--quiet"])
+        .args(["--count", &count.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .args(["--stream", stream])
+        .env("REDIS_URL", redis_url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pairwarm feed");
+    assert!(
+        out.status.success(),
+        "pairwarm feed failed with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("fed {count} updates to {stream}")),
+        "feed did not report {count} updates: {err}"
+    );
+}
+
+/// Total of `XPENDING <stream> <group>` (0 when the group has nothing pending).
+pub fn xpending_total(conn: &mut redis::Connection, stream: &str, group: &str) -> u64 {
+    let reply: redis::Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg(group)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("XPENDING {stream} {group}: {e}"));
+    match reply {
+        redis::Value::Array(v) => match v.first() {
+            Some(redis::Value::Int(n)) => u64::try_from(*n).expect("non-negative count"),
+            other => panic!("unexpected XPENDING count {other:?}"),
+        },
+        other => panic!("unexpected XPENDING reply {other:?}"),
+    }
+}
+
+/// `entries-read`, `lag` and `pending` of `group` on `stream` (`XINFO GROUPS`, Redis 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub entries_read: u64,
+    pub lag: u64,
+    pub pending: u64,
+}
+
+pub fn group_info(conn: &mut redis::Connection, stream: &str, group: &str) -> GroupInfo {
+    let groups: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("XINFO GROUPS {stream}: {e}"));
+    let g = groups
+        .iter()
+        .find(|g| {
+            matches!(g.get("name"), Some(redis::Value::BulkString(b)) if b.as_slice() == group.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("group {group} not found on {stream}: {groups:?}"));
+    let num = |k: &str| match g.get(k) {
+        Some(redis::Value::Int(n)) => u64::try_from(*n).expect("non-negative"),
+        other => panic!("XINFO GROUPS field {k}: {other:?}"),
+    };
+    GroupInfo {
+        entries_read: num("entries-read"),
+        lag: num("lag"),
+        pending: num("pending"),
+    }
+}
+
+/// The fields of a stream entry as raw bytes.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// `XRANGE <stream> - +` as `(id, fields)`.
+pub fn xrange(conn: &mut redis::Connection, stream: &str) -> Vec<(String, Fields)> {
+    let reply: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(conn)
+        .unwrap_or_else(|e| panic!("XRANGE {stream}: {e}"));
+    reply
+        .into_iter()
+        .map(|(id, flat)| {
+            let fields = flat
+                .chunks(2)
+                .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
+                .collect();
+            (id, fields)
+        })
+        .collect()
+}
+
+/// `XADD <stream> * <fields>`; returns the id.
+pub fn xadd(conn: &mut redis::Connection, stream: &str, fields: &[(&[u8], &[u8])]) -> String {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(stream).arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.query(conn)
+        .unwrap_or_else(|e| panic!("XADD {stream}: {e}"))
+}
+
+/// A valid price entry for pool number `i` on `chain`.
+pub fn valid_entry(chain: &str, i: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    vec![
+        (b"chain".to_vec(), chain.as_bytes().to_vec()),
+        (b"pair".to_vec(), format!("0x{i:040x}").into_bytes()),
+        (b"price".to_vec(), format!("{}.5", 1000 + i).into_bytes()),
+        (b"dex".to_vec(), b"uniswap-v2".to_vec()),
+        (b"token0".to_vec(), b"weth".to_vec()),
+        (b"token1".to_vec(), b"usdc".to_vec()),
+    ]
+}
+
+/// Borrowed view of owned fields, for [`xadd`].
+pub fn as_refs(fields: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect()
+}
