@@ -1133,3 +1133,69 @@ fn max_updates_ends_a_redis_run_by_itself() {
         }
     );
 }
+
+/// A SIGHUP that does not change the master switch in the env file leaves an emergency
+/// switch made through the admin endpoint alone; changing it in the file applies.
+#[test]
+fn sighup_does_not_undo_an_admin_kill_switch() {
+    const TOKEN: &str = "test-admin-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("pairwarm.env");
+    std::fs::write(&env_file, "FEATURE_CACHE_WARMING_ENABLED=true\n").unwrap();
+    let serve = Serve::start(
+        None,
+        &["--env-file", env_file.to_str().unwrap(), "--rate", "2000"],
+        &[("PAIRWARM_ADMIN_TOKEN", TOKEN)],
+    );
+    let auth = [("Authorization", "Bearer test-admin-token-0123456789")];
+    let r = serve.request(
+        "POST",
+        "/admin/warming",
+        &auth,
+        Some(r#"{"enabled":false}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // An unrelated change: the admin switch must survive it.
+    std::fs::write(
+        &env_file,
+        "FEATURE_CACHE_WARMING_ENABLED=true\nWARMING_TIMEOUT_MS=60\n",
+    )
+    .unwrap();
+    let reloads = || {
+        serve
+            .proc
+            .stderr()
+            .matches("SIGHUP: settings reloaded")
+            .count()
+    };
+    let hup_and_wait = |n: usize| {
+        serve.proc.signal("HUP");
+        wait_for(
+            Duration::from_secs(10),
+            "the reload logged",
+            || (reloads() >= n).then_some(()),
+            || serve.ctx(),
+        );
+    };
+    hup_and_wait(1);
+    let h = serve.health();
+    assert_eq!(h["rollout"]["enabled"], false, "{h:#}");
+
+    // Changing the switch in the file is applied.
+    std::fs::write(
+        &env_file,
+        "FEATURE_CACHE_WARMING_ENABLED=false\nWARMING_TIMEOUT_MS=60\n",
+    )
+    .unwrap();
+    hup_and_wait(2);
+    assert_eq!(serve.health()["rollout"]["enabled"], false);
+    std::fs::write(
+        &env_file,
+        "FEATURE_CACHE_WARMING_ENABLED=true\nWARMING_TIMEOUT_MS=60\n",
+    )
+    .unwrap();
+    hup_and_wait(3);
+    let h = serve.health();
+    assert_eq!(h["rollout"]["enabled"], true, "{h:#}");
+}

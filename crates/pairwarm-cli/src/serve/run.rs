@@ -339,19 +339,26 @@ fn reload(service: &Arc<Service>) {
         }
     };
     let mut current = service.settings.lock();
-    match service
-        .rollout
-        .apply(&pairwarm::service::rollout::RolloutUpdate {
-            enabled: Some(new.rollout.enabled),
-            shadow_mode: Some(new.rollout.shadow_mode),
-            percentage: Some(new.rollout.percentage),
-            enabled_chains: Some(new.rollout.enabled_chains.clone().unwrap_or_default()),
-        }) {
-        Ok(state) => tracing::warn!(?state, "SIGHUP: rollout applied"),
-        Err(e) => tracing::error!(error = %e, "SIGHUP: rollout rejected"),
+    // Only what the file changed since the last load is applied to the rollout, so a
+    // SIGHUP for another setting does not undo an emergency switch made through the
+    // admin endpoint.
+    let (was, now) = (&current.rollout, &new.rollout);
+    let update = pairwarm::service::rollout::RolloutUpdate {
+        enabled: (was.enabled != now.enabled).then_some(now.enabled),
+        shadow_mode: (was.shadow_mode != now.shadow_mode).then_some(now.shadow_mode),
+        percentage: (was.percentage != now.percentage).then_some(now.percentage),
+        enabled_chains: (was.enabled_chains != now.enabled_chains)
+            .then(|| now.enabled_chains.clone().unwrap_or_default()),
+    };
+    if update != pairwarm::service::rollout::RolloutUpdate::default() {
+        match service.rollout.apply(&update) {
+            Ok(state) => tracing::warn!(?state, "SIGHUP: rollout applied"),
+            Err(e) => tracing::error!(error = %e, "SIGHUP: rollout rejected"),
+        }
     }
     let mut warmer_config = new.warming.warmer.clone();
     warmer_config.queue_capacity = service.parts.warmer.config().queue_capacity;
+    warmer_config.enabled = service.rollout.enabled();
     if let Err(e) = service.parts.warmer.update_config(warmer_config) {
         tracing::error!(error = %e, "SIGHUP: warmer config rejected");
     }
@@ -374,6 +381,7 @@ fn reload(service: &Arc<Service>) {
         );
     }
     *current = new;
+    tracing::warn!(file = ?service.args.env_file, "SIGHUP: settings reloaded");
 }
 
 async fn feed_task(service: Arc<Service>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
