@@ -312,14 +312,7 @@ fn entries_left_pending_by_a_dead_consumer_are_claimed() {
     const FRESH: u64 = 100;
     let redis = RedisServer::start();
     let mut conn = redis.connection();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(STREAM)
-        .arg(GROUP)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    create_group(&mut conn, STREAM, GROUP);
     feed_synthetic(&redis.url(), STREAM, DEAD, 3);
     // The "dead" consumer reads everything and never acknowledges.
     let read: redis::Value = redis::cmd("XREADGROUP")
@@ -409,14 +402,7 @@ fn a_restarted_consumer_recovers_its_own_pending_entries() {
     const TOTAL: u64 = 300;
     let redis = RedisServer::start();
     let mut conn = redis.connection();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(STREAM)
-        .arg(GROUP)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query(&mut conn)
-        .unwrap();
+    create_group(&mut conn, STREAM, GROUP);
     feed_synthetic(&redis.url(), STREAM, TOTAL, 12);
     // "crashy" read 200 entries and died before acknowledging them.
     let _: redis::Value = redis::cmd("XREADGROUP")

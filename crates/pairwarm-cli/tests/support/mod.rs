@@ -556,6 +556,18 @@ pub fn feed_synthetic(redis_url: &str, stream: &str, count: u64, seed: u64) {
 }
 
 /// Total of `XPENDING <stream> <group>` (0 when the group has nothing pending).
+/// Creates `group` on `stream` from its beginning (the stream is created if missing).
+pub fn create_group(conn: &mut redis::Connection, stream: &str, group: &str) {
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(conn)
+        .unwrap();
+}
+
 pub fn xpending_total(conn: &mut redis::Connection, stream: &str, group: &str) -> u64 {
     let reply: redis::Value = redis::cmd("XPENDING")
         .arg(stream)
