@@ -101,6 +101,14 @@ fn feed_then_serve_processes_every_entry() {
     assert!(status == "healthy" || status == "degraded", "{h:#}");
     let pairs = num(&h, "tracker.totalPairs");
     assert!(pairs > 100.0 && pairs <= N as f64, "{h:#}");
+    // The tracked pairs, exported per chain, add up to the tracker's count.
+    assert_eq!(
+        serve
+            .metrics()
+            .sum("arbitrage_correlation_pairs_tracked", &[]),
+        pairs,
+        "{h:#}"
+    );
     assert_eq!(num(&h, "tracker.totalUpdates"), N as f64, "{h:#}");
     let ops = num(&h, "warmer.totalWarmingOps");
     assert!(ops > 0.0 && ops <= N as f64, "{h:#}");

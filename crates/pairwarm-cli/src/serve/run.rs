@@ -821,6 +821,19 @@ fn http_state(service: &Arc<Service>) -> HttpState {
                 let w = s.parts.warmer.stats();
                 m.set_pending((w.queue_depth as u64 + w.in_flight) as usize);
                 m.set_cache_entries(CacheLevel::L1, s.cache.l1_len());
+                // Tracked pairs per chain (at most max_tracked_pairs lookups per scrape).
+                let interner = s.cache.interner();
+                let mut per_chain = [0usize; pairwarm::pair::MAX_CHAINS];
+                s.parts.tracker.for_each_tracked(|id| {
+                    if let Some(n) = per_chain.get_mut(interner.chain_of(id).index()) {
+                        *n += 1;
+                    }
+                });
+                for (i, name) in interner.chain_names().iter().enumerate() {
+                    if let Ok(chain) = interner.chain_id(name) {
+                        m.chain(chain, name).set_pairs_tracked(per_chain[i]);
+                    }
+                }
             }
         }),
         health: Arc::new(move || {

@@ -494,6 +494,16 @@ impl CorrelationTracker {
         self.dir.lookup(pair).is_some()
     }
 
+    /// Calls `f` with every tracked pair (at most `max_tracked_pairs` calls; for scrapes,
+    /// e.g. `correlation_pairs_tracked{chain}`, not for the hot path).
+    pub fn for_each_tracked(&self, mut f: impl FnMut(PairId)) {
+        for slot in self.dir.live_slots() {
+            f(PairId::from_raw(
+                self.dir.header(slot.index).pair.load(Relaxed),
+            ));
+        }
+    }
+
     /// Decayed update count of a slot at the query time.
     fn updates_at(&self, slot: usize, at: &mut At<'_>) -> f64 {
         let u = f32::from_bits(self.dir.header(slot).updates.load(Relaxed));
