@@ -273,3 +273,27 @@ fn bad_names_are_rejected_naming_them() {
     let err = RunSpec::parse("topn:writes", None).unwrap_err().to_string();
     assert!(err.contains("writes"), "{err}");
 }
+
+/// The default L1 policy, as tuned (`HOT_ALLOCATION`), beats the original's strict LRU on
+/// a realistic trace at a realistic L1 size, with no warming at all.
+#[test]
+fn default_policy_beats_lru_without_warming() {
+    let t = generated(120_000, 42);
+    let run_policy = |policy| {
+        let report = run(
+            &t,
+            SimConfig {
+                l1_sizes: vec![128],
+                l1_policy: policy,
+                ..SimConfig::default()
+            },
+            &["none"],
+        );
+        row(&report, "none", 128).hit_rate
+    };
+    let (default, lru) = (run_policy(L1Policy::Default), run_policy(L1Policy::Lru));
+    assert!(
+        default > lru + 0.02,
+        "default policy {default:.4} vs LRU {lru:.4}"
+    );
+}

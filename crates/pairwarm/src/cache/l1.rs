@@ -14,6 +14,15 @@ use super::entry::{Evictions, L1Entry};
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};
 
+/// Share of the default policy's capacity kept for entries read again ("hot").
+///
+/// quick_cache defaults to 0.97. On DEX read traces a small L1 does markedly better with a
+/// larger probationary share: replaying generated traces (`none` baseline, three traces:
+/// two seeds, Zipf 1.0 and 0.8), 0.9 raised the L1 hit rate by +2.7 to +3.4 points at 64
+/// entries and +3.9 to +4.5 points at 128, and changed it by at most 0.2 point at 512 and
+/// 2,048 entries; 0.8 gained more at 64 but lost up to 0.5 point at 512.
+const HOT_ALLOCATION: f64 = 0.9;
+
 /// Eviction policy of the L1 store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum L1Policy {
@@ -89,6 +98,7 @@ impl L1Store {
                 let options = OptionsBuilder::new()
                     .estimated_items_capacity(capacity)
                     .weight_capacity(capacity as u64)
+                    .hot_allocation(HOT_ALLOCATION)
                     .shards(shards)
                     .build();
                 let cache = match options {
