@@ -23,6 +23,16 @@ const SHUTDOWN: Duration = Duration::from_secs(15);
 /// warms have something to fetch from L2 (with the 64 MB default everything stays in L1).
 const SMALL_L1: (&str, &str) = ("CACHE_L1_SIZE", "1");
 
+/// Feeds `n` synthetic updates (seed `seed`), starts serve on them with `env`, and waits
+/// until all are processed and the warmer is idle; returns serve and the health document.
+fn serve_fed(redis: &RedisServer, n: u64, seed: u64, env: &[(&str, &str)]) -> (Serve, Value) {
+    feed_synthetic(&redis.url(), STREAM, n, seed);
+    let serve = Serve::start(Some(&redis.url()), &[], env);
+    serve.wait_processed(n, WAIT);
+    let h = serve.wait_warmer_idle();
+    (serve, h)
+}
+
 /// Borrowed stream fields, as given to XADD.
 type RawFields<'a> = Vec<(&'a [u8], &'a [u8])>;
 
@@ -468,14 +478,7 @@ fn shadow_mode_predicts_but_never_warms() {
     const N: u64 = 20_000;
     let redis = RedisServer::start();
     let mut conn = redis.connection();
-    feed_synthetic(&redis.url(), STREAM, N, 5);
-    let serve = Serve::start(
-        Some(&redis.url()),
-        &[],
-        &[("WARMING_SHADOW_MODE", "true"), SMALL_L1],
-    );
-    serve.wait_processed(N, WAIT);
-    let h = serve.wait_warmer_idle();
+    let (serve, h) = serve_fed(&redis, N, 5, &[("WARMING_SHADOW_MODE", "true"), SMALL_L1]);
     assert_eq!(h["rollout"]["shadowMode"], true, "{h:#}");
     assert_eq!(num(&h, "warmer.totalWarmingOps"), 0.0, "{h:#}");
     assert_eq!(num(&h, "warmer.totalPairsWarmed"), 0.0, "{h:#}");
@@ -498,14 +501,12 @@ fn shadow_mode_predicts_but_never_warms() {
 fn canary_chain_list_limits_warming_to_those_chains() {
     const N: u64 = 5_000;
     let redis = RedisServer::start();
-    feed_synthetic(&redis.url(), STREAM, N, 6);
-    let serve = Serve::start(
-        Some(&redis.url()),
-        &[],
+    let (serve, h) = serve_fed(
+        &redis,
+        N,
+        6,
         &[("WARMING_ENABLED_CHAINS", "ethereum"), SMALL_L1],
     );
-    serve.wait_processed(N, WAIT);
-    let h = serve.wait_warmer_idle();
     assert_eq!(
         h["rollout"]["enabledChains"],
         serde_json::json!(["ethereum"])
@@ -536,14 +537,12 @@ fn canary_chain_list_limits_warming_to_those_chains() {
 fn rollout_percentage_zero_warms_nothing() {
     const N: u64 = 3_000;
     let redis = RedisServer::start();
-    feed_synthetic(&redis.url(), STREAM, N, 7);
-    let serve = Serve::start(
-        Some(&redis.url()),
-        &[],
+    let (serve, h) = serve_fed(
+        &redis,
+        N,
+        7,
         &[("WARMING_ROLLOUT_PERCENTAGE", "0"), SMALL_L1],
     );
-    serve.wait_processed(N, WAIT);
-    let h = serve.wait_warmer_idle();
     assert_eq!(num(&h, "rollout.percentage"), 0.0, "{h:#}");
     assert_eq!(num(&h, "warmer.totalWarmingOps"), 0.0, "{h:#}");
     let m = serve.metrics();
