@@ -1192,3 +1192,59 @@ fn sighup_does_not_undo_an_admin_kill_switch() {
     let h = serve.health();
     assert_eq!(h["rollout"]["enabled"], true, "{h:#}");
 }
+
+/// When Redis refuses the dead-letter copies, the good entries of the batch are still
+/// processed and acknowledged, the bad ones stay pending (never acked without a copy), and
+/// they are dead-lettered once the dead-letter stream accepts them again.
+#[test]
+fn refused_dead_letters_stay_pending_until_they_can_be_copied() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    // A plain string where the dead-letter stream should be: XADD fails with WRONGTYPE.
+    let _: () = redis::cmd("SET")
+        .arg(DLQ)
+        .arg("in the way")
+        .query(&mut conn)
+        .unwrap();
+    let good = 40u64;
+    for i in 0..good {
+        xadd(
+            &mut conn,
+            STREAM,
+            &as_refs(&valid_entry("ethereum", i as u32 + 1)),
+        );
+    }
+    let bad: RawFields<'_> = vec![(b"chain", b"ethereum"), (b"price", b"1")];
+    xadd(&mut conn, STREAM, &bad);
+    xadd(&mut conn, STREAM, &bad);
+
+    let serve = Serve::start(Some(&redis.url()), &[], &[]);
+    wait_for(
+        WAIT,
+        "the good entries processed",
+        || (num(&serve.health(), "detector.updates") >= good as f64).then_some(()),
+        || serve.ctx(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        xpending_total(&mut conn, STREAM, GROUP),
+        2,
+        "{}",
+        serve.ctx()
+    );
+    assert_eq!(num(&serve.health(), "stream.deadLettered"), 0.0);
+
+    let _: () = redis::cmd("DEL").arg(DLQ).query(&mut conn).unwrap();
+    wait_for(
+        WAIT,
+        "the bad entries dead-lettered after the retry",
+        || (xpending_total(&mut conn, STREAM, GROUP) == 0).then_some(()),
+        || serve.ctx(),
+    );
+    assert_eq!(xrange(&mut conn, DLQ).len(), 2);
+    let h = serve.health();
+    assert_eq!(num(&h, "stream.deadLettered"), 2.0, "{h:#}");
+    // The good entries were processed once, not again on every retry.
+    assert_eq!(num(&h, "detector.updates"), good as f64, "{h:#}");
+    serve.terminate(SHUTDOWN);
+}

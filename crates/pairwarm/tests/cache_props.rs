@@ -214,3 +214,43 @@ fn flood_of_distinct_addresses_stays_bounded() {
         "heap grew by {growth} bytes over 2,000,000 new addresses"
     );
 }
+
+/// A slow L2 read that started before a write must not put its older price into L1.
+#[test]
+fn slow_l2_fetch_never_overwrites_a_newer_write() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let l2 = MemoryL2::new().with_latency(std::time::Duration::from_millis(100));
+        let cache = Arc::new(HierarchicalCache::builder().l1_entries(16).build(l2));
+        let id = cache
+            .interner()
+            .intern_str("base", "0x00000000000000000000000000000000000000aa")
+            .unwrap();
+        cache.set(id, price(1)).await.unwrap();
+        cache.invalidate_l1(id);
+        let reader = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(id).await.unwrap() })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        // The write lands in L1 at once; its L2 write takes the injected 100 ms.
+        let writer = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.set(id, price(2)).await.unwrap() })
+        };
+        // The reader got the old value from L2 (correct for its read) ...
+        assert_eq!(reader.await.unwrap(), Some(price(1)));
+        writer.await.unwrap();
+        // ... but L1 keeps the newer price.
+        assert_eq!(cache.peek_l1(id), Some(price(2)));
+        // And a warm-style promotion of a value fetched before the write is refused.
+        let seq = cache.write_seq(id);
+        cache.set_l1(id, price(3));
+        assert!(!cache.promote_if_unchanged(id, price(2), seq));
+        assert_eq!(cache.peek_l1(id), Some(price(3)));
+    });
+}

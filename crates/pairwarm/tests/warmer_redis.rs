@@ -293,3 +293,85 @@ async fn factories_and_profiles_match_the_seed() {
         "{text}"
     );
 }
+
+/// A strategy that panics on a chosen source pair (a bug in a user's strategy).
+struct PanicsOn(PairId);
+
+impl pairwarm::strategy::WarmingStrategy for PanicsOn {
+    fn select(
+        &self,
+        ctx: &pairwarm::strategy::WarmingContext<'_>,
+    ) -> pairwarm::strategy::Selection {
+        assert!(ctx.source != self.0, "strategy bug");
+        pairwarm::strategy::Selection {
+            candidates: Vec::new(),
+            reason: "nothing".into(),
+        }
+    }
+    fn name(&self) -> &'static str {
+        "panics"
+    }
+    fn config(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    fn max_candidates(&self) -> usize {
+        1
+    }
+    fn min_score(&self) -> f64 {
+        0.0
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_warm_frees_its_pair_and_does_not_block_drain() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let p = ids(&cache, 2);
+    let tracker = Arc::new(CorrelationTracker::new(TrackerConfig::default()).unwrap());
+    let warmer = CacheWarmer::new(
+        cache.clone(),
+        tracker,
+        Arc::new(PanicsOn(p[0])),
+        WarmerConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(warmer.enqueue(p[0], 1), WarmStatus::Queued);
+    assert!(warmer.drain(Duration::from_secs(5)).await, "drain returns");
+    assert_eq!(warmer.stats().in_flight, 0);
+    // The pair is no longer pending: a new trigger queues again instead of being debounced.
+    assert_eq!(warmer.enqueue(p[0], 2), WarmStatus::Queued);
+    assert!(warmer.drain(Duration::from_secs(5)).await);
+    // Other pairs are warmed normally by the same worker.
+    assert_eq!(warmer.enqueue(p[1], 3), WarmStatus::Queued);
+    assert!(warmer.drain(Duration::from_secs(5)).await);
+    assert_eq!(warmer.stats().total_warming_ops, 1);
+}
+
+#[tokio::test]
+async fn shutdown_leaves_queued_jobs_and_dropping_the_warmer_frees_it() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let (warmer, _tracker) = warmer_for(&cache, WarmerConfig::default());
+    let p = ids(&cache, 3);
+    assert_eq!(warmer.enqueue(p[0], 1), WarmStatus::Queued);
+    assert!(warmer.drain(Duration::from_secs(5)).await);
+    warmer.shutdown();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // After shutdown, triggers are queued but no worker runs them.
+    assert_eq!(warmer.enqueue(p[1], 2), WarmStatus::Queued);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = warmer.stats();
+    assert_eq!((stats.queue_depth, stats.total_warming_ops), (1, 1));
+    // The worker does not keep the warmer (and through it the cache) alive.
+    let before = Arc::strong_count(&cache);
+    drop(warmer);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(Arc::strong_count(&cache) < before, "the warmer was freed");
+    assert_eq!(Arc::strong_count(&cache), 1);
+}

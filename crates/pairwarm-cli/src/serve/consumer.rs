@@ -13,6 +13,7 @@
 //!   `<stream>:dlq` with a `reason` and acknowledged in the same `MULTI`, so nothing is
 //!   lost and nothing is retried forever.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -219,14 +220,14 @@ impl StreamConsumer {
         Ok(())
     }
 
-    /// Copies bad entries to `<stream>:dlq` with their reason and acknowledges them, in one
-    /// `MULTI` per batch.
-    pub async fn dead_letter(&mut self, letters: &[DeadLetter<'_>]) -> anyhow::Result<()> {
+    /// Copies bad entries to `<stream>:dlq` with their reason, then acknowledges exactly
+    /// the ones whose copy succeeded (a failed copy leaves its entry pending, to be retried,
+    /// never acked without a trace). Returns, per letter, whether it was dead-lettered.
+    pub async fn dead_letter(&mut self, letters: &[DeadLetter<'_>]) -> anyhow::Result<Vec<bool>> {
         if letters.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
         for letter in letters {
             let e = letter.entry;
             let mut add = redis::cmd("XADD");
@@ -244,18 +245,32 @@ impl StreamConsumer {
             for (k, v) in e.fields.iter().flatten() {
                 add.arg(k.as_slice()).arg(v.as_slice());
             }
-            pipe.add_command(add).ignore();
-            pipe.cmd("XACK")
-                .arg(&*e.stream)
-                .arg(&self.cfg.group)
-                .arg(&e.id)
-                .ignore();
+            pipe.add_command(add);
         }
-        let _: () = pipe
+        // One reply per XADD; an error reply for one copy does not fail the others.
+        let replies: Vec<redis::Value> = pipe
             .query_async(&mut self.cmd)
             .await
-            .context("dead-letter MULTI")?;
-        Ok(())
+            .context("dead-letter XADD")?;
+        let mut copied: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut ok = Vec::with_capacity(letters.len());
+        for (i, letter) in letters.iter().enumerate() {
+            let refused = !matches!(
+                replies.get(i),
+                Some(redis::Value::BulkString(_) | redis::Value::SimpleString(_))
+            );
+            ok.push(!refused);
+            if !refused {
+                copied
+                    .entry(&letter.entry.stream)
+                    .or_default()
+                    .push(letter.entry.id.as_str());
+            }
+        }
+        for (stream, ids) in &copied {
+            self.ack(stream, ids).await?;
+        }
+        Ok(ok)
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.

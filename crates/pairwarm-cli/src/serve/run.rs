@@ -62,6 +62,8 @@ struct Service {
     redis: Option<RedisL2>,
     l2_ok: AtomicBool,
     feed_running: AtomicBool,
+    /// Set when the feed task has ended, however it ended (even by a panic).
+    feed_ended: AtomicBool,
     stream_lag: AtomicU64,
     stream_processed: AtomicU64,
     /// Read-to-ack time of each stream entry, µs (every entry of a batch counts once).
@@ -168,6 +170,7 @@ fn build(args: ServeArgs, settings: Settings) -> anyhow::Result<Arc<Service>> {
         redis,
         l2_ok: AtomicBool::new(true),
         feed_running: AtomicBool::new(false),
+        feed_ended: AtomicBool::new(false),
         stream_lag: AtomicU64::new(0),
         stream_processed: AtomicU64::new(0),
         entry_latency: parking_lot::Mutex::new(
@@ -225,11 +228,12 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     eprintln!("pairwarm serve: shutting down");
     let _ = stop_tx.send(true);
     let deadline = service.args.shutdown_timeout;
+    let feed_failed = parking_lot::Mutex::new(None::<String>);
     let graceful = async {
         match feed.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "feed stopped with an error"),
-            Err(e) => tracing::error!(error = %e, "feed task panicked"),
+            Ok(Err(e)) => *feed_failed.lock() = Some(format!("feed stopped with an error: {e:#}")),
+            Err(e) => *feed_failed.lock() = Some(format!("feed task panicked: {e}")),
         }
         service.parts.warmer.drain(Duration::from_secs(2)).await;
         service.parts.warmer.shutdown();
@@ -242,7 +246,11 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     }
     print_status(&service, &mut StatusWindow::default(), true);
     print_stream_summary(&service);
-    Ok(())
+    match feed_failed.into_inner() {
+        // A supervisor must see a service whose feed died exit with an error.
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+        None => Ok(()),
+    }
 }
 
 /// End-to-end figures of a Redis run: entries/s from the first to the last batch, and the
@@ -314,6 +322,9 @@ async fn wait_for_shutdown(service: &Arc<Service>, signals: &mut Signals) {
 async fn feed_done(service: &Arc<Service>) {
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
+        if service.feed_ended.load(Ordering::Acquire) {
+            return;
+        }
         let done = service.counters.updates.load(Ordering::Relaxed)
             + service.dead_lettered.load(Ordering::Relaxed);
         if service.args.max_updates.is_some_and(|max| done >= max) {
@@ -384,7 +395,19 @@ fn reload(service: &Arc<Service>) {
     tracing::warn!(file = ?service.args.env_file, "SIGHUP: settings reloaded");
 }
 
+/// Marks the feed stopped when its task ends, including by a panic, so `/ready` and the
+/// shutdown wait see it.
+struct FeedGuard(Arc<Service>);
+
+impl Drop for FeedGuard {
+    fn drop(&mut self) {
+        self.0.feed_running.store(false, Ordering::Relaxed);
+        self.0.feed_ended.store(true, Ordering::Release);
+    }
+}
+
 async fn feed_task(service: Arc<Service>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let _guard = FeedGuard(service.clone());
     service.feed_running.store(true, Ordering::Relaxed);
     let result = match &service.redis {
         Some(_) => consume(&service, stop).await,
@@ -439,18 +462,13 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
         }
         let mut consumer = match StreamConsumer::connect(cfg.clone()).await {
             Ok(c) => {
-                backoff = Duration::from_millis(100);
                 service.feed_running.store(true, Ordering::Relaxed);
                 c
             }
             Err(e) => {
                 service.feed_running.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %format!("{e:#}"), ?backoff, "stream consumer cannot connect; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                pause(&mut backoff, &mut stop).await;
                 continue 'connect;
             }
         };
@@ -484,8 +502,9 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "stream read failed; reconnecting");
+                    tracing::warn!(error = %format!("{e:#}"), ?backoff, "stream read failed; reconnecting");
                     service.feed_running.store(false, Ordering::Relaxed);
+                    pause(&mut backoff, &mut stop).await;
                     continue 'connect;
                 }
             };
@@ -496,9 +515,15 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
                 prefetch = Some(tokio::spawn(consumer.prefetch()));
             }
             if let Err(e) = handle_batch(service, &mut consumer, &batch).await {
-                tracing::warn!(error = %format!("{e:#}"), "batch not acknowledged; it will be re-read after reconnecting");
+                tracing::warn!(error = %format!("{e:#}"), ?backoff, "batch not fully acknowledged; what is pending is re-read after reconnecting");
+                // Let a read already sent land in the pending list before recovery reads it.
+                if let Some(ahead) = prefetch.take() {
+                    let _ = ahead.await;
+                }
+                pause(&mut backoff, &mut stop).await;
                 continue 'connect;
             }
+            backoff = Duration::from_millis(100);
             if let Some(max) = service.args.max_updates
                 && service.stream_processed.load(Ordering::Relaxed) >= max
             {
@@ -512,6 +537,15 @@ async fn consume(service: &Arc<Service>, mut stop: watch::Receiver<bool>) -> any
             }
         }
     }
+}
+
+/// Waits `backoff` (or until told to stop), then doubles it up to 5 s: failures never spin.
+async fn pause(backoff: &mut Duration, stop: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = stop.changed() => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
 }
 
 async fn handle_batch(
@@ -557,11 +591,13 @@ async fn handle_batch(
     }
     let found = service.processor.process(&updates).await;
     publish(service, consumer, &found).await;
-    consumer.dead_letter(&letters).await?;
+    // The good entries are processed: acknowledge them whatever happens to the bad ones.
     for (stream, ids) in &good {
         consumer.ack(stream, ids).await?;
     }
-    let n = batch.len() as u64;
+    let copied = consumer.dead_letter(&letters).await?;
+    let dead = copied.iter().filter(|c| **c).count() as u64;
+    let n = good.values().map(|ids| ids.len() as u64).sum::<u64>() + dead;
     let done = Instant::now();
     let micros = (done - received).as_micros().max(1) as u64;
     let _ = service
@@ -574,12 +610,10 @@ async fn handle_batch(
         *busy = Some((first, done));
     }
     service.stream_processed.fetch_add(n, Ordering::Relaxed);
-    service
-        .dead_lettered
-        .fetch_add(letters.len() as u64, Ordering::Relaxed);
+    service.dead_lettered.fetch_add(dead, Ordering::Relaxed);
     if let Some(m) = &service.metrics {
         m.stream().entries_processed.inc_by(n);
-        for l in &letters {
+        for (l, _) in letters.iter().zip(&copied).filter(|(_, c)| **c) {
             let reason = if l.entry.fields.is_none() {
                 DeadLetterReason::Trimmed
             } else if l.reason == "chain_limit" {
@@ -589,6 +623,12 @@ async fn handle_batch(
             };
             m.stream().dead_letter(reason).inc();
         }
+    }
+    if dead < letters.len() as u64 {
+        anyhow::bail!(
+            "{} dead-letter copies were refused by Redis; those entries stay pending and are retried",
+            letters.len() as u64 - dead
+        );
     }
     Ok(())
 }

@@ -184,6 +184,9 @@ impl CacheBuilder {
         } else {
             L1Store::new(self.l1_policy, entries)
         };
+        let writes = (0..interner.capacity())
+            .map(|_| std::sync::atomic::AtomicU32::new(0))
+            .collect();
         HierarchicalCache {
             interner,
             l1,
@@ -193,6 +196,7 @@ impl CacheBuilder {
             clock: self.clock,
             key_prefix: self.key_prefix,
             counters: Counters::default(),
+            writes,
             eviction_listener: self.eviction_listener,
         }
     }
@@ -225,6 +229,11 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     clock: Clock,
     key_prefix: String,
     counters: Counters,
+    /// Write sequence per interner slot, bumped by every write of a price (`set`,
+    /// `set_many`, `set_l1`). A value fetched from L2 is put into L1 only if no write of
+    /// the pair happened while it was in flight, so an older L2 value never replaces (or
+    /// follows the eviction of) a newer price.
+    writes: Box<[std::sync::atomic::AtomicU32]>,
     eviction_listener: Option<EvictionListener>,
 }
 
@@ -311,6 +320,39 @@ impl<L: L2Store> HierarchicalCache<L> {
         }
     }
 
+    fn write_slot(&self, id: PairId) -> Option<&std::sync::atomic::AtomicU32> {
+        self.writes.get(self.interner.slot(id))
+    }
+
+    /// The pair's write sequence (see [`HierarchicalCache::promote_if_unchanged`]).
+    pub fn write_seq(&self, id: PairId) -> u32 {
+        self.write_slot(id)
+            .map_or(0, |w| w.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// A write of `id`'s price: bump its sequence, then insert.
+    fn write_l1(&self, id: PairId, price: Price) -> Evictions {
+        if let Some(w) = self.write_slot(id) {
+            w.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        self.insert_l1(id, price)
+    }
+
+    /// Puts a value fetched from L2 into L1 unless the pair was written since `seq` was
+    /// read. If a write races with the insert itself, the entry is dropped again: L1 may
+    /// lose a hit, never serve an older price than L2 holds.
+    fn insert_fetched(&self, id: PairId, price: Price, seq: u32) -> Option<Evictions> {
+        if self.write_seq(id) != seq {
+            return None;
+        }
+        let evicted = self.insert_l1(id, price);
+        if self.write_seq(id) != seq {
+            self.l1.remove(id);
+            return None;
+        }
+        Some(evicted)
+    }
+
     fn insert_l1(&self, id: PairId, price: Price) -> Evictions {
         let evicted = self.l1.insert(id, self.stamp(price));
         if let Some(listener) = &self.eviction_listener {
@@ -358,6 +400,7 @@ impl<L: L2Store> HierarchicalCache<L> {
         };
         let chain = self.chain(id);
         let key = self.l2_key(id)?;
+        let seq = self.write_seq(id);
         let raw = match l2.get_many(std::slice::from_ref(&key)).await {
             Ok(raw) => raw,
             Err(e) => {
@@ -373,8 +416,9 @@ impl<L: L2Store> HierarchicalCache<L> {
             Some(bytes) => match codec::decode(&key, &bytes) {
                 Ok(price) => {
                     self.counters.count(chain, Event::L2Hit);
-                    self.counters.promoted();
-                    self.insert_l1(id, price);
+                    if self.insert_fetched(id, price, seq).is_some() {
+                        self.counters.promoted();
+                    }
                     Ok(Some(price))
                 }
                 Err(e) => {
@@ -401,14 +445,16 @@ impl<L: L2Store> HierarchicalCache<L> {
             return Ok(out);
         }
         let miss_ids: Vec<PairId> = missing.iter().map(|&i| ids[i]).collect();
+        let seqs: Vec<u32> = miss_ids.iter().map(|&id| self.write_seq(id)).collect();
         let fetched = self.fetch_l2(&miss_ids).await?;
-        for ((&i, &id), lookup) in missing.iter().zip(&miss_ids).zip(fetched) {
+        for (((&i, &id), lookup), &seq) in missing.iter().zip(&miss_ids).zip(fetched).zip(&seqs) {
             let chain = self.chain(id);
             match &lookup {
                 Ok(Some(price)) => {
                     self.counters.count(chain, Event::L2Hit);
-                    self.counters.promoted();
-                    self.insert_l1(id, *price);
+                    if self.insert_fetched(id, *price, seq).is_some() {
+                        self.counters.promoted();
+                    }
                 }
                 Ok(None) => self.counters.count(chain, Event::L2Miss),
                 Err(_) => self.counters.count(chain, Event::L2Error),
@@ -451,7 +497,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Writes a price to L1 and through to L2. L1 is written even if L2 fails (the error
     /// is returned so the caller can count it).
     pub async fn set(&self, id: PairId, price: Price) -> Result<(), CacheError> {
-        self.insert_l1(id, price);
+        self.write_l1(id, price);
         if let Some(l2) = &self.l2 {
             let key = self.l2_key(id)?;
             if let Err(e) = l2.set(&key, codec::encode(&price), self.l2_ttl).await {
@@ -466,7 +512,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// path). Pairs whose id is no longer interned are skipped in L2.
     pub async fn set_many(&self, items: &[(PairId, Price)]) -> Result<(), CacheError> {
         for &(id, price) in items {
-            self.insert_l1(id, price);
+            self.write_l1(id, price);
         }
         let Some(l2) = &self.l2 else {
             return Ok(());
@@ -487,7 +533,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Writes a price into L1 only (local writes in a process whose L2 is written by
     /// someone else, and the simulator's write-through to L1).
     pub fn set_l1(&self, id: PairId, price: Price) -> Evictions {
-        self.insert_l1(id, price)
+        self.write_l1(id, price)
     }
 
     /// Puts a price fetched from L2 into L1 only (the warmer's write; L2 is not
@@ -502,6 +548,20 @@ impl<L: L2Store> HierarchicalCache<L> {
         }
         self.counters.promoted();
         (true, self.insert_l1(id, price))
+    }
+
+    /// [`HierarchicalCache::promote`] for a price fetched from L2 after `seq` was read
+    /// with [`HierarchicalCache::write_seq`]: skipped if the pair was written since (the
+    /// write is newer than what L2 returned), so a slow fetch never brings an old price
+    /// back into L1.
+    pub fn promote_if_unchanged(&self, id: PairId, price: Price, seq: u32) -> bool {
+        match self.insert_fetched(id, price, seq) {
+            Some(_) => {
+                self.counters.promoted();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes a pair from L1 and L2.

@@ -20,8 +20,9 @@ use crate::warmer::CacheWarmer;
 enum Warmed {
     #[default]
     No,
-    /// Landed by a warm and not read yet.
-    Unread,
+    /// Landed by a warm and not read yet; `measured` if it landed after the warm-up, so
+    /// its read or eviction counts only when its landing did.
+    Unread { measured: bool },
 }
 
 struct Ids {
@@ -137,17 +138,17 @@ pub(super) fn run(
     let mut oracle_state = oracle.map(|o| o.cursor());
     let latency = config.l2_latency_us;
 
-    let settle_evictions = |warmed: &mut [Warmed], counts: &mut RunCounts, measuring: bool| {
+    let settle_evictions = |warmed: &mut [Warmed], counts: &mut RunCounts| {
         let mut log = evicted.lock();
         for id in log.drain(..) {
             let Some(&ix) = ids.by_slot.get(ids.interner.slot(id)) else {
                 continue;
             };
             if let Some(w) = warmed.get_mut(ix as usize)
-                && *w == Warmed::Unread
+                && let Warmed::Unread { measured } = *w
             {
                 *w = Warmed::No;
-                if measuring {
+                if measured {
                     counts.pollution += 1;
                 }
             }
@@ -174,11 +175,13 @@ pub(super) fn run(
             let id = ids.by_pair[p];
             if !cache.contains_l1(id) {
                 cache.promote(id, price_at(at));
-                warmed[p] = Warmed::Unread;
+                warmed[p] = Warmed::Unread {
+                    measured: measuring,
+                };
                 if measuring {
                     counts.warmed_entries += 1;
                 }
-                settle_evictions(&mut warmed, &mut counts, measuring);
+                settle_evictions(&mut warmed, &mut counts);
             }
         }
         let p = event.pair as usize;
@@ -188,7 +191,7 @@ pub(super) fn run(
                 cache.set_l1(id, price_at(now_us));
                 // Overwritten by the feed before anyone read it: the warm was not needed.
                 warmed[p] = Warmed::No;
-                settle_evictions(&mut warmed, &mut counts, measuring);
+                settle_evictions(&mut warmed, &mut counts);
                 let to_fetch: Vec<u32> = match (kind, &warmer, &mut oracle_state) {
                     (RunKind::Strategy { .. }, Some(warmer), _) => {
                         if let Some(t) = &tracker {
@@ -231,9 +234,9 @@ pub(super) fn run(
                     }
                 }
                 if hit {
-                    if warmed[p] == Warmed::Unread {
+                    if let Warmed::Unread { measured } = warmed[p] {
                         warmed[p] = Warmed::No;
-                        if measuring {
+                        if measured {
                             counts.warmed_read += 1;
                         }
                     }
@@ -244,7 +247,7 @@ pub(super) fn run(
                         counts.l2_round_trips += 1;
                     }
                     cache.set_l1(id, price_at(now_us));
-                    settle_evictions(&mut warmed, &mut counts, measuring);
+                    settle_evictions(&mut warmed, &mut counts);
                 }
             }
         }

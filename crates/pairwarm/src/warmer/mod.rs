@@ -21,8 +21,8 @@
 
 mod queue;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -400,6 +400,13 @@ struct Inner<L: L2Store> {
     observer: RwLock<Option<Arc<dyn WarmObserver>>>,
 }
 
+impl<L: L2Store> Drop for Inner<L> {
+    fn drop(&mut self) {
+        // Wake an idle worker so it notices the warmer is gone and exits.
+        self.queue.wake.notify_one();
+    }
+}
+
 /// Promotes predicted pairs from L2 into L1 (see the module docs). Cloning shares it.
 pub struct CacheWarmer<L: L2Store> {
     inner: Arc<Inner<L>>,
@@ -547,13 +554,24 @@ impl<L: L2Store> CacheWarmer<L> {
         result.pairs_attempted = plan.selected.len();
         result.pairs_already_in_l1 = plan.already_in_l1();
         if !plan.to_fetch.is_empty() {
+            // Writes of these pairs after this point are newer than what L2 returns.
+            let seqs: Vec<u32> = plan
+                .to_fetch
+                .iter()
+                .map(|&p| inner.cache.write_seq(p))
+                .collect();
             match tokio::time::timeout(timeout, inner.cache.fetch_l2(&plan.to_fetch)).await {
                 Ok(Ok(fetched)) => {
-                    for (&pair, lookup) in plan.to_fetch.iter().zip(fetched) {
+                    for ((&pair, lookup), &seq) in plan.to_fetch.iter().zip(fetched).zip(&seqs) {
                         match lookup {
                             Ok(Some(price)) => {
-                                inner.cache.promote(pair, price);
-                                result.pairs_warmed += 1;
+                                // A pair written meanwhile is in L1 with a newer price
+                                // (or was, and L2 has it): not warmed, not an error.
+                                if inner.cache.promote_if_unchanged(pair, price, seq) {
+                                    result.pairs_warmed += 1;
+                                } else {
+                                    result.pairs_already_in_l1 += 1;
+                                }
                             }
                             Ok(None) => result.pairs_not_found += 1,
                             Err(e) => {
@@ -670,56 +688,24 @@ impl<L: L2Store> CacheWarmer<L> {
     }
 
     fn ensure_worker(&self) {
-        if self.inner.worker_started.load(Ordering::Acquire)
+        if self.inner.shutdown.load(Ordering::Acquire)
+            || self.inner.worker_started.load(Ordering::Acquire)
             || self.inner.worker_started.swap(true, Ordering::AcqRel)
         {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                let warmer = self.clone();
-                handle.spawn(async move { warmer.run_worker().await });
+                // The worker holds the warmer weakly: dropping every `CacheWarmer` frees it.
+                let inner = Arc::downgrade(&self.inner);
+                let wake = self.inner.queue.wake.clone();
+                handle.spawn(run_worker(inner, wake));
             }
             Err(_) => {
                 self.inner.worker_started.store(false, Ordering::Release);
                 tracing::error!("async warming needs a tokio runtime; jobs stay queued");
             }
         }
-    }
-
-    async fn run_worker(self) {
-        let mut running = tokio::task::JoinSet::new();
-        loop {
-            let limit = self.inner.config.read().concurrency;
-            while running.len() < limit {
-                // Count before popping so `drain` never sees an empty queue and no job
-                // in flight while a popped job is about to start.
-                self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
-                let Some(job) = self.inner.queue.pop() else {
-                    self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
-                    break;
-                };
-                let warmer = self.clone();
-                running.spawn(async move {
-                    let result = warmer.warm_now(job.pair, job.now_ms).await;
-                    warmer.inner.queue.done(job.pair);
-                    warmer.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
-                    result
-                });
-            }
-            if self.inner.shutdown.load(Ordering::Acquire) && running.is_empty() {
-                break;
-            }
-            if running.is_empty() {
-                self.inner.queue.wake.notified().await;
-            } else {
-                tokio::select! {
-                    _ = running.join_next() => {}
-                    _ = self.inner.queue.wake.notified() => {}
-                }
-            }
-        }
-        self.inner.worker_started.store(false, Ordering::Release);
     }
 
     /// Warms an explicit list of pairs (manual warming; no tracker, no strategy).
@@ -763,7 +749,8 @@ impl<L: L2Store> CacheWarmer<L> {
         }
     }
 
-    /// Stops the worker after the jobs it is running; queued jobs are left.
+    /// Stops the worker after the jobs it is running; queued jobs are left, and later
+    /// triggers are queued but not run.
     pub fn shutdown(&self) {
         self.inner.shutdown.store(true, Ordering::Release);
         self.inner.queue.wake.notify_one();
@@ -805,5 +792,78 @@ impl<L: L2Store> CacheWarmer<L> {
     /// Capacity of the async queue.
     pub fn queue_capacity(&self) -> usize {
         self.inner.queue.capacity()
+    }
+}
+
+/// Resets `worker_started` however the worker ends (shutdown, warmer dropped, or the
+/// runtime dropping the task), so a later trigger can start a new one.
+struct WorkerGuard<L: L2Store>(Weak<Inner<L>>);
+
+impl<L: L2Store> Drop for WorkerGuard<L> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.worker_started.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Marks a popped job finished however its task ends (a panicking strategy included), so
+/// its pair can be queued again and `drain` does not wait for it forever.
+struct JobGuard<L: L2Store> {
+    inner: Arc<Inner<L>>,
+    pair: PairId,
+}
+
+impl<L: L2Store> Drop for JobGuard<L> {
+    fn drop(&mut self) {
+        self.inner.queue.done(self.pair);
+        self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn run_worker<L: L2Store>(weak: Weak<Inner<L>>, wake: Arc<tokio::sync::Notify>) {
+    let _guard = WorkerGuard(weak.clone());
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            break;
+        };
+        let stopping = inner.shutdown.load(Ordering::Acquire);
+        if !stopping {
+            let limit = inner.config.read().concurrency;
+            while running.len() < limit {
+                // Count before popping so `drain` never sees an empty queue and no job
+                // in flight while a popped job is about to start.
+                inner.in_flight.fetch_add(1, Ordering::AcqRel);
+                let Some(job) = inner.queue.pop() else {
+                    inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    break;
+                };
+                let guard = JobGuard {
+                    inner: inner.clone(),
+                    pair: job.pair,
+                };
+                running.spawn(async move {
+                    let warmer = CacheWarmer {
+                        inner: guard.inner.clone(),
+                    };
+                    warmer.warm_now(job.pair, job.now_ms).await;
+                    drop(guard);
+                });
+            }
+        }
+        if stopping && running.is_empty() {
+            break;
+        }
+        // Do not keep the warmer alive while waiting.
+        drop(inner);
+        if running.is_empty() {
+            wake.notified().await;
+        } else {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = wake.notified() => {}
+            }
+        }
     }
 }

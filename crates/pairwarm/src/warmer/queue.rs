@@ -5,6 +5,7 @@
 //! oldest job when full) and one "pending" flag per interner slot for de-duplication.
 
 use crossbeam_queue::ArrayQueue;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
@@ -32,7 +33,7 @@ pub(crate) struct WarmQueue {
     jobs: ArrayQueue<Job>,
     pending: Box<[AtomicBool]>,
     slot_mask: u32,
-    pub(crate) wake: Notify,
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl WarmQueue {
@@ -42,7 +43,7 @@ impl WarmQueue {
             jobs: ArrayQueue::new(capacity.max(1)),
             pending: (0..slots).map(|_| AtomicBool::new(false)).collect(),
             slot_mask,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
         }
     }
 
