@@ -333,17 +333,7 @@ fn entries_left_pending_by_a_dead_consumer_are_claimed() {
     create_group(&mut conn, STREAM, GROUP);
     feed_synthetic(&redis.url(), STREAM, DEAD, 3);
     // The "dead" consumer reads everything and never acknowledges.
-    let read: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(GROUP)
-        .arg("dead")
-        .arg("COUNT")
-        .arg(10_000)
-        .arg("STREAMS")
-        .arg(STREAM)
-        .arg(">")
-        .query(&mut conn)
-        .unwrap();
+    let read = read_without_ack(&mut conn, STREAM, GROUP, "dead", 10_000);
     assert!(matches!(
         read,
         redis::Value::Array(_) | redis::Value::Map(_)
@@ -423,17 +413,7 @@ fn a_restarted_consumer_recovers_its_own_pending_entries() {
     create_group(&mut conn, STREAM, GROUP);
     feed_synthetic(&redis.url(), STREAM, TOTAL, 12);
     // "crashy" read 200 entries and died before acknowledging them.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(GROUP)
-        .arg("crashy")
-        .arg("COUNT")
-        .arg(READ)
-        .arg("STREAMS")
-        .arg(STREAM)
-        .arg(">")
-        .query(&mut conn)
-        .unwrap();
+    let _ = read_without_ack(&mut conn, STREAM, GROUP, "crashy", READ);
     assert_eq!(xpending_total(&mut conn, STREAM, GROUP), READ as u64);
     let ids: Vec<String> = xrange(&mut conn, STREAM)
         .into_iter()

@@ -568,6 +568,28 @@ pub fn create_group(conn: &mut redis::Connection, stream: &str, group: &str) {
         .unwrap();
 }
 
+/// Reads up to `count` new entries of `stream` as `consumer` of `group` and never acks them
+/// (a consumer that dies mid-batch); returns the raw reply.
+pub fn read_without_ack(
+    conn: &mut redis::Connection,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    count: usize,
+) -> redis::Value {
+    redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(">")
+        .query(conn)
+        .unwrap()
+}
+
 pub fn xpending_total(conn: &mut redis::Connection, stream: &str, group: &str) -> u64 {
     let reply: redis::Value = redis::cmd("XPENDING")
         .arg(stream)
