@@ -7,12 +7,14 @@
 
 use serde_json::{Value, json};
 
-use crate::cache::CacheStats;
-use crate::tracker::TrackerStats;
-use crate::warmer::WarmerStats;
+use pairwarm::cache::CacheStats;
+use pairwarm::tracker::TrackerStats;
+use pairwarm::warmer::WarmerStats;
 
 /// Overall state, worst first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Serving, warming as configured.
@@ -21,6 +23,35 @@ pub enum Status {
     Degraded,
     /// Not serving correctly (L2 unreachable with L2 enabled, consumer stopped).
     Unhealthy,
+}
+
+impl Status {
+    /// The lowercase name used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// The `/health/warming` document and its status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Health {
+    /// Overall status (decides the HTTP status: 503 only for unhealthy).
+    pub status: Status,
+    /// The JSON document; it contains `"status"` too.
+    pub body: Value,
+}
+
+/// The `/ready` answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Ready to take traffic (L2 reachable, feed running).
+    pub ready: bool,
+    /// `(name, ok, detail)` per check, in display order.
+    pub checks: Vec<(String, bool, String)>,
 }
 
 /// Inputs of the document (all plain snapshots).
@@ -115,7 +146,7 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
     (status, doc)
 }
 
-fn level(l: &crate::cache::LevelStats) -> Value {
+fn level(l: &pairwarm::cache::LevelStats) -> Value {
     json!({
         "hits": l.hits,
         "misses": l.misses,

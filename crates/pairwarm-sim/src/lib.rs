@@ -1,9 +1,11 @@
 //! Trace replay: measure what warming does to the L1 hit rate, against baselines and an
 //! oracle, with the real components on a virtual clock.
 //!
-//! Every run gets a fresh [`HierarchicalCache`] (on a [`MemoryL2`] that holds every pair of
-//! the trace, as Redis holds every price), a fresh [`CorrelationTracker`] and, for a
-//! strategy, a real [`CacheWarmer`] whose synchronous [`CacheWarmer::plan`] decides what to
+//! Every run gets a fresh [`HierarchicalCache`](pairwarm::cache::HierarchicalCache) (on a
+//! [`MemoryL2`](pairwarm::cache::MemoryL2) that holds every pair of the trace, as Redis holds
+//! every price), a fresh [`CorrelationTracker`](pairwarm::tracker::CorrelationTracker) and,
+//! for a strategy, a real [`CacheWarmer`](pairwarm::warmer::CacheWarmer) whose synchronous
+//! [`CacheWarmer::plan`](pairwarm::warmer::CacheWarmer::plan) decides what to
 //! fetch. Nothing is re-implemented: the simulator only plays the parts a real deployment
 //! would — the detector's reads, the price feed's writes, and the network:
 //!

@@ -6,11 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::entry::PriceUpdate;
-use crate::processor::Processor;
 use pairwarm::cache::L2Store;
 use pairwarm_sim::trace::{GeneratorConfig, Op, SyntheticWorkload};
 use tokio::sync::watch;
+
+use super::FeedError;
+use crate::entry::PriceUpdate;
+use crate::processor::Processor;
 
 const TICK: Duration = Duration::from_millis(10);
 const MAX_BATCH: usize = 512;
@@ -22,11 +24,12 @@ pub async fn run<L: L2Store>(
     seed: u64,
     max_updates: Option<u64>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), FeedError> {
     let mut workload = SyntheticWorkload::new(GeneratorConfig {
         seed,
         ..GeneratorConfig::default()
-    })?;
+    })
+    .map_err(|e| FeedError::Synthetic(e.to_string()))?;
     let mut fed: u64 = 0;
     let started = Instant::now();
     let mut ticker = tokio::time::interval(TICK);

@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::FeedError;
 use crate::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
-use anyhow::Context;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
@@ -44,11 +44,15 @@ pub struct ConsumerConfig {
 
 /// A dead-lettered entry: where it came from and why.
 pub struct DeadLetter<'a> {
+    /// The entry, as read.
     pub entry: &'a RawEntry,
+    /// Short fixed label (the dead-letter entry's `reason` field).
     pub reason: &'static str,
+    /// What exactly was wrong (its `error` field).
     pub detail: String,
 }
 
+/// A consumer of the price streams in one consumer group, on its own two connections.
 pub struct StreamConsumer {
     /// Dedicated to `XREADGROUP` (may block for `block_ms`).
     conn: MultiplexedConnection,
@@ -62,9 +66,11 @@ pub struct StreamConsumer {
 }
 
 impl StreamConsumer {
-    pub async fn connect(cfg: ConsumerConfig) -> anyhow::Result<Self> {
-        let client = redis::Client::open(cfg.url.as_str())
-            .with_context(|| format!("invalid Redis URL {:?}", cfg.url))?;
+    /// Connects (two connections: blocking reads, and everything else) and creates the
+    /// group on every stream if it does not exist.
+    pub async fn connect(cfg: ConsumerConfig) -> Result<Self, FeedError> {
+        let client =
+            redis::Client::open(cfg.url.as_str()).map_err(FeedError::redis("open Redis URL"))?;
         let conn_cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
@@ -72,11 +78,11 @@ impl StreamConsumer {
         let conn = client
             .get_multiplexed_async_connection_with_config(&conn_cfg)
             .await
-            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+            .map_err(FeedError::redis("connect"))?;
         let cmd = client
             .get_multiplexed_async_connection_with_config(&conn_cfg)
             .await
-            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+            .map_err(FeedError::redis("connect"))?;
         let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
         let mut consumer = Self {
             conn,
@@ -92,7 +98,7 @@ impl StreamConsumer {
 
     /// Creates the group on each stream (from the beginning, so entries written before
     /// the first start are processed too); an existing group is kept.
-    async fn ensure_groups(&mut self) -> anyhow::Result<()> {
+    async fn ensure_groups(&mut self) -> Result<(), FeedError> {
         for stream in &self.cfg.streams {
             let created: redis::RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")
@@ -105,14 +111,14 @@ impl StreamConsumer {
             if let Err(e) = created
                 && e.code() != Some("BUSYGROUP")
             {
-                return Err(e).with_context(|| format!("create group on {stream}"));
+                return Err(FeedError::redis("XGROUP CREATE")(e));
             }
         }
         Ok(())
     }
 
     /// The next batch: own pending entries first, then claims when due, then new entries.
-    pub async fn next_batch(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+    pub async fn next_batch(&mut self) -> Result<Vec<RawEntry>, FeedError> {
         if self.own_pending {
             let batch = self.read("0", false).await?;
             if !batch.is_empty() {
@@ -133,7 +139,7 @@ impl StreamConsumer {
         self.read(">", true).await
     }
 
-    async fn read(&mut self, id: &str, block: bool) -> anyhow::Result<Vec<RawEntry>> {
+    async fn read(&mut self, id: &str, block: bool) -> Result<Vec<RawEntry>, FeedError> {
         read_group(self.conn.clone(), self.read_cmd(id, block)).await
     }
 
@@ -149,7 +155,7 @@ impl StreamConsumer {
     /// A read of new entries that runs on its own (spawnable while a batch is processed).
     pub fn prefetch(
         &self,
-    ) -> impl std::future::Future<Output = anyhow::Result<Vec<RawEntry>>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Vec<RawEntry>, FeedError>> + Send + 'static {
         read_group(self.conn.clone(), self.read_cmd(">", true))
     }
 
@@ -171,7 +177,7 @@ impl StreamConsumer {
     }
 
     /// One `XAUTOCLAIM` step per stream (continues from the last cursor).
-    async fn claim(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+    async fn claim(&mut self) -> Result<Vec<RawEntry>, FeedError> {
         let mut out = Vec::new();
         for (i, stream) in self.cfg.streams.iter().enumerate() {
             let reply: redis::Value = redis::cmd("XAUTOCLAIM")
@@ -184,7 +190,7 @@ impl StreamConsumer {
                 .arg(self.cfg.count)
                 .query_async(&mut self.conn)
                 .await
-                .context("XAUTOCLAIM")?;
+                .map_err(FeedError::redis("XAUTOCLAIM"))?;
             let claim = decode_autoclaim_reply(stream, reply)?;
             self.claim_cursor[i] = claim.next;
             out.extend(claim.claimed);
@@ -206,7 +212,7 @@ impl StreamConsumer {
     }
 
     /// Acknowledges processed entries of `stream`.
-    pub async fn ack(&mut self, stream: &str, ids: &[&str]) -> anyhow::Result<()> {
+    pub async fn ack(&mut self, stream: &str, ids: &[&str]) -> Result<(), FeedError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -216,14 +222,17 @@ impl StreamConsumer {
             .arg(ids)
             .query_async(&mut self.cmd)
             .await
-            .context("XACK")?;
+            .map_err(FeedError::redis("XACK"))?;
         Ok(())
     }
 
     /// Copies bad entries to `<stream>:dlq` with their reason, then acknowledges exactly
     /// the ones whose copy succeeded (a failed copy leaves its entry pending, to be retried,
     /// never acked without a trace). Returns, per letter, whether it was dead-lettered.
-    pub async fn dead_letter(&mut self, letters: &[DeadLetter<'_>]) -> anyhow::Result<Vec<bool>> {
+    pub async fn dead_letter(
+        &mut self,
+        letters: &[DeadLetter<'_>],
+    ) -> Result<Vec<bool>, FeedError> {
         if letters.is_empty() {
             return Ok(Vec::new());
         }
@@ -248,16 +257,19 @@ impl StreamConsumer {
             pipe.add_command(add);
         }
         // One reply per XADD; an error reply for one copy does not fail the others.
-        let replies: Vec<redis::Value> = pipe
+        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
+            .ignore_errors()
             .query_async(&mut self.cmd)
             .await
-            .context("dead-letter XADD")?;
+            .map_err(FeedError::redis("dead-letter XADD"))?;
         let mut copied: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut ok = Vec::with_capacity(letters.len());
         for (i, letter) in letters.iter().enumerate() {
             let refused = !matches!(
                 replies.get(i),
-                Some(redis::Value::BulkString(_) | redis::Value::SimpleString(_))
+                Some(Ok(
+                    redis::Value::BulkString(_) | redis::Value::SimpleString(_)
+                ))
             );
             ok.push(!refused);
             if !refused {
@@ -274,7 +286,7 @@ impl StreamConsumer {
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
-    pub async fn lag(&mut self) -> anyhow::Result<u64> {
+    pub async fn lag(&mut self) -> Result<u64, FeedError> {
         let mut total = 0u64;
         for stream in &self.cfg.streams {
             let groups: redis::Value = redis::cmd("XINFO")
@@ -282,7 +294,7 @@ impl StreamConsumer {
                 .arg(stream)
                 .query_async(&mut self.cmd)
                 .await
-                .context("XINFO GROUPS")?;
+                .map_err(FeedError::redis("XINFO GROUPS"))?;
             total += group_backlog(&groups, &self.cfg.group);
         }
         Ok(total)
@@ -292,8 +304,11 @@ impl StreamConsumer {
 async fn read_group(
     mut conn: MultiplexedConnection,
     cmd: redis::Cmd,
-) -> anyhow::Result<Vec<RawEntry>> {
-    let reply: redis::Value = cmd.query_async(&mut conn).await.context("XREADGROUP")?;
+) -> Result<Vec<RawEntry>, FeedError> {
+    let reply: redis::Value = cmd
+        .query_async(&mut conn)
+        .await
+        .map_err(FeedError::redis("XREADGROUP"))?;
     Ok(decode_read_reply(reply)?)
 }
 
