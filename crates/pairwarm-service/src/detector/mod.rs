@@ -20,7 +20,7 @@ use serde::Serialize;
 use pairwarm::cache::{CacheError, HierarchicalCache, L2Store, Lookup, Price};
 use pairwarm::pair::{ChainId, PairId};
 
-pub use registry::{PoolMeta, PoolRegistry, TokenId, token_id};
+pub use registry::{MAX_DEXES, PoolMeta, PoolRegistry, TokenId, UNKNOWN_DEX, token_id};
 
 /// Detector settings.
 #[derive(Clone, Debug)]
@@ -394,5 +394,37 @@ mod tests {
             "{}",
             found[0].spread_bps
         );
+    }
+
+    /// DEX names beyond the registry's limit must not borrow another DEX's fee.
+    #[test]
+    fn a_dex_beyond_the_limit_pays_the_default_fee() {
+        let interner = Arc::new(pairwarm::pair::PairInterner::new(4096));
+        let registry = Arc::new(PoolRegistry::new(interner.clone()));
+        let detector = Detector::new(
+            registry.clone(),
+            DetectorConfig {
+                default_fee_bps: 30.0,
+                dex_fees_bps: [("dex1023".to_string(), 5.0)].into_iter().collect(),
+                ..DetectorConfig::default()
+            },
+        );
+        let chain = interner.chain_id("ethereum").unwrap();
+        let pools: Vec<PairId> = (0..1025u32)
+            .map(|n| {
+                let id = interner
+                    .intern_str("ethereum", &format!("0x{n:040x}"))
+                    .unwrap();
+                registry.observe(id, chain, &format!("dex{n}"), "weth", &format!("t{n}"));
+                id
+            })
+            .collect();
+        assert_eq!(
+            detector.fee_bps(pools[1023]),
+            5.0,
+            "the 1,024th DEX has its fee"
+        );
+        assert_eq!(detector.fee_bps(pools[1024]), 30.0, "the 1,025th has none");
+        assert_eq!(detector.fee_bps(pools[0]), 30.0);
     }
 }

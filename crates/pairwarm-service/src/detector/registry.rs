@@ -26,6 +26,10 @@ pub fn token_id(token: &str) -> TokenId {
 }
 
 const NO_TOKEN: u64 = 0;
+/// Distinct DEX names the registry indexes (bounds its name table).
+pub const MAX_DEXES: usize = 1024;
+/// The index of every DEX name beyond [`MAX_DEXES`]: it names no DEX.
+pub const UNKNOWN_DEX: u16 = u16::MAX;
 const MAX_POOLS_PER_TOKEN_PAIR: usize = 16;
 const INDEX_SHARDS: usize = 16;
 
@@ -91,7 +95,8 @@ impl PoolRegistry {
         self.slots.get(self.interner.slot(id))
     }
 
-    /// Index of a DEX name (at most 1024 distinct DEXes; later ones share the last index).
+    /// Index of a DEX name. At most [`MAX_DEXES`] distinct names get one; later names get
+    /// [`UNKNOWN_DEX`], which has no name (so no per-DEX fee: the default applies).
     pub fn dex_index(&self, name: &str) -> u16 {
         if let Some(i) = self.dexes.read().iter().position(|d| d == name) {
             return i as u16;
@@ -100,9 +105,10 @@ impl PoolRegistry {
         if let Some(i) = dexes.iter().position(|d| d == name) {
             return i as u16;
         }
-        if dexes.len() < 1024 {
-            dexes.push(name.to_owned());
+        if dexes.len() >= MAX_DEXES {
+            return UNKNOWN_DEX;
         }
+        dexes.push(name.to_owned());
         (dexes.len() - 1) as u16
     }
 
