@@ -5,6 +5,9 @@
 //! `successRate` is the fraction of warms that succeeded, in [0, 1]; the seed's example
 //! computed pairs per operation under that name (3.2), which is `warmer.avgPairsPerOp` here.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use pairwarm::cache::CacheStats;
@@ -60,7 +63,7 @@ pub struct HealthInputs<'a> {
     pub tracker: &'a TrackerStats,
     /// Warmer counters (`None` when warming is not built).
     pub warmer: Option<&'a WarmerStats>,
-    /// Warmer counters at the previous health call (for recent failure rates).
+    /// Warmer counters at the start of the failure window ([`HealthWindow`]).
     pub warmer_before: Option<&'a WarmerStats>,
     /// Cache counters.
     pub cache: &'a CacheStats,
@@ -156,4 +159,61 @@ fn level(l: &pairwarm::cache::LevelStats) -> Value {
         "size": l.size,
         "capacity": l.capacity,
     })
+}
+
+/// The warmer counters the service's timer sampled over the last [`HealthWindow::SPAN`]:
+/// the document's failure rates compare the counters of now with the oldest sample, so
+/// reading the document never moves its window (a probe and a person reading it get the
+/// same answer).
+#[derive(Debug, Default)]
+pub struct HealthWindow {
+    samples: VecDeque<(Instant, WarmerStats)>,
+}
+
+impl HealthWindow {
+    /// How far back "recent warms" reach.
+    pub const SPAN: Duration = Duration::from_secs(10);
+
+    /// Adds a sample taken at `now`; drops those older than [`Self::SPAN`].
+    pub fn sample(&mut self, now: Instant, stats: WarmerStats) {
+        self.samples.push_back((now, stats));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > Self::SPAN)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// The oldest sample of the window (the baseline of recent failure rates).
+    pub fn baseline(&self) -> Option<&WarmerStats> {
+        self.samples.front().map(|(_, stats)| stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(ops: u64) -> WarmerStats {
+        WarmerStats {
+            total_warming_ops: ops,
+            ..WarmerStats::default()
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_samples_of_the_last_span() {
+        let mut w = HealthWindow::default();
+        let t0 = Instant::now();
+        assert!(w.baseline().is_none());
+        w.sample(t0, stats(1));
+        w.sample(t0 + Duration::from_secs(5), stats(2));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(1));
+        w.sample(t0 + Duration::from_secs(11), stats(3));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(2));
+        w.sample(t0 + Duration::from_secs(30), stats(4));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(4));
+    }
 }

@@ -17,7 +17,8 @@ use crate::config::FeedSource;
 use crate::feed::{self, FeedError, StreamSummary};
 use crate::{snapshot, status};
 
-/// How often the background timer runs (L2 check; status and snapshot when due).
+/// How often the background timer runs (L2 check, health sample; status and snapshot when
+/// due).
 const TICK: Duration = Duration::from_millis(500);
 
 /// What a finished run did.
@@ -49,6 +50,7 @@ impl Service {
             inner.set_feed_running(true);
         }
         inner.refresh_ready();
+        inner.sample_health();
         let background = tokio::spawn(background(inner.clone(), stop_rx));
 
         tokio::select! {
@@ -138,7 +140,7 @@ async fn feed_finished(inner: &Inner) {
     }
 }
 
-/// L2 checks every tick; the status line and snapshots when due.
+/// L2 checks and health samples every tick; the status line and snapshots when due.
 async fn background(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let (status_every, snapshot_every) = {
         let c = inner.config.lock();
@@ -153,6 +155,7 @@ async fn background(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         check_l2(&inner).await;
+        inner.sample_health();
         if !status_every.is_zero() && Instant::now() >= next_status {
             next_status += status_every;
             status::log(&inner, &mut window);

@@ -9,13 +9,12 @@ use std::time::Instant;
 use pairwarm::cache::{AnyL2, RedisL2};
 use pairwarm::container::WarmingComponents;
 use pairwarm::metrics::WarmingMetrics;
-use pairwarm::warmer::WarmerStats;
 use tokio::sync::watch;
 
 use super::Cache;
 use crate::config::{FeedSource, ServiceConfig};
 use crate::feed::FeedStats;
-use crate::health::{Health, HealthInputs, Readiness, warming_health};
+use crate::health::{Health, HealthInputs, HealthWindow, Readiness, warming_health};
 use crate::processor::Processor;
 use crate::rollout::RolloutControls;
 use crate::shadow::ShadowTracker;
@@ -39,7 +38,8 @@ pub(crate) struct Inner {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) listener: parking_lot::Mutex<Option<std::net::TcpListener>>,
     pub(crate) local_addr: Option<SocketAddr>,
-    warmer_at_last_health: parking_lot::Mutex<Option<WarmerStats>>,
+    /// Warmer counters sampled by the background timer (never by readers).
+    pub(crate) health_window: parking_lot::Mutex<HealthWindow>,
     pub(crate) started: Instant,
 }
 
@@ -71,7 +71,7 @@ impl Inner {
             ready: watch::channel(false).0,
             local_addr: listener.as_ref().and_then(|l| l.local_addr().ok()),
             listener: parking_lot::Mutex::new(listener),
-            warmer_at_last_health: parking_lot::Mutex::new(None),
+            health_window: parking_lot::Mutex::default(),
             started: Instant::now(),
         }
     }
@@ -87,6 +87,12 @@ impl Inner {
     pub(crate) fn set_feed_running(&self, running: bool) {
         self.stats.running.store(running, Ordering::Relaxed);
         self.refresh_ready();
+    }
+
+    /// Samples the warmer counters into the health window (the background timer's job).
+    pub(crate) fn sample_health(&self) {
+        let stats = self.parts.warmer.stats();
+        self.health_window.lock().sample(Instant::now(), stats);
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
@@ -114,7 +120,7 @@ impl Inner {
     pub(crate) fn health(&self) -> Health {
         let tracker = self.parts.tracker.stats();
         let warmer = self.parts.warmer.stats();
-        let before = self.warmer_at_last_health.lock().replace(warmer);
+        let before = self.health_window.lock().baseline().cloned();
         let mut failures = Vec::new();
         if !self.stats.running.load(Ordering::Relaxed) {
             failures.push("price feed not running".to_owned());
