@@ -75,6 +75,8 @@ pub struct HealthInputs<'a> {
     pub extra: Vec<(&'static str, Value)>,
     /// Conditions found by the caller that make the service unhealthy.
     pub failures: Vec<String>,
+    /// Conditions found by the caller that make it degraded.
+    pub degradations: Vec<String>,
 }
 
 /// Builds the document and its status.
@@ -83,6 +85,10 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
     let mut reasons: Vec<String> = inputs.failures.clone();
     if !reasons.is_empty() {
         status = Status::Unhealthy;
+    }
+    if !inputs.degradations.is_empty() {
+        status = status.max(Status::Degraded);
+        reasons.extend(inputs.degradations.iter().cloned());
     }
     if inputs.l2_ok == Some(false) {
         status = status.max(Status::Degraded);

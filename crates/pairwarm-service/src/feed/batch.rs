@@ -1,7 +1,8 @@
 //! One batch of stream entries: sort, process, publish, acknowledge, dead-letter.
 //!
 //! Every entry leaves the batch one way: processed and acknowledged, or copied to the
-//! dead-letter stream and acknowledged, or (when Redis refuses the copy) left pending.
+//! dead-letter stream and acknowledged, or (when Redis refuses the copy) left pending and
+//! held for a retry ([`super::refused`]) while the feed goes on.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -11,19 +12,22 @@ use pairwarm::metrics::DeadLetterReason;
 use super::FeedError;
 use super::consumer::{DeadLetter, StreamConsumer};
 use super::publish;
+use super::refused::Refused;
 use crate::Service;
 use crate::entry::{PriceUpdate, parse_entry};
+use crate::service::Inner;
 use crate::stream::RawEntry;
 
 /// Handles one batch read from the streams.
 ///
 /// # Errors
-/// When an acknowledgement fails, or dead-letter copies are refused: what is not
-/// acknowledged stays pending and is read again after a reconnect.
+/// When an acknowledgement fails (Redis unreachable): what is not acknowledged stays
+/// pending and is read again after a reconnect.
 pub(super) async fn handle(
     service: &Service,
     consumer: &mut StreamConsumer,
     batch: &[RawEntry],
+    refused: &mut Refused,
 ) -> Result<(), FeedError> {
     let inner = &service.inner;
     let received = Instant::now();
@@ -31,6 +35,10 @@ pub(super) async fn handle(
     let mut good: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut letters: Vec<DeadLetter<'_>> = Vec::new();
     for entry in batch {
+        if refused.holds(entry) {
+            // Claimed back while its dead-letter copy waits for a retry: already handled.
+            continue;
+        }
         match &entry.fields {
             None => letters.push(DeadLetter {
                 entry,
@@ -69,29 +77,40 @@ pub(super) async fn handle(
         consumer.ack(stream, ids).await?;
     }
     let copied = consumer.dead_letter(&letters).await?;
-    let dead = copied.iter().filter(|c| **c).count() as u64;
-    let n = good.values().map(|ids| ids.len() as u64).sum::<u64>() + dead;
-    inner.stats.record_batch(received, n);
+    let (accepted, rejected): (Vec<_>, Vec<_>) =
+        letters.iter().zip(&copied).partition(|(_, ok)| **ok);
+    let accepted: Vec<&DeadLetter<'_>> = accepted.into_iter().map(|(l, _)| l).collect();
+    let rejected: Vec<&DeadLetter<'_>> = rejected.into_iter().map(|(l, _)| l).collect();
+    let processed = good.values().map(|ids| ids.len() as u64).sum::<u64>();
+    inner
+        .stats
+        .record_batch(received, processed + accepted.len() as u64);
+    if let Some(m) = &inner.metrics {
+        m.stream().entries_processed.inc_by(processed);
+    }
+    record_dead_letters(inner, &accepted);
+    refused.hold(inner, &rejected);
+    Ok(())
+}
+
+/// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
+pub(super) fn record_dead_letters(inner: &Inner, copied: &[&DeadLetter<'_>]) {
     inner
         .stats
         .dead_lettered
-        .fetch_add(dead, std::sync::atomic::Ordering::Relaxed);
-    if let Some(m) = &inner.metrics {
-        m.stream().entries_processed.inc_by(n);
-        for (l, _) in letters.iter().zip(&copied).filter(|(_, c)| **c) {
-            let reason = if l.entry.fields.is_none() {
-                DeadLetterReason::Trimmed
-            } else if l.reason == "chain_limit" {
-                DeadLetterReason::Other
-            } else {
-                DeadLetterReason::Malformed
-            };
-            m.stream().dead_letter(reason).inc();
-        }
+        .fetch_add(copied.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let Some(m) = &inner.metrics else {
+        return;
+    };
+    m.stream().entries_processed.inc_by(copied.len() as u64);
+    for l in copied {
+        let reason = if l.entry.fields.is_none() {
+            DeadLetterReason::Trimmed
+        } else if l.reason == "chain_limit" {
+            DeadLetterReason::Other
+        } else {
+            DeadLetterReason::Malformed
+        };
+        m.stream().dead_letter(reason).inc();
     }
-    let refused = letters.len() - dead as usize;
-    if refused > 0 {
-        return Err(FeedError::DeadLetterRefused(refused));
-    }
-    Ok(())
 }

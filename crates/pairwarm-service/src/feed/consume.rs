@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::FeedError;
 use super::batch;
 use super::consumer::{ConsumerConfig, StreamConsumer};
+use super::refused::Refused;
 use crate::Service;
 use crate::stream::RawEntry;
 
@@ -61,6 +62,8 @@ pub(super) async fn run(
     let max_updates = service.inner.config.lock().feed.max_updates;
     let inner = &service.inner;
     let mut backoff = FIRST_BACKOFF;
+    // Survives reconnects: held letters are retried on the next connection.
+    let mut refused = Refused::default();
     let mut last_lag = Instant::now() - Duration::from_secs(60);
     'connect: loop {
         if *stop.borrow() {
@@ -82,7 +85,18 @@ pub(super) async fn run(
         loop {
             if *stop.borrow() {
                 // Entries already read are processed and acknowledged before stopping.
-                return finish(service, &mut consumer, prefetch).await;
+                return finish(service, &mut consumer, prefetch, &mut refused).await;
+            }
+            if refused.due()
+                && let Err(e) = refused.retry(inner, &mut consumer).await
+            {
+                tracing::warn!(error = %e, ?backoff, "dead-letter retry failed; reconnecting");
+                inner.set_feed_running(false);
+                if let Some(ahead) = prefetch.take() {
+                    let _ = ahead.await;
+                }
+                pause(&mut backoff, &mut stop).await;
+                continue 'connect;
             }
             if last_lag.elapsed() >= Duration::from_secs(1) {
                 last_lag = Instant::now();
@@ -114,7 +128,7 @@ pub(super) async fn run(
             if consumer.can_prefetch() && !*stop.borrow() {
                 prefetch = Some(tokio::spawn(consumer.prefetch()));
             }
-            if let Err(e) = batch::handle(service, &mut consumer, &batch).await {
+            if let Err(e) = batch::handle(service, &mut consumer, &batch, &mut refused).await {
                 tracing::warn!(error = %e, ?backoff, "batch not fully acknowledged; what is pending is re-read after reconnecting");
                 // Let a read already sent land in the pending list before recovery reads it.
                 if let Some(ahead) = prefetch.take() {
@@ -125,7 +139,7 @@ pub(super) async fn run(
             }
             backoff = FIRST_BACKOFF;
             if max_updates.is_some_and(|max| inner.stats.processed.load(Ordering::Relaxed) >= max) {
-                return finish(service, &mut consumer, prefetch).await;
+                return finish(service, &mut consumer, prefetch, &mut refused).await;
             }
         }
     }
@@ -136,12 +150,13 @@ async fn finish(
     service: &Service,
     consumer: &mut StreamConsumer,
     prefetch: Option<Prefetch>,
+    refused: &mut Refused,
 ) -> Result<(), FeedError> {
     if let Some(ahead) = prefetch
         && let Ok(Ok(batch)) = ahead.await
         && !batch.is_empty()
     {
-        batch::handle(service, consumer, &batch).await?;
+        batch::handle(service, consumer, &batch, refused).await?;
     }
     Ok(())
 }

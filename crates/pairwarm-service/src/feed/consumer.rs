@@ -3,15 +3,16 @@
 //! - Reads with `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s... >` on a **dedicated**
 //!   connection whose response timeout exceeds the block time (a blocking read on the
 //!   cache's shared multiplexed connection would stall every cache read behind it).
-//! - On start it first re-reads its own pending entries (id `0`): those delivered before a
-//!   crash and never acknowledged.
+//! - On (re)connecting it first re-reads its own pending entries: those delivered before a
+//!   crash or a lost connection and never acknowledged. Each recovery read continues after
+//!   the last entry it returned, so entries that stay pending cannot hold recovery up.
 //! - Every `claim_every`, `XAUTOCLAIM` takes over entries idle for longer than
 //!   `claim_idle_ms` in the group (left by a dead consumer). Entries deleted from the stream
 //!   while pending are acknowledged and dead-lettered as `deleted`, or they would stay
 //!   pending forever.
 //! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
-//!   `<stream>:dlq` with a `reason` and acknowledged in the same `MULTI`, so nothing is
-//!   lost and nothing is retried forever.
+//!   `<stream>:dlq` with a `reason` (one pipelined round trip), and exactly the ones whose
+//!   copy Redis accepted are acknowledged, so nothing is lost without a trace.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -61,6 +62,12 @@ pub struct StreamConsumer {
     cfg: ConsumerConfig,
     /// Still draining this consumer's own pending entries (start-up recovery).
     own_pending: bool,
+    /// Per stream, the last own pending entry recovery has returned: each recovery read
+    /// continues after it, so entries that stay pending (a refused dead-letter copy) are
+    /// passed over instead of coming back forever.
+    recovery_cursor: Vec<String>,
+    /// `>` per stream: the ids of a read of new entries.
+    new_ids: Vec<String>,
     last_claim: Option<Instant>,
     claim_cursor: Vec<String>,
 }
@@ -84,11 +91,15 @@ impl StreamConsumer {
             .await
             .map_err(FeedError::redis("connect"))?;
         let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
+        let recovery_cursor = claim_cursor.clone();
+        let new_ids = vec![">".to_owned(); cfg.streams.len()];
         let mut consumer = Self {
             conn,
             cmd,
             cfg,
             own_pending: true,
+            recovery_cursor,
+            new_ids,
             last_claim: None,
             claim_cursor,
         };
@@ -120,8 +131,17 @@ impl StreamConsumer {
     /// The next batch: own pending entries first, then claims when due, then new entries.
     pub async fn next_batch(&mut self) -> Result<Vec<RawEntry>, FeedError> {
         if self.own_pending {
-            let batch = self.read("0", false).await?;
+            let batch = read_group(
+                self.conn.clone(),
+                self.read_cmd(&self.recovery_cursor, false),
+            )
+            .await?;
             if !batch.is_empty() {
+                for entry in &batch {
+                    if let Some(i) = self.cfg.streams.iter().position(|s| **s == *entry.stream) {
+                        self.recovery_cursor[i].clone_from(&entry.id);
+                    }
+                }
                 return Ok(batch);
             }
             self.own_pending = false;
@@ -136,11 +156,7 @@ impl StreamConsumer {
             }
             self.last_claim = Some(Instant::now());
         }
-        self.read(">", true).await
-    }
-
-    async fn read(&mut self, id: &str, block: bool) -> Result<Vec<RawEntry>, FeedError> {
-        read_group(self.conn.clone(), self.read_cmd(id, block)).await
+        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true)).await
     }
 
     /// True when the next batch is a plain read of new entries (no recovery or claim due),
@@ -156,10 +172,12 @@ impl StreamConsumer {
     pub fn prefetch(
         &self,
     ) -> impl std::future::Future<Output = Result<Vec<RawEntry>, FeedError>> + Send + 'static {
-        read_group(self.conn.clone(), self.read_cmd(">", true))
+        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true))
     }
 
-    fn read_cmd(&self, id: &str, block: bool) -> redis::Cmd {
+    /// `XREADGROUP` from `ids` (one per stream: `>` for new entries, an id for own pending
+    /// entries after it).
+    fn read_cmd(&self, ids: &[String], block: bool) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.cfg.group)
@@ -169,10 +187,7 @@ impl StreamConsumer {
         if block {
             cmd.arg("BLOCK").arg(self.cfg.block_ms);
         }
-        cmd.arg("STREAMS").arg(&self.cfg.streams);
-        for _ in &self.cfg.streams {
-            cmd.arg(id);
-        }
+        cmd.arg("STREAMS").arg(&self.cfg.streams).arg(ids);
         cmd
     }
 

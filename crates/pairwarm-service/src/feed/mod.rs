@@ -17,6 +17,7 @@ mod batch;
 mod consume;
 pub mod consumer;
 mod publish;
+mod refused;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
 
@@ -73,6 +74,10 @@ pub(crate) struct FeedStats {
     /// Entries acknowledged (processed or dead-lettered).
     pub(crate) processed: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
+    /// Dead-letter copies Redis refused (each retry that fails counts again).
+    pub(crate) dead_letter_refusals: AtomicU64,
+    /// Entries whose refused dead-letter copy waits for a retry (pending in the group).
+    pub(crate) dead_letters_waiting: AtomicU64,
     pub(crate) published: AtomicU64,
     /// Read-to-ack time of each stream entry, µs (every entry of a batch counts once).
     latency: parking_lot::Mutex<Option<hdrhistogram::Histogram<u64>>>,
@@ -88,6 +93,8 @@ impl Default for FeedStats {
             lag: AtomicU64::new(0),
             processed: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
+            dead_letter_refusals: AtomicU64::new(0),
+            dead_letters_waiting: AtomicU64::new(0),
             published: AtomicU64::new(0),
             latency: parking_lot::Mutex::new(
                 hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).ok(),
@@ -152,6 +159,8 @@ impl FeedStats {
             "lag": self.lag.load(Ordering::Relaxed),
             "processed": self.processed.load(Ordering::Relaxed),
             "deadLettered": self.dead_lettered.load(Ordering::Relaxed),
+            "deadLetterRefusals": self.dead_letter_refusals.load(Ordering::Relaxed),
+            "deadLettersWaiting": self.dead_letters_waiting.load(Ordering::Relaxed),
             "feedRunning": self.running.load(Ordering::Relaxed),
         })
     }

@@ -125,6 +125,13 @@ impl Inner {
         if !self.stats.running.load(Ordering::Relaxed) {
             failures.push("price feed not running".to_owned());
         }
+        let mut degradations = Vec::new();
+        let waiting = self.stats.dead_letters_waiting.load(Ordering::Relaxed);
+        if waiting > 0 {
+            degradations.push(format!(
+                "{waiting} entries wait for their dead-letter copy, which Redis refuses; they stay pending and are retried"
+            ));
+        }
         let strategy = self.parts.warmer.strategy();
         let counters = &self.processor.counters;
         let (status, body) = warming_health(&HealthInputs {
@@ -163,6 +170,7 @@ impl Inner {
                 ),
             ],
             failures,
+            degradations,
         });
         Health { status, body }
     }

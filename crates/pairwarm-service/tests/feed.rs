@@ -1,0 +1,198 @@
+//! The Redis feed of a service run in-process against a real `redis-server` (testkit):
+//! dead letters Redis refuses, and entries delivered too many times.
+
+use std::time::Duration;
+
+use pairwarm_service::health::Status;
+use pairwarm_service::{Service, ServiceConfig};
+use pairwarm_testkit::RedisServer;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const STREAM: &str = "stream:price-updates";
+const DLQ: &str = "stream:price-updates:dlq";
+const GROUP: &str = "pairwarm";
+const CONSUMER: &str = "svc";
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Running {
+    service: Service,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<pairwarm_service::RunSummary, pairwarm_service::ServiceError>>>,
+}
+
+impl Running {
+    fn start(redis: &RedisServer, extra: &[(&str, &str)]) -> Self {
+        let mut builder = ServiceConfig::builder()
+            .set("REDIS_URL", redis.url())
+            .set("PAIRWARM_CONSUMER", CONSUMER)
+            .set("PAIRWARM_STATUS_INTERVAL", "0");
+        for (k, v) in extra {
+            builder = builder.set(*k, *v);
+        }
+        let service = Service::builder(builder.build().unwrap())
+            .listen(false)
+            .build()
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let service = service.clone();
+            async move {
+                service
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            }
+        });
+        Self {
+            service,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    fn health(&self) -> Value {
+        self.service.health().body
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+fn num(v: &Value, path: &str) -> u64 {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = &cur[part];
+    }
+    cur.as_u64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}
+
+/// Polls `f` every 20 ms until it returns `Some`; panics with `what` after [`WAIT`].
+async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn xadd(conn: &mut redis::Connection, fields: &[(&str, String)]) -> String {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(STREAM).arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(v);
+    }
+    cmd.query(conn).unwrap()
+}
+
+fn good(n: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("chain", "ethereum".into()),
+        ("pair", format!("0x{n:040x}")),
+        ("price", "1850.5".into()),
+    ]
+}
+
+/// Entries pending in the group (0 before the service has created it).
+fn pending(conn: &mut redis::Connection) -> u64 {
+    redis::cmd("XPENDING")
+        .arg(STREAM)
+        .arg(GROUP)
+        .query::<(u64, Option<String>, Option<String>, redis::Value)>(conn)
+        .map_or(0, |summary| summary.0)
+}
+
+fn dlq_reasons(conn: &mut redis::Connection) -> Vec<String> {
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(DLQ)
+        .arg("-")
+        .arg("+")
+        .query(conn)
+        .unwrap();
+    entries
+        .into_iter()
+        .map(|(_, fields)| {
+            fields
+                .into_iter()
+                .find(|(k, _)| k == "reason")
+                .map(|(_, v)| v)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_dead_letter_copy_does_not_stop_new_entries() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    // A plain string where the dead-letter stream should be: XADD fails with WRONGTYPE.
+    let _: () = redis::cmd("SET")
+        .arg(DLQ)
+        .arg("in the way")
+        .query(&mut conn)
+        .unwrap();
+    let bad = vec![
+        ("chain", "ethereum".to_string()),
+        ("price", "1".to_string()),
+    ];
+    xadd(&mut conn, &bad);
+    xadd(&mut conn, &bad);
+    let running = Running::start(&redis, &[]);
+    wait_for("the bad entries delivered", || {
+        (pending(&mut conn) == 2).then_some(())
+    })
+    .await;
+
+    // New entries keep flowing while the dead-letter stream refuses the copies.
+    for n in 1..=40 {
+        xadd(&mut conn, &good(n));
+    }
+    let h = wait_for("the new entries processed", || {
+        let h = running.health();
+        (num(&h, "detector.updates") >= 40).then_some(h)
+    })
+    .await;
+    assert_eq!(num(&h, "detector.updates"), 40, "{h:#}");
+    assert_eq!(pending(&mut conn), 2, "the bad entries stay pending");
+    let h = wait_for("the refusals reported", || {
+        let h = running.health();
+        (num(&h, "stream.deadLetterRefusals") >= 2).then_some(h)
+    })
+    .await;
+    assert_eq!(num(&h, "stream.deadLettersWaiting"), 2, "{h:#}");
+    assert_eq!(num(&h, "stream.deadLettered"), 0, "{h:#}");
+    assert_eq!(running.service.health().status, Status::Degraded, "{h:#}");
+    let reasons = h["reasons"].to_string();
+    assert!(reasons.contains("dead-letter"), "{reasons}");
+
+    // Once Redis accepts the copies, the retry moves them and acknowledges the entries.
+    let _: () = redis::cmd("DEL").arg(DLQ).query(&mut conn).unwrap();
+    wait_for("the bad entries dead-lettered", || {
+        (pending(&mut conn) == 0).then_some(())
+    })
+    .await;
+    assert_eq!(dlq_reasons(&mut conn), ["missing_field", "missing_field"]);
+    let h = wait_for("the health document updated", || {
+        let h = running.health();
+        (num(&h, "stream.deadLettered") == 2).then_some(h)
+    })
+    .await;
+    assert_eq!(num(&h, "stream.deadLettersWaiting"), 0, "{h:#}");
+    assert_eq!(num(&h, "detector.updates"), 40, "processed once: {h:#}");
+    running.stop().await;
+}
