@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use pairwarm_service::feed::consumer::{ConsumerConfig, DeadLetter, StreamConsumer};
+use pairwarm_service::entry::EntryError;
+use pairwarm_service::feed::consumer::{ConsumerConfig, StreamConsumer};
+use pairwarm_service::feed::dead_letter::{DeadLetter, DeadLetterReason};
 use pairwarm_service::stream::RawEntry;
 use pairwarm_testkit::RedisServer;
 
@@ -57,7 +59,7 @@ async fn next_nonempty(c: &mut StreamConsumer) -> Vec<RawEntry> {
     for _ in 0..10 {
         let batch = c.next_batch().await.unwrap();
         if !batch.is_empty() {
-            return batch;
+            return batch.entries;
         }
     }
     panic!("no entries after 10 reads");
@@ -99,14 +101,48 @@ async fn a_restarted_consumer_first_rereads_its_own_pending_entries() {
     }
     let later = xadd(&mut conn, 2);
     let mut c = StreamConsumer::connect(config(&redis, "a")).await.unwrap();
-    assert_eq!(
-        ids(&c.next_batch().await.unwrap()),
-        first,
-        "own pending first"
-    );
+    let recovered = c.next_batch().await.unwrap();
+    assert_eq!(ids(&recovered.entries), first, "own pending first");
+    assert!(recovered.redelivered);
+    // Delivered once before the crash, once now.
+    let counts = c.delivery_counts(&recovered.entries).await.unwrap();
+    assert_eq!(counts.len(), 3);
+    assert!(counts.values().all(|&n| n == 2), "{counts:?}");
     let refs: Vec<&str> = first.iter().map(String::as_str).collect();
     c.ack(STREAM, &refs).await.unwrap();
-    assert_eq!(ids(&next_nonempty(&mut c).await), later, "then new entries");
+    let mut fresh = c.next_batch().await.unwrap();
+    while fresh.is_empty() {
+        fresh = c.next_batch().await.unwrap();
+    }
+    assert_eq!(ids(&fresh.entries), later, "then new entries");
+    assert!(!fresh.redelivered);
+}
+
+#[tokio::test]
+async fn recovery_passes_over_entries_that_stay_pending() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let written = xadd(&mut conn, 5);
+    let mut cfg = config(&redis, "a");
+    cfg.count = 2;
+    {
+        let mut c = StreamConsumer::connect(cfg.clone()).await.unwrap();
+        let mut n = 0;
+        while n < 5 {
+            n += next_nonempty(&mut c).await.len();
+        }
+    }
+    // None acknowledged: recovery returns each once, in order, then moves on to new ones.
+    let mut c = StreamConsumer::connect(cfg).await.unwrap();
+    let mut recovered = Vec::new();
+    loop {
+        let batch = c.next_batch().await.unwrap();
+        if !batch.redelivered {
+            break;
+        }
+        recovered.extend(ids(&batch.entries));
+    }
+    assert_eq!(recovered, written);
 }
 
 #[tokio::test]
@@ -151,8 +187,7 @@ async fn dead_letters_are_copied_with_their_reason_then_acknowledged() {
         .iter()
         .map(|entry| DeadLetter {
             entry,
-            reason: "bad_price",
-            detail: "field `price` missing".into(),
+            reason: DeadLetterReason::Rejected(EntryError::Missing("price")),
         })
         .collect();
     assert_eq!(c.dead_letter(&letters).await.unwrap(), [true, true]);
@@ -166,8 +201,8 @@ async fn dead_letters_are_copied_with_their_reason_then_acknowledged() {
     assert_eq!(dlq.len(), 2);
     let fields = &dlq[0].1;
     let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
-    assert_eq!(get("reason"), Some("bad_price"));
-    assert_eq!(get("error"), Some("field `price` missing"));
+    assert_eq!(get("reason"), Some("missing_field"));
+    assert_eq!(get("error"), Some("missing field `price`"));
     assert_eq!(get("source_id"), Some(batch[0].id.as_str()));
     assert_eq!(
         get("chain"),
@@ -209,8 +244,7 @@ async fn a_refused_dead_letter_copy_leaves_its_entry_pending_and_others_go_throu
         .iter()
         .map(|entry| DeadLetter {
             entry,
-            reason: "bad_price",
-            detail: String::new(),
+            reason: DeadLetterReason::Deleted,
         })
         .collect();
     assert_eq!(c.dead_letter(&letters).await.unwrap(), [true, false]);

@@ -196,3 +196,71 @@ async fn a_refused_dead_letter_copy_does_not_stop_new_entries() {
     assert_eq!(num(&h, "detector.updates"), 40, "processed once: {h:#}");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_delivered_too_many_times_are_dead_lettered_as_such() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(STREAM)
+        .arg(GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut conn)
+        .unwrap();
+    // A valid entry that has been delivered 20 times without an ack (a poison entry that
+    // keeps crashing consumers), and one delivered once.
+    let poison = xadd(&mut conn, &good(1));
+    let fine = xadd(&mut conn, &good(2));
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(GROUP)
+        .arg(CONSUMER)
+        .arg("STREAMS")
+        .arg(STREAM)
+        .arg(">")
+        .query(&mut conn)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(STREAM)
+        .arg(GROUP)
+        .arg(CONSUMER)
+        .arg(0)
+        .arg(&poison)
+        .arg("RETRYCOUNT")
+        .arg(20)
+        .query(&mut conn)
+        .unwrap();
+
+    let running = Running::start(&redis, &[]);
+    wait_for("both entries handled", || {
+        (pending(&mut conn) == 0 && num(&running.health(), "stream.processed") == 2).then_some(())
+    })
+    .await;
+    assert_eq!(dlq_reasons(&mut conn), ["max_deliveries"]);
+    let source: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(DLQ)
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let fields = &source[0].1;
+    assert!(
+        fields.contains(&("source_id".into(), poison.clone())),
+        "{fields:?}"
+    );
+    let h = running.health();
+    assert_eq!(
+        num(&h, "detector.updates"),
+        1,
+        "only {fine} processed: {h:#}"
+    );
+    assert_eq!(num(&h, "stream.deadLettered"), 1, "{h:#}");
+    let metrics = running.service.warming().metrics.clone().unwrap();
+    let counted = |reason| metrics.stream().dead_letter(reason).get();
+    use pairwarm::metrics::DeadLetterReason;
+    assert_eq!(counted(DeadLetterReason::MaxDeliveries), 1);
+    assert_eq!(counted(DeadLetterReason::Malformed), 0);
+    running.stop().await;
+}

@@ -65,6 +65,8 @@ pub struct FeedSettings {
     pub block_ms: u64,
     /// `PAIRWARM_CLAIM_IDLE_MS`.
     pub claim_idle_ms: u64,
+    /// `PAIRWARM_MAX_DELIVERIES`.
+    pub max_deliveries: u64,
     /// `PAIRWARM_OPPORTUNITIES_STREAM`.
     pub opportunities_stream: String,
     /// `PAIRWARM_SYNTHETIC_RATE`, updates/s.

@@ -270,6 +270,7 @@ impl Draft {
                     batch_size: 1,
                     block_ms: 1,
                     claim_idle_ms: 1,
+                    max_deliveries: 1,
                     opportunities_stream: String::new(),
                     synthetic_rate: 1,
                     synthetic_seed: 0,

@@ -703,6 +703,21 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "PAIRWARM_MAX_DELIVERIES",
+                "max-deliveries",
+                Fallback::Value("10"),
+                Kind::Int {
+                    min: 1,
+                    max: 1_000_000,
+                },
+                Restart,
+                "Dead-letter (reason max_deliveries) a valid entry delivered more often than this without being acknowledged.",
+                |d, v| {
+                    d.config.feed.max_deliveries = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
                 "PAIRWARM_OPPORTUNITIES_STREAM",
                 "opportunities-stream",
                 Fallback::Value("stream:opportunities"),

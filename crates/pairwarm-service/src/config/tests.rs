@@ -130,7 +130,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        44,
+        45,
         "a new setting? update this count and the docs"
     );
 }
@@ -225,6 +225,7 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_BATCH_SIZE", "0"),
     ("PAIRWARM_BLOCK_MS", "0"),
     ("PAIRWARM_CLAIM_IDLE_MS", "10"),
+    ("PAIRWARM_MAX_DELIVERIES", "0"),
     ("PAIRWARM_OPPORTUNITIES_STREAM", "o p"),
     ("PAIRWARM_SYNTHETIC_RATE", "fast"),
     ("PAIRWARM_SYNTHETIC_SEED", "-1"),

@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 
-use pairwarm::pair::{Address, normalize_chain};
+use pairwarm::pair::{Address, ChainId, PairInterner, normalize_chain};
 
 /// Largest accepted field value, bytes (a price entry is ~200 bytes in all).
 pub const MAX_FIELD_BYTES: usize = 256;
@@ -79,6 +79,15 @@ pub enum EntryError {
         /// The limit.
         max: usize,
     },
+    /// A well-formed chain the service cannot take: it already knows as many chains as its
+    /// per-chain tables hold ([`pairwarm::pair::MAX_CHAINS`]).
+    #[error("chain {chain:?} is beyond the limit of {max} chains")]
+    ChainLimit {
+        /// The chain.
+        chain: String,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl EntryError {
@@ -95,7 +104,21 @@ impl EntryError {
             },
             Self::BadJson(_) => "bad_json",
             Self::TooLarge { .. } => "too_large",
+            Self::ChainLimit { .. } => "chain_limit",
         }
+    }
+}
+
+impl PriceUpdate {
+    /// The update's chain in `interner`, or [`EntryError::ChainLimit`] when the interner
+    /// is full of other chains (the pipeline would have to skip the update).
+    pub fn chain_id(&self, interner: &PairInterner) -> Result<ChainId, EntryError> {
+        interner
+            .chain_id(&self.chain)
+            .map_err(|_| EntryError::ChainLimit {
+                chain: clip(&self.chain),
+                max: pairwarm::pair::MAX_CHAINS,
+            })
     }
 }
 

@@ -5,12 +5,13 @@
 //! held for a retry ([`super::refused`]) while the feed goes on.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use pairwarm::metrics::DeadLetterReason;
-
 use super::FeedError;
-use super::consumer::{DeadLetter, StreamConsumer};
+use super::consumer::{Batch, StreamConsumer};
+use super::dead_letter::{DeadLetter, DeadLetterReason};
 use super::publish;
 use super::refused::Refused;
 use crate::Service;
@@ -26,48 +27,36 @@ use crate::stream::RawEntry;
 pub(super) async fn handle(
     service: &Service,
     consumer: &mut StreamConsumer,
-    batch: &[RawEntry],
+    batch: &Batch,
     refused: &mut Refused,
 ) -> Result<(), FeedError> {
     let inner = &service.inner;
     let received = Instant::now();
-    let mut updates: Vec<PriceUpdate> = Vec::with_capacity(batch.len());
+    let deliveries = if batch.redelivered {
+        consumer.delivery_counts(&batch.entries).await?
+    } else {
+        HashMap::new()
+    };
+    let max_deliveries = inner.config.lock().feed.max_deliveries;
+    let mut updates: Vec<PriceUpdate> = Vec::with_capacity(batch.entries.len());
     let mut good: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut letters: Vec<DeadLetter<'_>> = Vec::new();
-    for entry in batch {
+    for entry in &batch.entries {
         if refused.holds(entry) {
             // Claimed back while its dead-letter copy waits for a retry: already handled.
             continue;
         }
-        match &entry.fields {
-            None => letters.push(DeadLetter {
-                entry,
-                reason: "deleted",
-                detail: "entry was deleted from the stream while pending".into(),
-            }),
-            Some(fields) => match parse_entry(fields) {
-                // The processor cannot intern a chain beyond the interner's chain limit
-                // and would skip the update; dead-letter it here instead of acknowledging
-                // it as processed.
-                Ok(update) if let Err(e) = inner.cache.interner().chain_id(&update.chain) => {
-                    letters.push(DeadLetter {
-                        entry,
-                        reason: "chain_limit",
-                        detail: e.to_string(),
-                    });
-                }
-                Ok(update) => {
-                    updates.push(update);
-                    good.entry(&*entry.stream)
-                        .or_default()
-                        .push(entry.id.as_str());
-                }
-                Err(e) => letters.push(DeadLetter {
-                    entry,
-                    reason: e.reason(),
-                    detail: e.to_string(),
-                }),
-            },
+        let delivered = deliveries
+            .get(&(Arc::clone(&entry.stream), entry.id.clone()))
+            .copied();
+        match sort(entry, inner, delivered, max_deliveries) {
+            Ok(update) => {
+                updates.push(update);
+                good.entry(&*entry.stream)
+                    .or_default()
+                    .push(entry.id.as_str());
+            }
+            Err(reason) => letters.push(DeadLetter { entry, reason }),
         }
     }
     let found = service.process(&updates).await;
@@ -93,24 +82,42 @@ pub(super) async fn handle(
     Ok(())
 }
 
+/// A price update to process, or why the entry goes to the dead-letter stream.
+///
+/// A malformed entry keeps its own reason however often it was delivered; a well-formed
+/// one delivered more than `max_deliveries` times is dead-lettered as such (it keeps
+/// failing its consumers, e.g. by crashing them).
+fn sort(
+    entry: &RawEntry,
+    inner: &Inner,
+    delivered: Option<u64>,
+    max_deliveries: u64,
+) -> Result<PriceUpdate, DeadLetterReason> {
+    let fields = entry.fields.as_ref().ok_or(DeadLetterReason::Deleted)?;
+    let update = parse_entry(fields)?;
+    // The pipeline cannot intern a chain beyond the interner's chain limit and would skip
+    // the update: dead-letter it instead of acknowledging it as processed.
+    update.chain_id(inner.cache.interner())?;
+    match delivered {
+        Some(deliveries) if deliveries > max_deliveries => Err(DeadLetterReason::MaxDeliveries {
+            deliveries,
+            max: max_deliveries,
+        }),
+        _ => Ok(update),
+    }
+}
+
 /// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
 pub(super) fn record_dead_letters(inner: &Inner, copied: &[&DeadLetter<'_>]) {
     inner
         .stats
         .dead_lettered
-        .fetch_add(copied.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(copied.len() as u64, Ordering::Relaxed);
     let Some(m) = &inner.metrics else {
         return;
     };
     m.stream().entries_processed.inc_by(copied.len() as u64);
     for l in copied {
-        let reason = if l.entry.fields.is_none() {
-            DeadLetterReason::Trimmed
-        } else if l.reason == "chain_limit" {
-            DeadLetterReason::Other
-        } else {
-            DeadLetterReason::Malformed
-        };
-        m.stream().dead_letter(reason).inc();
+        m.stream().dead_letter(l.reason.metric()).inc();
     }
 }

@@ -14,12 +14,11 @@ use tokio::task::JoinHandle;
 
 use super::FeedError;
 use super::batch;
-use super::consumer::{ConsumerConfig, StreamConsumer};
+use super::consumer::{Batch, ConsumerConfig, StreamConsumer};
 use super::refused::Refused;
 use crate::Service;
-use crate::stream::RawEntry;
 
-type Prefetch = JoinHandle<Result<Vec<RawEntry>, FeedError>>;
+type Prefetch = JoinHandle<Result<Batch, FeedError>>;
 
 /// First wait after a failure; doubled per failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -15,9 +15,11 @@
 //!   copy Redis accepted are acknowledged, so nothing is lost without a trace.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::FeedError;
+use super::dead_letter::DeadLetter;
 use crate::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -43,14 +45,35 @@ pub struct ConsumerConfig {
     pub claim_every: Duration,
 }
 
-/// A dead-lettered entry: where it came from and why.
-pub struct DeadLetter<'a> {
-    /// The entry, as read.
-    pub entry: &'a RawEntry,
-    /// Short fixed label (the dead-letter entry's `reason` field).
-    pub reason: &'static str,
-    /// What exactly was wrong (its `error` field).
-    pub detail: String,
+/// Entries of one read, and whether they were delivered before (own pending entries after
+/// a restart or reconnect, or claimed from another consumer) or are new.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// The entries, as read.
+    pub entries: Vec<RawEntry>,
+    /// Delivered before: worth checking their delivery counts.
+    pub redelivered: bool,
+}
+
+impl Batch {
+    fn new(entries: Vec<RawEntry>) -> Self {
+        Self {
+            entries,
+            redelivered: false,
+        }
+    }
+
+    fn redelivered(entries: Vec<RawEntry>) -> Self {
+        Self {
+            entries,
+            redelivered: true,
+        }
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// A consumer of the price streams in one consumer group, on its own two connections.
@@ -129,20 +152,20 @@ impl StreamConsumer {
     }
 
     /// The next batch: own pending entries first, then claims when due, then new entries.
-    pub async fn next_batch(&mut self) -> Result<Vec<RawEntry>, FeedError> {
+    pub async fn next_batch(&mut self) -> Result<Batch, FeedError> {
         if self.own_pending {
-            let batch = read_group(
+            let entries = read_group(
                 self.conn.clone(),
                 self.read_cmd(&self.recovery_cursor, false),
             )
             .await?;
-            if !batch.is_empty() {
-                for entry in &batch {
+            if !entries.is_empty() {
+                for entry in &entries {
                     if let Some(i) = self.cfg.streams.iter().position(|s| **s == *entry.stream) {
                         self.recovery_cursor[i].clone_from(&entry.id);
                     }
                 }
-                return Ok(batch);
+                return Ok(Batch::redelivered(entries));
             }
             self.own_pending = false;
         }
@@ -152,11 +175,13 @@ impl StreamConsumer {
         if claim_due {
             let claimed = self.claim().await?;
             if !claimed.is_empty() {
-                return Ok(claimed);
+                return Ok(Batch::redelivered(claimed));
             }
             self.last_claim = Some(Instant::now());
         }
-        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true)).await
+        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true))
+            .await
+            .map(Batch::new)
     }
 
     /// True when the next batch is a plain read of new entries (no recovery or claim due),
@@ -171,8 +196,40 @@ impl StreamConsumer {
     /// A read of new entries that runs on its own (spawnable while a batch is processed).
     pub fn prefetch(
         &self,
-    ) -> impl std::future::Future<Output = Result<Vec<RawEntry>, FeedError>> + Send + 'static {
-        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true))
+    ) -> impl std::future::Future<Output = Result<Batch, FeedError>> + Send + 'static {
+        let read = read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true));
+        async move { read.await.map(Batch::new) }
+    }
+
+    /// How many times each entry has been delivered (Redis' count in the pending list), for
+    /// redelivered batches: one pipelined `XPENDING` per entry, in one round trip. Entries
+    /// no longer pending are absent.
+    pub async fn delivery_counts(
+        &mut self,
+        entries: &[RawEntry],
+    ) -> Result<HashMap<(Arc<str>, String), u64>, FeedError> {
+        let mut pipe = redis::pipe();
+        for e in entries {
+            pipe.cmd("XPENDING")
+                .arg(&*e.stream)
+                .arg(&self.cfg.group)
+                .arg(&e.id)
+                .arg(&e.id)
+                .arg(1);
+        }
+        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
+            .ignore_errors()
+            .query_async(&mut self.cmd)
+            .await
+            .map_err(FeedError::redis("XPENDING"))?;
+        Ok(entries
+            .iter()
+            .zip(replies)
+            .filter_map(|(e, reply)| {
+                let count = pending_delivery_count(&reply.ok()?)?;
+                Some(((e.stream.clone(), e.id.clone()), count))
+            })
+            .collect())
     }
 
     /// `XREADGROUP` from `ids` (one per stream: `>` for new entries, an id for own pending
@@ -261,9 +318,9 @@ impl StreamConsumer {
                 .arg(100_000)
                 .arg("*")
                 .arg("reason")
-                .arg(letter.reason)
+                .arg(letter.reason.label())
                 .arg("error")
-                .arg(&letter.detail)
+                .arg(letter.reason.to_string())
                 .arg("source_id")
                 .arg(&e.id);
             for (k, v) in e.fields.iter().flatten() {
@@ -313,6 +370,22 @@ impl StreamConsumer {
             total += group_backlog(&groups, &self.cfg.group);
         }
         Ok(total)
+    }
+}
+
+/// The delivery count in an extended `XPENDING` reply for one entry:
+/// `[[id, consumer, idle ms, deliveries]]`.
+fn pending_delivery_count(reply: &redis::Value) -> Option<u64> {
+    use redis::Value;
+    let Value::Array(rows) = reply else {
+        return None;
+    };
+    let Some(Value::Array(row)) = rows.first() else {
+        return None;
+    };
+    match row.get(3)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
     }
 }
 

@@ -16,6 +16,7 @@
 mod batch;
 mod consume;
 pub mod consumer;
+pub mod dead_letter;
 mod publish;
 mod refused;
 #[cfg(feature = "synthetic")]

@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::FeedError;
-use super::consumer::{DeadLetter, StreamConsumer};
+use super::consumer::StreamConsumer;
+use super::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::service::Inner;
 use crate::stream::RawEntry;
 
@@ -24,8 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A refused letter, owned (the batch it came from is gone).
 struct Held {
     entry: RawEntry,
-    reason: &'static str,
-    detail: String,
+    reason: DeadLetterReason,
 }
 
 /// The refused letters of one consumer, retried with backoff.
@@ -68,8 +68,7 @@ impl Refused {
                 (e.stream.clone(), e.id.clone()),
                 Held {
                     entry: e.clone(),
-                    reason: letter.reason,
-                    detail: letter.detail.clone(),
+                    reason: letter.reason.clone(),
                 },
             );
         }
@@ -100,8 +99,7 @@ impl Refused {
             .filter_map(|k| self.held.get(k))
             .map(|h| DeadLetter {
                 entry: &h.entry,
-                reason: h.reason,
-                detail: h.detail.clone(),
+                reason: h.reason.clone(),
             })
             .collect();
         let copied = consumer.dead_letter(&letters).await?;
