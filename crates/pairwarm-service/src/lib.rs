@@ -87,6 +87,7 @@
 //! | [`rollout`] | master switch, shadow mode, canary chains, stable percentage |
 //! | [`shadow`] | shadow mode's accounting of what warming would have added |
 //! | [`health`] | the `/health/warming` document and readiness |
+//! | [`stats`] | what the feed did: counters, end-to-end stream figures |
 //! | [`http`] | the HTTP endpoints (feature `http`) |
 //! | [`reload`] | applying changed settings while running |
 //!
@@ -110,9 +111,12 @@ pub mod reload;
 pub mod rollout;
 mod service;
 pub mod shadow;
+mod shared;
 mod snapshot;
+pub mod stats;
 mod status;
 pub mod stream;
 
 pub use config::{ConfigErrors, ServiceConfig};
 pub use service::{Cache, Ready, RunSummary, Service, ServiceBuilder, ServiceError};
+pub use stats::StreamSummary;

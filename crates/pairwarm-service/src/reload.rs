@@ -12,7 +12,7 @@
 
 use crate::config::{ConfigErrors, Reload, ServiceConfig};
 use crate::rollout::RolloutUpdate;
-use crate::service::Inner;
+use crate::shared::Shared;
 
 /// What a reload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct Reloaded {
     pub needs_restart: Vec<&'static str>,
 }
 
-pub(crate) fn reload(inner: &Inner) -> Result<Reloaded, ConfigErrors> {
+pub(crate) fn reload(inner: &Shared) -> Result<Reloaded, ConfigErrors> {
     let mut current = inner.config.lock();
     let new = current.reload()?;
     let changed = current.changed_settings(&new);
@@ -58,7 +58,7 @@ pub(crate) fn reload(inner: &Inner) -> Result<Reloaded, ConfigErrors> {
 }
 
 /// Applies the rollout switches whose configured value changed.
-fn apply_rollout(inner: &Inner, was: &ServiceConfig, now: &ServiceConfig) {
+fn apply_rollout(inner: &Shared, was: &ServiceConfig, now: &ServiceConfig) {
     let (was, now) = (&was.rollout, &now.rollout);
     let update = RolloutUpdate {
         enabled: (was.enabled != now.enabled).then_some(now.enabled),

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::config::SnapshotTarget;
-use crate::service::Inner;
+use crate::shared::Shared;
 
 /// Why a snapshot was not saved.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ enum SaveError {
     },
 }
 
-fn target(inner: &Inner) -> Option<SnapshotTarget> {
+fn target(inner: &Shared) -> Option<SnapshotTarget> {
     inner.config.lock().snapshot.target.clone()
 }
 
@@ -50,7 +50,7 @@ fn read_file(path: &Path) -> Option<Vec<u8>> {
 
 /// Saves the tracker (logged; a failure never stops the service). Encoding (~1.6 MB at
 /// 5,000 pairs) and file I/O run on a blocking thread, off the runtime's workers.
-pub(crate) async fn save(inner: &Inner) {
+pub(crate) async fn save(inner: &Shared) {
     let Some(target) = target(inner) else {
         return;
     };
@@ -100,7 +100,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Restores the tracker, if a snapshot exists (a rejected one is logged and ignored).
 /// Reading and decoding run on a blocking thread.
-pub(crate) async fn restore(inner: &Inner) {
+pub(crate) async fn restore(inner: &Shared) {
     let Some(target) = target(inner) else {
         return;
     };

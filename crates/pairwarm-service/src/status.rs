@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::service::Inner;
+use crate::shared::Shared;
 
 /// Counters at the previous line, so each line shows rates over its own interval.
 #[derive(Default)]
@@ -17,7 +17,7 @@ pub(crate) struct Window {
 }
 
 /// One status line; advances `window`.
-fn line(inner: &Inner, window: &mut Window) -> String {
+fn line(inner: &Shared, window: &mut Window) -> String {
     let now = Instant::now();
     let secs = window
         .at
@@ -69,12 +69,12 @@ fn line(inner: &Inner, window: &mut Window) -> String {
 }
 
 /// Logs a status line.
-pub(crate) fn log(inner: &Inner, window: &mut Window) {
+pub(crate) fn log(inner: &Shared, window: &mut Window) {
     tracing::info!("{}", line(inner, window));
 }
 
 /// Logs the run's final status line and, for a Redis run, its stream figures.
-pub(crate) fn log_final(inner: &Inner) {
+pub(crate) fn log_final(inner: &Shared) {
     tracing::info!("final: {}", line(inner, &mut Window::default()));
     if let Some(s) = inner.stats.summary() {
         let (p50, p99, max) = s.latency_us;

@@ -1,14 +1,15 @@
 //! The Redis feed of a service run in-process against a real `redis-server` (testkit):
 //! dead letters Redis refuses, and entries delivered too many times.
 
+mod support;
+
 use std::time::Duration;
 
 use pairwarm_service::health::Status;
 use pairwarm_service::{Service, ServiceConfig};
 use pairwarm_testkit::RedisServer;
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use support::Running;
 
 const STREAM: &str = "stream:price-updates";
 const DLQ: &str = "stream:price-updates:dlq";
@@ -16,55 +17,18 @@ const GROUP: &str = "pairwarm";
 const CONSUMER: &str = "svc";
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Running {
-    service: Service,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<pairwarm_service::RunSummary, pairwarm_service::ServiceError>>>,
+async fn start(redis: &RedisServer) -> Running {
+    let config = ServiceConfig::builder()
+        .set("REDIS_URL", redis.url())
+        .set("PAIRWARM_CONSUMER", CONSUMER)
+        .set("PAIRWARM_STATUS_INTERVAL", "0")
+        .build()
+        .unwrap();
+    Running::start(Service::builder(config).listen(false).build().unwrap()).await
 }
 
-impl Running {
-    fn start(redis: &RedisServer, extra: &[(&str, &str)]) -> Self {
-        let mut builder = ServiceConfig::builder()
-            .set("REDIS_URL", redis.url())
-            .set("PAIRWARM_CONSUMER", CONSUMER)
-            .set("PAIRWARM_STATUS_INTERVAL", "0");
-        for (k, v) in extra {
-            builder = builder.set(*k, *v);
-        }
-        let service = Service::builder(builder.build().unwrap())
-            .listen(false)
-            .build()
-            .unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn({
-            let service = service.clone();
-            async move {
-                service
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-            }
-        });
-        Self {
-            service,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    fn health(&self) -> Value {
-        self.service.health().body
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
+fn health(running: &Running) -> Value {
+    running.service.health().body
 }
 
 fn num(v: &Value, path: &str) -> u64 {
@@ -76,19 +40,8 @@ fn num(v: &Value, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
-/// Polls `f` every 20 ms until it returns `Some`; panics with `what` after [`WAIT`].
-async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {WAIT:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    support::wait_for(WAIT, what, f).await
 }
 
 fn xadd(conn: &mut redis::Connection, fields: &[(&str, String)]) -> String {
@@ -152,7 +105,7 @@ async fn a_refused_dead_letter_copy_does_not_stop_new_entries() {
     ];
     xadd(&mut conn, &bad);
     xadd(&mut conn, &bad);
-    let running = Running::start(&redis, &[]);
+    let running = start(&redis).await;
     wait_for("the bad entries delivered", || {
         (pending(&mut conn) == 2).then_some(())
     })
@@ -163,14 +116,14 @@ async fn a_refused_dead_letter_copy_does_not_stop_new_entries() {
         xadd(&mut conn, &good(n));
     }
     let h = wait_for("the new entries processed", || {
-        let h = running.health();
+        let h = health(&running);
         (num(&h, "detector.updates") >= 40).then_some(h)
     })
     .await;
     assert_eq!(num(&h, "detector.updates"), 40, "{h:#}");
     assert_eq!(pending(&mut conn), 2, "the bad entries stay pending");
     let h = wait_for("the refusals reported", || {
-        let h = running.health();
+        let h = health(&running);
         (num(&h, "stream.deadLetterRefusals") >= 2).then_some(h)
     })
     .await;
@@ -188,7 +141,7 @@ async fn a_refused_dead_letter_copy_does_not_stop_new_entries() {
     .await;
     assert_eq!(dlq_reasons(&mut conn), ["missing_field", "missing_field"]);
     let h = wait_for("the health document updated", || {
-        let h = running.health();
+        let h = health(&running);
         (num(&h, "stream.deadLettered") == 2).then_some(h)
     })
     .await;
@@ -233,9 +186,9 @@ async fn entries_delivered_too_many_times_are_dead_lettered_as_such() {
         .query(&mut conn)
         .unwrap();
 
-    let running = Running::start(&redis, &[]);
+    let running = start(&redis).await;
     wait_for("both entries handled", || {
-        (pending(&mut conn) == 0 && num(&running.health(), "stream.processed") == 2).then_some(())
+        (pending(&mut conn) == 0 && num(&health(&running), "stream.processed") == 2).then_some(())
     })
     .await;
     assert_eq!(dlq_reasons(&mut conn), ["max_deliveries"]);
@@ -250,7 +203,7 @@ async fn entries_delivered_too_many_times_are_dead_lettered_as_such() {
         fields.contains(&("source_id".into(), poison.clone())),
         "{fields:?}"
     );
-    let h = running.health();
+    let h = health(&running);
     assert_eq!(
         num(&h, "detector.updates"),
         1,

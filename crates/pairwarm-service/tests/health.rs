@@ -1,10 +1,13 @@
 //! The `/health/warming` document of a running service: reading it must not change it.
 
+mod support;
+
 use pairwarm::cache::MemoryL2;
 use pairwarm::pair::{Address, PairId};
 use pairwarm_service::entry::PriceUpdate;
 use pairwarm_service::health::Status;
 use pairwarm_service::{Service, ServiceConfig};
+use support::Running;
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -54,18 +57,7 @@ async fn reading_the_health_document_does_not_change_it() {
         .listen(false)
         .build()
         .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn({
-        let service = service.clone();
-        async move {
-            service
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }
-    });
-    assert!(service.ready().wait().await);
+    let running = Running::start(service.clone()).await;
     assert_eq!(service.health().status, Status::Healthy);
 
     let b = learn(&service).await;
@@ -92,6 +84,5 @@ async fn reading_the_health_document_does_not_change_it() {
     );
     assert_eq!(first.body["reasons"], second.body["reasons"]);
 
-    stop.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    running.stop().await;
 }

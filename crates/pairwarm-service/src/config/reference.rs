@@ -62,8 +62,3 @@ fn default_cell(s: &Setting) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
-
-/// The table's text without Markdown code marks (for `--help`).
-pub fn plain(text: &str) -> String {
-    text.replace('`', "")
-}

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use pairwarm::container::{Profile, WarmingConfig};
 
 use super::Draft;
-use super::reference::plain;
 use super::values;
 use crate::config::{FeedSource, SnapshotTarget};
 
@@ -209,6 +208,11 @@ impl Setting {
         let value = self.kind.parse(raw)?;
         (self.apply)(draft, value)
     }
+}
+
+/// The table's text without Markdown code marks (for `--help`).
+fn plain(text: &str) -> String {
+    text.replace('`', "")
 }
 
 /// A titled group of settings (a section of the reference).

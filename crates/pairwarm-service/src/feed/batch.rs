@@ -6,17 +6,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::FeedError;
 use super::consumer::{Batch, StreamConsumer};
-use super::dead_letter::{DeadLetter, DeadLetterReason};
+use super::dead_letter::{DeadLetter, DeadLetterReason, record_dead_letters};
 use super::publish;
 use super::refused::Refused;
-use crate::Service;
 use crate::entry::{PriceUpdate, parse_entry};
-use crate::service::Inner;
+use crate::shared::Shared;
 use crate::stream::RawEntry;
 
 /// Handles one batch read from the streams.
@@ -25,12 +23,11 @@ use crate::stream::RawEntry;
 /// When an acknowledgement fails (Redis unreachable): what is not acknowledged stays
 /// pending and is read again after a reconnect.
 pub(super) async fn handle(
-    service: &Service,
+    inner: &Shared,
     consumer: &mut StreamConsumer,
     batch: &Batch,
     refused: &mut Refused,
 ) -> Result<(), FeedError> {
-    let inner = &service.inner;
     let received = Instant::now();
     let deliveries = if batch.redelivered {
         consumer.delivery_counts(&batch.entries).await?
@@ -59,7 +56,7 @@ pub(super) async fn handle(
             Err(reason) => letters.push(DeadLetter { entry, reason }),
         }
     }
-    let found = service.process(&updates).await;
+    let found = inner.processor.process(&updates).await;
     publish::opportunities(inner, &found).await;
     // The good entries are processed: acknowledge them whatever happens to the bad ones.
     for (stream, ids) in &good {
@@ -89,7 +86,7 @@ pub(super) async fn handle(
 /// failing its consumers, e.g. by crashing them).
 fn sort(
     entry: &RawEntry,
-    inner: &Inner,
+    inner: &Shared,
     delivered: Option<u64>,
     max_deliveries: u64,
 ) -> Result<PriceUpdate, DeadLetterReason> {
@@ -104,20 +101,5 @@ fn sort(
             max: max_deliveries,
         }),
         _ => Ok(update),
-    }
-}
-
-/// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
-pub(super) fn record_dead_letters(inner: &Inner, copied: &[&DeadLetter<'_>]) {
-    inner
-        .stats
-        .dead_lettered
-        .fetch_add(copied.len() as u64, Ordering::Relaxed);
-    let Some(m) = &inner.metrics else {
-        return;
-    };
-    m.stream().entries_processed.inc_by(copied.len() as u64);
-    for l in copied {
-        m.stream().dead_letter(l.reason.metric()).inc();
     }
 }

@@ -16,7 +16,7 @@ use super::FeedError;
 use super::batch;
 use super::consumer::{Batch, ConsumerConfig, StreamConsumer};
 use super::refused::Refused;
-use crate::Service;
+use crate::shared::Shared;
 
 type Prefetch = JoinHandle<Result<Batch, FeedError>>;
 
@@ -25,8 +25,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The consumer's settings from the service's.
-fn consumer_config(service: &Service) -> Option<ConsumerConfig> {
-    let config = service.inner.config.lock();
+fn consumer_config(inner: &Shared) -> Option<ConsumerConfig> {
+    let config = inner.config.lock();
     let feed = &config.feed;
     Some(ConsumerConfig {
         url: config.redis_url.clone()?,
@@ -51,15 +51,11 @@ fn default_consumer_name() -> String {
 }
 
 /// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` entries are done).
-pub(super) async fn run(
-    service: &Service,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), FeedError> {
-    let Some(cfg) = consumer_config(service) else {
+pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Result<(), FeedError> {
+    let Some(cfg) = consumer_config(inner) else {
         return Ok(());
     };
-    let max_updates = service.inner.config.lock().feed.max_updates;
-    let inner = &service.inner;
+    let max_updates = inner.config.lock().feed.max_updates;
     let mut backoff = FIRST_BACKOFF;
     // Survives reconnects: held letters are retried on the next connection.
     let mut refused = Refused::default();
@@ -84,7 +80,7 @@ pub(super) async fn run(
         loop {
             if *stop.borrow() {
                 // Entries already read are processed and acknowledged before stopping.
-                return finish(service, &mut consumer, prefetch, &mut refused).await;
+                return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
             if refused.due()
                 && let Err(e) = refused.retry(inner, &mut consumer).await
@@ -127,7 +123,7 @@ pub(super) async fn run(
             if consumer.can_prefetch() && !*stop.borrow() {
                 prefetch = Some(tokio::spawn(consumer.prefetch()));
             }
-            if let Err(e) = batch::handle(service, &mut consumer, &batch, &mut refused).await {
+            if let Err(e) = batch::handle(inner, &mut consumer, &batch, &mut refused).await {
                 tracing::warn!(error = %e, ?backoff, "batch not fully acknowledged; what is pending is re-read after reconnecting");
                 // Let a read already sent land in the pending list before recovery reads it.
                 if let Some(ahead) = prefetch.take() {
@@ -138,7 +134,7 @@ pub(super) async fn run(
             }
             backoff = FIRST_BACKOFF;
             if max_updates.is_some_and(|max| inner.stats.processed.load(Ordering::Relaxed) >= max) {
-                return finish(service, &mut consumer, prefetch, &mut refused).await;
+                return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
         }
     }
@@ -146,7 +142,7 @@ pub(super) async fn run(
 
 /// Processes a batch already read ahead, so nothing delivered is left for a restart.
 async fn finish(
-    service: &Service,
+    inner: &Shared,
     consumer: &mut StreamConsumer,
     prefetch: Option<Prefetch>,
     refused: &mut Refused,
@@ -155,7 +151,7 @@ async fn finish(
         && let Ok(Ok(batch)) = ahead.await
         && !batch.is_empty()
     {
-        batch::handle(service, consumer, &batch, refused).await?;
+        batch::handle(inner, consumer, &batch, refused).await?;
     }
     Ok(())
 }

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::FeedError;
 use super::dead_letter::DeadLetter;
-use crate::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
+use crate::stream::{
+    RawEntry, decode_autoclaim_reply, decode_read_reply, group_backlog, pending_delivery_count,
+};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
@@ -373,22 +375,6 @@ impl StreamConsumer {
     }
 }
 
-/// The delivery count in an extended `XPENDING` reply for one entry:
-/// `[[id, consumer, idle ms, deliveries]]`.
-fn pending_delivery_count(reply: &redis::Value) -> Option<u64> {
-    use redis::Value;
-    let Value::Array(rows) = reply else {
-        return None;
-    };
-    let Some(Value::Array(row)) = rows.first() else {
-        return None;
-    };
-    match row.get(3)? {
-        Value::Int(n) => u64::try_from(*n).ok(),
-        _ => None,
-    }
-}
-
 async fn read_group(
     mut conn: MultiplexedConnection,
     cmd: redis::Cmd,
@@ -398,41 +384,4 @@ async fn read_group(
         .await
         .map_err(FeedError::redis("XREADGROUP"))?;
     Ok(decode_read_reply(reply)?)
-}
-
-/// `lag + pending` of `group` in an `XINFO GROUPS` reply (missing fields count as 0).
-fn group_backlog(reply: &redis::Value, group: &str) -> u64 {
-    use redis::Value;
-    let groups: &[Value] = match reply {
-        Value::Array(v) | Value::Set(v) => v,
-        _ => return 0,
-    };
-    for g in groups {
-        let pairs: Vec<(&Value, &Value)> = match g {
-            Value::Array(v) => v
-                .chunks(2)
-                .filter_map(|c| Some((c.first()?, c.get(1)?)))
-                .collect(),
-            Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
-            _ => continue,
-        };
-        let field = |name: &str| {
-            pairs.iter().find_map(|(k, v)| match k {
-                Value::BulkString(b) if b.as_slice() == name.as_bytes() => Some(*v),
-                Value::SimpleString(s) if s == name => Some(*v),
-                _ => None,
-            })
-        };
-        let is_ours =
-            matches!(field("name"), Some(Value::BulkString(b)) if b.as_slice() == group.as_bytes());
-        if !is_ours {
-            continue;
-        }
-        let num = |v: Option<&Value>| match v {
-            Some(Value::Int(i)) => u64::try_from(*i).unwrap_or(0),
-            _ => 0,
-        };
-        return num(field("lag")) + num(field("pending"));
-    }
-    0
 }

@@ -7,7 +7,10 @@
 
 use pairwarm::metrics::DeadLetterReason as MetricReason;
 
+use std::sync::atomic::Ordering;
+
 use crate::entry::EntryError;
+use crate::shared::Shared;
 use crate::stream::RawEntry;
 
 /// Why an entry is dead-lettered.
@@ -59,6 +62,21 @@ pub struct DeadLetter<'a> {
     pub entry: &'a RawEntry,
     /// Why.
     pub reason: DeadLetterReason,
+}
+
+/// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
+pub(crate) fn record_dead_letters(inner: &Shared, copied: &[&DeadLetter<'_>]) {
+    inner
+        .stats
+        .dead_lettered
+        .fetch_add(copied.len() as u64, Ordering::Relaxed);
+    let Some(m) = &inner.metrics else {
+        return;
+    };
+    m.stream().entries_processed.inc_by(copied.len() as u64);
+    for l in copied {
+        m.stream().dead_letter(l.reason.metric()).inc();
+    }
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 use std::sync::atomic::Ordering;
 
 use crate::processor::Published;
-use crate::service::Inner;
+use crate::shared::Shared;
 
 /// Entries the opportunities stream keeps (approximately, `MAXLEN ~`).
 const STREAM_MAXLEN: u64 = 100_000;
 
 /// `XADD`s every opportunity of a batch (nothing without Redis).
-pub(super) async fn opportunities(inner: &Inner, found: &[Published]) {
+pub(super) async fn opportunities(inner: &Shared, found: &[Published]) {
     inner
         .stats
         .published

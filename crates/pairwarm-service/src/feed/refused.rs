@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::FeedError;
 use super::consumer::StreamConsumer;
-use super::dead_letter::{DeadLetter, DeadLetterReason};
-use crate::service::Inner;
+use super::dead_letter::{DeadLetter, DeadLetterReason, record_dead_letters};
+use crate::shared::Shared;
 use crate::stream::RawEntry;
 
 /// Letters held at most (an entry is ~200 bytes: ~2 MB).
@@ -55,7 +55,7 @@ impl Refused {
     }
 
     /// Holds the letters Redis refused (as many as fit) and schedules a retry.
-    pub(crate) fn hold(&mut self, inner: &Inner, refused: &[&DeadLetter<'_>]) {
+    pub(crate) fn hold(&mut self, inner: &Shared, refused: &[&DeadLetter<'_>]) {
         if refused.is_empty() {
             return;
         }
@@ -90,7 +90,7 @@ impl Refused {
     /// Tries to copy every held letter; the copied ones are acknowledged and released.
     pub(crate) async fn retry(
         &mut self,
-        inner: &Inner,
+        inner: &Shared,
         consumer: &mut StreamConsumer,
     ) -> Result<(), FeedError> {
         let keys: Vec<(Arc<str>, String)> = self.held.keys().cloned().collect();
@@ -109,7 +109,7 @@ impl Refused {
             .filter_map(|(l, ok)| ok.then_some(l))
             .collect();
         let moved = accepted.len() as u64;
-        super::batch::record_dead_letters(inner, &accepted);
+        record_dead_letters(inner, &accepted);
         drop(accepted);
         drop(letters);
         for (key, ok) in keys.into_iter().zip(copied) {
@@ -140,7 +140,7 @@ impl Refused {
         Ok(())
     }
 
-    fn count(&self, inner: &Inner, refusals: u64) {
+    fn count(&self, inner: &Shared, refusals: u64) {
         inner
             .stats
             .dead_letter_refusals

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pairwarm::cache::L2Store;
-use pairwarm_sim::trace::{GeneratorConfig, Op, SyntheticWorkload};
+use pairwarm_sim::trace::{GeneratorConfig, GeneratorError, Op, SyntheticWorkload};
 use tokio::sync::watch;
 
 use super::FeedError;
@@ -17,6 +17,37 @@ use crate::processor::Processor;
 const TICK: Duration = Duration::from_millis(10);
 const MAX_BATCH: usize = 512;
 
+/// The price updates of the synthetic workload seeded with `seed`, in order: what the
+/// embedded default feeds itself, and what `pairwarm feed --synthetic` writes to a stream.
+/// Unbounded.
+pub fn updates(seed: u64) -> Result<impl Iterator<Item = PriceUpdate> + Send, GeneratorError> {
+    let mut workload = SyntheticWorkload::new(GeneratorConfig {
+        seed,
+        ..GeneratorConfig::default()
+    })?;
+    Ok(std::iter::from_fn(move || {
+        loop {
+            let event = workload.next()?;
+            if event.op != Op::Update {
+                continue;
+            }
+            let Some(pool) = workload.pairs().get(event.pair as usize) else {
+                continue;
+            };
+            return Some(PriceUpdate {
+                chain: pool.chain.clone(),
+                pair: pool.pair,
+                dex: Some(pool.dex.to_ascii_lowercase()),
+                token0: Some(pool.token0.to_ascii_lowercase()),
+                token1: Some(pool.token1.to_ascii_lowercase()),
+                price: event.price.unwrap_or(1.0),
+                block: event.block,
+                ts_ms: None,
+            });
+        }
+    }))
+}
+
 /// Runs until `stop` turns true or `max_updates` updates were fed.
 pub async fn run<L: L2Store>(
     processor: &Processor<L>,
@@ -25,11 +56,7 @@ pub async fn run<L: L2Store>(
     max_updates: Option<u64>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), FeedError> {
-    let mut workload = SyntheticWorkload::new(GeneratorConfig {
-        seed,
-        ..GeneratorConfig::default()
-    })
-    .map_err(|e| FeedError::Synthetic(e.to_string()))?;
+    let mut updates = updates(seed).map_err(|e| FeedError::Synthetic(e.to_string()))?;
     let mut fed: u64 = 0;
     let started = Instant::now();
     let mut ticker = tokio::time::interval(TICK);
@@ -47,25 +74,8 @@ pub async fn run<L: L2Store>(
         let due = max_updates.map_or(due, |m| due.min(m));
         while fed < due {
             batch.clear();
-            while batch.len() < MAX_BATCH && fed + (batch.len() as u64) < due {
-                let Some(event) = workload.next() else { break };
-                if event.op != Op::Update {
-                    continue;
-                }
-                let Some(pool) = workload.pairs().get(event.pair as usize) else {
-                    continue;
-                };
-                batch.push(PriceUpdate {
-                    chain: pool.chain.clone(),
-                    pair: pool.pair,
-                    dex: Some(pool.dex.to_ascii_lowercase()),
-                    token0: Some(pool.token0.to_ascii_lowercase()),
-                    token1: Some(pool.token1.to_ascii_lowercase()),
-                    price: event.price.unwrap_or(1.0),
-                    block: event.block,
-                    ts_ms: None,
-                });
-            }
+            let n = (due - fed).min(MAX_BATCH as u64) as usize;
+            batch.extend(updates.by_ref().take(n));
             if batch.is_empty() {
                 break;
             }

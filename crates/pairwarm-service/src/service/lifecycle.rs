@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::{Inner, Service, ServiceError};
+use super::{Service, ServiceError};
 use crate::config::FeedSource;
-use crate::feed::{self, FeedError, StreamSummary};
+use crate::feed::{self, FeedError};
+use crate::shared::Shared;
+use crate::stats::StreamSummary;
 use crate::{snapshot, status};
 
 /// How often the background timer runs (L2 check, health sample; status and snapshot when
@@ -45,7 +47,7 @@ impl Service {
         snapshot::restore(inner).await;
         let (stop_tx, stop_rx) = watch::channel(false);
         let http = self.spawn_http(&stop_rx);
-        let feed = tokio::spawn(feed::run(self.clone(), stop_rx.clone()));
+        let feed = tokio::spawn(feed::run(inner.clone(), stop_rx.clone()));
         if inner.feed == FeedSource::None {
             inner.set_feed_running(true);
         }
@@ -125,7 +127,7 @@ impl Service {
 }
 
 /// Resolves once the feed has stopped by itself, or `PAIRWARM_MAX_UPDATES` is reached.
-async fn feed_finished(inner: &Inner) {
+async fn feed_finished(inner: &Shared) {
     let max = inner.config.lock().feed.max_updates;
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -141,7 +143,7 @@ async fn feed_finished(inner: &Inner) {
 }
 
 /// L2 checks and health samples every tick; the status line and snapshots when due.
-async fn background(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+async fn background(inner: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let (status_every, snapshot_every) = {
         let c = inner.config.lock();
         (c.status_interval, c.snapshot.interval)
@@ -167,7 +169,7 @@ async fn background(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn check_l2(inner: &Inner) {
+async fn check_l2(inner: &Shared) {
     let Some(redis) = &inner.redis else {
         return;
     };

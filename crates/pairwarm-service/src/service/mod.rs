@@ -8,7 +8,6 @@
 
 mod lifecycle;
 mod ready;
-mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,13 +27,12 @@ use crate::health::{Health, Readiness};
 use crate::processor::{Processor, Published};
 use crate::rollout::{RolloutControls, RolloutError};
 use crate::shadow::ShadowTracker;
+use crate::shared::Shared;
 
 pub use lifecycle::RunSummary;
 pub use ready::Ready;
-pub(crate) use state::Inner;
 
-/// The cache type of the service: L1 over Redis or the in-memory L2.
-pub type Cache = HierarchicalCache<AnyL2>;
+pub use crate::shared::Cache;
 
 /// Why the service could not be built or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +158,7 @@ impl ServiceBuilder {
             None
         };
         Ok(Service {
-            inner: Arc::new(Inner::new(
+            inner: Arc::new(Shared::new(
                 config, feed, cache, parts, processor, rollout, shadow, redis, listener,
             )),
         })
@@ -170,7 +168,7 @@ impl ServiceBuilder {
 /// The running service (a cheap, clonable handle). See the crate docs for an example.
 #[derive(Clone)]
 pub struct Service {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<Shared>,
 }
 
 impl Service {

@@ -1,5 +1,8 @@
-//! What the tasks of a running service share, and the documents read from it (health,
-//! readiness, the HTTP endpoints' view).
+//! What the tasks of a running service share (the feed, the timers, HTTP, reload), and the
+//! documents read from it: health, readiness, the HTTP endpoints' view.
+//!
+//! It sits below both [`crate::feed`] and the [`Service`](crate::Service) handle, so the
+//! feed works on it without knowing the handle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,16 +14,18 @@ use pairwarm::container::WarmingComponents;
 use pairwarm::metrics::WarmingMetrics;
 use tokio::sync::watch;
 
-use super::Cache;
 use crate::config::{FeedSource, ServiceConfig};
-use crate::feed::FeedStats;
 use crate::health::{Health, HealthInputs, HealthWindow, Readiness, warming_health};
 use crate::processor::Processor;
 use crate::rollout::RolloutControls;
 use crate::shadow::ShadowTracker;
+use crate::stats::FeedStats;
+
+/// The cache type of the service: L1 over Redis or the in-memory L2.
+pub type Cache = pairwarm::cache::HierarchicalCache<AnyL2>;
 
 /// The shared state of one service.
-pub(crate) struct Inner {
+pub(crate) struct Shared {
     pub(crate) config: parking_lot::Mutex<ServiceConfig>,
     pub(crate) feed: FeedSource,
     pub(crate) cache: Arc<Cache>,
@@ -43,7 +48,7 @@ pub(crate) struct Inner {
     pub(crate) started: Instant,
 }
 
-impl Inner {
+impl Shared {
     #[allow(clippy::too_many_arguments)] // called once, by the builder
     pub(crate) fn new(
         config: ServiceConfig,
