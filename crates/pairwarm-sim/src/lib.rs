@@ -26,6 +26,18 @@
 //! Runs are independent and run in parallel on scoped threads; results are deterministic
 //! (fixed hashers, no wall-clock inputs except the reported `wall_ms`).
 
+//!
+//! ## This crate
+//!
+//! `pairwarm-sim` is the measuring side of pairwarm, kept out of the core an embedding
+//! detector links: [`trace`] (the trace and pairs file formats, and the synthetic DEX
+//! workload generator), the replay above ([`simulate`]), and with the `plot` feature
+//! [`plot`](crate#features) (hit rate over time as SVG/PNG; plotters and its font
+//! rasteriser are the heavy part).
+//!
+//! ## Features
+//!
+//! - `plot` (off by default): `plot::draw`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
