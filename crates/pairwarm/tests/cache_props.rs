@@ -247,10 +247,16 @@ fn slow_l2_fetch_never_overwrites_a_newer_write() {
         writer.await.unwrap();
         // ... but L1 keeps the newer price.
         assert_eq!(cache.peek_l1(id), Some(price(2)));
-        // And a warm-style promotion of a value fetched before the write is refused.
-        let seq = cache.write_seq(id);
+        // And a warm whose fetch was in flight during a write does not promote.
+        cache.invalidate_l1(id);
+        let warm = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.fetch_for_warm(&[id]).await.unwrap() })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         cache.set_l1(id, price(3));
-        assert!(!cache.promote_if_unchanged(id, price(2), seq));
+        let fetch = warm.await.unwrap();
+        assert_eq!((fetch.promoted, fetch.superseded), (0, 1), "{fetch:?}");
         assert_eq!(cache.peek_l1(id), Some(price(3)));
     });
 }

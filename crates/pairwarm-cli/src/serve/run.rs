@@ -368,7 +368,6 @@ fn reload(service: &Arc<Service>) {
         }
     }
     let mut warmer_config = new.warming.warmer.clone();
-    warmer_config.queue_capacity = service.parts.warmer.config().queue_capacity;
     warmer_config.enabled = service.rollout.enabled();
     if let Err(e) = service.parts.warmer.update_config(warmer_config) {
         tracing::error!(error = %e, "SIGHUP: warmer config rejected");

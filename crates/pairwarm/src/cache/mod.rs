@@ -29,7 +29,9 @@ pub use any_l2::AnyL2;
 pub use clock::Clock;
 pub use codec::{MAX_VALUE_BYTES, ValueError};
 pub use entry::{Evictions, L1Entry};
-pub use hierarchical::{CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup};
+pub use hierarchical::{
+    CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, WarmFetch,
+};
 pub use l1::L1Policy;
 pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;

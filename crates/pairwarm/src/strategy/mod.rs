@@ -1,8 +1,8 @@
 //! Warming strategies: the policy that turns the tracker's scored neighbours into the
 //! pairs to warm.
 //!
-//! The warmer asks the tracker for `max_candidates()` correlations with score >=
-//! `min_score()`, wraps them in a [`WarmingContext`] with the L1's state, and calls
+//! The warmer asks the tracker for `max_candidates()` correlations with score >= the
+//! stricter of `min_score()` and its own `min_correlation_score`, wraps them in a [`WarmingContext`] with the L1's state, and calls
 //! [`WarmingStrategy::select`]. The four strategies keep the original's rules and defaults
 //! (see each module); every filter is inclusive (`>=`), every sort is stable and
 //! descending, so ties keep the tracker's order. All strategies also drop the source pair,

@@ -11,8 +11,10 @@ use super::{
 /// `exp(-age / recency_window_ms)` from the window on (the original's rule, including its
 /// step from 1.0 to e⁻¹ at the window's edge). A `last_seen` in the future counts as age
 /// 0. Weights are not normalised, as in the original. Because recency can lift a weak
-/// score over `min_score`, the tracker-side pre-filter ([`WarmingStrategy::min_score`]) is
-/// 0, and the warmer is asked for `4 × top_n` candidates to re-rank.
+/// score over `min_score`, the strategy's own pre-filter ([`WarmingStrategy::min_score`]) is
+/// 0, and the warmer is asked for `4 × top_n` candidates to re-rank. The warmer's
+/// `min_correlation_score` (0.3 by default) still applies to the tracker's score, as in the
+/// original; set it to 0 to let recency lift any score.
 #[derive(Debug, Clone)]
 pub struct TimeBasedStrategy {
     config: TimeBasedConfig,

@@ -40,7 +40,8 @@ use queue::{Enqueued, Job, WarmQueue};
 pub struct WarmerConfig {
     /// Hard cap on pairs warmed per source update (default 5).
     pub max_pairs_per_warm: usize,
-    /// Lowest tracker score considered (default 0.3).
+    /// Lowest score warmed (default 0.3), whatever the strategy: the tracker is asked
+    /// for scores >= the stricter of this and the strategy's own minimum.
     pub min_correlation_score: f64,
     /// Enqueue and return at once (default true); `false` warms inline.
     pub async_warming: bool,
@@ -482,10 +483,19 @@ impl<L: L2Store> CacheWarmer<L> {
     }
 
     /// Replaces the settings at run time (validated first; on error nothing changes).
-    /// `queue_capacity` keeps its start-up value: the queue is allocated once.
+    /// A new `queue_capacity` resizes the queue, keeping the newest jobs; jobs that no
+    /// longer fit are dropped and counted as `dropped`.
     pub fn update_config(&self, config: WarmerConfig) -> Result<(), WarmerConfigError> {
         config.validate()?;
+        let capacity = config.queue_capacity;
         *self.inner.config.write() = config;
+        let dropped = self.inner.queue.resize(capacity);
+        if !dropped.is_empty() {
+            Counters::add(&self.inner.counters.dropped, dropped.len() as u64);
+            if let Some(o) = self.inner.observer.read().clone() {
+                dropped.iter().for_each(|&p| o.on_dropped(p));
+            }
+        }
         Ok(())
     }
 
@@ -509,7 +519,9 @@ impl<L: L2Store> CacheWarmer<L> {
             (hits, misses, cache.l1_len())
         });
         let want = strategy.max_candidates().max(config.max_pairs_per_warm);
-        let min_score = strategy.min_score().min(config.min_correlation_score);
+        // The stricter of the two bars: `min_correlation_score` is the lowest score warmed
+        // whatever the strategy (the original filtered candidates at it).
+        let min_score = strategy.min_score().max(config.min_correlation_score);
         let mut correlations: Vec<PairCorrelation> = Vec::with_capacity(want);
         self.inner
             .tracker
@@ -554,32 +566,16 @@ impl<L: L2Store> CacheWarmer<L> {
         result.pairs_attempted = plan.selected.len();
         result.pairs_already_in_l1 = plan.already_in_l1();
         if !plan.to_fetch.is_empty() {
-            // Writes of these pairs after this point are newer than what L2 returns.
-            let seqs: Vec<u32> = plan
-                .to_fetch
-                .iter()
-                .map(|&p| inner.cache.write_seq(p))
-                .collect();
-            match tokio::time::timeout(timeout, inner.cache.fetch_l2(&plan.to_fetch)).await {
-                Ok(Ok(fetched)) => {
-                    for ((&pair, lookup), &seq) in plan.to_fetch.iter().zip(fetched).zip(&seqs) {
-                        match lookup {
-                            Ok(Some(price)) => {
-                                // A pair written meanwhile is in L1 with a newer price
-                                // (or was, and L2 has it): not warmed, not an error.
-                                if inner.cache.promote_if_unchanged(pair, price, seq) {
-                                    result.pairs_warmed += 1;
-                                } else {
-                                    result.pairs_already_in_l1 += 1;
-                                }
-                            }
-                            Ok(None) => result.pairs_not_found += 1,
-                            Err(e) => {
-                                Counters::add(&inner.counters.value_errors, 1);
-                                inner.errors.report(&e);
-                                result.pairs_not_found += 1;
-                            }
-                        }
+            match tokio::time::timeout(timeout, inner.cache.fetch_for_warm(&plan.to_fetch)).await {
+                Ok(Ok(fetch)) => {
+                    result.pairs_warmed = fetch.promoted;
+                    // A pair written meanwhile is in L1 with a newer price (or was, and
+                    // L2 has it): not warmed, not an error.
+                    result.pairs_already_in_l1 += fetch.superseded;
+                    result.pairs_not_found = fetch.not_found + fetch.undecodable;
+                    if let Some(e) = &fetch.first_error {
+                        Counters::add(&inner.counters.value_errors, fetch.undecodable as u64);
+                        inner.errors.report(e);
                     }
                 }
                 Ok(Err(e)) => {
@@ -715,8 +711,9 @@ impl<L: L2Store> CacheWarmer<L> {
         if !self.inner.config.read().enabled || pairs.is_empty() {
             return WarmingResult::empty(manual, now_ms, WarmStatus::Disabled);
         }
-        let mut selected = pairs.to_vec();
-        selected.dedup();
+        // Each pair once, in first-seen order.
+        let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+        let selected: Vec<PairId> = pairs.iter().copied().filter(|&p| seen.insert(p)).collect();
         let to_fetch = selected
             .iter()
             .copied()
