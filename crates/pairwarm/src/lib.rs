@@ -58,7 +58,7 @@
 //! ## Memory
 //!
 //! Everything is bounded at construction: the interner holds at most its capacity of pairs
-//! (~60 bytes each), L1 at most its bound (quick_cache: ~70 bytes per entry with its ghost
+//! (~72 bytes each), L1 at most its bound (quick_cache: ~70 bytes per entry with its ghost
 //! table; price matrix: 48 bytes per slot), the tracker exactly its construction-time
 //! tables (`36 + 16·m` bytes per tracked pair plus ~26 bytes of index: 1.6 MB at 5,000
 //! pairs and m = 16), whatever the number of distinct pairs it sees.

@@ -25,9 +25,10 @@
 //! # Design
 //!
 //! - **Directory** (`index.rs`): `max_tracked_pairs` slots allocated at start, a sharded
-//!   lock-free `PairId -> slot` index, CLOCK eviction of the coldest pair per shard (no
-//!   sort). Slots are named by *handles* (slot + generation) so a reference to an evicted
-//!   pair never resolves: it is never credited, never returned.
+//!   lock-free `PairId -> slot` index, and a global capacity: nothing is evicted before
+//!   all slots hold a pair, then a new pair replaces the coldest of the whole directory
+//!   (one CLOCK hand, no sort). Slots are named by *handles* (slot + generation) so a
+//!   reference to an evicted pair never resolves: it is never credited, never returned.
 //! - **Window** (`window.rs`): a ring of recent `(handle, ts)` updates scanned newest-first.
 //!   An update credits at most `max_credits_per_update` (default 8) distinct pairs updated
 //!   within `window_ms` before it (inclusive: exactly `window_ms` earlier still counts),
@@ -56,14 +57,14 @@
 //!
 //! Fixed at construction and reported exactly by [`TrackerStats::memory_bytes`]:
 //! `max_tracked_pairs × (36 + 16·m)` bytes of slot state and tables, plus the index
-//! (`8 × next_pow2(2 × pairs_per_shard)` bytes per shard, 16 shards, ~26 bytes per pair)
-//! and ~12 KB of window ring, batch buffer and counters. Defaults (5,000 pairs, m = 16):
-//! 1,601,440 bytes. Nothing grows afterwards, whatever the number of distinct pairs seen.
+//! (`8 × next_pow2(2 × pairs / shards)` bytes per shard, one shard per 256 pairs up to 16,
+//! ~26 bytes per pair) and ~12 KB of window ring, batch buffer and counters. Defaults
+//! (5,000 pairs, m = 16): 1,601,056 bytes. Nothing grows afterwards, whatever the number of distinct pairs seen.
 //!
 //! # Concurrency
 //!
-//! Every method takes `&self`. Known pairs are looked up without locks; admissions lock
-//! one of 16 shards; counts are relaxed atomics written without locks (see `neighbours.rs`
+//! Every method takes `&self`. Known pairs are looked up without locks; an admission
+//! locks its pair's shard (and, to evict, tries the victim's: see `index.rs`); counts are relaxed atomics written without locks (see `neighbours.rs`
 //! for what a race can cost: at most one credit). With one writer thread the tracker is
 //! exactly deterministic: same input, same output.
 //!
