@@ -298,15 +298,14 @@ async fn factories_and_profiles_match_the_seed() {
 struct PanicsOn(PairId);
 
 impl pairwarm::strategy::WarmingStrategy for PanicsOn {
-    fn select(
+    fn select_into(
         &self,
         ctx: &pairwarm::strategy::WarmingContext<'_>,
-    ) -> pairwarm::strategy::Selection {
+        out: &mut Vec<pairwarm::strategy::WarmingCandidate>,
+    ) -> pairwarm::strategy::SelectionReason {
         assert!(ctx.source != self.0, "strategy bug");
-        pairwarm::strategy::Selection {
-            candidates: Vec::new(),
-            reason: "nothing".into(),
-        }
+        out.clear();
+        pairwarm::strategy::SelectionReason::Other("nothing")
     }
     fn name(&self) -> &'static str {
         "panics"

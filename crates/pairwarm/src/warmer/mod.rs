@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheError, HierarchicalCache, L2Store};
 use crate::pair::PairId;
-use crate::strategy::{WarmingContext, WarmingStrategy};
+use crate::strategy::{SelectionReason, WarmingCandidate, WarmingContext, WarmingStrategy};
 use crate::tracker::{CorrelationTracker, PairCorrelation};
 use queue::{Enqueued, Job, WarmQueue};
 
@@ -187,8 +187,9 @@ impl WarmingResult {
     }
 }
 
-/// What a warm would do, decided without I/O (see the module docs).
-#[derive(Clone, Debug, PartialEq)]
+/// What a warm would do, decided without I/O (see the module docs). A plan reused with
+/// [`CacheWarmer::plan_into`] keeps its buffers, so planning allocates nothing.
+#[derive(Clone, Debug)]
 pub struct WarmPlan {
     /// The triggering pair.
     pub source: PairId,
@@ -199,7 +200,25 @@ pub struct WarmPlan {
     /// Selected pairs not in L1: what the L2 fetch asks for.
     pub to_fetch: Vec<PairId>,
     /// The strategy's explanation.
-    pub reason: String,
+    pub reason: SelectionReason,
+    /// The tracker's answer (scratch).
+    correlations: Vec<PairCorrelation>,
+    /// The strategy's answer (scratch).
+    candidates: Vec<WarmingCandidate>,
+}
+
+impl Default for WarmPlan {
+    fn default() -> Self {
+        Self {
+            source: PairId::from_raw(0),
+            now_ms: 0,
+            selected: Vec::new(),
+            to_fetch: Vec::new(),
+            reason: SelectionReason::NothingFound { min_score: 0.0 },
+            correlations: Vec::new(),
+            candidates: Vec::new(),
+        }
+    }
 }
 
 impl WarmPlan {
@@ -511,54 +530,68 @@ impl<L: L2Store> CacheWarmer<L> {
 
     /// Decides what a warm for `source` at `now_ms` would fetch, without any I/O.
     pub fn plan(&self, source: PairId, now_ms: u64) -> WarmPlan {
-        let config = self.inner.config.read().clone();
+        let mut plan = WarmPlan::default();
+        self.plan_into(source, now_ms, &mut plan);
+        plan
+    }
+
+    /// [`CacheWarmer::plan`] into a reused plan (its previous content is replaced): no
+    /// allocation once its buffers have grown to the strategy's candidate count.
+    pub fn plan_into(&self, source: PairId, now_ms: u64, plan: &mut WarmPlan) {
+        let (max_pairs, min_correlation_score) = {
+            let config = self.inner.config.read();
+            (config.max_pairs_per_warm, config.min_correlation_score)
+        };
         let strategy = self.strategy();
         let cache = &self.inner.cache;
         let (l1_hit_rate, l1_size) = self.inner.hit_rate.current(|| {
             let (hits, misses) = cache.l1_counts();
             (hits, misses, cache.l1_len())
         });
-        let want = strategy.max_candidates().max(config.max_pairs_per_warm);
+        let want = strategy.max_candidates().max(max_pairs);
         // The stricter of the two bars: `min_correlation_score` is the lowest score warmed
         // whatever the strategy (the original filtered candidates at it).
-        let min_score = strategy.min_score().max(config.min_correlation_score);
-        let mut correlations: Vec<PairCorrelation> = Vec::with_capacity(want);
-        self.inner
-            .tracker
-            .pairs_to_warm_into(source, now_ms, want, min_score, &mut correlations);
-        let selection = strategy.select(&WarmingContext {
+        let min_score = strategy.min_score().max(min_correlation_score);
+        plan.source = source;
+        plan.now_ms = now_ms;
+        self.inner.tracker.pairs_to_warm_into(
             source,
             now_ms,
-            l1_hit_rate,
-            l1_size,
-            l1_capacity: cache.l1_capacity(),
-            correlations: &correlations,
-        });
-        let mut selected: Vec<PairId> = Vec::with_capacity(config.max_pairs_per_warm);
-        for candidate in selection.candidates {
-            if selected.len() == config.max_pairs_per_warm {
+            want,
+            min_score,
+            &mut plan.correlations,
+        );
+        plan.reason = strategy.select_into(
+            &WarmingContext {
+                source,
+                now_ms,
+                l1_hit_rate,
+                l1_size,
+                l1_capacity: cache.l1_capacity(),
+                correlations: &plan.correlations,
+            },
+            &mut plan.candidates,
+        );
+        plan.selected.clear();
+        for candidate in &plan.candidates {
+            if plan.selected.len() == max_pairs {
                 break;
             }
-            if candidate.pair != source && !selected.contains(&candidate.pair) {
-                selected.push(candidate.pair);
+            if candidate.pair != source && !plan.selected.contains(&candidate.pair) {
+                plan.selected.push(candidate.pair);
             }
         }
-        let to_fetch = selected
-            .iter()
-            .copied()
-            .filter(|&p| !cache.contains_l1(p))
-            .collect();
-        WarmPlan {
-            source,
-            now_ms,
-            selected,
-            to_fetch,
-            reason: selection.reason,
-        }
+        plan.to_fetch.clear();
+        plan.to_fetch.extend(
+            plan.selected
+                .iter()
+                .copied()
+                .filter(|&p| !cache.contains_l1(p)),
+        );
     }
 
     /// Runs a planned warm: one bounded L2 batch fetch, promotion into L1, counters.
-    pub async fn execute(&self, plan: WarmPlan) -> WarmingResult {
+    pub async fn execute(&self, plan: &WarmPlan) -> WarmingResult {
         let started = Instant::now();
         let inner = &self.inner;
         let timeout = Duration::from_millis(inner.config.read().timeout_ms);
@@ -631,7 +664,7 @@ impl<L: L2Store> CacheWarmer<L> {
             return WarmingResult::empty(source, now_ms, WarmStatus::Disabled);
         }
         let plan = self.plan(source, now_ms);
-        self.execute(plan).await
+        self.execute(&plan).await
     }
 
     /// Warms the pairs likely to be read after `source`'s update: queued when
@@ -719,12 +752,13 @@ impl<L: L2Store> CacheWarmer<L> {
             .copied()
             .filter(|&p| !self.inner.cache.contains_l1(p))
             .collect();
-        self.execute(WarmPlan {
+        self.execute(&WarmPlan {
             source: manual,
             now_ms,
             selected,
             to_fetch,
-            reason: "manual".into(),
+            reason: SelectionReason::Manual,
+            ..WarmPlan::default()
         })
         .await
     }
