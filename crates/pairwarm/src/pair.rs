@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 /// Errors for pair identities that come from outside (stream entries, trace files, config).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -276,7 +276,7 @@ pub struct PairInterner {
     /// Key -> slot, by shard of the key's hash.
     shards: Box<[RwLock<HashMap<PairKey, u32, foldhash::fast::FixedState>>]>,
     /// The pair in each slot and its generation (`None`: free or being recycled).
-    slots: Box<[Mutex<Option<(PairKey, u32)>>]>,
+    slots: Box<[Mutex<Option<SlotOwner>>]>,
     /// Generation of each slot's current pair, for lock-free id construction; written
     /// together with `slots` under the owning shard's write lock.
     generations: Box<[AtomicU32]>,
@@ -298,6 +298,8 @@ pub struct PairInterner {
 }
 
 type ShardMap = HashMap<PairKey, u32, foldhash::fast::FixedState>;
+/// A slot's pair and the generation its ids carry.
+type SlotOwner = (PairKey, u32);
 
 impl PairInterner {
     /// An interner holding at most `capacity` pairs (at least 1, at most 2^24).
@@ -448,13 +450,13 @@ impl PairInterner {
                 continue;
             };
             let shard_ix = self.shard_of(&victim);
-            let mut guard = None;
+            let mut guard: Option<RwLockWriteGuard<'_, ShardMap>> = None;
             let map: &mut ShardMap = if shard_ix == own {
                 own_map
             } else {
                 // Never wait while holding our own shard: skip a busy victim.
                 match self.shards[shard_ix].try_write() {
-                    Some(g) => &mut **guard.insert(g),
+                    Some(g) => guard.insert(g),
                     None => continue,
                 }
             };
@@ -527,7 +529,7 @@ impl PairInterner {
 
     /// Approximate heap bytes held (fixed once full).
     pub fn memory_bytes(&self) -> usize {
-        let per_slot = std::mem::size_of::<Mutex<Option<(PairKey, u32)>>>()
+        let per_slot = std::mem::size_of::<Mutex<Option<SlotOwner>>>()
             + std::mem::size_of::<(PairKey, u32)>() + 1 // hash map entry + control byte
             + std::mem::size_of::<AtomicU32>()
             + std::mem::size_of::<AtomicBool>()

@@ -287,7 +287,11 @@ async fn factories_and_profiles_match_the_seed() {
     // A warm is reported to the metrics with its chain and status.
     let p = ids(&cache, 1);
     parts.warmer.warm_now(p[0], 1_000).await;
-    let text = parts.exporter.unwrap().export().unwrap();
+    let text = parts
+        .metrics
+        .unwrap()
+        .render(pairwarm::metrics::ExportFormat::Prometheus)
+        .unwrap();
     assert!(
         text.contains(r#"arbitrage_warming_operations_total{chain="ethereum",status="success"} 1"#),
         "{text}"

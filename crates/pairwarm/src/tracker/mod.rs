@@ -87,6 +87,7 @@ mod index;
 mod neighbours;
 mod snapshot;
 mod window;
+#[cfg(feature = "testing")]
 pub mod workload;
 
 use std::fmt;

@@ -388,7 +388,7 @@ impl ErrorLog {
 }
 
 /// Milliseconds since the Unix epoch (the time base of price updates in `serve`).
-pub fn wall_clock_ms() -> u64 {
+pub(crate) fn wall_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
