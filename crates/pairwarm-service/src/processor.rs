@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cache::{HierarchicalCache, L2Store, Price};
+use crate::detector::{Detector, Opportunity, ReadPlan};
+use crate::entry::PriceUpdate;
 use crate::metrics::WarmingMetrics;
 use crate::pair::{PairId, PairKey};
-use crate::service::detector::{Detector, Opportunity, ReadPlan};
-use crate::service::entry::PriceUpdate;
-use crate::service::rollout::{Decision, RolloutControls};
-use crate::service::shadow::ShadowTracker;
+use crate::rollout::{Decision, RolloutControls};
+use crate::shadow::ShadowTracker;
 use crate::tracker::CorrelationTracker;
-use crate::warmer::{CacheWarmer, wall_clock_ms};
+use crate::warmer::CacheWarmer;
 
 /// Counters of the pipeline.
 #[derive(Default)]
@@ -244,4 +244,11 @@ impl<L: L2Store> Processor<L> {
             .fetch_add(out.len() as u64, Ordering::Relaxed);
         out
     }
+}
+
+/// Milliseconds since the Unix epoch (the time base of price updates in `serve`).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
