@@ -35,7 +35,6 @@ pub(crate) fn reload(inner: &Shared) -> Result<Reloaded, ConfigErrors> {
     };
     apply_rollout(inner, &current, &new);
     let mut warmer = new.warming.warmer.clone();
-    warmer.queue_capacity = inner.parts.warmer.config().queue_capacity;
     warmer.enabled = inner.rollout.enabled();
     if let Err(e) = inner.parts.warmer.update_config(warmer) {
         tracing::error!(error = %e, "reload: warmer settings rejected");
