@@ -1,3 +1,7 @@
+//! Tests of `ServiceConfig`: defaults, every setting's rejection, precedence, reload, the
+//! reference. Longer than most files because `BAD` lists a bad value for each of the 45
+//! settings.
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
