@@ -24,7 +24,9 @@ mod l1;
 mod l2;
 mod memory_l2;
 mod price_matrix;
+mod redis_error;
 mod redis_l2;
+mod redis_target;
 mod stats;
 
 pub use any_l2::AnyL2;
@@ -38,7 +40,9 @@ pub use l1::L1Policy;
 pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;
 pub use price_matrix::PriceMatrix;
+pub use redis_error::{Permanent, RedisErrorClass, classify_redis_error};
 pub use redis_l2::{RedisL2, RedisL2Config};
+pub use redis_target::{RedisTarget, RedisTls, RedisUrl, redact_url};
 pub use stats::{CacheStats, ChainCacheStats, LevelStats};
 
 use serde::{Deserialize, Serialize};
