@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pairwarm::cache::{RedisTarget, RedisUrl};
 use pairwarm_service::entry::{PriceUpdate, to_fields};
 use pairwarm_service::feed::synthetic;
 use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
@@ -13,9 +14,9 @@ use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
 /// Arguments of `pairwarm feed`.
 #[derive(clap::Args, Debug)]
 pub struct FeedArgs {
-    /// Redis URL.
-    #[arg(long, env = "REDIS_URL")]
-    redis_url: String,
+    /// Redis URL (its password is never printed).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::redis_url)]
+    redis_url: RedisUrl,
     /// Replay the updates of this trace file.
     #[arg(long, conflicts_with = "synthetic")]
     trace: Option<PathBuf>,
@@ -117,8 +118,7 @@ async fn feed(
     mut source: Box<dyn Iterator<Item = PriceUpdate>>,
     total: u64,
 ) -> anyhow::Result<()> {
-    let client = redis::Client::open(args.redis_url.as_str())
-        .with_context(|| format!("invalid Redis URL {:?}", args.redis_url))?;
+    let client = RedisTarget::from(args.redis_url.clone()).client()?;
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

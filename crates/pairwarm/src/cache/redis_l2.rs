@@ -124,30 +124,59 @@ impl RedisL2 {
                 after: self.op_timeout,
             }),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.classify(op, &e)),
+            Ok(Err(e)) => Err(classify(&self.url, op, &e)),
         }
     }
 
-    /// Maps a redis-rs error onto the outcomes a caller acts on differently; the reason
-    /// never contains the password.
-    fn classify(&self, op: &'static str, e: &redis::RedisError) -> L2Error {
-        let reason = self.url.scrub(&e.to_string());
-        if let RedisErrorClass::Permanent(why) = classify_redis_error(e) {
-            L2Error::Refused {
-                op,
-                hint: why.hint(),
-                reason,
-            }
-        } else if e.is_timeout() {
-            L2Error::Timeout {
-                op,
-                after: Duration::ZERO,
-            }
-        } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
-            L2Error::Unavailable { op, reason }
-        } else {
-            L2Error::Command { op, reason }
+    /// One fresh connection and a `PING`, without the reconnect retries of the shared
+    /// connection, so a refusal (wrong password, TLS that does not verify) shows as
+    /// [`L2Error::Refused`] at once instead of as a timeout after the retries.
+    pub async fn probe(config: &RedisL2Config) -> Result<(), L2Error> {
+        let url = &config.target.url;
+        let client = config
+            .target
+            .client()
+            .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
+        let conn_config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_response_timeout(Some(config.response_timeout));
+        let call = async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&conn_config)
+                .await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        let deadline = config.connection_timeout + config.response_timeout;
+        match tokio::time::timeout(deadline, call).await {
+            Err(_) => Err(L2Error::Timeout {
+                op: "PING",
+                after: deadline,
+            }),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(url, "PING", &e)),
         }
+    }
+}
+
+/// Maps a redis-rs error onto the outcomes a caller acts on differently; the reason never
+/// contains the password.
+fn classify(url: &RedisUrl, op: &'static str, e: &redis::RedisError) -> L2Error {
+    let reason = url.scrub(&e.to_string());
+    if let RedisErrorClass::Permanent(why) = classify_redis_error(e) {
+        L2Error::Refused {
+            op,
+            hint: why.hint(),
+            reason,
+        }
+    } else if e.is_timeout() {
+        L2Error::Timeout {
+            op,
+            after: Duration::ZERO,
+        }
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
+        L2Error::Unavailable { op, reason }
+    } else {
+        L2Error::Command { op, reason }
     }
 }
 
@@ -201,7 +230,7 @@ impl L2Store for RedisL2 {
                 after: self.op_timeout,
             }),
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.classify("SET", &e)),
+            Ok(Err(e)) => Err(classify(&self.url, "SET", &e)),
         }
     }
 
