@@ -125,11 +125,14 @@ impl Service {
             }
         };
         let router = self.router();
+        let limits = crate::http::ServerLimits::from_settings(&self.inner.config.lock().http);
         let mut stop = stop.clone();
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        Some(tokio::spawn(crate::http::serve(listener, router, shutdown)))
+        Some(tokio::spawn(crate::http::serve(
+            listener, router, limits, shutdown,
+        )))
     }
 
     #[cfg(not(feature = "http"))]
