@@ -9,6 +9,7 @@
 //! | `GET` | `/admin/warming` | the rollout state ([`RolloutState`] JSON). Token required (below). |
 //! | `POST` | `/admin/warming` | applies a [`RolloutUpdate`](crate::rollout::RolloutUpdate) (`{"enabled":false}` is the emergency rollback) and answers 200 with the new state; 400 `{"error","field"}` naming the field for bad JSON, an unknown field or an out-of-range value; 413 for a body over 64 KiB. |
 //! | any | anything else | 404 `not found`; a known path with another method: 405 with `Allow`. |
+//! | any | any request, through [`serve`] | 408 when not answered within `PAIRWARM_HTTP_REQUEST_TIMEOUT` (body reading included); 413 for a body over 64 KiB. |
 //!
 //! # Admin authentication
 //!
