@@ -243,6 +243,26 @@ fn rediss_with_a_test_ca_and_client_certificate() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(keys.len(), 1_000);
+    // `pairwarm feed` takes the same variables.
+    let mut feed = pairwarm();
+    feed.args([
+        "feed",
+        "--synthetic",
+        "--rate",
+        "0",
+        "--quiet",
+        "--count",
+        "500",
+    ])
+    .env("REDIS_URL", redis.url())
+    .envs(env);
+    let out = feed.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serve.wait_processed(1_500, WAIT);
     serve.terminate(SHUTDOWN);
 
     // A CA that did not sign the server's certificate: verification fails, serve exits.
