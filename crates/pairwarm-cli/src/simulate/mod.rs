@@ -40,9 +40,11 @@ pub struct SimulateArgs {
     /// L1 entry lifetime in ms (entries expire this long after being written, loaded or warmed).
     #[arg(long)]
     l1_ttl_ms: Option<u64>,
-    /// L1 eviction policy: `default` (the product's) or `lru` (the original's).
-    #[arg(long, default_value = "default")]
-    l1_policy: L1Policy,
+    /// L1 eviction policies, comma-separated: default (the product's, what serve runs), lru
+    /// (the original's), quickcache, quickcache-adaptive, s3fifo, wtinylfu, wtinylfu-fixed.
+    /// Every run is replayed under each.
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    l1_policy: Vec<L1Policy>,
     /// Pairs the oracle warms per update.
     #[arg(long, default_value_t = 10)]
     oracle_k: usize,
@@ -112,7 +114,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         runs,
         l2_latency_us: args.l2_latency_us,
         l1_ttl_ms: args.l1_ttl_ms,
-        l1_policy: args.l1_policy,
+        l1_policy: args.l1_policy.first().copied().unwrap_or_default(),
         oracle_k: args.oracle_k,
         warmup_s: args.warmup_s,
         threads: args.threads,
@@ -132,14 +134,47 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .tracker
         .validate()
         .map_err(|e| anyhow::anyhow!("tracker settings: {e}"))?;
+    let policies = if args.l1_policy.is_empty() {
+        vec![L1Policy::Default]
+    } else {
+        args.l1_policy.clone()
+    };
     let runs_total = (config.runs.len() + usize::from(!args.strategy.iter().any(|s| s == "none")))
-        * config.l1_sizes.len();
+        * config.l1_sizes.len()
+        * policies.len();
     let total = trace.events.len() as u64 * runs_total as u64;
     let bar = crate::progress::bar(total, "replaying", args.quiet);
-    let report = simulate(&trace, &config, &|done| bar.set_position(done))?;
+    let mut report: Option<SimReport> = None;
+    let mut base = 0u64;
+    for &policy in &policies {
+        config.l1_policy = policy;
+        let one = simulate(&trace, &config, &|done| bar.set_position(base + done))?;
+        base += trace.events.len() as u64 * (one.results.len() as u64);
+        match &mut report {
+            None => report = Some(one),
+            Some(r) => {
+                r.results.extend(one.results);
+                r.timelines.extend(one.timelines);
+            }
+        }
+    }
     bar.finish_and_clear();
+    let Some(mut report) = report else {
+        bail!("no L1 policy to simulate");
+    };
+    if policies.len() > 1 {
+        // Group by L1 size, then policy, so the table reads size by size.
+        let mut order: Vec<usize> = (0..report.results.len()).collect();
+        order.sort_by_key(|&i| {
+            let r = &report.results[i];
+            let p = policies.iter().position(|p| p.name() == r.l1_policy);
+            (r.l1, p, i)
+        });
+        report.results = order.iter().map(|&i| report.results[i].clone()).collect();
+        report.timelines = order.iter().map(|&i| report.timelines[i].clone()).collect();
+    }
 
-    print_table(&report, &config);
+    print_table(&report, &config, &policies);
     eprintln!(
         "replayed {} events x {} runs in {:.1} s",
         trace.events.len(),
@@ -162,25 +197,33 @@ fn pct(v: f64) -> String {
     format!("{:.2}", v * 100.0)
 }
 
-fn print_table(report: &SimReport, config: &SimConfig) {
+fn print_table(report: &SimReport, config: &SimConfig, policies: &[L1Policy]) {
     let t = &report.trace;
+    let names: Vec<String> = policies
+        .iter()
+        .map(|p| match p {
+            L1Policy::Default => format!("default (= {})", p.resolve()),
+            p => p.to_string(),
+        })
+        .collect();
     println!(
-        "trace: {} events ({} updates, {} reads), {} pairs, {:.1} s; L2 latency {} µs; L1 policy {:?}{}",
+        "trace: {} events ({} updates, {} reads), {} pairs, {:.1} s; L2 latency {} µs; L1 policy {}{}",
         t.events,
         t.updates,
         t.reads,
         t.pairs,
         t.span_s,
         report.l2_latency_us,
-        config.l1_policy,
+        names.join(", "),
         config
             .l1_ttl_ms
             .map(|ms| format!("; L1 TTL {ms} ms"))
             .unwrap_or_default()
     );
     println!(
-        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9}",
         "strategy",
+        "l1_policy",
         "l1",
         "hit_rate%",
         "gain_pt",
@@ -205,8 +248,9 @@ fn print_table(report: &SimReport, config: &SimConfig) {
 
 fn print_row(r: &ResultRow) {
     println!(
-        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9.0}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9.0}",
         r.strategy,
+        r.l1_policy,
         r.l1,
         pct(r.hit_rate),
         format!("{:+.2}", r.gain * 100.0),

@@ -7,6 +7,7 @@ use super::clock::Clock;
 use super::codec::{self, ValueError};
 use super::entry::{Evictions, L1Entry};
 use super::l1::{L1Policy, L1Store};
+use super::policy::{Insert, Inserted};
 use super::l2::{L2Error, L2Store};
 use super::price_matrix::PriceMatrix;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
@@ -335,17 +336,26 @@ impl<L: L2Store> HierarchicalCache<L> {
         if let Some(w) = self.write_slot(id) {
             w.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
-        self.insert_l1(id, price)
+        self.insert_l1(id, price, Insert::Write).1
     }
 
     /// Puts a value fetched from L2 into L1 unless the pair was written since `seq` was
     /// read. If a write races with the insert itself, the entry is dropped again: L1 may
     /// lose a hit, never serve an older price than L2 holds.
-    fn insert_fetched(&self, id: PairId, price: Price, seq: u32) -> Option<Evictions> {
+    fn insert_fetched(
+        &self,
+        id: PairId,
+        price: Price,
+        seq: u32,
+        kind: Insert,
+    ) -> Option<Evictions> {
         if self.write_seq(id) != seq {
             return None;
         }
-        let evicted = self.insert_l1(id, price);
+        let (done, evicted) = self.insert_l1(id, price, kind);
+        if done == Inserted::Skipped {
+            return None;
+        }
         if self.write_seq(id) != seq {
             self.l1.remove(id);
             return None;
@@ -353,12 +363,12 @@ impl<L: L2Store> HierarchicalCache<L> {
         Some(evicted)
     }
 
-    fn insert_l1(&self, id: PairId, price: Price) -> Evictions {
-        let evicted = self.l1.insert(id, self.stamp(price));
+    fn insert_l1(&self, id: PairId, price: Price, kind: Insert) -> (Inserted, Evictions) {
+        let (done, evicted) = self.l1.insert(id, self.stamp(price), kind);
         if let Some(listener) = &self.eviction_listener {
             evicted.iter().for_each(listener);
         }
-        evicted
+        (done, evicted)
     }
 
     fn chain(&self, id: PairId) -> ChainId {
@@ -416,7 +426,7 @@ impl<L: L2Store> HierarchicalCache<L> {
             Some(bytes) => match codec::decode(&key, &bytes) {
                 Ok(price) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, price, seq).is_some() {
+                    if self.insert_fetched(id, price, seq, Insert::Load).is_some() {
                         self.counters.promoted();
                     }
                     Ok(Some(price))
@@ -452,7 +462,7 @@ impl<L: L2Store> HierarchicalCache<L> {
             match &lookup {
                 Ok(Some(price)) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, *price, seq).is_some() {
+                    if self.insert_fetched(id, *price, seq, Insert::Load).is_some() {
                         self.counters.promoted();
                     }
                 }
@@ -536,9 +546,18 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.write_l1(id, price)
     }
 
+    /// Puts a price just loaded from L2 after a missed read into L1 (the simulator's demand
+    /// load; [`HierarchicalCache::get`] does the same itself). The read that missed was the
+    /// access, so the policy does not count the load as another.
+    pub fn load_l1(&self, id: PairId, price: Price) -> Evictions {
+        self.insert_l1(id, price, Insert::Load).1
+    }
+
     /// Puts a price fetched from L2 into L1 only (the warmer's write; L2 is not
-    /// rewritten). Keeps a newer L1 price if one arrived meanwhile. Returns whether the
-    /// price was inserted, and the entries its insertion evicted.
+    /// rewritten). Keeps a newer L1 price if one arrived meanwhile. A warm is a guess: the
+    /// policy admits it only where it displaces nothing it would keep (see
+    /// [`Insert::Warm`]). Returns whether the price was inserted, and the entries its
+    /// insertion evicted.
     pub fn promote(&self, id: PairId, price: Price) -> (bool, Evictions) {
         if let Some(current) = self.l1.peek(id)
             && self.fresh(current)
@@ -546,8 +565,32 @@ impl<L: L2Store> HierarchicalCache<L> {
         {
             return (false, Evictions::default());
         }
+        let (done, evicted) = self.insert_l1(id, price, Insert::Warm);
+        if done == Inserted::Skipped {
+            return (false, evicted);
+        }
         self.counters.promoted();
-        (true, self.insert_l1(id, price))
+        (true, evicted)
+    }
+
+    /// Renews a price that is in L1 (refresh-ahead): the value and its TTL clock are
+    /// replaced in place, the eviction policy is not told (a refresh is not a read). A
+    /// pair no longer in L1 is left out. Returns whether it was refreshed.
+    pub fn refresh_l1(&self, id: PairId, price: Price) -> bool {
+        self.insert_l1(id, price, Insert::Refresh).0 == Inserted::Replaced
+    }
+
+    /// Age of `id`'s L1 entry in ms (whether fresh or not), if present; `None` also when
+    /// L1 has no TTL (entries are not stamped then).
+    pub fn l1_age_ms(&self, id: PairId) -> Option<u64> {
+        self.l1_ttl_ms?;
+        let entry = self.l1.peek(id)?;
+        Some(self.clock.now_ms().saturating_sub(entry.stored_ms))
+    }
+
+    /// The L1 time-to-live in ms, if any.
+    pub fn l1_ttl_ms(&self) -> Option<u64> {
+        self.l1_ttl_ms
     }
 
     /// [`HierarchicalCache::promote`] for a price fetched from L2 after `seq` was read
@@ -555,7 +598,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// write is newer than what L2 returned), so a slow fetch never brings an old price
     /// back into L1.
     pub fn promote_if_unchanged(&self, id: PairId, price: Price, seq: u32) -> bool {
-        match self.insert_fetched(id, price, seq) {
+        match self.insert_fetched(id, price, seq, Insert::Warm) {
             Some(_) => {
                 self.counters.promoted();
                 true

@@ -174,14 +174,16 @@ pub(super) fn run(
             in_flight[p] = in_flight[p].saturating_sub(1);
             let id = ids.by_pair[p];
             if !cache.contains_l1(id) {
-                cache.promote(id, price_at(at));
-                warmed[p] = Warmed::Unread {
-                    measured: measuring,
-                };
-                if measuring {
-                    counts.warmed_entries += 1;
-                }
+                let (admitted, _) = cache.promote(id, price_at(at));
                 settle_evictions(&mut warmed, &mut counts);
+                if admitted {
+                    warmed[p] = Warmed::Unread {
+                        measured: measuring,
+                    };
+                    if measuring {
+                        counts.warmed_entries += 1;
+                    }
+                }
             }
         }
         let p = event.pair as usize;
@@ -246,7 +248,7 @@ pub(super) fn run(
                     if measuring {
                         counts.l2_round_trips += 1;
                     }
-                    cache.set_l1(id, price_at(now_us));
+                    cache.load_l1(id, price_at(now_us));
                     settle_evictions(&mut warmed, &mut counts);
                 }
             }

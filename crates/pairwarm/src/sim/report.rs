@@ -43,6 +43,8 @@ impl TraceSummary {
 pub struct ResultRow {
     /// Run name (`none`, `topn`, `oracle`, `belady`, ...).
     pub strategy: String,
+    /// L1 eviction policy of the run (`default`, `lru`, `wtinylfu`, ...).
+    pub l1_policy: String,
     /// L1 bound, entries.
     pub l1: usize,
     /// L1 hits / reads, after warm-up.
@@ -132,6 +134,7 @@ pub(super) fn assemble(
             let removed = none.map_or(0, |(_, n)| removed_misses(&n.hit_bits, &c.hit_bits));
             results.push(ResultRow {
                 strategy: run.name.clone(),
+                l1_policy: config.l1_policy.name().to_owned(),
                 l1,
                 hit_rate,
                 gain,
