@@ -10,6 +10,7 @@ use super::l1::{L1Policy, L1Store};
 use super::policy::{Insert, Inserted};
 use super::l2::{L2Error, L2Store};
 use super::price_matrix::PriceMatrix;
+use super::refresh::RefreshQueue;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
 use super::{MemoryL2, Price};
 use crate::pair::{ChainId, PairId, PairInterner};
@@ -72,6 +73,7 @@ pub struct CacheBuilder {
     clock: Clock,
     interner: Option<Arc<PairInterner>>,
     eviction_listener: Option<EvictionListener>,
+    refresh_idle: Option<Duration>,
 }
 
 impl Default for CacheBuilder {
@@ -87,6 +89,7 @@ impl Default for CacheBuilder {
             clock: Clock::System,
             interner: None,
             eviction_listener: None,
+            refresh_idle: None,
         }
     }
 }
@@ -144,6 +147,14 @@ impl CacheBuilder {
         self
     }
 
+    /// Refresh-ahead (with an L1 TTL): how long after its last read an entry is still worth
+    /// refreshing before it expires (default: three TTLs). See
+    /// [`HierarchicalCache::refresh_due`].
+    pub fn refresh_idle(mut self, idle: Duration) -> Self {
+        self.refresh_idle = Some(idle);
+        self
+    }
+
     /// Prefix of L2 keys (default `cache:l2:price:`, giving
     /// `cache:l2:price:<chain>:<address>`).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -188,12 +199,20 @@ impl CacheBuilder {
         let writes = (0..interner.capacity())
             .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect();
+        let l1_ttl_ms = self.l1_ttl.map(|t| t.as_millis() as u64);
+        let refresh = l1_ttl_ms.map(|ttl| {
+            let idle = self
+                .refresh_idle
+                .map_or(3 * ttl, |d| d.as_millis() as u64);
+            RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
+        });
         HierarchicalCache {
+            refresh,
             interner,
             l1,
             l2: self.l2_enabled.then_some(l2),
             l2_ttl: self.l2_ttl,
-            l1_ttl_ms: self.l1_ttl.map(|t| t.as_millis() as u64),
+            l1_ttl_ms,
             clock: self.clock,
             key_prefix: self.key_prefix,
             counters: Counters::default(),
@@ -236,6 +255,8 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     /// follows the eviction of) a newer price.
     writes: Box<[std::sync::atomic::AtomicU32]>,
     eviction_listener: Option<EvictionListener>,
+    /// Read bookkeeping for refresh-ahead (only with an L1 TTL).
+    refresh: Option<RefreshQueue>,
 }
 
 impl HierarchicalCache<super::AnyL2> {
@@ -300,6 +321,15 @@ impl<L: L2Store> HierarchicalCache<L> {
         }
     }
 
+    /// The insert kind of a warm now: entries stored before `now - ttl` are expired.
+    fn warm_kind(&self) -> Insert {
+        let stale_before_ms = match self.l1_ttl_ms {
+            Some(ttl) => self.clock.now_ms().checked_sub(ttl).map_or(0, |t| t + 1),
+            None => 0,
+        };
+        Insert::Warm { stale_before_ms }
+    }
+
     fn stamp(&self, price: Price) -> L1Entry {
         let stored_ms = if self.l1_ttl_ms.is_some() {
             self.clock.now_ms()
@@ -313,11 +343,26 @@ impl<L: L2Store> HierarchicalCache<L> {
     #[inline]
     fn read_l1(&self, id: PairId) -> Option<Price> {
         let entry = self.l1.get(id)?;
-        if self.fresh(entry) {
+        let Some(ttl) = self.l1_ttl_ms else {
+            return Some(entry.price);
+        };
+        let now = self.clock.now_ms();
+        if now.saturating_sub(entry.stored_ms) < ttl {
+            if let Some(r) = &self.refresh {
+                r.on_read(self.interner.slot(id), id, entry.stored_ms, now);
+            }
             Some(entry.price)
         } else {
             self.l1.remove(id);
             None
+        }
+    }
+
+    /// A read that missed and loaded `id` now: refresh-ahead follows it like a hit.
+    fn note_load(&self, id: PairId) {
+        if let Some(r) = &self.refresh {
+            let now = self.clock.now_ms();
+            r.on_read(self.interner.slot(id), id, now, now);
         }
     }
 
@@ -428,6 +473,7 @@ impl<L: L2Store> HierarchicalCache<L> {
                     self.counters.count(chain, Event::L2Hit);
                     if self.insert_fetched(id, price, seq, Insert::Load).is_some() {
                         self.counters.promoted();
+                        self.note_load(id);
                     }
                     Ok(Some(price))
                 }
@@ -464,6 +510,7 @@ impl<L: L2Store> HierarchicalCache<L> {
                     self.counters.count(chain, Event::L2Hit);
                     if self.insert_fetched(id, *price, seq, Insert::Load).is_some() {
                         self.counters.promoted();
+                        self.note_load(id);
                     }
                 }
                 Ok(None) => self.counters.count(chain, Event::L2Miss),
@@ -550,7 +597,11 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// load; [`HierarchicalCache::get`] does the same itself). The read that missed was the
     /// access, so the policy does not count the load as another.
     pub fn load_l1(&self, id: PairId, price: Price) -> Evictions {
-        self.insert_l1(id, price, Insert::Load).1
+        let (done, evicted) = self.insert_l1(id, price, Insert::Load);
+        if done != Inserted::Skipped {
+            self.note_load(id);
+        }
+        evicted
     }
 
     /// Puts a price fetched from L2 into L1 only (the warmer's write; L2 is not
@@ -565,7 +616,7 @@ impl<L: L2Store> HierarchicalCache<L> {
         {
             return (false, Evictions::default());
         }
-        let (done, evicted) = self.insert_l1(id, price, Insert::Warm);
+        let (done, evicted) = self.insert_l1(id, price, self.warm_kind());
         if done == Inserted::Skipped {
             return (false, evicted);
         }
@@ -577,7 +628,33 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// replaced in place, the eviction policy is not told (a refresh is not a read). A
     /// pair no longer in L1 is left out. Returns whether it was refreshed.
     pub fn refresh_l1(&self, id: PairId, price: Price) -> bool {
-        self.insert_l1(id, price, Insert::Refresh).0 == Inserted::Replaced
+        let renewed = self.insert_l1(id, price, Insert::Refresh).0 == Inserted::Replaced;
+        if renewed && let Some(r) = &self.refresh {
+            let now = self.clock.now_ms();
+            r.renewed(self.interner.slot(id), id, now, now);
+        }
+        renewed
+    }
+
+    /// Refresh-ahead: the L1 entries that expire within `lead_ms` from now and were read
+    /// within the idle horizon ([`CacheBuilder::refresh_idle`]), at most `max`; fetch them
+    /// from L2 in one batch and put them back with [`HierarchicalCache::refresh_l1`].
+    /// Empty without an L1 TTL.
+    pub fn refresh_due(&self, lead_ms: u64, max: usize) -> Vec<PairId> {
+        let (Some(r), Some(_)) = (&self.refresh, self.l1_ttl_ms) else {
+            return Vec::new();
+        };
+        let now = self.clock.now_ms();
+        r.due(now, now.saturating_add(lead_ms), max, |id| {
+            self.interner.resolve(id)?;
+            let entry = self.l1.peek(id)?;
+            Some((self.interner.slot(id), entry.stored_ms))
+        })
+    }
+
+    /// Entries queued for refresh-ahead now (0 without an L1 TTL).
+    pub fn refresh_queued(&self) -> usize {
+        self.refresh.as_ref().map_or(0, RefreshQueue::len)
     }
 
     /// Age of `id`'s L1 entry in ms (whether fresh or not), if present; `None` also when
@@ -598,7 +675,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// write is newer than what L2 returned), so a slow fetch never brings an old price
     /// back into L1.
     pub fn promote_if_unchanged(&self, id: PairId, price: Price, seq: u32) -> bool {
-        match self.insert_fetched(id, price, seq, Insert::Warm) {
+        match self.insert_fetched(id, price, seq, self.warm_kind()) {
             Some(_) => {
                 self.counters.promoted();
                 true
@@ -626,6 +703,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// monotonic, as Prometheus counters must be; see [`HierarchicalCache::reset_stats`].
     pub fn clear_l1(&self) {
         self.l1.clear();
+        if let Some(r) = &self.refresh {
+            r.clear();
+        }
     }
 
     /// Zeroes the hit/miss counters (tests and benchmarks; a running service should not,

@@ -26,6 +26,7 @@ mod memory_l2;
 mod policy;
 mod price_matrix;
 mod redis_l2;
+mod refresh;
 mod stats;
 
 pub use any_l2::AnyL2;

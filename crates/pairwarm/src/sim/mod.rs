@@ -37,7 +37,7 @@ use crate::cache::L1Policy;
 use crate::strategy::{StrategyConfig, StrategyConfigError};
 use crate::trace::Trace;
 use crate::tracker::{Signal, TrackerConfig};
-use crate::warmer::WarmerConfig;
+use crate::warmer::{RefreshConfig, WarmerConfig};
 
 /// What one run warms with.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +64,10 @@ pub struct RunSpec {
     pub name: String,
     /// What it does.
     pub kind: RunKind,
+    /// Refresh-ahead alongside (only acts with an L1 TTL): batches of expiring, recently
+    /// read entries re-fetched from L2, each batch one round trip landing `l2_latency_us`
+    /// later.
+    pub refresh: Option<RefreshConfig>,
 }
 
 /// Errors of simulation setup.
@@ -94,9 +98,33 @@ pub enum SimError {
 impl RunSpec {
     /// Parses a run name: `none`, `oracle`, `belady`, or a strategy (`topn`, `threshold`,
     /// `adaptive`, `timebased`) optionally suffixed `:reads` to make its tracker learn from
-    /// reads after updates instead of update co-occurrence. `json` is the strategy config
-    /// (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
+    /// reads after updates instead of update co-occurrence; any of them but `belady`
+    /// suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
+    /// what `serve` runs by default ([`RunSpec::production_default`]). `json` is the strategy
+    /// config (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
     pub fn parse(name: &str, json: Option<&str>) -> Result<Self, SimError> {
+        if name == "default" {
+            return Ok(Self::production_default());
+        }
+        if name == "refresh" {
+            return Ok(Self {
+                name: name.to_owned(),
+                kind: RunKind::None,
+                refresh: Some(RefreshConfig::default()),
+            });
+        }
+        if let Some(base) = name.strip_suffix("+refresh") {
+            if base == "belady" {
+                return Err(SimError::Strategy {
+                    name: name.to_owned(),
+                    reason: "belady models eviction only; it cannot refresh".into(),
+                });
+            }
+            let mut spec = Self::parse(base, json)?;
+            spec.name = name.to_owned();
+            spec.refresh = Some(RefreshConfig::default());
+            return Ok(spec);
+        }
         let kind = match name {
             "none" => RunKind::None,
             "oracle" => RunKind::Oracle,
@@ -128,7 +156,22 @@ impl RunSpec {
         Ok(Self {
             name: name.to_owned(),
             kind,
+            refresh: None,
         })
+    }
+
+    /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
+    /// learning update co-occurrence) with warms admitted only into free or expired L1
+    /// slots, plus refresh-ahead (which acts only when L1 has a TTL, `CACHE_L1_TTL_MS`).
+    pub fn production_default() -> Self {
+        Self {
+            name: "default".into(),
+            kind: RunKind::Strategy {
+                config: StrategyConfig::default(),
+                signal: Signal::Updates,
+            },
+            refresh: Some(RefreshConfig::default()),
+        }
     }
 }
 
@@ -188,6 +231,8 @@ pub(crate) struct RunCounts {
     pub(crate) warmed_read: u64,
     pub(crate) pollution: u64,
     pub(crate) l2_round_trips: u64,
+    pub(crate) refreshes: u64,
+    pub(crate) refreshed_pairs: u64,
     pub(crate) wall_ms: f64,
     /// One bit per counted read: hit (1) or miss (0), for coverage against `none`.
     pub(crate) hit_bits: Vec<u64>,
@@ -259,12 +304,16 @@ pub fn simulate(
     }
     config.warmer.validate()?;
     let mut runs = config.runs.clone();
-    if !runs.iter().any(|r| r.kind == RunKind::None) {
+    if !runs
+        .iter()
+        .any(|r| r.kind == RunKind::None && r.refresh.is_none())
+    {
         runs.insert(
             0,
             RunSpec {
                 name: "none".into(),
                 kind: RunKind::None,
+                refresh: None,
             },
         );
     }
@@ -319,9 +368,9 @@ pub fn simulate(
                             config,
                             &report_progress,
                         )),
-                        kind => replay::run(
+                        _ => replay::run(
                             &prepared,
-                            kind,
+                            run,
                             oracle_index.as_ref(),
                             l1,
                             config,

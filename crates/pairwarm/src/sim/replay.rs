@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::oracle::OracleIndex;
-use super::{Prepared, RunCounts, RunKind, SimConfig, SimError};
+use super::{Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
 use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
@@ -77,13 +77,14 @@ fn price_at(ts_us: u64) -> Price {
 
 pub(super) fn run(
     prepared: &Prepared<'_>,
-    kind: &RunKind,
+    spec: &RunSpec,
     oracle: Option<&OracleIndex>,
     l1: usize,
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunCounts, SimError> {
     let started = Instant::now();
+    let kind = &spec.kind;
     let trace = prepared.trace;
     let ids = intern_all(prepared)?;
     let clock = Clock::manual(prepared.start_us / 1000);
@@ -133,7 +134,12 @@ pub(super) fn run(
     let n_pairs = trace.pairs.len();
     let mut warmed = vec![Warmed::No; n_pairs];
     let mut in_flight = vec![0u32; n_pairs];
-    let mut arrivals: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    // (landing time, pair, is a refresh).
+    let mut arrivals: BinaryHeap<Reverse<(u64, u32, bool)>> = BinaryHeap::new();
+    // Refresh-ahead ticks on the virtual clock (only with an L1 TTL).
+    let refresh = spec.refresh.as_ref().filter(|_| config.l1_ttl_ms.is_some());
+    let refresh_every_us = refresh.map_or(u64::MAX, |r| r.interval_ms.max(1) * 1000);
+    let mut next_refresh_us = prepared.start_us.saturating_add(refresh_every_us);
     let mut counts = RunCounts::new(config.timeline_points);
     let mut oracle_state = oracle.map(|o| o.cursor());
     let latency = config.l2_latency_us;
@@ -163,16 +169,44 @@ pub(super) fn run(
         let now_us = event.ts_us;
         let now_ms = now_us / 1000;
         let measuring = prepared.counted(now_us);
+        // Refresh batches due before this event: each one round trip, landing later.
+        while let Some(r) = refresh
+            && next_refresh_us <= now_us
+        {
+            let tick = next_refresh_us;
+            next_refresh_us += refresh_every_us;
+            clock.set_ms(tick / 1000);
+            let due = r.due(&cache, latency.div_ceil(1000));
+            if due.is_empty() {
+                continue;
+            }
+            if prepared.counted(tick) {
+                counts.refreshes += 1;
+                counts.refreshed_pairs += due.len() as u64;
+                counts.l2_round_trips += 1;
+            }
+            for q in due {
+                if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
+                    arrivals.push(Reverse((tick.saturating_add(latency), ix, true)));
+                }
+            }
+        }
         clock.set_ms(now_ms);
-        // Warms that have landed by now enter L1.
-        while let Some(&Reverse((at, p))) = arrivals.peek() {
+        // Warms and refreshes that have landed by now enter L1.
+        while let Some(&Reverse((at, p, is_refresh))) = arrivals.peek() {
             if at > now_us {
                 break;
             }
             arrivals.pop();
             let p = p as usize;
-            in_flight[p] = in_flight[p].saturating_sub(1);
             let id = ids.by_pair[p];
+            if is_refresh {
+                clock.set_ms(at / 1000);
+                cache.refresh_l1(id, price_at(at));
+                clock.set_ms(now_ms);
+                continue;
+            }
+            in_flight[p] = in_flight[p].saturating_sub(1);
             if !cache.contains_l1(id) {
                 let (admitted, _) = cache.promote(id, price_at(at));
                 settle_evictions(&mut warmed, &mut counts);
@@ -219,7 +253,7 @@ pub(super) fn run(
                     }
                     for q in to_fetch {
                         in_flight[q as usize] += 1;
-                        arrivals.push(Reverse((now_us.saturating_add(latency), q)));
+                        arrivals.push(Reverse((now_us.saturating_add(latency), q, false)));
                     }
                 }
             }

@@ -64,8 +64,12 @@ pub struct ResultRow {
     pub late: u64,
     /// Warms issued (each one L2 round trip).
     pub warms: u64,
-    /// L2 round trips: demand loads plus warms.
+    /// L2 round trips: demand loads plus warms plus refresh batches.
     pub l2_round_trips: u64,
+    /// Refresh-ahead batches (each one L2 round trip, counted in `l2_round_trips`).
+    pub refreshes: u64,
+    /// Pairs re-fetched by those batches.
+    pub refreshed_pairs: u64,
     /// Wall time of the run, ms.
     pub wall_ms: f64,
 }
@@ -121,7 +125,9 @@ pub(super) fn assemble(
             .filter(|((size, _), _)| *size == s)
             .map(|((_, r), c)| (&runs[*r], c))
             .collect();
-        let none = at_size.iter().find(|(r, _)| r.kind == RunKind::None);
+        let none = at_size
+            .iter()
+            .find(|(r, _)| r.kind == RunKind::None && r.refresh.is_none());
         let none_rate = none.map_or(0.0, |(_, c)| ratio(c.hits, c.reads));
         let none_misses = none.map_or(0, |(_, c)| c.reads - c.hits);
         let oracle_gain = at_size
@@ -145,6 +151,8 @@ pub(super) fn assemble(
                 late: c.late,
                 warms: c.warms,
                 l2_round_trips: c.l2_round_trips,
+                refreshes: c.refreshes,
+                refreshed_pairs: c.refreshed_pairs,
                 wall_ms: c.wall_ms,
             });
             let points = c.timeline.len().max(1);

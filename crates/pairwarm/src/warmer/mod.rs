@@ -20,6 +20,9 @@
 //! planning and models the L2 round trip on its virtual clock.
 
 mod queue;
+mod refresh;
+
+pub use refresh::RefreshConfig;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

@@ -94,14 +94,14 @@ impl HotCold {
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm => {
+            Insert::Warm { stale_before_ms } => {
                 // A guess goes to the front of the cold ring, unreferenced (the next
-                // victim), and may only displace an unreferenced cold entry.
+                // victim); it only takes a free slot or an expired victim's.
                 if self.arena.len() >= self.capacity {
-                    match self.arena.front(COLD) {
-                        Some(v) if self.arena.node(v).freq == 0 => {
+                    let victim = self.arena.front(COLD).or_else(|| self.arena.front(HOT));
+                    match victim {
+                        Some(v) if self.arena.node(v).entry.stored_ms < stale_before_ms => {
                             let gone = self.arena.remove(v);
-                            self.ghosts.push(gone.id);
                             evicted.push(gone.id);
                         }
                         _ => return Inserted::Skipped,

@@ -36,9 +36,14 @@ pub enum Insert {
     Write,
     /// A value loaded after a read missed (the read was already counted as the access).
     Load,
-    /// A warmed (predicted) value: a guess, admitted only where it displaces nothing that
-    /// the policy would keep.
-    Warm,
+    /// A warmed (predicted) value: a guess. It is admitted only into a free slot or in
+    /// place of the policy's next victim if that victim has expired (stored before
+    /// `stale_before_ms`; 0 without a TTL), so it never displaces a live entry. It enters
+    /// as the next victim itself: unread, it is the first to go.
+    Warm {
+        /// Entries stored before this clock time (ms) are expired.
+        stale_before_ms: u64,
+    },
     /// A refresh of a value already in L1 (refresh-ahead): replaced in place, no access
     /// recorded; skipped if the pair is not in L1.
     Refresh,

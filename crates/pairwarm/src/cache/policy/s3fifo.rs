@@ -71,18 +71,14 @@ impl S3Fifo {
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm => {
+            Insert::Warm { stale_before_ms } => {
                 // A guess enters at the front of the small queue, unreferenced: the next
-                // victim. It may only displace an unreferenced small entry, which was
-                // leaving next anyway.
+                // victim. It only takes a free slot or an expired victim's.
                 if self.arena.len() >= self.capacity {
-                    match self.arena.front(SMALL) {
-                        Some(v)
-                            if self.arena.queue_len(SMALL) >= self.small_max
-                                && self.arena.node(v).freq == 0 =>
-                        {
+                    let victim = self.arena.front(SMALL).or_else(|| self.arena.front(MAIN));
+                    match victim {
+                        Some(v) if self.arena.node(v).entry.stored_ms < stale_before_ms => {
                             let gone = self.arena.remove(v);
-                            self.ghosts.push(gone.id);
                             evicted.push(gone.id);
                         }
                         _ => return Inserted::Skipped,
