@@ -3,7 +3,9 @@
 
 Standard library only. Usage:
   hitrate_report.py policies DIR      # L1 policy robustness table (strategy none)
-  hitrate_report.py strategies DIR    # acceptance table per trace (policy x strategy)
+  hitrate_report.py accept DIR        # acceptance grid per trace (L1 64/128/512, TTL none/3000)
+  hitrate_report.py prod DIR          # production regime (L1 8192, TTL 1/3/10 s)
+  hitrate_report.py all DIR           # all three
   hitrate_report.py plot-policies DIR OUT.svg   # hit rate vs L1 size per policy, one panel per trace
 """
 import json
@@ -72,6 +74,64 @@ def policies_table(dirname):
         print(f"| {p} | {mean:+.2f} | {worst[p][0]:+.2f} | {worst[p][1]} |")
 
 
+def accept_table(dirname):
+    fails = []
+    print("Acceptance grid: hit rate (%) per L1 policy / strategy; checks in the last columns.\n")
+    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | belady | oracle | half-gap target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for ttl in ("none", "3000"):
+        runs = load(dirname, f".accept-ttl{ttl}.json")
+        for trace, data in runs.items():
+            rows = data["results"]
+            for l1 in sorted({r["l1"] for r in rows}):
+                g = lambda st, po: rate(rows, st, po, l1)["hit_rate"] * 100
+                ln, lt, ld = g("none", "lru"), g("topn", "lru"), g("default", "lru")
+                dn, dd = g("none", "default"), g("default", "default")
+                bel = max(g("belady", "lru"), g("belady", "default"))
+                orc = max(g("oracle", "lru"), g("oracle", "default"))
+                ceiling = max(bel, orc)
+                target = lt + 0.5 * (ceiling - lt)
+                v1, v2, v3 = dd - ln, min(ld - ln, dd - dn), dd - lt
+                ok1, ok2 = v1 >= 0, v2 >= -0.2
+                ok3 = v3 >= 3 or l1 == 64
+                for ok, what in ((ok1, "below lru none"), (ok2, "default strategy < none - 0.2"), (ok3, "< lru topn + 3")):
+                    if not ok:
+                        fails.append(f"{trace} ttl={ttl} l1={l1}: {what}")
+                mark = lambda ok: "" if ok else " ✗"
+                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+    print()
+    print(f"Acceptance checks failed: {len(fails)}")
+    for f in fails:
+        print(f"- {f}")
+    print()
+
+
+def prod_table(dirname):
+    print("Production regime (L1 8192, default policy): hit rate (%) and L2 round trips per read.\n")
+    print("| trace | TTL ms | none | topn | refresh | default | oracle | default vs none | trips/read none | trips/read default | refresh batches/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    fails = []
+    for ttl in ("1000", "3000", "10000"):
+        runs = load(dirname, f".prod-ttl{ttl}.json")
+        for trace, data in runs.items():
+            rows = data["results"]
+            reads = data["trace"]["reads"]
+            span = data["trace"]["span_s"]
+            r = {x["strategy"]: x for x in rows}
+            h = lambda k: r[k]["hit_rate"] * 100
+            tn = r["none"]["l2_round_trips"] / reads
+            td = r["default"]["l2_round_trips"] / reads
+            gain = h("default") - h("none")
+            if ttl == "3000" and (gain < 10 or td > 1.5 * tn):
+                fails.append(f"{trace}: +{gain:.2f} points, {td:.3f} vs {tn:.3f} trips/read")
+            print(f"| {trace} | {ttl} | {h('none'):.2f} | {h('topn'):.2f} | {h('refresh'):.2f} | {h('default'):.2f} | {h('oracle'):.2f} | {gain:+.2f} | {tn:.3f} | {td:.3f} | {r['default']['refreshes'] / max(span, 1e-9):.1f} |")
+    print()
+    print(f"Production-regime checks (TTL 3 s: >= +10 points, trips/read <= none x 1.5) failed: {len(fails)}")
+    for f in fails:
+        print(f"- {f}")
+    print()
+
+
 def plot_policies(dirname, out):
     runs = load(dirname, ".policies.json")
     names = list(runs)
@@ -119,6 +179,14 @@ def plot_policies(dirname, out):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "policies":
         policies_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "accept":
+        accept_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "prod":
+        prod_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "all":
+        policies_table(sys.argv[2])
+        accept_table(sys.argv[2])
+        prod_table(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "plot-policies":
         plot_policies(sys.argv[2], sys.argv[3])
     else:

@@ -23,7 +23,9 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "128")]
     l1: Vec<usize>,
     /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
-    /// timebased; a strategy suffixed `:reads` learns from reads after updates.
+    /// timebased; a strategy suffixed `:reads` learns from reads after updates; `+refresh`
+    /// adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone), `warmstart`
+    /// (preload after --cold-start), `default` (what serve runs by default).
     #[arg(
         long,
         value_delimiter = ',',
@@ -63,6 +65,14 @@ pub struct SimulateArgs {
     /// Neighbours credited per update at most.
     #[arg(long)]
     max_credits: Option<usize>,
+    /// Simulate a restart this many seconds into the trace (L1 emptied, the tracker kept as
+    /// from a restored snapshot) and report each run's hit rate over the next
+    /// --cold-window-s seconds (`cold%`); compare `none` with `warmstart` (or `default`).
+    #[arg(long)]
+    cold_start: Option<f64>,
+    /// Window after the simulated restart, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    cold_window_s: f64,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -118,6 +128,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         oracle_k: args.oracle_k,
         warmup_s: args.warmup_s,
         threads: args.threads,
+        cold_start_s: args.cold_start,
+        cold_window_s: args.cold_window_s,
         ..SimConfig::default()
     };
     config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;
@@ -221,7 +233,7 @@ fn print_table(report: &SimReport, config: &SimConfig, policies: &[L1Policy]) {
             .unwrap_or_default()
     );
     println!(
-        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>6}",
         "strategy",
         "l1_policy",
         "l1",
@@ -234,7 +246,9 @@ fn print_table(report: &SimReport, config: &SimConfig, policies: &[L1Policy]) {
         "late",
         "warms",
         "l2_trips",
-        "wall_ms"
+        "refreshes",
+        "wall_ms",
+        "cold%"
     );
     let mut last_l1 = None;
     for r in &report.results {
@@ -248,7 +262,7 @@ fn print_table(report: &SimReport, config: &SimConfig, policies: &[L1Policy]) {
 
 fn print_row(r: &ResultRow) {
     println!(
-        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9.0}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9.0} {:>6}",
         r.strategy,
         r.l1_policy,
         r.l1,
@@ -261,6 +275,8 @@ fn print_row(r: &ResultRow) {
         r.late,
         r.warms,
         r.l2_round_trips,
-        r.wall_ms
+        r.refreshes,
+        r.wall_ms,
+        r.cold_start_hit_rate.map_or("-".into(), pct)
     );
 }

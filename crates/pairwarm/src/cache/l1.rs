@@ -31,8 +31,9 @@ pub enum L1Policy {
     #[default]
     Default,
     /// Strict least-recently-used, the original system's policy, kept so its behaviour
-    /// can be reproduced and compared (warmed entries enter as most recent, as there).
-    /// One mutex per cache.
+    /// can be reproduced and compared. Warmed entries are guarded as in every policy (a
+    /// free or expired slot only, entering as least recent), where the original inserted
+    /// them as most recent. One mutex per cache.
     Lru,
     /// quick_cache's scan-resistant policy with a fixed 90% hot share (the previous default).
     QuickCache,
@@ -261,9 +262,32 @@ impl L1Store {
                 }
             }
             Self::Lru {
-                cache, evictions, ..
+                cache,
+                evictions,
+                capacity,
             } => {
-                if let Some((old, _)) = cache.lock().push(id, entry)
+                let mut lru = cache.lock();
+                if let Insert::Warm { stale_before_ms } = kind
+                    && !present
+                {
+                    // A guess takes a free slot or an expired tail's, and enters as least
+                    // recent: unread, it is the next to go.
+                    if lru.len() >= *capacity {
+                        match lru.peek_lru() {
+                            Some((_, tail)) if tail.stored_ms < stale_before_ms => {
+                                if let Some((old, _)) = lru.pop_lru() {
+                                    evictions.fetch_add(1, Ordering::Relaxed);
+                                    evicted.push(old);
+                                }
+                            }
+                            _ => return (Inserted::Skipped, evicted),
+                        }
+                    }
+                    lru.push(id, entry);
+                    lru.demote(&id);
+                    return (Inserted::Added, evicted);
+                }
+                if let Some((old, _)) = lru.push(id, entry)
                     && old != id
                 {
                     evictions.fetch_add(1, Ordering::Relaxed);

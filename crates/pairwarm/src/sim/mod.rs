@@ -68,6 +68,9 @@ pub struct RunSpec {
     /// read entries re-fetched from L2, each batch one round trip landing `l2_latency_us`
     /// later.
     pub refresh: Option<RefreshConfig>,
+    /// Warm start at the simulated restart ([`SimConfig::cold_start_s`]): L1 is preloaded
+    /// with the tracker's hottest pairs in one round trip.
+    pub warm_start: bool,
 }
 
 /// Errors of simulation setup.
@@ -111,6 +114,15 @@ impl RunSpec {
                 name: name.to_owned(),
                 kind: RunKind::None,
                 refresh: Some(RefreshConfig::default()),
+                warm_start: false,
+            });
+        }
+        if name == "warmstart" {
+            return Ok(Self {
+                name: name.to_owned(),
+                kind: RunKind::None,
+                refresh: None,
+                warm_start: true,
             });
         }
         if let Some(base) = name.strip_suffix("+refresh") {
@@ -157,12 +169,14 @@ impl RunSpec {
             name: name.to_owned(),
             kind,
             refresh: None,
+            warm_start: false,
         })
     }
 
     /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
     /// learning update co-occurrence) with warms admitted only into free or expired L1
-    /// slots, plus refresh-ahead (which acts only when L1 has a TTL, `CACHE_L1_TTL_MS`).
+    /// slots, refresh-ahead (which acts only when L1 has a TTL, `CACHE_L1_TTL_MS`) and warm
+    /// start after a restart.
     pub fn production_default() -> Self {
         Self {
             name: "default".into(),
@@ -171,6 +185,7 @@ impl RunSpec {
                 signal: Signal::Updates,
             },
             refresh: Some(RefreshConfig::default()),
+            warm_start: true,
         }
     }
 }
@@ -200,6 +215,12 @@ pub struct SimConfig {
     pub timeline_points: usize,
     /// Worker threads (0: available parallelism).
     pub threads: usize,
+    /// Simulate a restart this many seconds into the trace: L1 is emptied (the tracker keeps
+    /// what it learned, as restored from a snapshot), and each row reports its hit rate over
+    /// the following `cold_window_s`.
+    pub cold_start_s: Option<f64>,
+    /// Length of the window after the restart, seconds (default 60).
+    pub cold_window_s: f64,
 }
 
 impl Default for SimConfig {
@@ -216,6 +237,8 @@ impl Default for SimConfig {
             warmer: WarmerConfig::default(),
             timeline_points: 100,
             threads: 0,
+            cold_start_s: None,
+            cold_window_s: 60.0,
         }
     }
 }
@@ -233,6 +256,8 @@ pub(crate) struct RunCounts {
     pub(crate) l2_round_trips: u64,
     pub(crate) refreshes: u64,
     pub(crate) refreshed_pairs: u64,
+    pub(crate) cold_reads: u64,
+    pub(crate) cold_hits: u64,
     pub(crate) wall_ms: f64,
     /// One bit per counted read: hit (1) or miss (0), for coverage against `none`.
     pub(crate) hit_bits: Vec<u64>,
@@ -273,6 +298,8 @@ pub(crate) struct Prepared<'t> {
     pub(crate) start_us: u64,
     pub(crate) span_us: u64,
     pub(crate) warmup_end_us: u64,
+    /// The simulated restart and the end of its window, µs.
+    pub(crate) cold_start: Option<(u64, u64)>,
 }
 
 impl Prepared<'_> {
@@ -314,6 +341,7 @@ pub fn simulate(
                 name: "none".into(),
                 kind: RunKind::None,
                 refresh: None,
+                warm_start: false,
             },
         );
     }
@@ -325,6 +353,10 @@ pub fn simulate(
         start_us,
         span_us: end_us - start_us,
         warmup_end_us: start_us.saturating_add((config.warmup_s.max(0.0) * 1e6) as u64),
+        cold_start: config.cold_start_s.map(|s| {
+            let at = start_us.saturating_add((s.max(0.0) * 1e6) as u64);
+            (at, at.saturating_add((config.cold_window_s.max(0.0) * 1e6) as u64))
+        }),
     };
     let oracle_index = runs
         .iter()

@@ -104,7 +104,7 @@ pub(super) fn run(
             .build(MemoryL2::new().with_clock(clock.clone())),
     );
 
-    let (tracker, warmer) = match kind {
+    let (mut tracker, warmer) = match kind {
         RunKind::Strategy {
             config: strategy,
             signal,
@@ -127,6 +127,13 @@ pub(super) fn run(
         }
         _ => (None, None),
     };
+    if spec.warm_start && tracker.is_none() {
+        tracker = Some(Arc::new(
+            CorrelationTracker::new(config.tracker.clone())
+                .map_err(|e| SimError::Tracker(e.to_string()))?,
+        ));
+    }
+    let mut restarted = false;
     let learns_reads = tracker
         .as_ref()
         .is_some_and(|t| t.config().signal == Signal::Reads);
@@ -169,6 +176,33 @@ pub(super) fn run(
         let now_us = event.ts_us;
         let now_ms = now_us / 1000;
         let measuring = prepared.counted(now_us);
+        // The simulated restart: L1 empties, in-flight fetches are lost, the tracker keeps
+        // what it learned (a restored snapshot). Warm start preloads the hottest pairs in
+        // one round trip.
+        if let Some((at, _)) = prepared.cold_start
+            && !restarted
+            && now_us >= at
+        {
+            restarted = true;
+            cache.clear_l1();
+            settle_evictions(&mut warmed, &mut counts);
+            warmed.iter_mut().for_each(|w| *w = Warmed::No);
+            arrivals.clear();
+            in_flight.iter_mut().for_each(|f| *f = 0);
+            if spec.warm_start && let Some(t) = &tracker {
+                let hottest = t.hottest(l1, now_ms);
+                if !hottest.is_empty() {
+                    counts.l2_round_trips += u64::from(measuring);
+                    counts.warms += u64::from(measuring);
+                    for q in hottest {
+                        if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
+                            in_flight[ix as usize] += 1;
+                            arrivals.push(Reverse((now_us.saturating_add(latency), ix, false)));
+                        }
+                    }
+                }
+            }
+        }
         // Refresh batches due before this event: each one round trip, landing later.
         while let Some(r) = refresh
             && next_refresh_us <= now_us
@@ -228,6 +262,11 @@ pub(super) fn run(
                 // Overwritten by the feed before anyone read it: the warm was not needed.
                 warmed[p] = Warmed::No;
                 settle_evictions(&mut warmed, &mut counts);
+                if warmer.is_none()
+                    && let Some(t) = &tracker
+                {
+                    t.record_price_update(id, now_ms);
+                }
                 let to_fetch: Vec<u32> = match (kind, &warmer, &mut oracle_state) {
                     (RunKind::Strategy { .. }, Some(warmer), _) => {
                         if let Some(t) = &tracker {
@@ -262,6 +301,13 @@ pub(super) fn run(
                     t.record_read(id, now_ms);
                 }
                 let hit = cache.get_l1_only(id).is_some();
+                if let Some((from, to)) = prepared.cold_start
+                    && now_us >= from
+                    && now_us < to
+                {
+                    counts.cold_reads += 1;
+                    counts.cold_hits += u64::from(hit);
+                }
                 if measuring {
                     let bucket = prepared.bucket(now_us, config.timeline_points);
                     counts.read(hit, bucket);

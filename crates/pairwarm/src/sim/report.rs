@@ -70,6 +70,8 @@ pub struct ResultRow {
     pub refreshes: u64,
     /// Pairs re-fetched by those batches.
     pub refreshed_pairs: u64,
+    /// Hit rate over the window after the simulated restart (`--cold-start`), if any.
+    pub cold_start_hit_rate: Option<f64>,
     /// Wall time of the run, ms.
     pub wall_ms: f64,
 }
@@ -153,6 +155,9 @@ pub(super) fn assemble(
                 l2_round_trips: c.l2_round_trips,
                 refreshes: c.refreshes,
                 refreshed_pairs: c.refreshed_pairs,
+                cold_start_hit_rate: config
+                    .cold_start_s
+                    .map(|_| ratio(c.cold_hits, c.cold_reads)),
                 wall_ms: c.wall_ms,
             });
             let points = c.timeline.len().max(1);

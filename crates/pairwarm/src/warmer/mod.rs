@@ -735,6 +735,33 @@ impl<L: L2Store> CacheWarmer<L> {
         .await
     }
 
+    /// Warm start: preloads an empty (or cold) L1 with the hottest pairs the tracker knows
+    /// (e.g. right after [`CorrelationTracker::restore`]), at most the L1 capacity, in one
+    /// batched L2 fetch. Call it once on start, after the snapshot is restored and before
+    /// the detector reads. Warms take free L1 slots only, so it never displaces a value
+    /// written meanwhile.
+    pub async fn warm_start(&self, now_ms: u64) -> WarmingResult {
+        let inner = &self.inner;
+        let limit = inner.cache.l1_capacity().saturating_sub(inner.cache.l1_len());
+        let hottest = inner.tracker.hottest(limit, now_ms);
+        if !inner.config.read().enabled || hottest.is_empty() {
+            return WarmingResult::empty(PairId::from_raw(u32::MAX), now_ms, WarmStatus::Disabled);
+        }
+        let to_fetch = hottest
+            .iter()
+            .copied()
+            .filter(|&p| !inner.cache.contains_l1(p))
+            .collect();
+        self.execute(WarmPlan {
+            source: PairId::from_raw(u32::MAX),
+            now_ms,
+            selected: hottest,
+            to_fetch,
+            reason: "warm start".into(),
+        })
+        .await
+    }
+
     /// Waits until the queue is empty and no warm is running (tests, graceful shutdown),
     /// or `limit` passes. Returns whether it drained.
     pub async fn drain(&self, limit: Duration) -> bool {
