@@ -118,13 +118,15 @@ impl HotCold {
                         break;
                     }
                 }
-                self.arena
-                    .insert_back(id, entry, if enter_hot { HOT } else { COLD }, 0);
-                while self.arena.queue_len(HOT) > self.hot_max {
+                // Make room in hot before linking the new entry, so the hand never takes
+                // the entry being inserted.
+                while enter_hot && self.arena.queue_len(HOT) >= self.hot_max {
                     if !self.advance_hot(evicted) {
                         break;
                     }
                 }
+                self.arena
+                    .insert_back(id, entry, if enter_hot { HOT } else { COLD }, 0);
                 Inserted::Added
             }
         }
