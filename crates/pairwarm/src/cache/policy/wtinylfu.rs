@@ -37,6 +37,9 @@ const INITIAL_WINDOW: f64 = 0.5;
 /// A candidate this frequent is admitted at random 1 time in 128 even if it loses, so an
 /// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
 const RANDOM_ADMIT_FREQUENCY: u8 = 6;
+/// `Node::freq` of a warmed entry not read yet (0 otherwise): it defends its slot with no
+/// frequency, so a guess never makes the policy turn away an entry that was requested.
+const SPECULATIVE: u8 = 1;
 
 pub(crate) struct WTinyLfu {
     arena: Arena,
@@ -107,6 +110,7 @@ impl WTinyLfu {
 
     /// A hit: LRU move within window/protected, promotion from probation.
     fn touch(&mut self, ix: u32) {
+        self.arena.node_mut(ix).freq = 0;
         match self.arena.node(ix).queue {
             WINDOW => self.arena.move_back(ix, WINDOW),
             PROBATION => {
@@ -178,7 +182,7 @@ impl WTinyLfu {
             let gone = self.arena.remove(victim);
             evicted.push(gone.id);
         }
-        self.arena.insert_front(id, entry, PROBATION, 0);
+        self.arena.insert_front(id, entry, PROBATION, SPECULATIVE);
         Inserted::Added
     }
 
@@ -225,6 +229,9 @@ impl WTinyLfu {
     }
 
     fn admit(&mut self, candidate: u32, victim: u32) -> bool {
+        if self.arena.node(victim).freq == SPECULATIVE {
+            return true;
+        }
         let c = self.sketch.frequency(self.arena.node(candidate).id);
         let v = self.sketch.frequency(self.arena.node(victim).id);
         if c > v {
