@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use pairwarm::pair::normalize_chain;
-use pairwarm::service::rollout::{RolloutControls, RolloutState, RolloutUpdate};
+use pairwarm_service::rollout::{RolloutControls, RolloutState, RolloutUpdate};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(update) = serde_json::from_slice::<RolloutUpdate>(data) else {

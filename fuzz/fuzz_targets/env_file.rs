@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm::config::{Settings, parse_env_file};
+use pairwarm_service::config::{Settings, parse_env_file};
 
 fn valid_key(key: &str) -> bool {
     let mut bytes = key.bytes();

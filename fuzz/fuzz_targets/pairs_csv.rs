@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm::trace::{PairInfo, TraceError, parse_pairs, write_pairs_to};
+use pairwarm_sim::trace::{PairInfo, TraceError, parse_pairs, write_pairs_to};
 
 fn parse(data: &[u8]) -> Result<Vec<PairInfo>, TraceError> {
     let plain = parse_pairs(data, "fuzz");

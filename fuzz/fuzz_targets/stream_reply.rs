@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm::service::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
+use pairwarm_service::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
 use redis::Value;
 
 fn check_entries(entries: &[RawEntry]) {

@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm::trace::{ReadOptions, Trace, TraceError, parse_trace, write_trace_to};
+use pairwarm_sim::trace::{ReadOptions, Trace, TraceError, parse_trace, write_trace_to};
 
 fn parse(data: &[u8], skip_bad_rows: bool) -> Result<Trace, TraceError> {
     let opts = ReadOptions {

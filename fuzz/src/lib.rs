@@ -1,6 +1,6 @@
 //! Invariants shared by the fuzz targets.
 
-use pairwarm::service::entry::{EntryError, parse_entry, to_fields};
+use pairwarm_service::entry::{EntryError, parse_entry, to_fields};
 
 /// Every label [`EntryError::reason`] may return (the dead-letter `reason` field and the
 /// metric label: a closed set keeps the metric's cardinality bounded).

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use pairwarm::service::entry::{PriceUpdate, to_fields};
-use pairwarm::trace::{
+use pairwarm_service::entry::{PriceUpdate, to_fields};
+use pairwarm_sim::trace::{
     GeneratorConfig, Op, PairInfo, ReadOptions, SyntheticWorkload, read_pairs, read_trace,
 };
 

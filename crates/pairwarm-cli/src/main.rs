@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Run the service: price feed (Redis Streams, or the embedded synthetic feed without
     /// REDIS_URL), cache, tracker, warmer, reference detector, /metrics and health.
-    Serve(Box<serve::args::ServeArgs>),
+    Serve(Box<serve::ServeArgs>),
     /// Replay a trace through the real cache, tracker and warmer; compare strategies.
     Simulate(simulate::SimulateArgs),
     /// Trace files: generate a synthetic DEX workload, inspect a trace.
@@ -55,7 +55,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run::run(*args),
+        Command::Serve(args) => serve::run(*args),
         Command::Simulate(args) => simulate::run(args),
         Command::Trace(args) => trace_cmd::run(args),
         Command::Feed(args) => feed::run(args),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use pairwarm::trace::{
+use pairwarm_sim::trace::{
     ChainConfig, GeneratorConfig, ReadOptions, SyntheticWorkload, TraceWriter, WorkloadStats,
     read_pairs, read_trace, write_pairs,
 };
@@ -94,7 +94,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     regime_at: Option<f64>,
     /// Time base of the first block, µs since the Unix epoch.
-    #[arg(long, default_value_t = pairwarm::trace::generate::DEFAULT_START_TS_US)]
+    #[arg(long, default_value_t = pairwarm_sim::trace::generate::DEFAULT_START_TS_US)]
     start_ts_us: u64,
     /// No progress bar.
     #[arg(long)]
@@ -209,7 +209,7 @@ fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
         out,
         "reads predictable >= {} µs ahead from an earlier update of the block: {:.3}; \
          reads of pools already updated in the block: {:.3}",
-        pairwarm::trace::DEFAULT_WARM_LATENCY_US,
+        pairwarm_sim::trace::DEFAULT_WARM_LATENCY_US,
         s.reads_predictable,
         s.reads_of_updated
     )?;

@@ -50,10 +50,9 @@
 //! | [`warmer`] | [`warmer::CacheWarmer`]: plan (tracker + strategy + L1 check), one batched L2 fetch, promote into L1; async queue |
 //! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
 //! | [`container`] | [`container::WarmingContainer`]: builds the above from one config; the seed's factories and profiles |
-//! | [`config`] | [`config::Settings`]: the seed's environment variables, validated, errors naming the variable |
-//! | [`service`] | the running service's library side: stream entries, rollout, detector, shadow mode, health, the update pipeline |
-//! | [`trace`] | trace files (`ts_us,op,chain,pair`, pairs file), reader/writer, synthetic DEX workload generator |
-//! | [`sim`] | trace replay through the real components on a virtual clock, against `none`, `oracle` and `belady` |
+//!
+//! The running service (configuration, stream consumer, detector, HTTP) is the
+//! `pairwarm-service` crate; trace files and the simulator are `pairwarm-sim`.
 //!
 //! ## Memory
 //!
@@ -66,13 +65,9 @@
 #![warn(missing_docs)]
 
 pub mod cache;
-pub mod config;
 pub mod container;
 pub mod metrics;
 pub mod pair;
-pub mod service;
-pub mod sim;
 pub mod strategy;
-pub mod trace;
 pub mod tracker;
 pub mod warmer;

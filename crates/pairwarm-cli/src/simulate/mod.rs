@@ -1,14 +1,12 @@
 //! `pairwarm simulate`: replay a trace through the real components and compare strategies.
 
-mod plot;
-
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use pairwarm::cache::L1Policy;
-use pairwarm::sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
-use pairwarm::trace::{ReadOptions, read_pairs, read_trace};
+use pairwarm_sim::trace::{ReadOptions, read_pairs, read_trace};
+use pairwarm_sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
 
 /// Arguments of `pairwarm simulate`.
 #[derive(clap::Args, Debug)]
@@ -199,7 +197,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
-        plot::draw(&report, path)?;
+        pairwarm_sim::plot::draw(&report, path)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -38,7 +38,10 @@ pub struct ShadowTracker {
 impl ShadowTracker {
     /// One stamp per slot of `interner`.
     pub fn for_interner(interner: &crate::pair::PairInterner, horizon_ms: u64) -> Self {
-        Self::new(interner.capacity(), interner.slot_mask(), horizon_ms)
+        // An id's slot bits cover the capacity rounded up to a power of two
+        // (`PairInterner::slot`); a test checks the two agree.
+        let mask = interner.capacity().next_power_of_two() - 1;
+        Self::new(interner.capacity(), mask as u32, horizon_ms)
     }
 
     /// One stamp per slot of an interner with `slots` slots.
@@ -131,5 +134,19 @@ mod tests {
         let st = s.stats();
         assert_eq!((st.predictions, st.reads, st.would_have_hit), (3, 6, 1));
         assert!((st.would_have_added_hit_rate - 1.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn slots_agree_with_the_interner() {
+        for capacity in [16, 100, 1000, 5000, 65_536] {
+            let interner = crate::pair::PairInterner::new(capacity);
+            let s = ShadowTracker::for_interner(&interner, 1000);
+            for i in 0..(3 * capacity as u32) {
+                let id = interner
+                    .intern_str("ethereum", &format!("0x{i:040x}"))
+                    .unwrap();
+                assert_eq!(s.slot(id), interner.slot(id), "capacity {capacity}, {id}");
+            }
+        }
     }
 }

@@ -35,7 +35,7 @@
 //! Booleans accept `true`/`false`/`1`/`0`/`yes`/`no`, case-insensitive.
 
 use crate::container::{Profile, WarmingConfig};
-use crate::service::rollout::RolloutState;
+use crate::rollout::RolloutState;
 use crate::strategy::StrategyConfig;
 
 /// An invalid setting: which variable, what value, what is accepted.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use pairwarm::pair::Address;
-use pairwarm::trace::{
+use pairwarm_sim::trace::{
     EventKind, ExpectedStats, GeneratedEvent, GeneratorConfig, GeneratorError, Op, PairInfo,
     ReadOptions, SyntheticWorkload, WorkloadStats, WorkloadSummary, generate, parse_trace,
     write_trace_to,

@@ -1,5 +1,5 @@
 //! `pairwarm serve` arguments. Every environment variable of the seed (and ours) is also a
-//! flag; all of them are validated by [`pairwarm::config::Settings`], so a flag and its
+//! flag; all of them are validated by [`crate::config::Settings`], so a flag and its
 //! variable are checked by the same code and errors name the variable.
 
 use std::collections::HashMap;

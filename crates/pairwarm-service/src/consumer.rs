@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
 use anyhow::Context;
-use pairwarm::service::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 

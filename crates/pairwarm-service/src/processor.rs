@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cache::{HierarchicalCache, L2Store, Price};
+use crate::detector::{Detector, Opportunity, ReadPlan};
+use crate::entry::PriceUpdate;
 use crate::metrics::WarmingMetrics;
 use crate::pair::{PairId, PairKey};
-use crate::service::detector::{Detector, Opportunity, ReadPlan};
-use crate::service::entry::PriceUpdate;
-use crate::service::rollout::{Decision, RolloutControls};
-use crate::service::shadow::ShadowTracker;
+use crate::rollout::{Decision, RolloutControls};
+use crate::shadow::ShadowTracker;
 use crate::tracker::CorrelationTracker;
 use crate::warmer::{CacheWarmer, wall_clock_ms};
 

@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::entry::PriceUpdate;
+use crate::processor::Processor;
 use pairwarm::cache::L2Store;
-use pairwarm::service::entry::PriceUpdate;
-use pairwarm::service::processor::Processor;
-use pairwarm::trace::{GeneratorConfig, Op, SyntheticWorkload};
+use pairwarm_sim::trace::{GeneratorConfig, Op, SyntheticWorkload};
 use tokio::sync::watch;
 
 const TICK: Duration = Duration::from_millis(10);

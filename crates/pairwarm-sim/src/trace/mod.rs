@@ -411,4 +411,16 @@ pub enum TraceError {
     },
 }
 
-pub(crate) use crate::pair::clip;
+/// Bounds the size of inputs echoed back in errors (a hostile 1 MB field stays short),
+/// cutting on a character boundary.
+pub(crate) fn clip(input: &str) -> String {
+    const MAX: usize = 80;
+    if input.len() <= MAX {
+        return input.to_owned();
+    }
+    let mut end = MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &input[..end])
+}

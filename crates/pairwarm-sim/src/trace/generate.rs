@@ -384,7 +384,7 @@ struct ChainState {
 /// The workload as an endless, timestamp-ordered stream of events.
 ///
 /// ```
-/// use pairwarm::trace::{GeneratorConfig, Op, SyntheticWorkload};
+/// use pairwarm_sim::trace::{GeneratorConfig, Op, SyntheticWorkload};
 /// let mut w = SyntheticWorkload::new(GeneratorConfig::default()).unwrap();
 /// let first: Vec<_> = w.by_ref().take(1000).collect();
 /// assert!(first.windows(2).all(|p| p[0].ts_us <= p[1].ts_us));

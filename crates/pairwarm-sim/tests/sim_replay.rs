@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 
 use pairwarm::cache::L1Policy;
 use pairwarm::pair::Address;
-use pairwarm::sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
-use pairwarm::trace::{GeneratorConfig, Op, Trace, TraceEvent, TracePair, generate};
+use pairwarm_sim::trace::{GeneratorConfig, Op, Trace, TraceEvent, TracePair, generate};
+use pairwarm_sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
 use proptest::prelude::*;
 
 fn pair(n: u32) -> TracePair {

@@ -24,10 +24,20 @@
 //! Runs are independent and run in parallel on scoped threads; results are deterministic
 //! (fixed hashers, no wall-clock inputs except the reported `wall_ms`).
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
 mod belady;
 mod oracle;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod replay;
 mod report;
+pub mod trace;
+
+// The core crate's modules under the paths this crate's modules used when they lived in
+// `pairwarm` (`crate::cache`, `crate::pair`, ...).
+use pairwarm::{cache, pair, strategy, tracker, warmer};
 
 pub use report::{ResultRow, SimReport, TimelinePoint, TraceSummary};
 

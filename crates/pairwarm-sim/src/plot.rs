@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use crate::SimReport;
 use anyhow::{Context, bail};
-use pairwarm::sim::SimReport;
 use plotters::prelude::*;
 
 const FONT_CANDIDATES: &[&str] = &[

@@ -36,7 +36,7 @@ pub struct PairInfo {
 /// descriptions could disagree.
 ///
 /// ```
-/// use pairwarm::trace::parse_pairs;
+/// use pairwarm_sim::trace::parse_pairs;
 /// let csv = "pair,chain,dex,token0,token1\n\
 ///            0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc,ethereum,uniswap-v2,USDC,WETH\n";
 /// let pairs = parse_pairs(csv.as_bytes(), "pairs.csv").unwrap();

@@ -21,12 +21,18 @@ use serde::Serialize;
 use crate::cache::{CacheError, HierarchicalCache, L2Store, Lookup, Price};
 use crate::pair::{ChainId, PairId, PairInterner};
 
+/// Configuration-independent hasher with a fixed seed, so token ids and index shards are
+/// the same on every run.
+fn fixed_hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x7061_6972_7761_726d) // "pairwarm"
+}
+
 /// A token, hashed (names or addresses from stream entries; collisions are negligible).
 pub type TokenId = u64;
 
 /// Hashes a token name or address (already lowercased by the entry parser).
 pub fn token_id(token: &str) -> TokenId {
-    crate::pair::fixed_hasher().hash_one(token) | 1
+    fixed_hasher().hash_one(token) | 1
 }
 
 const NO_TOKEN: u64 = 0;
@@ -59,7 +65,6 @@ type IndexShard = HashMap<IndexKey, Vec<PairId>, foldhash::fast::FixedState>;
 pub struct PoolRegistry {
     interner: Arc<PairInterner>,
     slots: Box<[Slot]>,
-    slot_mask: u32,
     index: Box<[RwLock<IndexShard>]>,
     keys_per_shard: usize,
     dexes: RwLock<Vec<String>>,
@@ -82,11 +87,10 @@ impl PoolRegistry {
             })
             .collect();
         Self {
-            slot_mask: interner.slot_mask(),
             interner,
             slots,
             index: (0..INDEX_SHARDS)
-                .map(|_| RwLock::new(HashMap::with_hasher(crate::pair::fixed_hasher())))
+                .map(|_| RwLock::new(HashMap::with_hasher(fixed_hasher())))
                 .collect(),
             keys_per_shard: (capacity / INDEX_SHARDS).max(16),
             dexes: RwLock::new(Vec::new()),
@@ -94,7 +98,7 @@ impl PoolRegistry {
     }
 
     fn slot(&self, id: PairId) -> Option<&Slot> {
-        self.slots.get((id.raw() & self.slot_mask) as usize)
+        self.slots.get(self.interner.slot(id))
     }
 
     /// Index of a DEX name (at most 1024 distinct DEXes; later ones share the last index).
@@ -141,8 +145,7 @@ impl PoolRegistry {
         slot.id.store(id.raw(), Ordering::Release);
         let (a, b) = ordered(t0, t1);
         let key = (chain.index() as u16, a, b);
-        let shard =
-            &self.index[(crate::pair::fixed_hasher().hash_one(key) as usize) % INDEX_SHARDS];
+        let shard = &self.index[(fixed_hasher().hash_one(key) as usize) % INDEX_SHARDS];
         let mut map = shard.write();
         if !map.contains_key(&key) && map.len() >= self.keys_per_shard {
             // Full: drop an entry whose pools are all gone, else any entry.
@@ -180,8 +183,7 @@ impl PoolRegistry {
     pub fn pools(&self, chain: ChainId, a: TokenId, b: TokenId, out: &mut Vec<PairId>) {
         let (a, b) = ordered(a, b);
         let key = (chain.index() as u16, a, b);
-        let shard =
-            &self.index[(crate::pair::fixed_hasher().hash_one(key) as usize) % INDEX_SHARDS];
+        let shard = &self.index[(fixed_hasher().hash_one(key) as usize) % INDEX_SHARDS];
         if let Some(pools) = shard.read().get(&key) {
             out.extend(pools.iter().copied().filter(|&p| self.meta(p).is_some()));
         }

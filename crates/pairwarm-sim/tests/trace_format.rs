@@ -6,7 +6,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use pairwarm::pair::{Address, PairError};
-use pairwarm::trace::{
+use pairwarm_sim::trace::{
     Op, PairInfo, ReadOptions, RowError, Trace, TraceBuilder, TraceError, TraceReader, TraceWriter,
     parse_pairs, parse_trace, read_pairs, read_trace, write_pairs, write_pairs_to, write_trace,
     write_trace_to,

@@ -6,19 +6,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::{Settings, parse_env_file};
+use crate::detector::{Detector, DetectorConfig, PoolRegistry};
+use crate::entry::{PriceUpdate, parse_entry};
+use crate::health::{HealthInputs, Status, warming_health};
+use crate::processor::{Processor, ProcessorCounters, Published};
+use crate::rollout::RolloutControls;
+use crate::shadow::ShadowTracker;
+use crate::stream::RawEntry;
 use anyhow::Context;
 use pairwarm::cache::{AnyL2, HierarchicalCache, MemoryL2, RedisL2, RedisL2Config};
-use pairwarm::config::{Settings, parse_env_file};
 use pairwarm::container::{WarmingComponents, WarmingContainer};
 use pairwarm::metrics::{CacheLevel, DeadLetterReason, WarmingMetrics};
 use pairwarm::pair::PairInterner;
-use pairwarm::service::detector::{Detector, DetectorConfig, PoolRegistry};
-use pairwarm::service::entry::{PriceUpdate, parse_entry};
-use pairwarm::service::health::{HealthInputs, Status, warming_health};
-use pairwarm::service::processor::{Processor, ProcessorCounters, Published};
-use pairwarm::service::rollout::RolloutControls;
-use pairwarm::service::shadow::ShadowTracker;
-use pairwarm::service::stream::RawEntry;
 use pairwarm::warmer::WarmerStats;
 use tokio::sync::watch;
 
@@ -354,14 +354,14 @@ fn reload(service: &Arc<Service>) {
     // SIGHUP for another setting does not undo an emergency switch made through the
     // admin endpoint.
     let (was, now) = (&current.rollout, &new.rollout);
-    let update = pairwarm::service::rollout::RolloutUpdate {
+    let update = crate::rollout::RolloutUpdate {
         enabled: (was.enabled != now.enabled).then_some(now.enabled),
         shadow_mode: (was.shadow_mode != now.shadow_mode).then_some(now.shadow_mode),
         percentage: (was.percentage != now.percentage).then_some(now.percentage),
         enabled_chains: (was.enabled_chains != now.enabled_chains)
             .then(|| now.enabled_chains.clone().unwrap_or_default()),
     };
-    if update != pairwarm::service::rollout::RolloutUpdate::default() {
+    if update != crate::rollout::RolloutUpdate::default() {
         match service.rollout.apply(&update) {
             Ok(state) => tracing::warn!(?state, "SIGHUP: rollout applied"),
             Err(e) => tracing::error!(error = %e, "SIGHUP: rollout rejected"),

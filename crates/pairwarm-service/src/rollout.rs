@@ -256,6 +256,15 @@ mod tests {
         Address::from_bytes(b)
     }
 
+    /// The `n`th chain of an interner (ids are dense, from 0).
+    fn chain(n: usize) -> ChainId {
+        let interner = crate::pair::PairInterner::new(16);
+        (0..=n)
+            .map(|i| interner.chain_id(&format!("chain{i}")).unwrap())
+            .last()
+            .unwrap()
+    }
+
     #[test]
     fn percentage_is_stable_and_close_to_the_fraction() {
         let c = RolloutControls::new(&RolloutState {
@@ -263,7 +272,7 @@ mod tests {
             ..RolloutState::default()
         })
         .unwrap();
-        let chain = ChainId(0);
+        let chain = chain(0);
         let treated: Vec<bool> = (0..20_000)
             .map(|n| c.decide(chain, || Some("bsc"), &addr(n)) == Decision::Warm)
             .collect();
@@ -295,23 +304,20 @@ mod tests {
         })
         .unwrap();
         let a = addr(1);
+        assert_eq!(c.decide(chain(0), || Some("ethereum"), &a), Decision::Warm);
         assert_eq!(
-            c.decide(ChainId(0), || Some("ethereum"), &a),
-            Decision::Warm
-        );
-        assert_eq!(
-            c.decide(ChainId(1), || Some("polygon"), &a),
+            c.decide(chain(1), || Some("polygon"), &a),
             Decision::SkipChain
         );
         // Cached per chain: the name is not asked again.
-        assert_eq!(c.decide(ChainId(1), || None, &a), Decision::SkipChain);
+        assert_eq!(c.decide(chain(1), || None, &a), Decision::SkipChain);
         c.apply(&RolloutUpdate {
             shadow_mode: Some(true),
             ..RolloutUpdate::default()
         })
         .unwrap();
         assert_eq!(
-            c.decide(ChainId(0), || Some("ethereum"), &a),
+            c.decide(chain(0), || Some("ethereum"), &a),
             Decision::Shadow
         );
         c.apply(&RolloutUpdate {
@@ -320,7 +326,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            c.decide(ChainId(0), || Some("ethereum"), &a),
+            c.decide(chain(0), || Some("ethereum"), &a),
             Decision::SkipDisabled
         );
         // Clearing the list re-enables every chain.
@@ -331,7 +337,7 @@ mod tests {
             ..RolloutUpdate::default()
         })
         .unwrap();
-        assert_eq!(c.decide(ChainId(1), || Some("polygon"), &a), Decision::Warm);
+        assert_eq!(c.decide(chain(1), || Some("polygon"), &a), Decision::Warm);
         assert_eq!(c.state().enabled_chains, None);
     }
 

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::rollout::{RolloutControls, RolloutError, RolloutState, RolloutUpdate};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -44,7 +45,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use pairwarm::metrics::{ExportFormat, WarmingMetrics};
-use pairwarm::service::rollout::{RolloutControls, RolloutError, RolloutState, RolloutUpdate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -117,7 +117,7 @@ fn parse_u64(s: &str) -> Option<u64> {
 /// skipped; I/O and decompression errors always end the iteration.
 ///
 /// ```
-/// use pairwarm::trace::{Op, ReadOptions, TraceReader};
+/// use pairwarm_sim::trace::{Op, ReadOptions, TraceReader};
 /// let data = "ts_us,op,chain,pair\n10,u,bsc,0x16b9a82891338f9ba80e2d6970fdda79d1eb0dae\n";
 /// let mut reader = TraceReader::new(data.as_bytes(), "inline", &ReadOptions::default()).unwrap();
 /// let row = reader.next().unwrap().unwrap();
@@ -301,7 +301,7 @@ pub(crate) fn check_header<R: BufRead>(
 /// errors. This is the entry point a fuzz target calls.
 ///
 /// ```
-/// use pairwarm::trace::{Op, ReadOptions, TraceError, parse_trace};
+/// use pairwarm_sim::trace::{Op, ReadOptions, TraceError, parse_trace};
 ///
 /// let csv = "ts_us,op,chain,pair\n\
 ///            1000,u,ethereum,0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc\n\
@@ -375,7 +375,7 @@ fn collect<R: BufRead>(mut reader: TraceReader<R>) -> Result<Trace, TraceError> 
 ///
 /// ```
 /// use pairwarm::pair::Address;
-/// use pairwarm::trace::{Op, TraceBuilder};
+/// use pairwarm_sim::trace::{Op, TraceBuilder};
 /// let a = Address::parse("0x0000000000000000000000000000000000000001").unwrap();
 /// let mut b = TraceBuilder::new();
 /// b.push(5, Op::Update, "Base", a).unwrap();
