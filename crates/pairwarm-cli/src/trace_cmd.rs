@@ -292,7 +292,7 @@ fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
 }
 
 fn run_workloads(args: WorkloadsArgs) -> anyhow::Result<()> {
-    let all = pairwarm::trace::workloads::all();
+    let all = pairwarm_sim::trace::workloads::all();
     for name in &args.only {
         anyhow::ensure!(
             all.iter().any(|w| w.name == name),
@@ -316,7 +316,7 @@ fn run_workloads(args: WorkloadsArgs) -> anyhow::Result<()> {
         let (trace, pools) = w.generate()?;
         let trace_path = dir.join(format!("{}.csv.gz", w.name));
         let pairs_path = dir.join(format!("{}.pairs.csv", w.name));
-        pairwarm::trace::write_trace(&trace_path, &trace)?;
+        pairwarm_sim::trace::write_trace(&trace_path, &trace)?;
         write_pairs(&pairs_path, &pools)?;
         let s = trace.stats();
         writeln!(

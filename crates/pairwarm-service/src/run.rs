@@ -194,7 +194,19 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     // SIGTERM or SIGHUP right after the banner killed it).
     let mut signals = Signals::register()?;
     let service = build(args, settings)?;
-    restore_snapshot(&service).await;
+    if restore_snapshot(&service).await {
+        // Warm start: an empty L1 would miss every first read; preload the hottest pairs
+        // the restored tracker knows, in one batched L2 fetch, bounded by the L1 size.
+        let result = service
+            .parts
+            .warmer
+            .warm_start(pairwarm::warmer::wall_clock_ms())
+            .await;
+        eprintln!(
+            "warm start: {} of {} hottest pairs loaded into L1 ({:?})",
+            result.pairs_warmed, result.pairs_attempted, result.status
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -223,6 +235,7 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
     });
     let feed = tokio::spawn(feed_task(service.clone(), stop_rx.clone()));
     let background = tokio::spawn(background_task(service.clone(), stop_rx.clone()));
+    let refresh = tokio::spawn(refresh_task(service.clone(), stop_rx.clone()));
 
     wait_for_shutdown(&service, &mut signals).await;
     eprintln!("pairwarm serve: shutting down");
@@ -239,6 +252,7 @@ async fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<()> {
         service.parts.warmer.shutdown();
         save_snapshot(&service).await;
         let _ = background.await;
+        let _ = refresh.await;
         let _ = http.await;
     };
     if tokio::time::timeout(deadline, graceful).await.is_err() {
@@ -807,9 +821,31 @@ async fn save_snapshot(service: &Service) {
     }
 }
 
-async fn restore_snapshot(service: &Service) {
-    let Some(spec) = &service.args.snapshot else {
+/// Refresh-ahead while L1 has a TTL (`CACHE_L1_TTL_MS`): every `interval_ms`, one batched
+/// L2 fetch renews the entries being read that would expire before the next batch.
+async fn refresh_task(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    if service.cache.l1_ttl_ms().is_none() {
         return;
+    }
+    let config = pairwarm::warmer::RefreshConfig::default();
+    // Slack for the fetch itself: a Redis round trip is well under this.
+    const L2_LATENCY_MARGIN_MS: u64 = 5;
+    let mut tick = tokio::time::interval(Duration::from_millis(config.interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                service.parts.warmer.refresh_once(&config, L2_LATENCY_MARGIN_MS).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Restores the tracker snapshot if one is configured and readable; returns whether it was.
+async fn restore_snapshot(service: &Service) -> bool {
+    let Some(spec) = &service.args.snapshot else {
+        return false;
     };
     let bytes: Option<Vec<u8>> = match snapshot_target(spec) {
         SnapshotTarget::File(path) => std::fs::read(&path).ok(),
@@ -825,7 +861,7 @@ async fn restore_snapshot(service: &Service) {
     };
     let Some(bytes) = bytes else {
         tracing::info!("no tracker snapshot to restore; starting empty");
-        return;
+        return false;
     };
     match service
         .parts
@@ -842,8 +878,12 @@ async fn restore_snapshot(service: &Service) {
                     "the snapshot was learned from another signal; its scores mean something else until relearned"
                 );
             }
+            true
         }
-        Err(e) => tracing::warn!(error = %e, "tracker snapshot rejected; starting empty"),
+        Err(e) => {
+            tracing::warn!(error = %e, "tracker snapshot rejected; starting empty");
+            false
+        }
     }
 }
 

@@ -249,6 +249,10 @@ pub struct WarmerStats {
     pub dropped: u64,
     /// Triggers accepted into the queue.
     pub queued: u64,
+    /// Refresh-ahead batches run (each one L2 round trip).
+    pub refresh_batches: u64,
+    /// Pairs renewed in L1 by refresh-ahead.
+    pub pairs_refreshed: u64,
 }
 
 #[derive(Default)]
@@ -266,6 +270,8 @@ struct Counters {
     debounced: AtomicU64,
     dropped: AtomicU64,
     queued: AtomicU64,
+    refresh_batches: AtomicU64,
+    refreshed: AtomicU64,
 }
 
 impl Counters {
@@ -292,6 +298,8 @@ impl Counters {
             &self.debounced,
             &self.dropped,
             &self.queued,
+            &self.refresh_batches,
+            &self.refreshed,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -811,6 +819,8 @@ impl<L: L2Store> CacheWarmer<L> {
             debounced: Counters::get(&c.debounced),
             dropped: Counters::get(&c.dropped),
             queued: Counters::get(&c.queued),
+            refresh_batches: Counters::get(&c.refresh_batches),
+            pairs_refreshed: Counters::get(&c.refreshed),
         }
     }
 

@@ -38,3 +38,53 @@ impl RefreshConfig {
         )
     }
 }
+
+impl<L: L2Store> super::CacheWarmer<L> {
+    /// One refresh-ahead batch: the entries [`RefreshConfig::due`] names are fetched from
+    /// L2 in one round trip (bounded by the warmer's `timeout_ms`) and renewed in L1 in
+    /// place. A pair written while the fetch was in flight is left alone (its L1 value is
+    /// newer than what L2 returned; if the write lands during the renewal the entry is
+    /// dropped rather than kept older). Returns the pairs renewed. Run it every
+    /// `interval_ms` while L1 has a TTL (`serve` does).
+    pub async fn refresh_once(&self, config: &RefreshConfig, l2_latency_ms: u64) -> usize {
+        let cache = &self.inner.cache;
+        let due = config.due(cache, l2_latency_ms);
+        if due.is_empty() {
+            return 0;
+        }
+        let seqs: Vec<u32> = due.iter().map(|&p| cache.write_seq(p)).collect();
+        let timeout = std::time::Duration::from_millis(self.inner.config.read().timeout_ms);
+        let fetched = match tokio::time::timeout(timeout, cache.fetch_l2(&due)).await {
+            Ok(Ok(fetched)) => fetched,
+            Ok(Err(e)) => {
+                self.inner.errors.report(&e);
+                return 0;
+            }
+            Err(_) => {
+                self.inner.errors.report(&format_args!(
+                    "refresh-ahead fetch of {} pairs exceeded {timeout:?}",
+                    due.len()
+                ));
+                return 0;
+            }
+        };
+        let mut renewed = 0;
+        for ((&id, lookup), &seq) in due.iter().zip(fetched).zip(&seqs) {
+            let Ok(Some(price)) = lookup else { continue };
+            if cache.write_seq(id) != seq {
+                continue;
+            }
+            if cache.refresh_l1(id, price) {
+                if cache.write_seq(id) != seq {
+                    cache.invalidate_l1(id);
+                    continue;
+                }
+                renewed += 1;
+            }
+        }
+        let c = &self.inner.counters;
+        super::Counters::add(&c.refresh_batches, 1);
+        super::Counters::add(&c.refreshed, renewed as u64);
+        renewed
+    }
+}
