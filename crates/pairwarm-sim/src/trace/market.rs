@@ -431,7 +431,7 @@ fn build_universe(config: &MarketConfig, rng: &mut ChaCha8Rng) -> Universe {
 /// Generates a trace of the market model and the pairs file of its universe.
 ///
 /// ```
-/// use pairwarm::trace::market::{MarketConfig, generate_market};
+/// use pairwarm_sim::trace::market::{MarketConfig, generate_market};
 /// let config = MarketConfig { reads: 20_000, pools: 500, ..MarketConfig::default() };
 /// let (trace, pools) = generate_market(&config).unwrap();
 /// let stats = trace.stats();
