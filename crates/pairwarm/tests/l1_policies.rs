@@ -170,8 +170,8 @@ fn refresh_due_lists_read_entries_before_they_expire() {
     clock.set_ms(11_700);
     assert!(cache.get_l1_only(unread).is_none(), "expired");
     assert_eq!(cache.refresh_due(200, 16), vec![read]);
-    // Not read for longer than the idle horizon (3 TTLs): dropped.
+    // Not read for longer than the idle horizon (10 TTLs): dropped.
     assert!(cache.refresh_l1(read, price(4)));
-    clock.set_ms(16_000);
+    clock.set_ms(22_000);
     assert!(cache.refresh_due(5_000, 16).is_empty());
 }

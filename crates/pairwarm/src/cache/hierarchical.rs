@@ -148,7 +148,7 @@ impl CacheBuilder {
     }
 
     /// Refresh-ahead (with an L1 TTL): how long after its last read an entry is still worth
-    /// refreshing before it expires (default: three TTLs). See
+    /// refreshing before it expires (default: [`crate::warmer::REFRESH_IDLE_TTLS`] TTLs). See
     /// [`HierarchicalCache::refresh_due`].
     pub fn refresh_idle(mut self, idle: Duration) -> Self {
         self.refresh_idle = Some(idle);
@@ -203,7 +203,7 @@ impl CacheBuilder {
         let refresh = l1_ttl_ms.map(|ttl| {
             let idle = self
                 .refresh_idle
-                .map_or(3 * ttl, |d| d.as_millis() as u64);
+                .map_or(crate::warmer::REFRESH_IDLE_TTLS * ttl, |d| d.as_millis() as u64);
             RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
         });
         HierarchicalCache {
