@@ -365,7 +365,10 @@ pub fn simulate(
         warmup_end_us: start_us.saturating_add((config.warmup_s.max(0.0) * 1e6) as u64),
         cold_start: config.cold_start_s.map(|s| {
             let at = start_us.saturating_add((s.max(0.0) * 1e6) as u64);
-            (at, at.saturating_add((config.cold_window_s.max(0.0) * 1e6) as u64))
+            (
+                at,
+                at.saturating_add((config.cold_window_s.max(0.0) * 1e6) as u64),
+            )
         }),
     };
     let oracle_index = runs

@@ -189,7 +189,9 @@ pub(super) fn run(
             warmed.iter_mut().for_each(|w| *w = Warmed::No);
             arrivals.clear();
             in_flight.iter_mut().for_each(|f| *f = 0);
-            if spec.warm_start && let Some(t) = &tracker {
+            if spec.warm_start
+                && let Some(t) = &tracker
+            {
                 let hottest = t.hottest(l1, now_ms);
                 if !hottest.is_empty() {
                     counts.l2_round_trips += u64::from(measuring);

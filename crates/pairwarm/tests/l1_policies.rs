@@ -152,8 +152,14 @@ fn refresh_due_lists_read_entries_before_they_expire() {
         .build(MemoryL2::new());
     let chain = cache.interner().chain_id("bsc").unwrap();
     let (read, unread) = (
-        cache.interner().intern(PairKey { chain, address: address(1) }),
-        cache.interner().intern(PairKey { chain, address: address(2) }),
+        cache.interner().intern(PairKey {
+            chain,
+            address: address(1),
+        }),
+        cache.interner().intern(PairKey {
+            chain,
+            address: address(2),
+        }),
     );
     cache.set_l1(read, price(1));
     cache.set_l1(unread, price(2));

@@ -47,7 +47,12 @@ fn setup(l1: usize, ttl_ms: Option<u64>) -> Setup {
     .unwrap();
     let chain = cache.interner().chain_id("ethereum").unwrap();
     let ids = (0..20)
-        .map(|n| cache.interner().intern(PairKey { chain, address: address(n) }))
+        .map(|n| {
+            cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        })
         .collect();
     Setup {
         cache,

@@ -179,7 +179,9 @@ impl MarketConfig {
             if crate::pair::normalize_chain(&c.name).ok().as_deref() != Some(c.name.as_str()) {
                 return bad("chains.name", c.name.clone(), "a lowercase chain name");
             }
-            if c.block_interval_us == 0 || !(c.updates_per_s >= 0.0) || !(c.listing_weight > 0.0)
+            if c.block_interval_us == 0
+                || !(c.updates_per_s.is_finite() && c.updates_per_s >= 0.0)
+                || !(c.listing_weight.is_finite() && c.listing_weight > 0.0)
             {
                 return bad(
                     "chains",
@@ -266,7 +268,8 @@ fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
 
 fn draw(cdf: &[f64], rng: &mut ChaCha8Rng) -> usize {
     let u: f64 = rng.random();
-    cdf.partition_point(|&c| c < u).min(cdf.len().saturating_sub(1))
+    cdf.partition_point(|&c| c < u)
+        .min(cdf.len().saturating_sub(1))
 }
 
 fn build_universe(config: &MarketConfig, rng: &mut ChaCha8Rng) -> Universe {
@@ -505,7 +508,12 @@ pub fn generate_market(config: &MarketConfig) -> Result<(Trace, Vec<PairInfo>), 
                 let from = rng.random_range(0..pools.len());
                 for k in 0..config.scan_len.min(pools.len()) {
                     let p = pools[(from + k) % pools.len()];
-                    push(&mut events, scan_next + k as u64 * config.scan_gap_us, Op::Read, p);
+                    push(
+                        &mut events,
+                        scan_next + k as u64 * config.scan_gap_us,
+                        Op::Read,
+                        p,
+                    );
                     reads += 1;
                 }
             }

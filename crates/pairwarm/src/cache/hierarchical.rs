@@ -7,8 +7,8 @@ use super::clock::Clock;
 use super::codec::{self, ValueError};
 use super::entry::{Evictions, L1Entry};
 use super::l1::{L1Policy, L1Store};
-use super::policy::{Insert, Inserted};
 use super::l2::{L2Error, L2Store};
+use super::policy::{Insert, Inserted};
 use super::price_matrix::PriceMatrix;
 use super::refresh::RefreshQueue;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
@@ -203,7 +203,9 @@ impl CacheBuilder {
         let refresh = l1_ttl_ms.map(|ttl| {
             let idle = self
                 .refresh_idle
-                .map_or(crate::warmer::REFRESH_IDLE_TTLS * ttl, |d| d.as_millis() as u64);
+                .map_or(crate::warmer::REFRESH_IDLE_TTLS * ttl, |d| {
+                    d.as_millis() as u64
+                });
             RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
         });
         HierarchicalCache {

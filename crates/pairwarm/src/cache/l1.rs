@@ -96,12 +96,15 @@ impl std::str::FromStr for L1Policy {
         if s == "default" {
             return Ok(Self::Default);
         }
-        Self::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            format!(
-                "unknown L1 policy {s:?}: expected one of default, {}",
-                Self::ALL.map(|p| p.name()).join(", ")
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown L1 policy {s:?}: expected one of default, {}",
+                    Self::ALL.map(|p| p.name()).join(", ")
+                )
+            })
     }
 }
 
@@ -190,9 +193,9 @@ impl L1Store {
             L1Policy::QuickCacheAdaptive => Self::Own(ShardedPolicy::new(capacity, |c| {
                 OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true))
             })),
-            L1Policy::S3Fifo => {
-                Self::Own(ShardedPolicy::new(capacity, |c| OwnPolicy::S3Fifo(S3Fifo::new(c))))
-            }
+            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::S3Fifo(S3Fifo::new(c))
+            })),
             L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, |c| {
                 OwnPolicy::WTinyLfu(WTinyLfu::new(c, true))
             })),
@@ -383,9 +386,15 @@ mod tests {
             let l1 = L1Store::new(policy, 8);
             let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
             assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
-            assert!(l1.insert(a, entry(2.0), Insert::Write).1.is_empty(), "{policy:?}");
+            assert!(
+                l1.insert(a, entry(2.0), Insert::Write).1.is_empty(),
+                "{policy:?}"
+            );
             assert!(l1.insert(b, entry(3.0), Insert::Write).1.is_empty());
-            assert!(l1.insert(a, entry(4.0), Insert::Write).1.is_empty(), "{policy:?}");
+            assert!(
+                l1.insert(a, entry(4.0), Insert::Write).1.is_empty(),
+                "{policy:?}"
+            );
             assert_eq!(l1.evictions(), 0, "{policy:?}");
             assert_eq!(l1.peek(a).map(|e| e.price.price), Some(4.0));
         }
@@ -397,7 +406,10 @@ mod tests {
             let l1 = L1Store::new(policy, 64);
             let mut reported = 0;
             for i in 0..1000 {
-                reported += l1.insert(PairId::from_raw(i), entry(i as f64), Insert::Write).1.len();
+                reported += l1
+                    .insert(PairId::from_raw(i), entry(i as f64), Insert::Write)
+                    .1
+                    .len();
             }
             assert!(l1.len() <= 64, "{policy}");
             assert_eq!(reported as u64, l1.evictions(), "{policy}");

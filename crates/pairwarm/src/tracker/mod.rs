@@ -520,7 +520,8 @@ impl CorrelationTracker {
                 (self.updates_at(slot.index, &mut at), pair)
             })
             .collect();
-        let by_heat = |a: &(f64, PairId), b: &(f64, PairId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let by_heat =
+            |a: &(f64, PairId), b: &(f64, PairId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         if all.len() > n {
             all.select_nth_unstable_by(n - 1, by_heat);
             all.truncate(n);

@@ -750,7 +750,10 @@ impl<L: L2Store> CacheWarmer<L> {
     /// written meanwhile.
     pub async fn warm_start(&self, now_ms: u64) -> WarmingResult {
         let inner = &self.inner;
-        let limit = inner.cache.l1_capacity().saturating_sub(inner.cache.l1_len());
+        let limit = inner
+            .cache
+            .l1_capacity()
+            .saturating_sub(inner.cache.l1_len());
         let hottest = inner.tracker.hottest(limit, now_ms);
         if !inner.config.read().enabled || hottest.is_empty() {
             return WarmingResult::empty(PairId::from_raw(u32::MAX), now_ms, WarmStatus::Disabled);

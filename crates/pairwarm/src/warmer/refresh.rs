@@ -38,9 +38,15 @@ impl Default for RefreshConfig {
 impl RefreshConfig {
     /// The pairs to refresh now: those expiring before the next batch could land
     /// (`interval_ms` plus `l2_latency_ms` of slack).
-    pub fn due<L: L2Store>(&self, cache: &HierarchicalCache<L>, l2_latency_ms: u64) -> Vec<crate::pair::PairId> {
+    pub fn due<L: L2Store>(
+        &self,
+        cache: &HierarchicalCache<L>,
+        l2_latency_ms: u64,
+    ) -> Vec<crate::pair::PairId> {
         cache.refresh_due(
-            self.interval_ms.saturating_add(l2_latency_ms).saturating_add(1),
+            self.interval_ms
+                .saturating_add(l2_latency_ms)
+                .saturating_add(1),
             self.max_batch,
         )
     }

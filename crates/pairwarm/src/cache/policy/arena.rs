@@ -192,16 +192,4 @@ impl Arena {
         }
         self.lens[qi] -= 1;
     }
-
-    /// Ids of a queue from front to back (tests).
-    #[cfg(test)]
-    pub(super) fn ids(&self, q: u8) -> Vec<PairId> {
-        let mut out = Vec::new();
-        let mut ix = self.front[q as usize];
-        while ix != NIL {
-            out.push(self.nodes[ix as usize].id);
-            ix = self.nodes[ix as usize].next;
-        }
-        out
-    }
 }

@@ -86,7 +86,7 @@ mod tests {
     fn keeps_direction_while_improving_and_reverses_when_worse() {
         let mut c = HillClimber::new(100, 1.0);
         let sample = 1_000;
-        let mut run = |c: &mut HillClimber, hits: u32| {
+        let run = |c: &mut HillClimber, hits: u32| {
             let mut out = None;
             for i in 0..sample {
                 if let Some(a) = c.record(i < hits) {

@@ -52,12 +52,6 @@ impl HotCold {
         hot.clamp(lo.max(1), hi.max(1)) as usize
     }
 
-    /// Current hot target (entries).
-    #[cfg(test)]
-    pub(crate) fn hot_target(&self) -> usize {
-        self.hot_max
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.arena.len()
     }
@@ -68,7 +62,11 @@ impl HotCold {
 
     pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
         let found = self.arena.find(id);
-        if let Some(adjust) = self.climber.as_mut().and_then(|c| c.record(found.is_some())) {
+        if let Some(adjust) = self
+            .climber
+            .as_mut()
+            .and_then(|c| c.record(found.is_some()))
+        {
             self.hot_max = Self::clamp_hot(self.capacity, self.hot_max as i64 + adjust);
         }
         let ix = found?;

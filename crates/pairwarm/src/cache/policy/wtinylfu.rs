@@ -79,12 +79,6 @@ impl WTinyLfu {
             ((self.capacity - self.window_max) as f64 * PROTECTED_SHARE).floor() as usize;
     }
 
-    /// Current window size (entries).
-    #[cfg(test)]
-    pub(crate) fn window(&self) -> usize {
-        self.window_max
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.arena.len()
     }
@@ -101,7 +95,11 @@ impl WTinyLfu {
         if let Some(ix) = found {
             self.touch(ix);
         }
-        if let Some(adjust) = self.climber.as_mut().and_then(|c| c.record(found.is_some())) {
+        if let Some(adjust) = self
+            .climber
+            .as_mut()
+            .and_then(|c| c.record(found.is_some()))
+        {
             let window = (self.window_max as i64 + adjust).max(1) as usize;
             self.set_window(window);
         }
@@ -205,7 +203,10 @@ impl WTinyLfu {
                 self.arena.move_back(candidate, PROBATION);
                 continue;
             }
-            let victim = self.arena.front(PROBATION).or_else(|| self.arena.front(PROTECTED));
+            let victim = self
+                .arena
+                .front(PROBATION)
+                .or_else(|| self.arena.front(PROTECTED));
             match victim {
                 Some(victim) if self.admit(candidate, victim) => {
                     let gone = self.arena.remove(victim);
