@@ -5,8 +5,9 @@
 # 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
 # 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
 #    default policy, strategies none / topn (the original's) / default / oracle / belady,
-# 4. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
-# 5. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
+# 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
+# 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
+# 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
 # Takes a few minutes on 2 cores; progress is printed per trace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ for trace in "$OUT"/traces/*.csv.gz; do
       --strategy none,topn,default,oracle,belady --l1-policy lru,default \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
   done
+  $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
+    --strategy none,warmstart --l1-policy default \
+    --json "$OUT/results/$name.cold.json" >/dev/null
   for ttl in 1000 3000 10000; do
     $BIN simulate --trace "$trace" "${SIM[@]}" --l1-ttl-ms "$ttl" --l1 8192 \
       --strategy none,topn,refresh,default,oracle --l1-policy default \

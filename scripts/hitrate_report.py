@@ -5,7 +5,8 @@ Standard library only. Usage:
   hitrate_report.py policies DIR      # L1 policy robustness table (strategy none)
   hitrate_report.py accept DIR        # acceptance grid per trace (L1 64/128/512, TTL none/3000)
   hitrate_report.py prod DIR          # production regime (L1 8192, TTL 1/3/10 s)
-  hitrate_report.py all DIR           # all three
+  hitrate_report.py cold DIR          # warm start after a simulated restart
+  hitrate_report.py all DIR           # all of them
   hitrate_report.py plot-policies DIR OUT.svg   # hit rate vs L1 size per policy, one panel per trace
 """
 import json
@@ -132,6 +133,22 @@ def prod_table(dirname):
     print()
 
 
+def cold_table(dirname):
+    runs = load(dirname, ".cold.json")
+    if not runs:
+        return
+    print("Warm start: hit rate (%) over the 60 s after a restart 300 s into the trace (default policy).\n")
+    print("| trace | L1 | cold (none) | warm start | gain |")
+    print("|---|---|---|---|---|")
+    for trace, data in runs.items():
+        rows = data["results"]
+        for l1 in sorted({r["l1"] for r in rows}):
+            c = rate(rows, "none", "default", l1)["cold_start_hit_rate"] * 100
+            w = rate(rows, "warmstart", "default", l1)["cold_start_hit_rate"] * 100
+            print(f"| {trace} | {l1} | {c:.2f} | {w:.2f} | {w - c:+.2f} |")
+    print()
+
+
 def plot_policies(dirname, out):
     runs = load(dirname, ".policies.json")
     names = list(runs)
@@ -181,11 +198,14 @@ if __name__ == "__main__":
         policies_table(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "accept":
         accept_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "cold":
+        cold_table(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "prod":
         prod_table(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "all":
         policies_table(sys.argv[2])
         accept_table(sys.argv[2])
+        cold_table(sys.argv[2])
         prod_table(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "plot-policies":
         plot_policies(sys.argv[2], sys.argv[3])
