@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::cache::entry::L1Entry;
+use super::{Insert, Inserted};
+use crate::cache::entry::{Evictions, L1Entry};
 use crate::pair::PairId;
 
 pub(super) const NIL: u32 = u32::MAX;
@@ -128,6 +129,69 @@ impl Arena {
         self.map.remove(&node.id);
         self.free.push(ix);
         node
+    }
+
+    /// A put of a pair already present: its value is replaced, and a write counts as a
+    /// reference (`freq` + 1, saturating at `max_ref`) for the CLOCK-style policies.
+    pub(super) fn replace(
+        &mut self,
+        ix: u32,
+        entry: L1Entry,
+        kind: Insert,
+        max_ref: u8,
+    ) -> Inserted {
+        let node = &mut self.nodes[ix as usize];
+        node.entry = entry;
+        if kind == Insert::Write {
+            node.freq = (node.freq + 1).min(max_ref);
+        }
+        Inserted::Replaced
+    }
+
+    /// Removes `id` if present.
+    pub(super) fn remove_id(&mut self, id: PairId) -> bool {
+        match self.find(id) {
+            Some(ix) => {
+                self.remove(ix);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts a node: removes it and reports its id.
+    pub(super) fn evict(&mut self, ix: u32, evicted: &mut Evictions) -> PairId {
+        let gone = self.remove(ix).id;
+        evicted.push(gone);
+        gone
+    }
+
+    /// The guarded admission of a warmed entry, shared by the hand-written policies: into a
+    /// free slot, or in place of `victim` (the policy's next victim) only if it expired
+    /// (stored before `stale_before_ms`); it enters at the front of `q` (the next to go)
+    /// with `freq`. Returns what it did and the evicted victim's id, if any.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn admit_guess(
+        &mut self,
+        id: PairId,
+        entry: L1Entry,
+        (q, freq): (u8, u8),
+        capacity: usize,
+        victim: Option<u32>,
+        stale_before_ms: u64,
+        evicted: &mut Evictions,
+    ) -> (Inserted, Option<PairId>) {
+        let mut gone = None;
+        if self.len() >= capacity {
+            match victim {
+                Some(v) if self.node(v).entry.stored_ms < stale_before_ms => {
+                    gone = Some(self.evict(v, evicted));
+                }
+                _ => return (Inserted::Skipped, None),
+            }
+        }
+        self.insert_front(id, entry, q, freq);
+        (Inserted::Added, gone)
     }
 
     pub(super) fn clear(&mut self) {

@@ -83,30 +83,24 @@ impl HotCold {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
-            let node = self.arena.node_mut(ix);
-            node.entry = entry;
-            if kind == Insert::Write {
-                node.freq = (node.freq + 1).min(MAX_REF);
-            }
-            return Inserted::Replaced;
+            return self.arena.replace(ix, entry, kind, MAX_REF);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
             Insert::Warm { stale_before_ms } => {
-                // A guess goes to the front of the cold ring, unreferenced (the next
-                // victim); it only takes a free slot or an expired victim's.
-                if self.arena.len() >= self.capacity {
-                    let victim = self.arena.front(COLD).or_else(|| self.arena.front(HOT));
-                    match victim {
-                        Some(v) if self.arena.node(v).entry.stored_ms < stale_before_ms => {
-                            let gone = self.arena.remove(v);
-                            evicted.push(gone.id);
-                        }
-                        _ => return Inserted::Skipped,
-                    }
-                }
-                self.arena.insert_front(id, entry, COLD, 0);
-                Inserted::Added
+                // A guess goes to the front of the cold ring, unreferenced (the next victim).
+                let victim = self.arena.front(COLD).or_else(|| self.arena.front(HOT));
+                self.arena
+                    .admit_guess(
+                        id,
+                        entry,
+                        (COLD, 0),
+                        self.capacity,
+                        victim,
+                        stale_before_ms,
+                        evicted,
+                    )
+                    .0
             }
             Insert::Write | Insert::Load => {
                 let returning = self.ghosts.take(id);
@@ -147,9 +141,8 @@ impl HotCold {
             }
             return true;
         }
-        let gone = self.arena.remove(ix);
-        self.ghosts.push(gone.id);
-        evicted.push(gone.id);
+        let gone = self.arena.evict(ix, evicted);
+        self.ghosts.push(gone);
         true
     }
 
@@ -162,21 +155,14 @@ impl HotCold {
                 self.arena.move_back(ix, HOT);
                 continue;
             }
-            let gone = self.arena.remove(ix);
-            evicted.push(gone.id);
+            self.arena.evict(ix, evicted);
             return true;
         }
         false
     }
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {
-        match self.arena.find(id) {
-            Some(ix) => {
-                self.arena.remove(ix);
-                true
-            }
-            None => false,
-        }
+        self.arena.remove_id(id)
     }
 
     pub(crate) fn clear(&mut self) {

@@ -62,30 +62,25 @@ impl S3Fifo {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
-            let node = self.arena.node_mut(ix);
-            node.entry = entry;
-            if kind == Insert::Write {
-                node.freq = (node.freq + 1).min(MAX_FREQ);
-            }
-            return Inserted::Replaced;
+            return self.arena.replace(ix, entry, kind, MAX_FREQ);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
             Insert::Warm { stale_before_ms } => {
                 // A guess enters at the front of the small queue, unreferenced: the next
-                // victim. It only takes a free slot or an expired victim's.
-                if self.arena.len() >= self.capacity {
-                    let victim = self.arena.front(SMALL).or_else(|| self.arena.front(MAIN));
-                    match victim {
-                        Some(v) if self.arena.node(v).entry.stored_ms < stale_before_ms => {
-                            let gone = self.arena.remove(v);
-                            evicted.push(gone.id);
-                        }
-                        _ => return Inserted::Skipped,
-                    }
-                }
-                self.arena.insert_front(id, entry, SMALL, 0);
-                Inserted::Added
+                // victim.
+                let victim = self.arena.front(SMALL).or_else(|| self.arena.front(MAIN));
+                self.arena
+                    .admit_guess(
+                        id,
+                        entry,
+                        (SMALL, 0),
+                        self.capacity,
+                        victim,
+                        stale_before_ms,
+                        evicted,
+                    )
+                    .0
             }
             Insert::Write | Insert::Load => {
                 while self.arena.len() >= self.capacity {
@@ -112,9 +107,8 @@ impl S3Fifo {
                     }
                     continue;
                 }
-                let gone = self.arena.remove(ix);
-                self.ghosts.push(gone.id);
-                evicted.push(gone.id);
+                let gone = self.arena.evict(ix, evicted);
+                self.ghosts.push(gone);
                 return true;
             }
         }
@@ -129,16 +123,14 @@ impl S3Fifo {
                 self.arena.move_back(ix, MAIN);
                 continue;
             }
-            let gone = self.arena.remove(ix);
-            evicted.push(gone.id);
+            self.arena.evict(ix, evicted);
             return true;
         }
         // Main empty: the small queue is all there is.
         match self.arena.front(SMALL) {
             Some(ix) => {
-                let gone = self.arena.remove(ix);
-                self.ghosts.push(gone.id);
-                evicted.push(gone.id);
+                let gone = self.arena.evict(ix, evicted);
+                self.ghosts.push(gone);
                 true
             }
             None => false,
@@ -146,13 +138,7 @@ impl S3Fifo {
     }
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {
-        match self.arena.find(id) {
-            Some(ix) => {
-                self.arena.remove(ix);
-                true
-            }
-            None => false,
-        }
+        self.arena.remove_id(id)
     }
 
     pub(crate) fn clear(&mut self) {

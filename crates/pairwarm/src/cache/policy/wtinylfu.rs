@@ -170,18 +170,18 @@ impl WTinyLfu {
         stale_before_ms: u64,
         evicted: &mut Evictions,
     ) -> Inserted {
-        if self.arena.len() >= self.capacity {
-            let Some(victim) = self.victim() else {
-                return Inserted::Skipped;
-            };
-            if self.arena.node(victim).entry.stored_ms >= stale_before_ms {
-                return Inserted::Skipped;
-            }
-            let gone = self.arena.remove(victim);
-            evicted.push(gone.id);
-        }
-        self.arena.insert_front(id, entry, PROBATION, SPECULATIVE);
-        Inserted::Added
+        let victim = self.victim();
+        self.arena
+            .admit_guess(
+                id,
+                entry,
+                (PROBATION, SPECULATIVE),
+                self.capacity,
+                victim,
+                stale_before_ms,
+                evicted,
+            )
+            .0
     }
 
     /// Main's next victim (probation first), or the window's if main is empty.
@@ -209,13 +209,11 @@ impl WTinyLfu {
                 .or_else(|| self.arena.front(PROTECTED));
             match victim {
                 Some(victim) if self.admit(candidate, victim) => {
-                    let gone = self.arena.remove(victim);
-                    evicted.push(gone.id);
+                    self.arena.evict(victim, evicted);
                     self.arena.move_back(candidate, PROBATION);
                 }
                 _ => {
-                    let gone = self.arena.remove(candidate);
-                    evicted.push(gone.id);
+                    self.arena.evict(candidate, evicted);
                 }
             }
         }
@@ -223,8 +221,7 @@ impl WTinyLfu {
             let Some(victim) = self.victim() else {
                 break;
             };
-            let gone = self.arena.remove(victim);
-            evicted.push(gone.id);
+            self.arena.evict(victim, evicted);
         }
         self.demote_protected();
     }
@@ -249,13 +246,7 @@ impl WTinyLfu {
     }
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {
-        match self.arena.find(id) {
-            Some(ix) => {
-                self.arena.remove(ix);
-                true
-            }
-            None => false,
-        }
+        self.arena.remove_id(id)
     }
 
     pub(crate) fn clear(&mut self) {
