@@ -7,8 +7,7 @@ use crate::pair::PairId;
 
 pub(super) struct FrequencySketch {
     table: Vec<u64>,
-    /// Mask of the block index (blocks of 8 words: one 64-byte cache line).
-    block_mask: usize,
+    mask: usize,
     additions: u32,
     sample: u32,
 }
@@ -24,44 +23,52 @@ fn mix(x: u64) -> u64 {
 
 impl FrequencySketch {
     pub(super) fn new(capacity: usize) -> Self {
-        let words = capacity.max(16).next_power_of_two().max(8);
+        let words = capacity.max(16).next_power_of_two();
         Self {
             table: vec![0; words],
-            block_mask: words / 8 - 1,
+            mask: words - 1,
             additions: 0,
             sample: (10 * capacity.max(16)).min(u32::MAX as usize) as u32,
         }
     }
 
-    /// The four (word, shift) counters of a key, all in one 64-byte block (as Caffeine's
-    /// block sketch does): one cache line per access instead of four, which matters
-    /// because the sketch is counted on every L1 read.
+    /// Two independent hashes of a key; every row's slot derives from them (two mixes per
+    /// access instead of four: the sketch is on every L1 read).
     #[inline]
-    fn slots(&self, id: PairId) -> [(usize, u32); 4] {
-        let h = mix(u64::from(id.raw()));
-        let block = ((h as usize) & self.block_mask) << 3;
-        let g = mix(h);
-        std::array::from_fn(|i| {
-            let word = block + ((g >> (8 * i)) & 7) as usize;
-            // Row i uses its own quarter of the word, so rows never share a counter.
-            let counter = ((g >> (32 + 2 * i)) & 3) as u32 + 4 * i as u32;
-            (word, counter * 4)
-        })
+    fn hashes(id: PairId) -> (u64, u64) {
+        let h1 = mix(u64::from(id.raw()));
+        (h1, mix(h1 ^ 0xA076_1D64_78BD_642F))
+    }
+
+    /// (word index, counter shift) of the `i`-th counter of a key.
+    #[inline]
+    fn slot(&self, (h1, h2): (u64, u64), i: u32) -> (usize, u32) {
+        // Kirsch-Mitzenmacher: row i's hash is h1 + i * h2.
+        let hi = h1.wrapping_add(u64::from(i).wrapping_mul(h2));
+        let word = ((hi >> 8) as usize) & self.mask;
+        // 16 counters per word; each of the four rows uses its own quarter of the word.
+        let counter = (hi as u32 & 3) + 4 * i;
+        (word, counter * 4)
     }
 
     /// Estimated frequency of `id` (0..=15).
     pub(super) fn frequency(&self, id: PairId) -> u8 {
-        self.slots(id)
-            .iter()
-            .map(|&(w, s)| ((self.table[w] >> s) & 0xF) as u8)
+        let h = Self::hashes(id);
+        (0..4)
+            .map(|i| {
+                let (w, s) = self.slot(h, i);
+                ((self.table[w] >> s) & 0xF) as u8
+            })
             .min()
             .unwrap_or(0)
     }
 
     /// Counts one access of `id`.
     pub(super) fn increment(&mut self, id: PairId) {
+        let h = Self::hashes(id);
         let mut added = false;
-        for (w, s) in self.slots(id) {
+        for i in 0..4 {
+            let (w, s) = self.slot(h, i);
             if (self.table[w] >> s) & 0xF < 15 {
                 self.table[w] += 1 << s;
                 added = true;
