@@ -161,6 +161,9 @@ pub struct WarmingResult {
     pub pairs_already_in_l1: usize,
     /// Selected pairs that L2 did not have (or held an unusable value).
     pub pairs_not_found: usize,
+    /// Fetched pairs the L1 policy did not admit: a warm only takes a free or expired slot,
+    /// never a live entry's.
+    pub pairs_not_admitted: usize,
     /// Wall time of the warm.
     pub duration: Duration,
     /// The pair whose update triggered the warm.
@@ -180,6 +183,7 @@ impl WarmingResult {
             pairs_warmed: 0,
             pairs_already_in_l1: 0,
             pairs_not_found: 0,
+            pairs_not_admitted: 0,
             duration: Duration::ZERO,
             source_pair,
             timestamp,
@@ -230,6 +234,8 @@ pub struct WarmerStats {
     pub total_pairs_already_in_l1: u64,
     /// Pairs L2 did not have.
     pub total_pairs_not_found: u64,
+    /// Fetched pairs the L1 policy did not admit (no free or expired slot).
+    pub total_pairs_not_admitted: u64,
     /// L2 values that could not be decoded (counted in not found too).
     pub value_errors: u64,
     /// Mean wall time of an executed warm, ms.
@@ -265,6 +271,7 @@ struct Counters {
     warmed: AtomicU64,
     in_l1: AtomicU64,
     not_found: AtomicU64,
+    not_admitted: AtomicU64,
     value_errors: AtomicU64,
     duration_us: AtomicU64,
     debounced: AtomicU64,
@@ -293,6 +300,7 @@ impl Counters {
             &self.warmed,
             &self.in_l1,
             &self.not_found,
+            &self.not_admitted,
             &self.value_errors,
             &self.duration_us,
             &self.debounced,
@@ -577,9 +585,13 @@ impl<L: L2Store> CacheWarmer<L> {
                         match lookup {
                             Ok(Some(price)) => {
                                 // A pair written meanwhile is in L1 with a newer price
-                                // (or was, and L2 has it): not warmed, not an error.
+                                // (or was, and L2 has it): not warmed, not an error. A
+                                // guess the L1 policy did not admit (no free or expired
+                                // slot) is not warmed either.
                                 if inner.cache.promote_if_unchanged(pair, price, seq) {
                                     result.pairs_warmed += 1;
+                                } else if inner.cache.write_seq(pair) == seq {
+                                    result.pairs_not_admitted += 1;
                                 } else {
                                     result.pairs_already_in_l1 += 1;
                                 }
@@ -633,6 +645,7 @@ impl<L: L2Store> CacheWarmer<L> {
         Counters::add(&c.warmed, result.pairs_warmed as u64);
         Counters::add(&c.in_l1, result.pairs_already_in_l1 as u64);
         Counters::add(&c.not_found, result.pairs_not_found as u64);
+        Counters::add(&c.not_admitted, result.pairs_not_admitted as u64);
         Counters::add(&c.duration_us, result.duration.as_micros() as u64);
         if let Some(observer) = self.inner.observer.read().as_ref() {
             observer.on_warm(result);
@@ -813,6 +826,7 @@ impl<L: L2Store> CacheWarmer<L> {
             total_pairs_warmed: warmed,
             total_pairs_already_in_l1: Counters::get(&c.in_l1),
             total_pairs_not_found: Counters::get(&c.not_found),
+            total_pairs_not_admitted: Counters::get(&c.not_admitted),
             value_errors: Counters::get(&c.value_errors),
             avg_duration_ms: per_op(Counters::get(&c.duration_us) as f64 / 1000.0),
             success_rate: per_op(ok as f64),
