@@ -244,7 +244,15 @@ pub(super) fn run(
             }
             in_flight[p] = in_flight[p].saturating_sub(1);
             if !cache.contains_l1(id) {
-                let (admitted, _) = cache.promote(id, price_at(at));
+                // The oracle knows the read is coming: its fetch is cached like a demand
+                // load (an upper reference). A strategy's warm is a guess and is admitted
+                // as one (only into a free or expired slot).
+                let admitted = if matches!(kind, RunKind::Oracle) {
+                    cache.load_l1(id, price_at(at));
+                    true
+                } else {
+                    cache.promote(id, price_at(at)).0
+                };
                 settle_evictions(&mut warmed, &mut counts);
                 if admitted {
                     warmed[p] = Warmed::Unread {
