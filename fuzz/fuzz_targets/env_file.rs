@@ -4,15 +4,15 @@
 //! Invariants: accepted: every key is non-empty, at most 128 bytes and matches
 //! `[A-Za-z_][A-Za-z0-9_]*`, every value is at most 64 KiB and the line count matches
 //! the input; rejected: the error names a line of the input. The pairs, as a map (a later
-//! line wins, as in `serve`), go to `Settings::from_lookup`: it never panics, an error
-//! names a variable, and accepted settings hold validated values (rollout fraction in
+//! line wins, as in `serve`), go to `ServiceConfig::from_lookup`: it never panics, every
+//! error names a variable of the settings table and its accepted form, and accepted settings hold validated values (rollout fraction in
 //! [0, 1], warmer, tracker and strategy configs that validate).
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm_service::config::{Settings, parse_env_file};
+use pairwarm_service::config::{ConfigError, ServiceConfig, parse_env_file, setting};
 
 fn valid_key(key: &str) -> bool {
     let mut bytes = key.bytes();
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(value.len() <= 64 * 1024, "{}-byte value", value.len());
     }
     let map: HashMap<String, String> = vars.into_iter().collect();
-    match Settings::from_lookup(|name| map.get(name).cloned()) {
+    match ServiceConfig::from_lookup(move |name| map.get(name).cloned()) {
         Ok(s) => {
             assert!((0.0..=1.0).contains(&s.rollout.percentage));
             assert!(
@@ -65,9 +65,15 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!chains.is_empty());
             }
         }
-        Err(e) => {
-            assert!(!e.variable.is_empty(), "{e}");
-            assert!(!e.expected.is_empty(), "{e}");
+        Err(errors) => {
+            assert!(!errors.0.is_empty());
+            for e in &errors.0 {
+                let ConfigError::Invalid { variable, expected, .. } = e else {
+                    panic!("not a value error from a lookup: {e}");
+                };
+                assert!(setting(variable).is_some(), "{e}");
+                assert!(!expected.is_empty(), "{e}");
+            }
         }
     }
 });

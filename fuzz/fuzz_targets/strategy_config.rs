@@ -60,7 +60,7 @@ fn check_selection(
 ) {
     let selection = strategy.select(ctx);
     let got = &selection.candidates;
-    assert!(!selection.reason.is_empty());
+    assert!(!selection.reason.to_string().is_empty());
     for w in got.windows(2) {
         assert!(w[0].priority >= w[1].priority, "not sorted: {got:?}");
     }

@@ -4,7 +4,7 @@ use pairwarm_service::entry::{EntryError, parse_entry, to_fields};
 
 /// Every label [`EntryError::reason`] may return (the dead-letter `reason` field and the
 /// metric label: a closed set keeps the metric's cardinality bounded).
-pub const ENTRY_REASONS: [&str; 8] = [
+pub const ENTRY_REASONS: [&str; 9] = [
     "missing_field",
     "bad_address",
     "bad_chain",
@@ -13,6 +13,7 @@ pub const ENTRY_REASONS: [&str; 8] = [
     "bad_field",
     "bad_json",
     "too_large",
+    "chain_limit",
 ];
 
 /// Error messages go into dead-letter entries and logs; values are clipped (80 characters),

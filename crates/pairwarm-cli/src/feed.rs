@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use pairwarm_service::entry::{PriceUpdate, to_fields};
-use pairwarm_sim::trace::{
-    GeneratorConfig, Op, PairInfo, ReadOptions, SyntheticWorkload, read_pairs, read_trace,
-};
+use pairwarm_service::feed::synthetic;
+use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
 
 /// Arguments of `pairwarm feed`.
 #[derive(clap::Args, Debug)]
@@ -87,32 +86,6 @@ fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<Pri
     Ok(out)
 }
 
-fn synthetic_updates(seed: u64) -> anyhow::Result<impl Iterator<Item = PriceUpdate>> {
-    let mut workload = SyntheticWorkload::new(GeneratorConfig {
-        seed,
-        ..GeneratorConfig::default()
-    })?;
-    Ok(std::iter::from_fn(move || {
-        loop {
-            let e = workload.next()?;
-            if e.op != Op::Update {
-                continue;
-            }
-            let pool = workload.pairs().get(e.pair as usize)?;
-            return Some(PriceUpdate {
-                chain: pool.chain.clone(),
-                pair: pool.pair,
-                dex: Some(pool.dex.to_ascii_lowercase()),
-                token0: Some(pool.token0.to_ascii_lowercase()),
-                token1: Some(pool.token1.to_ascii_lowercase()),
-                price: e.price.unwrap_or(1.0),
-                block: e.block,
-                ts_ms: None,
-            });
-        }
-    }))
-}
-
 pub fn run(args: FeedArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -130,7 +103,7 @@ pub fn run(args: FeedArgs) -> anyhow::Result<()> {
                     bail!("--synthetic needs --count N");
                 };
                 (
-                    Box::new(synthetic_updates(args.seed)?.take(count as usize)),
+                    Box::new(synthetic::updates(args.seed)?.take(count as usize)),
                     count,
                 )
             }

@@ -1,6 +1,8 @@
 //! `pairwarm`: the command-line front of the pairwarm library.
 //!
-//! Thin glue only: argument parsing and wiring. The work lives in the `pairwarm` crate.
+//! Thin glue only: argument parsing and wiring. The work lives in the library crates:
+//! `pairwarm` (cache, tracker, strategies, warmer), `pairwarm-service` (`serve`) and
+//! `pairwarm-sim` (`trace`, `simulate`).
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,9 @@ enum Command {
     /// Run the service: price feed (Redis Streams, or the embedded synthetic feed without
     /// REDIS_URL), cache, tracker, warmer, reference detector, /metrics and health.
     Serve(Box<serve::ServeArgs>),
+    /// Print the configuration reference (docs/configuration.md) generated from the
+    /// settings table.
+    ConfigDoc,
     /// Replay a trace through the real cache, tracker and warmer; compare strategies.
     Simulate(simulate::SimulateArgs),
     /// Trace files: generate a synthetic DEX workload, inspect a trace.
@@ -56,6 +61,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::ConfigDoc => {
+            print!("{}", pairwarm_service::config::reference_markdown());
+            Ok(())
+        }
         Command::Simulate(args) => simulate::run(args),
         Command::Trace(args) => trace_cmd::run(args),
         Command::Feed(args) => feed::run(args),

@@ -629,10 +629,7 @@ fn admin_switch_needs_the_token_and_stops_warming_live() {
     assert_eq!(r.json()["enabled"], false, "{}", r.body);
     assert_eq!(serve.proc.pid(), pid);
     assert!(
-        !serve
-            .proc
-            .stderr()
-            .contains("pairwarm serve: shutting down"),
+        !serve.proc.stderr().contains("shutting down"),
         "no restart: {}",
         serve.ctx()
     );
@@ -853,6 +850,62 @@ fn sighup_rereads_the_env_file() {
     serve.terminate(SHUTDOWN);
 }
 
+// Precedence on start and on SIGHUP: defaults < env file < environment < flags. A reload
+// re-reads the file, and what the environment or a flag sets still wins over it.
+#[test]
+fn environment_and_flags_win_over_the_env_file_also_after_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("pairwarm.env");
+    std::fs::write(
+        &env_file,
+        "WARMING_SHADOW_MODE=true\nWARMING_ROLLOUT_PERCENTAGE=0.2\n",
+    )
+    .unwrap();
+    let serve = Serve::start(
+        None,
+        &[
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--rollout-percentage",
+            "0.5",
+        ],
+        &[("WARMING_SHADOW_MODE", "false")],
+    );
+    let h = serve.health();
+    assert_eq!(
+        h["rollout"]["shadowMode"], false,
+        "environment over file: {h:#}"
+    );
+    assert_eq!(num(&h, "rollout.percentage"), 0.5, "flag over file: {h:#}");
+    assert_eq!(h["rollout"]["enabled"], true, "{h:#}");
+
+    std::fs::write(
+        &env_file,
+        "WARMING_SHADOW_MODE=true\nWARMING_ROLLOUT_PERCENTAGE=0.1\nFEATURE_CACHE_WARMING_ENABLED=false\n",
+    )
+    .unwrap();
+    serve.proc.signal("HUP");
+    let h = wait_for(
+        Duration::from_secs(10),
+        "the file's own setting applied after SIGHUP",
+        || {
+            let h = serve.health();
+            (h["rollout"]["enabled"] == false).then_some(h)
+        },
+        || serve.ctx(),
+    );
+    assert_eq!(
+        h["rollout"]["shadowMode"], false,
+        "environment still wins: {h:#}"
+    );
+    assert_eq!(
+        num(&h, "rollout.percentage"),
+        0.5,
+        "the flag still wins: {h:#}"
+    );
+    serve.terminate(SHUTDOWN);
+}
+
 // 10. Bad configuration stops start-up with a message naming the variable.
 #[test]
 fn bad_configuration_is_rejected_naming_the_variable() {
@@ -1065,12 +1118,12 @@ fn two_instances_in_one_group_share_the_work() {
     feed_synthetic(&redis.url(), STREAM, N, 17);
     let a = Serve::start(
         Some(&redis.url()),
-        &["--consumer", "a", "--count", "256"],
+        &["--consumer", "a", "--batch-size", "256"],
         &[],
     );
     let b = Serve::start(
         Some(&redis.url()),
-        &["--consumer", "b", "--count", "256"],
+        &["--consumer", "b", "--batch-size", "256"],
         &[],
     );
     let processed = |s: &Serve| num(&s.health(), "stream.processed") as u64;

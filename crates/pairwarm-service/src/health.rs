@@ -5,14 +5,19 @@
 //! `successRate` is the fraction of warms that succeeded, in [0, 1]; the seed's example
 //! computed pairs per operation under that name (3.2), which is `warmer.avgPairsPerOp` here.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
-use crate::cache::CacheStats;
-use crate::tracker::TrackerStats;
-use crate::warmer::WarmerStats;
+use pairwarm::cache::CacheStats;
+use pairwarm::tracker::TrackerStats;
+use pairwarm::warmer::WarmerStats;
 
 /// Overall state, worst first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Serving, warming as configured.
@@ -23,13 +28,42 @@ pub enum Status {
     Unhealthy,
 }
 
+impl Status {
+    /// The lowercase name used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// The `/health/warming` document and its status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Health {
+    /// Overall status (decides the HTTP status: 503 only for unhealthy).
+    pub status: Status,
+    /// The JSON document; it contains `"status"` too.
+    pub body: Value,
+}
+
+/// The `/ready` answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// Ready to take traffic (L2 reachable, feed running).
+    pub ready: bool,
+    /// `(name, ok, detail)` per check, in display order.
+    pub checks: Vec<(String, bool, String)>,
+}
+
 /// Inputs of the document (all plain snapshots).
 pub struct HealthInputs<'a> {
     /// Tracker counters.
     pub tracker: &'a TrackerStats,
     /// Warmer counters (`None` when warming is not built).
     pub warmer: Option<&'a WarmerStats>,
-    /// Warmer counters at the previous health call (for recent failure rates).
+    /// Warmer counters at the start of the failure window ([`HealthWindow`]).
     pub warmer_before: Option<&'a WarmerStats>,
     /// Cache counters.
     pub cache: &'a CacheStats,
@@ -41,6 +75,8 @@ pub struct HealthInputs<'a> {
     pub extra: Vec<(&'static str, Value)>,
     /// Conditions found by the caller that make the service unhealthy.
     pub failures: Vec<String>,
+    /// Conditions found by the caller that make it degraded.
+    pub degradations: Vec<String>,
 }
 
 /// Builds the document and its status.
@@ -49,6 +85,10 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
     let mut reasons: Vec<String> = inputs.failures.clone();
     if !reasons.is_empty() {
         status = Status::Unhealthy;
+    }
+    if !inputs.degradations.is_empty() {
+        status = status.max(Status::Degraded);
+        reasons.extend(inputs.degradations.iter().cloned());
     }
     if inputs.l2_ok == Some(false) {
         status = status.max(Status::Degraded);
@@ -116,7 +156,7 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
     (status, doc)
 }
 
-fn level(l: &crate::cache::LevelStats) -> Value {
+fn level(l: &pairwarm::cache::LevelStats) -> Value {
     json!({
         "hits": l.hits,
         "misses": l.misses,
@@ -126,4 +166,61 @@ fn level(l: &crate::cache::LevelStats) -> Value {
         "size": l.size,
         "capacity": l.capacity,
     })
+}
+
+/// The warmer counters the service's timer sampled over the last [`HealthWindow::SPAN`]:
+/// the document's failure rates compare the counters of now with the oldest sample, so
+/// reading the document never moves its window (a probe and a person reading it get the
+/// same answer).
+#[derive(Debug, Default)]
+pub struct HealthWindow {
+    samples: VecDeque<(Instant, WarmerStats)>,
+}
+
+impl HealthWindow {
+    /// How far back "recent warms" reach.
+    pub const SPAN: Duration = Duration::from_secs(10);
+
+    /// Adds a sample taken at `now`; drops those older than [`Self::SPAN`].
+    pub fn sample(&mut self, now: Instant, stats: WarmerStats) {
+        self.samples.push_back((now, stats));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > Self::SPAN)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// The oldest sample of the window (the baseline of recent failure rates).
+    pub fn baseline(&self) -> Option<&WarmerStats> {
+        self.samples.front().map(|(_, stats)| stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(ops: u64) -> WarmerStats {
+        WarmerStats {
+            total_warming_ops: ops,
+            ..WarmerStats::default()
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_samples_of_the_last_span() {
+        let mut w = HealthWindow::default();
+        let t0 = Instant::now();
+        assert!(w.baseline().is_none());
+        w.sample(t0, stats(1));
+        w.sample(t0 + Duration::from_secs(5), stats(2));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(1));
+        w.sample(t0 + Duration::from_secs(11), stats(3));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(2));
+        w.sample(t0 + Duration::from_secs(30), stats(4));
+        assert_eq!(w.baseline().map(|s| s.total_warming_ops), Some(4));
+    }
 }

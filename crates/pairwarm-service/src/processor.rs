@@ -15,15 +15,22 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::cache::{HierarchicalCache, L2Store, Price};
 use crate::detector::{Detector, Opportunity, ReadPlan};
 use crate::entry::PriceUpdate;
-use crate::metrics::WarmingMetrics;
-use crate::pair::{PairId, PairKey};
 use crate::rollout::{Decision, RolloutControls};
 use crate::shadow::ShadowTracker;
-use crate::tracker::CorrelationTracker;
-use crate::warmer::{CacheWarmer, wall_clock_ms};
+use pairwarm::cache::{HierarchicalCache, L2Store, Price};
+use pairwarm::metrics::WarmingMetrics;
+use pairwarm::pair::{PairId, PairKey};
+use pairwarm::tracker::CorrelationTracker;
+use pairwarm::warmer::CacheWarmer;
+
+/// Milliseconds since the Unix epoch: the time of an update that carries none.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// Counters of the pipeline.
 #[derive(Default)]
@@ -133,7 +140,7 @@ impl<L: L2Store> Processor<L> {
         self.tracker.record_price_update(id, ts);
     }
 
-    async fn warm(&self, id: PairId, address: &crate::pair::Address, ts: u64) {
+    async fn warm(&self, id: PairId, address: &pairwarm::pair::Address, ts: u64) {
         let Some(warmer) = &self.warmer else {
             return;
         };

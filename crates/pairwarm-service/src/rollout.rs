@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::pair::{Address, ChainId, normalize_chain};
+use pairwarm::pair::{Address, ChainId, normalize_chain};
 
 /// What to do for one update.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,7 +258,7 @@ mod tests {
 
     /// The `n`th chain of an interner (ids are dense, from 0).
     fn chain(n: usize) -> ChainId {
-        let interner = crate::pair::PairInterner::new(16);
+        let interner = pairwarm::pair::PairInterner::new(16);
         (0..=n)
             .map(|i| interner.chain_id(&format!("chain{i}")).unwrap())
             .last()

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::pair::PairId;
+use pairwarm::pair::PairId;
 
 /// Counters of shadow predictions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -37,7 +37,7 @@ pub struct ShadowTracker {
 
 impl ShadowTracker {
     /// One stamp per slot of `interner`.
-    pub fn for_interner(interner: &crate::pair::PairInterner, horizon_ms: u64) -> Self {
+    pub fn for_interner(interner: &pairwarm::pair::PairInterner, horizon_ms: u64) -> Self {
         // An id's slot bits cover the capacity rounded up to a power of two
         // (`PairInterner::slot`); a test checks the two agree.
         let mask = interner.capacity().next_power_of_two() - 1;
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn slots_agree_with_the_interner() {
         for capacity in [16, 100, 1000, 5000, 65_536] {
-            let interner = crate::pair::PairInterner::new(capacity);
+            let interner = pairwarm::pair::PairInterner::new(capacity);
             let s = ShadowTracker::for_interner(&interner, 1000);
             for i in 0..(3 * capacity as u32) {
                 let id = interner

@@ -5,6 +5,9 @@
 //! acknowledged, which would wedge the consumer. This decoder walks the raw reply and keeps
 //! names and values as bytes; the entry parser ([`super::entry`]) then judges each entry on
 //! its own, and a bad one goes to the dead-letter stream.
+//!
+//! The consumer's other replies are read here too, as forgivingly: the group's backlog from
+//! `XINFO GROUPS` and an entry's delivery count from `XPENDING`.
 
 use std::sync::Arc;
 
@@ -186,6 +189,57 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
         claimed,
         deleted,
     })
+}
+
+/// The delivery count in an extended `XPENDING` reply for one entry:
+/// `[[id, consumer, idle ms, deliveries]]`.
+pub fn pending_delivery_count(reply: &Value) -> Option<u64> {
+    let Value::Array(rows) = reply else {
+        return None;
+    };
+    let Some(Value::Array(row)) = rows.first() else {
+        return None;
+    };
+    match row.get(3)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// `lag + pending` of `group` in an `XINFO GROUPS` reply (missing fields count as 0).
+pub fn group_backlog(reply: &Value, group: &str) -> u64 {
+    let groups: &[Value] = match reply {
+        Value::Array(v) | Value::Set(v) => v,
+        _ => return 0,
+    };
+    for g in groups {
+        let pairs: Vec<(&Value, &Value)> = match g {
+            Value::Array(v) => v
+                .chunks(2)
+                .filter_map(|c| Some((c.first()?, c.get(1)?)))
+                .collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+            _ => continue,
+        };
+        let field = |name: &str| {
+            pairs.iter().find_map(|(k, v)| match k {
+                Value::BulkString(b) if b.as_slice() == name.as_bytes() => Some(*v),
+                Value::SimpleString(s) if s == name => Some(*v),
+                _ => None,
+            })
+        };
+        let is_ours =
+            matches!(field("name"), Some(Value::BulkString(b)) if b.as_slice() == group.as_bytes());
+        if !is_ours {
+            continue;
+        }
+        let num = |v: Option<&Value>| match v {
+            Some(Value::Int(i)) => u64::try_from(*i).unwrap_or(0),
+            _ => 0,
+        };
+        return num(field("lag")) + num(field("pending"));
+    }
+    0
 }
 
 #[cfg(test)]

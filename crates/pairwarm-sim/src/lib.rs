@@ -1,9 +1,11 @@
 //! Trace replay: measure what warming does to the L1 hit rate, against baselines and an
 //! oracle, with the real components on a virtual clock.
 //!
-//! Every run gets a fresh [`HierarchicalCache`] (on a [`MemoryL2`] that holds every pair of
-//! the trace, as Redis holds every price), a fresh [`CorrelationTracker`] and, for a
-//! strategy, a real [`CacheWarmer`] whose synchronous [`CacheWarmer::plan`] decides what to
+//! Every run gets a fresh [`HierarchicalCache`](pairwarm::cache::HierarchicalCache) (on a
+//! [`MemoryL2`](pairwarm::cache::MemoryL2) that holds every pair of the trace, as Redis holds
+//! every price), a fresh [`CorrelationTracker`](pairwarm::tracker::CorrelationTracker) and,
+//! for a strategy, a real [`CacheWarmer`](pairwarm::warmer::CacheWarmer) whose synchronous
+//! [`CacheWarmer::plan`](pairwarm::warmer::CacheWarmer::plan) decides what to
 //! fetch. Nothing is re-implemented: the simulator only plays the parts a real deployment
 //! would — the detector's reads, the price feed's writes, and the network:
 //!
@@ -24,6 +26,18 @@
 //! Runs are independent and run in parallel on scoped threads; results are deterministic
 //! (fixed hashers, no wall-clock inputs except the reported `wall_ms`).
 
+//!
+//! ## This crate
+//!
+//! `pairwarm-sim` is the measuring side of pairwarm, kept out of the core an embedding
+//! detector links: [`trace`] (the trace and pairs file formats, and the synthetic DEX
+//! workload generator), the replay above ([`simulate`]), and with the `plot` feature
+//! [`plot`](crate#features) (hit rate over time as SVG/PNG; plotters and its font
+//! rasteriser are the heavy part).
+//!
+//! ## Features
+//!
+//! - `plot` (off by default): `plot::draw`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 

@@ -6,9 +6,33 @@
 
 use std::path::Path;
 
-use crate::SimReport;
-use anyhow::{Context, bail};
 use plotters::prelude::*;
+
+use crate::SimReport;
+
+/// Why a plot was not drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// No TrueType font was found to label the plot.
+    #[error(
+        "plotting needs a TrueType font: install one (Debian: apt-get install fonts-dejavu-core) or point PAIRWARM_FONT at a .ttf file"
+    )]
+    NoFont,
+    /// The font file could not be read or used.
+    #[error("font {path}: {reason}")]
+    Font {
+        /// The font file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file name has no `.svg` or `.png` extension.
+    #[error("{0}: use a .svg or .png file name")]
+    Format(String),
+    /// Drawing or writing the file failed.
+    #[error("plot: {0}")]
+    Draw(String),
+}
 
 const FONT_CANDIDATES: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -18,28 +42,29 @@ const FONT_CANDIDATES: &[&str] = &[
     "/System/Library/Fonts/Supplemental/Arial.ttf",
 ];
 
-fn register_font() -> anyhow::Result<()> {
+fn register_font() -> Result<(), PlotError> {
     let from_env = std::env::var_os("PAIRWARM_FONT").map(std::path::PathBuf::from);
     let path = from_env
         .into_iter()
         .chain(FONT_CANDIDATES.iter().map(std::path::PathBuf::from))
         .find(|p| p.is_file());
     let Some(path) = path else {
-        bail!(
-            "plotting needs a TrueType font: install one (Debian: apt-get install fonts-dejavu-core) \
-             or point PAIRWARM_FONT at a .ttf file"
-        );
+        return Err(PlotError::NoFont);
     };
-    let bytes = std::fs::read(&path).with_context(|| format!("read font {}", path.display()))?;
+    let font_error = |reason: String| PlotError::Font {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| font_error(e.to_string()))?;
     // plotters keeps a reference for the process lifetime.
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
     plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-        .map_err(|_| anyhow::anyhow!("{} is not a usable TrueType font", path.display()))?;
+        .map_err(|_| font_error("not a usable TrueType font".into()))?;
     Ok(())
 }
 
 /// Draws one panel per L1 size with a line per strategy.
-pub fn draw(report: &SimReport, path: &Path) -> anyhow::Result<()> {
+pub fn draw(report: &SimReport, path: &Path) -> Result<(), PlotError> {
     register_font()?;
     let ext = path
         .extension()
@@ -57,7 +82,7 @@ pub fn draw(report: &SimReport, path: &Path) -> anyhow::Result<()> {
             let root = BitMapBackend::new(path, (1000, height)).into_drawing_area();
             render(report, &sizes, root)
         }
-        _ => bail!("--plot {}: use a .svg or .png file name", path.display()),
+        _ => Err(PlotError::Format(path.display().to_string())),
     }
 }
 
@@ -65,11 +90,11 @@ fn render<DB: DrawingBackend>(
     report: &SimReport,
     sizes: &[usize],
     root: DrawingArea<DB, plotters::coord::Shift>,
-) -> anyhow::Result<()>
+) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
 {
-    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("plot: {err:?}");
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(format!("{err:?}"));
     root.fill(&WHITE).map_err(e)?;
     let panels = root.split_evenly((sizes.len().max(1), 1));
     let span = report.trace.span_s.max(1e-9);

@@ -191,34 +191,6 @@ pub enum ContainerError {
     Strategy(#[from] crate::strategy::StrategyConfigError),
 }
 
-/// Renders the collector in one format (the original's `metricsExporter`).
-#[derive(Clone)]
-pub struct MetricsExporter {
-    metrics: Arc<WarmingMetrics>,
-    format: ExportFormat,
-    include_metadata: bool,
-}
-
-impl MetricsExporter {
-    /// Encodes in the configured format.
-    pub fn export(&self) -> Result<String, MetricsError> {
-        self.export_as(self.format)
-    }
-
-    /// Encodes in `format` (JSON honours `include_metadata`).
-    pub fn export_as(&self, format: ExportFormat) -> Result<String, MetricsError> {
-        match format {
-            ExportFormat::Json => Ok(self.metrics.encode_json(self.include_metadata).to_string()),
-            other => self.metrics.render(other),
-        }
-    }
-
-    /// The configured format.
-    pub fn format(&self) -> ExportFormat {
-        self.format
-    }
-}
-
 /// What [`WarmingContainer::build`] returns.
 pub struct WarmingComponents<L: L2Store> {
     /// The correlation tracker (shared if `use_shared_analyzer`).
@@ -227,10 +199,10 @@ pub struct WarmingComponents<L: L2Store> {
     pub strategy: Arc<dyn WarmingStrategy>,
     /// The warmer, wired to the cache, tracker, strategy and (if any) metrics.
     pub warmer: CacheWarmer<L>,
-    /// The metrics collector, when metrics are enabled.
+    /// The metrics collector, when metrics are enabled. Render it with
+    /// [`WarmingMetrics::render`] (or [`WarmingMetrics::encode_json`]) in the format of
+    /// [`MetricsConfig`].
     pub metrics: Option<Arc<WarmingMetrics>>,
-    /// The exporter, when metrics are enabled.
-    pub exporter: Option<MetricsExporter>,
 }
 
 /// Builds warming components for a cache (see the module example).
@@ -304,27 +276,21 @@ impl<L: L2Store> WarmingContainer<L> {
             strategy.clone(),
             c.warmer.clone(),
         )?;
-        let (metrics, exporter) = if c.enable_metrics {
+        let metrics = if c.enable_metrics {
             let metrics = Arc::new(WarmingMetrics::new(&c.metrics.prefix)?);
             warmer.set_observer(Arc::new(MetricsObserver {
                 metrics: metrics.clone(),
                 interner: self.cache.interner().clone(),
             }));
-            let exporter = MetricsExporter {
-                metrics: metrics.clone(),
-                format: c.metrics.format,
-                include_metadata: c.metrics.include_metadata,
-            };
-            (Some(metrics), Some(exporter))
+            Some(metrics)
         } else {
-            (None, None)
+            None
         };
         Ok(WarmingComponents {
             tracker,
             strategy,
             warmer,
             metrics,
-            exporter,
         })
     }
 }
@@ -406,8 +372,10 @@ pub fn create_adaptive_warming<L: L2Store>(
     build_with_strategy(cache, "adaptive", &json)
 }
 
-/// The seed's `createTestWarming(cache)`: topn {5, 0.3}, own tracker, no metrics,
-/// synchronous warming (so a test sees the effect as soon as the call returns).
+/// The seed's `createTestWarming(cache)`, a factory for tests: topn {5, 0.3}, own
+/// tracker, no metrics, synchronous warming (so a test sees the effect as soon as the call
+/// returns). Behind the `testing` feature.
+#[cfg(feature = "testing")]
 pub fn create_test_warming<L: L2Store>(
     cache: Arc<HierarchicalCache<L>>,
 ) -> Result<WarmingComponents<L>, ContainerError> {

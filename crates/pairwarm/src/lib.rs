@@ -11,7 +11,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use pairwarm::cache::{HierarchicalCache, Price};
-//! use pairwarm::container::create_test_warming;
+//! use pairwarm::container::create_top_n_warming;
 //!
 //! // 64 MB of L1 in the original's unit (1 KiB per entry => 65,536 entries), in-memory L2.
 //! let cache = Arc::new(HierarchicalCache::builder().l1_size_mb(64).build_in_memory());
@@ -20,7 +20,8 @@
 //!     pool("0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc"),
 //!     pool("0x397FF1542f962076d0BFE58eA045FfA2d347ACa0"),
 //! );
-//! let warming = create_test_warming(cache.clone()).unwrap();
+//! // The seed's `createTopNWarming(cache, topN = 5, minScore = 0.3)`.
+//! let warming = create_top_n_warming(cache.clone(), 5, 0.3).unwrap();
 //!
 //! // The price feed: every update is written through and recorded (~100 ns).
 //! for block in 0..5u64 {
@@ -33,6 +34,7 @@
 //! // The two pools update together, so after an update of `uni` the warmer brings
 //! // `sushi` back into L1 (one MGET for all pairs of a warm).
 //! cache.invalidate_l1(sushi);
+//! // `warm_now` warms inline (`warm_for_pair` would queue it for the async worker).
 //! let result = warming.warmer.warm_now(uni, 1_700_000_048_000).await;
 //! assert_eq!(result.pairs_warmed, 1);
 //! assert_eq!(cache.get_l1_only(sushi).map(|p| p.price), Some(1851.0));
@@ -57,7 +59,7 @@
 //! ## Memory
 //!
 //! Everything is bounded at construction: the interner holds at most its capacity of pairs
-//! (~60 bytes each), L1 at most its bound (quick_cache: ~70 bytes per entry with its ghost
+//! (~72 bytes each), L1 at most its bound (quick_cache: ~70 bytes per entry with its ghost
 //! table; price matrix: 48 bytes per slot), the tracker exactly its construction-time
 //! tables (`36 + 16·m` bytes per tracked pair plus ~26 bytes of index: 1.6 MB at 5,000
 //! pairs and m = 16), whatever the number of distinct pairs it sees.

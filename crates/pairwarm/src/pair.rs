@@ -4,8 +4,8 @@
 //! tables (price-matrix slots, metrics by chain). Addresses are parsed once, at the edge,
 //! by [`Address::parse`]; the [`PairInterner`] maps `(chain, address)` to an id.
 //!
-//! The interner is **bounded**: once `capacity` pairs are interned, interning a new pair
-//! recycles the slot of a cold pair (CLOCK, an approximation of least-recently-used that
+//! The interner is **bounded**: once `capacity` pairs are interned (and not before),
+//! interning a new pair recycles the slot of a cold pair (CLOCK, an approximation of least-recently-used that
 //! costs one relaxed atomic store per lookup). A recycled slot gets a new *generation*, which
 //! is part of the id, so an id handed out before the recycling never aliases the new pair:
 //! [`PairInterner::resolve`] returns `None` for it and caches keyed by id simply never see it
@@ -16,9 +16,9 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 /// Errors for pair identities that come from outside (stream entries, trace files, config).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -253,8 +253,16 @@ const SHARDS: usize = 16;
 
 /// Bounded `(chain, address) -> PairId` map with CLOCK eviction of cold pairs.
 ///
-/// Concurrency: 16 shards, each behind its own read-write lock; a lookup of a known pair
-/// takes one shard read lock and one relaxed atomic store, never a global lock.
+/// **Capacity is global**: a new pair takes a never-used slot while there is one, and only
+/// once all `capacity` slots hold a pair does it recycle the slot of the coldest pair of the
+/// whole interner (one CLOCK hand over all slots). So `n` distinct pairs keep `min(n,
+/// capacity)`, and an id is never recycled below capacity.
+///
+/// Concurrency: the key -> slot map is split into 16 shards, each behind its own
+/// read-write lock; a lookup of a known pair takes one shard read lock and one relaxed
+/// atomic store, never a global lock. Interning a new pair locks its shard; recycling a
+/// slot whose pair lives in another shard only *tries* that shard's lock (a busy victim is
+/// skipped), so two interning threads never wait for each other.
 ///
 /// ```
 /// use pairwarm::pair::PairInterner;
@@ -265,12 +273,23 @@ const SHARDS: usize = 16;
 /// assert_eq!(interner.lookup(&key), Some(id));
 /// ```
 pub struct PairInterner {
-    shards: Box<[RwLock<Shard>]>,
-    /// CLOCK reference bit per global slot, set on every lookup of the slot's pair.
+    /// Key -> slot, by shard of the key's hash.
+    shards: Box<[RwLock<HashMap<PairKey, u32, foldhash::fast::FixedState>>]>,
+    /// The pair in each slot and its generation (`None`: free or being recycled).
+    slots: Box<[Mutex<Option<SlotOwner>>]>,
+    /// Generation of each slot's current pair, for lock-free id construction; written
+    /// together with `slots` under the owning shard's write lock.
+    generations: Box<[AtomicU32]>,
+    /// CLOCK reference bit per slot, set on every lookup of the slot's pair.
     referenced: Box<[AtomicBool]>,
     /// Chain of the pair currently in each slot (lock-free, for per-chain metrics).
     slot_chain: Box<[AtomicU16]>,
-    per_shard: usize,
+    /// Slots below this have been handed out at least once.
+    used: AtomicUsize,
+    /// Pairs interned now.
+    live: AtomicUsize,
+    /// The CLOCK hand (a counter; the slot is it modulo the capacity).
+    hand: AtomicUsize,
     slot_bits: u32,
     hasher: foldhash::fast::FixedState,
     /// Chain names by id; written once each under `chain_writer`, read without locks.
@@ -278,36 +297,27 @@ pub struct PairInterner {
     chain_writer: Mutex<()>,
 }
 
-struct Shard {
-    map: HashMap<PairKey, u32, foldhash::fast::FixedState>,
-    /// `(key, generation)` per local slot; grows up to `per_shard` then is recycled.
-    slots: Vec<(PairKey, u32)>,
-    hand: usize,
-}
+type ShardMap = HashMap<PairKey, u32, foldhash::fast::FixedState>;
+/// A slot's pair and the generation its ids carry.
+type SlotOwner = (PairKey, u32);
 
 impl PairInterner {
-    /// An interner holding at most `capacity` pairs (rounded up to a multiple of 16;
-    /// at least 16, at most 2^24).
+    /// An interner holding at most `capacity` pairs (at least 1, at most 2^24).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.clamp(SHARDS, 1 << 24);
-        let per_shard = capacity.div_ceil(SHARDS);
-        let total = per_shard * SHARDS;
-        let slot_bits = usize::BITS - (total - 1).leading_zeros();
+        let capacity = capacity.clamp(1, 1 << 24);
+        let slot_bits = usize::BITS - (capacity - 1).leading_zeros();
         let hasher = fixed_hasher();
-        let shards = (0..SHARDS)
-            .map(|_| {
-                RwLock::new(Shard {
-                    map: HashMap::with_hasher(hasher.clone()),
-                    slots: Vec::new(),
-                    hand: 0,
-                })
-            })
-            .collect();
         Self {
-            shards,
-            referenced: (0..total).map(|_| AtomicBool::new(false)).collect(),
-            slot_chain: (0..total).map(|_| AtomicU16::new(0)).collect(),
-            per_shard,
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(hasher.clone())))
+                .collect(),
+            slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
+            generations: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            referenced: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            slot_chain: (0..capacity).map(|_| AtomicU16::new(0)).collect(),
+            used: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            hand: AtomicUsize::new(0),
             slot_bits,
             hasher,
             chains: (0..MAX_CHAINS).map(|_| OnceLock::new()).collect(),
@@ -317,12 +327,12 @@ impl PairInterner {
 
     /// Maximum number of pairs held at once.
     pub fn capacity(&self) -> usize {
-        self.per_shard * SHARDS
+        self.slots.len()
     }
 
     /// Number of pairs currently interned.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map.len()).sum()
+        self.live.load(Ordering::Relaxed)
     }
 
     /// True when no pair is interned.
@@ -380,49 +390,98 @@ impl PairInterner {
         Ok(self.intern(PairKey { chain, address }))
     }
 
-    /// Returns the id of `key`, interning it (and possibly recycling a cold slot) if new.
+    /// Returns the id of `key`, interning it if new: into a never-used slot while there is
+    /// one, else into the slot of the coldest pair, whose ids stop resolving.
     pub fn intern(&self, key: PairKey) -> PairId {
-        if let Some(id) = self.lookup(&key) {
-            return id;
+        loop {
+            if let Some(id) = self.lookup(&key) {
+                return id;
+            }
+            let shard_ix = self.shard_of(&key);
+            let mut map = self.shards[shard_ix].write();
+            if let Some(&slot) = map.get(&key) {
+                return self.touch(slot as usize);
+            }
+            let (slot, generation) = match self.take_unused() {
+                Some(slot) => {
+                    self.live.fetch_add(1, Ordering::Relaxed);
+                    (slot, self.generations[slot].load(Ordering::Relaxed))
+                }
+                None => {
+                    let Some(slot) = self.recycle(shard_ix, &mut map) else {
+                        // Every victim's shard stayed busy: let their writers finish.
+                        drop(map);
+                        std::thread::yield_now();
+                        continue;
+                    };
+                    let next = self.generations[slot].load(Ordering::Relaxed) + 1;
+                    (slot, next & self.generation_mask())
+                }
+            };
+            self.generations[slot].store(generation, Ordering::Relaxed);
+            *self.slots[slot].lock() = Some((key, generation));
+            self.slot_chain[slot].store(key.chain.0, Ordering::Relaxed);
+            map.insert(key, slot as u32);
+            return self.touch(slot);
         }
-        let shard_ix = self.shard_of(&key);
-        let mut shard = self.shards[shard_ix].write();
-        if let Some(&local) = shard.map.get(&key) {
-            return self.touch(shard_ix, local, shard.slots[local as usize].1);
+    }
+
+    /// A slot never handed out yet, if any is left.
+    fn take_unused(&self) -> Option<usize> {
+        let capacity = self.capacity();
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                (u < capacity).then_some(u + 1)
+            })
+            .ok()
+    }
+
+    /// Frees the slot of the coldest pair: the CLOCK hand's first slot not referenced since
+    /// its last pass whose shard is ours (`own`, locked as `own_map`) or free. `None` if
+    /// every candidate's shard stayed busy for two sweeps.
+    fn recycle(&self, own: usize, own_map: &mut ShardMap) -> Option<usize> {
+        let capacity = self.capacity();
+        for _ in 0..2 * capacity + 1 {
+            let slot = self.hand.fetch_add(1, Ordering::Relaxed) % capacity;
+            if self.referenced[slot].swap(false, Ordering::Relaxed) {
+                continue;
+            }
+            let Some((victim, _)) = *self.slots[slot].lock() else {
+                continue;
+            };
+            let shard_ix = self.shard_of(&victim);
+            let mut guard: Option<RwLockWriteGuard<'_, ShardMap>> = None;
+            let map: &mut ShardMap = if shard_ix == own {
+                own_map
+            } else {
+                // Never wait while holding our own shard: skip a busy victim.
+                match self.shards[shard_ix].try_write() {
+                    Some(g) => guard.insert(g),
+                    None => continue,
+                }
+            };
+            // Still that pair's slot (not recycled meanwhile)?
+            if map.get(&victim) == Some(&(slot as u32)) {
+                map.remove(&victim);
+                *self.slots[slot].lock() = None;
+                return Some(slot);
+            }
         }
-        let local = if shard.slots.len() < self.per_shard {
-            shard.slots.push((key, 0));
-            shard.slots.len() - 1
-        } else {
-            let victim = self.clock_victim(shard_ix, &mut shard);
-            let (old_key, generation) = shard.slots[victim];
-            shard.map.remove(&old_key);
-            shard.slots[victim] = (key, (generation + 1) & self.generation_mask());
-            victim
-        };
-        shard.map.insert(key, local as u32);
-        let global = shard_ix * self.per_shard + local;
-        self.slot_chain[global].store(key.chain.0, Ordering::Relaxed);
-        self.touch(shard_ix, local as u32, shard.slots[local].1)
+        None
     }
 
     /// The id of `key` if it is interned; never allocates a slot (reads of unknown pairs
     /// must not evict known ones).
     pub fn lookup(&self, key: &PairKey) -> Option<PairId> {
-        let shard_ix = self.shard_of(key);
-        let shard = self.shards[shard_ix].read();
-        let local = *shard.map.get(key)?;
-        let generation = shard.slots[local as usize].1;
-        Some(self.touch(shard_ix, local, generation))
+        let map = self.shards[self.shard_of(key)].read();
+        let slot = *map.get(key)?;
+        // The generation is stable while `key` maps to the slot (we hold its shard).
+        Some(self.touch(slot as usize))
     }
 
     /// The key an id stands for, or `None` if its slot was recycled since.
     pub fn resolve(&self, id: PairId) -> Option<PairKey> {
-        let slot = self.slot(id);
-        let shard_ix = slot / self.per_shard;
-        let local = slot % self.per_shard;
-        let shard = self.shards.get(shard_ix)?.read();
-        let (key, generation) = *shard.slots.get(local)?;
+        let (key, generation) = (*self.slots.get(self.slot(id))?.lock())?;
         (generation == self.generation(id)).then_some(key)
     }
 
@@ -444,7 +503,7 @@ impl PairInterner {
 
     /// Mask that extracts the slot bits of a raw id.
     pub(crate) fn slot_mask(&self) -> u32 {
-        (1u32 << self.slot_bits) - 1
+        ((1u64 << self.slot_bits) - 1) as u32
     }
 
     fn generation(&self, id: PairId) -> u32 {
@@ -459,30 +518,20 @@ impl PairInterner {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
-    fn touch(&self, shard_ix: usize, local: u32, generation: u32) -> PairId {
-        let global = shard_ix * self.per_shard + local as usize;
-        if !self.referenced[global].load(Ordering::Relaxed) {
-            self.referenced[global].store(true, Ordering::Relaxed);
+    /// Marks `slot` referenced and returns its current id.
+    fn touch(&self, slot: usize) -> PairId {
+        if !self.referenced[slot].load(Ordering::Relaxed) {
+            self.referenced[slot].store(true, Ordering::Relaxed);
         }
-        PairId((generation << self.slot_bits) | global as u32)
-    }
-
-    /// Advances the shard's CLOCK hand to the first slot not referenced since the last pass.
-    fn clock_victim(&self, shard_ix: usize, shard: &mut Shard) -> usize {
-        let base = shard_ix * self.per_shard;
-        loop {
-            let local = shard.hand;
-            shard.hand = (shard.hand + 1) % self.per_shard;
-            if !self.referenced[base + local].swap(false, Ordering::Relaxed) {
-                return local;
-            }
-        }
+        let generation = self.generations[slot].load(Ordering::Relaxed);
+        PairId((generation << self.slot_bits) | slot as u32)
     }
 
     /// Approximate heap bytes held (fixed once full).
     pub fn memory_bytes(&self) -> usize {
-        let per_slot = std::mem::size_of::<(PairKey, u32)>()
+        let per_slot = std::mem::size_of::<Mutex<Option<SlotOwner>>>()
             + std::mem::size_of::<(PairKey, u32)>() + 1 // hash map entry + control byte
+            + std::mem::size_of::<AtomicU32>()
             + std::mem::size_of::<AtomicBool>()
             + std::mem::size_of::<AtomicU16>();
         self.capacity() * per_slot
@@ -583,5 +632,44 @@ mod tests {
         }
         let again = i.intern(key(0));
         assert_eq!(i.resolve(again), Some(key(0)));
+    }
+
+    /// Threads interning distinct pairs recycle each other's slots without deadlock; the
+    /// interner ends exactly full, every slot's pair mapping back to it.
+    #[test]
+    fn concurrent_interning_fills_exactly_to_capacity() {
+        let i = PairInterner::new(1_000);
+        let chain = i.chain_id("bsc").unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let i = &i;
+                s.spawn(move || {
+                    for n in 0..10_000u32 {
+                        let mut b = [0u8; 20];
+                        b[..4].copy_from_slice(&n.to_le_bytes());
+                        b[4..8].copy_from_slice(&t.to_le_bytes());
+                        let key = PairKey {
+                            chain,
+                            address: Address::from_bytes(b),
+                        };
+                        let id = i.intern(key);
+                        // Another thread may recycle the slot between the two calls: the
+                        // generation then makes the id resolve to nothing, never to
+                        // another pair.
+                        if let Some(resolved) = i.resolve(id) {
+                            assert_eq!(resolved, key);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(i.len(), 1_000);
+        let mapped: usize = i.shards.iter().map(|m| m.read().len()).sum();
+        assert_eq!(mapped, 1_000);
+        for (slot, entry) in i.slots.iter().enumerate() {
+            let (key, _) = entry.lock().unwrap();
+            let id = i.lookup(&key).unwrap();
+            assert_eq!(i.slot(id), slot);
+        }
     }
 }

@@ -184,6 +184,69 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `n` distinct pairs into an interner of capacity `c` keep `min(n, c)`: below
+    /// capacity no id is recycled (every id issued still resolves); beyond it each new pair
+    /// recycles exactly one slot.
+    #[test]
+    fn n_distinct_pairs_into_capacity_c_keep_min_n_c(
+        cap in 1usize..1_500,
+        extra in 0usize..300,
+        fewer in any::<bool>(),
+    ) {
+        let interner = PairInterner::new(cap);
+        prop_assert_eq!(interner.capacity(), cap);
+        let chain = interner.chain_id("ethereum").unwrap();
+        let key = |n: usize| PairKey { chain, address: address(n as u32) };
+        let n = if fewer { cap.saturating_sub(extra) } else { cap + extra };
+        let ids: Vec<PairId> = (0..n.min(cap)).map(|i| interner.intern(key(i))).collect();
+        prop_assert_eq!(interner.len(), n.min(cap));
+        for (i, &id) in ids.iter().enumerate() {
+            prop_assert_eq!(interner.resolve(id), Some(key(i)), "id of pair {} recycled below capacity", i);
+        }
+        for i in n.min(cap)..n {
+            interner.intern(key(i));
+        }
+        prop_assert_eq!(interner.len(), n.min(cap));
+    }
+}
+
+/// A price-matrix L1 of 1,024 entries holds 1,024 distinct pools, and every id issued for
+/// them keeps working (the review found 986 kept, and `UnknownPair` for recycled ids).
+#[test]
+fn a_price_matrix_of_1024_holds_1024_pools() {
+    let rt = runtime();
+    let cache = HierarchicalCache::builder()
+        .l1_entries(1024)
+        .use_price_matrix(true)
+        .build_in_memory();
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    rt.block_on(async {
+        let ids: Vec<PairId> = (0..1024u32)
+            .map(|n| {
+                cache.interner().intern(PairKey {
+                    chain,
+                    address: address(n),
+                })
+            })
+            .collect();
+        for (n, &id) in ids.iter().enumerate() {
+            cache.set(id, price(n as u32)).await.unwrap();
+        }
+        assert_eq!(cache.l1_len(), 1024);
+        for (n, &id) in ids.iter().enumerate() {
+            assert_eq!(
+                cache.get(id).await.unwrap(),
+                Some(price(n as u32)),
+                "pool {n}"
+            );
+        }
+        assert_eq!(cache.stats().l1.hits, 1024);
+    });
+}
+
 /// A flood of distinct addresses: once the interner and L1 are full, live heap memory
 /// stops growing (other tests run in parallel threads, so allow a little noise).
 #[test]
@@ -249,10 +312,16 @@ fn slow_l2_fetch_never_overwrites_a_newer_write() {
         writer.await.unwrap();
         // ... but L1 keeps the newer price.
         assert_eq!(cache.peek_l1(id), Some(price(2)));
-        // And a warm-style promotion of a value fetched before the write is refused.
-        let seq = cache.write_seq(id);
+        // And a warm whose fetch was in flight during a write does not promote.
+        cache.invalidate_l1(id);
+        let warm = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.fetch_for_warm(&[id]).await.unwrap() })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         cache.set_l1(id, price(3));
-        assert!(!cache.promote_if_unchanged(id, price(2), seq));
+        let fetch = warm.await.unwrap();
+        assert_eq!((fetch.promoted, fetch.superseded), (0, 1), "{fetch:?}");
         assert_eq!(cache.peek_l1(id), Some(price(3)));
     });
 }

@@ -54,7 +54,10 @@ fn topn_defaults_and_rule() {
     let cs = ladder();
     let sel = s.select(&ctx(&cs, 0.5, 2_000));
     assert_eq!(picked(&sel), vec![10, 11, 12, 13, 14]);
-    assert_eq!(sel.reason, "Selected top 5 pairs by correlation score");
+    assert_eq!(
+        sel.reason.to_string(),
+        "Selected top 5 pairs by correlation score"
+    );
     let c = sel.candidates[0];
     assert_eq!((c.score, c.priority), (0.95, 0.95));
     assert!((c.estimated_benefit - 0.95 * 10.0).abs() < 1e-12, "{c:?}");
@@ -68,7 +71,10 @@ fn topn_defaults_and_rule() {
     assert_eq!(picked(&sel), vec![10, 11, 12, 13, 14, 15, 16]);
     let sel = s.select(&ctx(&cs[7..], 0.5, 0));
     assert!(sel.candidates.is_empty());
-    assert_eq!(sel.reason, "No correlations found with score >= 0.35");
+    assert_eq!(
+        sel.reason.to_string(),
+        "No correlations found with score >= 0.35"
+    );
 }
 
 #[test]
@@ -80,7 +86,10 @@ fn threshold_defaults_and_rule() {
     let sel = s.select(&ctx(&cs, 0.5, 0));
     // 0.95, 0.85, 0.75, 0.65, 0.55 pass; 0.45 does not.
     assert_eq!(picked(&sel), vec![10, 11, 12, 13, 14]);
-    assert_eq!(sel.reason, "Selected all 5 pairs above threshold");
+    assert_eq!(
+        sel.reason.to_string(),
+        "Selected all 5 pairs above threshold"
+    );
     let s = StrategyConfig::Threshold(ThresholdConfig {
         min_score: 0.5,
         max_pairs: 3,
@@ -89,7 +98,7 @@ fn threshold_defaults_and_rule() {
     let sel = s.select(&ctx(&cs, 0.5, 0));
     assert_eq!(picked(&sel), vec![10, 11, 12]);
     assert_eq!(
-        sel.reason,
+        sel.reason.to_string(),
         "Selected 3/5 pairs above threshold (capped at max)"
     );
     assert_eq!(
@@ -98,7 +107,10 @@ fn threshold_defaults_and_rule() {
         "one more than the cap, to tell capped apart"
     );
     let sel = s.select(&ctx(&cs[6..], 0.5, 0));
-    assert_eq!(sel.reason, "No correlations found with score >= 0.5");
+    assert_eq!(
+        sel.reason.to_string(),
+        "No correlations found with score >= 0.5"
+    );
 }
 
 fn adaptive(config: AdaptiveConfig) -> AdaptiveStrategy {
@@ -120,11 +132,11 @@ fn adaptive_defaults() {
     let sel = s.select(&ctx(&cs, 0.97, 0));
     assert_eq!(picked(&sel), vec![10, 11, 12, 13, 14, 15]);
     assert!(
-        sel.reason.starts_with(
+        sel.reason.to_string().starts_with(
             "Hit rate 0.970 (target: 0.970, delta: 0.00%). Adjusted N to 6 (unchanged"
         ),
         "{}",
-        sel.reason
+        sel.reason.to_string()
     );
 }
 
@@ -136,7 +148,11 @@ fn adaptive_moves_n_up_and_down_and_clamps() {
     let sel = s.select(&ctx(&cs, 0.0, 0));
     assert!((s.current_n() - 6.97).abs() < 1e-9);
     assert_eq!(sel.candidates.len(), 7);
-    assert!(sel.reason.contains("(increased"), "{}", sel.reason);
+    assert!(
+        sel.reason.to_string().contains("(increased"),
+        "{}",
+        sel.reason.to_string()
+    );
     for _ in 0..10 {
         s.select(&ctx(&cs, 0.0, 0));
     }
@@ -152,7 +168,11 @@ fn adaptive_moves_n_up_and_down_and_clamps() {
     }
     assert!((s.current_n() - 7.0).abs() < 1e-9, "{}", s.current_n());
     let sel = s.select(&ctx(&cs, 1.0, 0));
-    assert!(sel.reason.contains("(decreased"), "{}", sel.reason);
+    assert!(
+        sel.reason.to_string().contains("(decreased"),
+        "{}",
+        sel.reason.to_string()
+    );
     for _ in 0..1000 {
         s.select(&ctx(&cs, 1.0, 0));
     }
@@ -185,9 +205,10 @@ fn adaptive_adjusts_even_when_nothing_passes_and_ignores_nan() {
     assert!(sel.candidates.is_empty());
     assert!(
         sel.reason
+            .to_string()
             .starts_with("No correlations found with score >= 0.3"),
         "{}",
-        sel.reason
+        sel.reason.to_string()
     );
     assert!((s.current_n() - 6.97).abs() < 1e-9);
     s.select(&ctx(&none, f64::NAN, 0));
@@ -249,12 +270,12 @@ fn timebased_ranks_by_combined_score() {
     assert!((fresh.priority - 0.79).abs() < 1e-12);
     assert!((fresh.estimated_benefit - 7.9).abs() < 1e-9);
     assert_eq!(
-        sel.reason,
+        sel.reason.to_string(),
         "Selected top 3 pairs by combined score (70% correlation + 30% recency)"
     );
     let sel = s.select(&ctx(&cs[3..], 0.5, now));
     assert_eq!(
-        sel.reason,
+        sel.reason.to_string(),
         "No correlations found with combined score >= 0.3"
     );
 }
@@ -356,7 +377,7 @@ proptest! {
         for hit in hit_rates {
             let sel = s.select(&ctx(&cs, hit, 1_000_000));
             let c = &sel.candidates;
-            prop_assert!(!sel.reason.is_empty());
+            prop_assert!(!sel.reason.to_string().is_empty());
             prop_assert!(c.len() <= s.max_candidates().max(20));
             for (i, x) in c.iter().enumerate() {
                 prop_assert_ne!(x.pair.raw(), SOURCE);

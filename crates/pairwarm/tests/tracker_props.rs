@@ -141,3 +141,71 @@ fn a_million_distinct_pairs() {
     assert_eq!(s.evictions, 1_000_000 - 5000);
     t.check_invariants().unwrap();
 }
+
+/// Records one update of each of `pairs`, a few ms apart (so they also co-occur).
+fn fill(t: &CorrelationTracker, pairs: impl IntoIterator<Item = u32>) {
+    for (i, p) in pairs.into_iter().enumerate() {
+        t.record_price_update(PairId::from_raw(p), 1_000_000 + i as u64 * 3);
+    }
+}
+
+/// The capacity contract: below capacity nothing is evicted; beyond it each new pair
+/// replaces exactly one. The cases the review found (5 into 5 kept 4, 10 into 10 kept 6,
+/// 5,000 into the default 5,000 kept 4,979).
+#[test]
+fn a_tracker_is_full_only_at_its_capacity() {
+    for (n, cap) in [
+        (5usize, 5usize),
+        (10, 10),
+        (5_000, 5_000),
+        (4_096, 4_096),
+        (17, 16),
+    ] {
+        let t = CorrelationTracker::new(TrackerConfig {
+            max_tracked_pairs: cap,
+            ..TrackerConfig::default()
+        })
+        .unwrap();
+        fill(&t, (0..n as u32).map(|p| p.wrapping_mul(2_654_435_761)));
+        let s = t.stats();
+        assert_eq!(s.total_pairs, n.min(cap), "{n} pairs into {cap}");
+        assert_eq!(
+            s.evictions,
+            n.saturating_sub(cap) as u64,
+            "{n} pairs into {cap}"
+        );
+        t.check_invariants().unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// `n` distinct pairs into a capacity of `c` keep `min(n, c)`, every one of them
+    /// tracked while `n <= c`; then each new pair evicts exactly one.
+    #[test]
+    fn n_distinct_pairs_into_capacity_c_keep_min_n_c(
+        cap in 1usize..1_500,
+        extra in 0usize..300,
+        fewer in any::<bool>(),
+        seed in any::<u32>(),
+    ) {
+        let t = CorrelationTracker::new(TrackerConfig {
+            max_tracked_pairs: cap,
+            ..TrackerConfig::default()
+        })
+        .unwrap();
+        let n = if fewer { cap.saturating_sub(extra) } else { cap + extra };
+        let pairs: Vec<u32> = (0..n as u32).map(|i| seed.wrapping_add(i.wrapping_mul(0x9E37_79B9))).collect();
+        fill(&t, pairs.iter().copied().take(n.min(cap)));
+        prop_assert_eq!(t.stats().evictions, 0);
+        for &p in pairs.iter().take(n.min(cap)) {
+            prop_assert!(t.is_tracked(PairId::from_raw(p)), "pair {} evicted below capacity", p);
+        }
+        fill(&t, pairs.iter().copied().skip(n.min(cap)));
+        let s = t.stats();
+        prop_assert_eq!(s.total_pairs, n.min(cap));
+        prop_assert_eq!(s.evictions, n.saturating_sub(cap) as u64);
+        t.check_invariants().unwrap();
+    }
+}

@@ -287,7 +287,11 @@ async fn factories_and_profiles_match_the_seed() {
     // A warm is reported to the metrics with its chain and status.
     let p = ids(&cache, 1);
     parts.warmer.warm_now(p[0], 1_000).await;
-    let text = parts.exporter.unwrap().export().unwrap();
+    let text = parts
+        .metrics
+        .unwrap()
+        .render(pairwarm::metrics::ExportFormat::Prometheus)
+        .unwrap();
     assert!(
         text.contains(r#"arbitrage_warming_operations_total{chain="ethereum",status="success"} 1"#),
         "{text}"
@@ -298,15 +302,14 @@ async fn factories_and_profiles_match_the_seed() {
 struct PanicsOn(PairId);
 
 impl pairwarm::strategy::WarmingStrategy for PanicsOn {
-    fn select(
+    fn select_into(
         &self,
         ctx: &pairwarm::strategy::WarmingContext<'_>,
-    ) -> pairwarm::strategy::Selection {
+        out: &mut Vec<pairwarm::strategy::WarmingCandidate>,
+    ) -> pairwarm::strategy::SelectionReason {
         assert!(ctx.source != self.0, "strategy bug");
-        pairwarm::strategy::Selection {
-            candidates: Vec::new(),
-            reason: "nothing".into(),
-        }
+        out.clear();
+        pairwarm::strategy::SelectionReason::Other("nothing")
     }
     fn name(&self) -> &'static str {
         "panics"

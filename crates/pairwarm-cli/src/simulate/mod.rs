@@ -197,7 +197,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
-        pairwarm_sim::plot::draw(&report, path)?;
+        pairwarm_sim::plot::draw(&report, path).context("--plot")?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

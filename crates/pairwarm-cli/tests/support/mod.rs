@@ -17,42 +17,15 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_pairwarm");
 
-/// Every variable `pairwarm serve` reads, cleared from the child's environment so the
-/// test runner's environment cannot change what a test configures.
-const SERVE_VARIABLES: &[&str] = &[
-    "REDIS_URL",
-    "WARMING_PROFILE",
-    "WARMING_STRATEGY",
-    "WARMING_STRATEGY_CONFIG",
-    "WARMING_MAX_PAIRS_PER_WARM",
-    "WARMING_MIN_CORRELATION_SCORE",
-    "WARMING_ASYNC",
-    "WARMING_TIMEOUT_MS",
-    "CACHE_L1_SIZE",
-    "CACHE_L1_TTL_MS",
-    "CACHE_L2_ENABLED",
-    "CACHE_USE_PRICE_MATRIX",
-    "WARMING_METRICS_ENABLED",
-    "METRICS_PREFIX",
-    "METRICS_PORT",
-    "FEATURE_CACHE_WARMING_ENABLED",
-    "FEATURE_ADAPTIVE_STRATEGY_ENABLED",
-    "ANALYZER_USE_SHARED",
-    "ANALYZER_MAX_TRACKED_PAIRS",
-    "ANALYZER_CO_OCCURRENCE_WINDOW_MS",
-    "WARMING_SHADOW_MODE",
-    "WARMING_ENABLED_CHAINS",
-    "WARMING_ROLLOUT_PERCENTAGE",
-    "PAIRWARM_ADMIN_TOKEN",
-    "RUST_LOG",
-];
-
 /// A `pairwarm` command with a clean environment (no serve variables, no colours).
 pub fn pairwarm() -> Command {
     let mut cmd = Command::new(BIN);
-    for v in SERVE_VARIABLES {
-        cmd.env_remove(v);
+    // Every variable `pairwarm serve` reads (the settings table), so the test runner's
+    // environment cannot change what a test configures.
+    for s in pairwarm_service::config::settings() {
+        cmd.env_remove(s.name);
     }
+    cmd.env_remove("RUST_LOG");
     cmd.env("NO_COLOR", "1");
     cmd
 }

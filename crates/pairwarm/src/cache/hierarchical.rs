@@ -29,6 +29,34 @@ pub enum CacheError {
     UnknownPair(PairId),
 }
 
+/// Why a fetched value was not put into L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NotInserted {
+    /// Written, deleted or invalidated while the fetch was in flight.
+    Superseded,
+    /// The L1 policy did not admit the guess (or a refreshed pair was no longer in L1).
+    NotAdmitted,
+}
+
+/// What [`HierarchicalCache::fetch_for_warm`] did with each pair it was asked for.
+#[derive(Debug, Default)]
+pub struct WarmFetch {
+    /// Found in L2 and put into L1.
+    pub promoted: usize,
+    /// Found in L2 but written, deleted or invalidated while the fetch was in flight, so
+    /// not put into L1 (L1 holds a newer price, or none should be there).
+    pub superseded: usize,
+    /// Not in L2 (or no longer interned).
+    pub not_found: usize,
+    /// Found in L2 but not admitted by the L1 policy: a warm takes only a free or expired
+    /// slot, never a live entry's; a refresh only renews a pair still in L1.
+    pub not_admitted: usize,
+    /// In L2 but not a price.
+    pub undecodable: usize,
+    /// The first undecodable value's error, for the log.
+    pub first_error: Option<ValueError>,
+}
+
 /// Result of one key of a batch read: the price, `None` if absent everywhere, or why the
 /// L2 value could not be used.
 pub type Lookup = Result<Option<Price>, ValueError>;
@@ -372,18 +400,31 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.writes.get(self.interner.slot(id))
     }
 
-    /// The pair's write sequence (see [`HierarchicalCache::promote_if_unchanged`]).
-    pub fn write_seq(&self, id: PairId) -> u32 {
+    /// The pair's write sequence: bumped by every write, delete and invalidation of its
+    /// price. A fetch records it before asking L2 (see [`HierarchicalCache::fetch_for_warm`]).
+    fn write_seq(&self, id: PairId) -> u32 {
         self.write_slot(id)
             .map_or(0, |w| w.load(std::sync::atomic::Ordering::Acquire))
     }
 
-    /// A write of `id`'s price: bump its sequence, then insert.
-    fn write_l1(&self, id: PairId, price: Price) -> Evictions {
+    /// Marks `id`'s price as changed: a value fetched before this point is older.
+    fn bump_seq(&self, id: PairId) {
         if let Some(w) = self.write_slot(id) {
             w.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
+    }
+
+    /// A write of `id`'s price: bump its sequence, then insert.
+    fn write_l1(&self, id: PairId, price: Price) -> Evictions {
+        self.bump_seq(id);
         self.insert_l1(id, price, Insert::Write).1
+    }
+
+    /// Drops `id` from L1 and from every fetch in flight: bump its sequence, then remove
+    /// (a fetch inserting between the two sees the bump and removes its own entry).
+    fn invalidate(&self, id: PairId) -> bool {
+        self.bump_seq(id);
+        self.l1.remove(id)
     }
 
     /// Puts a value fetched from L2 into L1 unless the pair was written since `seq` was
@@ -395,19 +436,19 @@ impl<L: L2Store> HierarchicalCache<L> {
         price: Price,
         seq: u32,
         kind: Insert,
-    ) -> Option<Evictions> {
+    ) -> Result<Evictions, NotInserted> {
         if self.write_seq(id) != seq {
-            return None;
+            return Err(NotInserted::Superseded);
         }
         let (done, evicted) = self.insert_l1(id, price, kind);
         if done == Inserted::Skipped {
-            return None;
+            return Err(NotInserted::NotAdmitted);
         }
         if self.write_seq(id) != seq {
             self.l1.remove(id);
-            return None;
+            return Err(NotInserted::Superseded);
         }
-        Some(evicted)
+        Ok(evicted)
     }
 
     fn insert_l1(&self, id: PairId, price: Price, kind: Insert) -> (Inserted, Evictions) {
@@ -473,7 +514,7 @@ impl<L: L2Store> HierarchicalCache<L> {
             Some(bytes) => match codec::decode(&key, &bytes) {
                 Ok(price) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, price, seq, Insert::Load).is_some() {
+                    if self.insert_fetched(id, price, seq, Insert::Load).is_ok() {
                         self.counters.promoted();
                         self.note_load(id);
                     }
@@ -510,7 +551,7 @@ impl<L: L2Store> HierarchicalCache<L> {
             match &lookup {
                 Ok(Some(price)) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, *price, seq, Insert::Load).is_some() {
+                    if self.insert_fetched(id, *price, seq, Insert::Load).is_ok() {
                         self.counters.promoted();
                         self.note_load(id);
                     }
@@ -523,9 +564,64 @@ impl<L: L2Store> HierarchicalCache<L> {
         Ok(out)
     }
 
+    /// The warm path: fetches `ids` from L2 in **one** round trip and puts each price found
+    /// into L1 only (L2 is not rewritten), unless the pair was written, deleted or
+    /// invalidated while the fetch was in flight — then L1 holds a newer price, or none
+    /// should be there, and the fetched one is dropped. Hit/miss counters are not touched
+    /// (a warm is not a read). Dropping the future (a timeout) promotes nothing.
+    ///
+    /// Fails only if L2 fails; an undecodable value fails only its own pair.
+    pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
+        self.fetch_into_l1(ids, false).await
+    }
+
+    /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one
+    /// round trip and renews those still in L1 in place (value and TTL clock; the eviction
+    /// policy is not told), with the same in-flight write checks as
+    /// [`HierarchicalCache::fetch_for_warm`]. `promoted` counts the renewed pairs.
+    pub async fn fetch_for_refresh(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
+        self.fetch_into_l1(ids, true).await
+    }
+
+    async fn fetch_into_l1(&self, ids: &[PairId], refresh: bool) -> Result<WarmFetch, CacheError> {
+        // Writes after this point are newer than what L2 returns.
+        let seqs: Vec<u32> = ids.iter().map(|&id| self.write_seq(id)).collect();
+        let fetched = self.fetch_l2(ids).await?;
+        let mut out = WarmFetch::default();
+        for ((&id, lookup), &seq) in ids.iter().zip(fetched).zip(&seqs) {
+            match lookup {
+                Ok(Some(price)) => {
+                    let kind = if refresh {
+                        Insert::Refresh
+                    } else {
+                        self.warm_kind()
+                    };
+                    match self.insert_fetched(id, price, seq, kind) {
+                        Ok(_) if refresh => {
+                            self.note_renewed(id);
+                            out.promoted += 1;
+                        }
+                        Ok(_) => {
+                            self.counters.promoted();
+                            out.promoted += 1;
+                        }
+                        Err(NotInserted::Superseded) => out.superseded += 1,
+                        Err(NotInserted::NotAdmitted) => out.not_admitted += 1,
+                    }
+                }
+                Ok(None) => out.not_found += 1,
+                Err(e) => {
+                    out.undecodable += 1;
+                    out.first_error.get_or_insert(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Fetches prices from L2 in one round trip without touching L1 or the hit/miss
-    /// counters: the warmer's read. An id whose slot was recycled reads as absent.
-    pub async fn fetch_l2(&self, ids: &[PairId]) -> Result<Vec<Lookup>, CacheError> {
+    /// counters. An id whose slot was recycled reads as absent.
+    async fn fetch_l2(&self, ids: &[PairId]) -> Result<Vec<Lookup>, CacheError> {
         let Some(l2) = &self.l2 else {
             return Ok(vec![Ok(None); ids.len()]);
         };
@@ -631,11 +727,18 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// pair no longer in L1 is left out. Returns whether it was refreshed.
     pub fn refresh_l1(&self, id: PairId, price: Price) -> bool {
         let renewed = self.insert_l1(id, price, Insert::Refresh).0 == Inserted::Replaced;
-        if renewed && let Some(r) = &self.refresh {
+        if renewed {
+            self.note_renewed(id);
+        }
+        renewed
+    }
+
+    /// A renewed value: refresh-ahead follows it to its next expiry if it is still read.
+    fn note_renewed(&self, id: PairId) {
+        if let Some(r) = &self.refresh {
             let now = self.clock.now_ms();
             r.renewed(self.interner.slot(id), id, now, now);
         }
-        renewed
     }
 
     /// Refresh-ahead: the L1 entries that expire within `lead_ms` from now and were read
@@ -672,33 +775,25 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.l1_ttl_ms
     }
 
-    /// [`HierarchicalCache::promote`] for a price fetched from L2 after `seq` was read
-    /// with [`HierarchicalCache::write_seq`]: skipped if the pair was written since (the
-    /// write is newer than what L2 returned), so a slow fetch never brings an old price
-    /// back into L1.
-    pub fn promote_if_unchanged(&self, id: PairId, price: Price, seq: u32) -> bool {
-        match self.insert_fetched(id, price, seq, self.warm_kind()) {
-            Some(_) => {
-                self.counters.promoted();
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes a pair from L1 and L2.
+    /// Removes a pair from L1 and L2. A warm or read fetching the pair meanwhile does not
+    /// put the deleted price back into L1.
     pub async fn delete(&self, id: PairId) -> Result<(), CacheError> {
-        self.l1.remove(id);
+        self.invalidate(id);
         if let Some(l2) = &self.l2 {
             let key = self.l2_key(id)?;
             l2.delete(&key).await?;
+            // A fetch that started after the first invalidation may have read L2 before
+            // the DEL reached it: invalidate again now that L2 no longer has the price.
+            self.invalidate(id);
         }
         Ok(())
     }
 
-    /// Removes a pair from L1 only.
+    /// Removes a pair from L1 only (L2 was changed elsewhere, or the price must be read
+    /// again). A fetch in flight does not put the old price back. Returns whether L1 held
+    /// the pair.
     pub fn invalidate_l1(&self, id: PairId) -> bool {
-        self.l1.remove(id)
+        self.invalidate(id)
     }
 
     /// Empties L1 (L2 is shared and left alone). Counters keep counting: they are

@@ -1,14 +1,17 @@
 //! The two-level price cache: a bounded in-process L1 in front of an L2 (Redis or memory).
 //!
 //! - [`HierarchicalCache`] is the facade the detector and the warmer use: `get` looks in L1,
-//!   then L2 and promotes an L2 hit; `set` writes through both levels; `get_l1_only`,
-//!   `contains_l1` and `promote` serve the warmer.
+//!   then L2 and promotes an L2 hit; `set` writes through both levels; `contains_l1` and
+//!   `fetch_for_warm` (one `MGET`, promoting only prices not written, deleted or
+//!   invalidated while it was in flight) serve the warmer; `get_l1_only` and `promote`
+//!   serve a simulator that models L2 itself.
 //! - L1 storage is chosen by [`L1Policy`]: the default is W-TinyLFU with an adaptive window
 //!   (chosen for robustness across workloads, see `docs/simulation.md`); S3-FIFO, quick_cache's
 //!   policy (fixed or adaptive hot share) and the original's strict LRU can be named for
 //!   comparison; the price matrix (`use_price_matrix`) is a fixed table with one seqlocked
 //!   slot per interned pair. Inserts say why a value arrives ([`Insert`]), so a warmed guess
-//!   is admitted without displacing what the policy would keep.
+//!   is admitted without displacing what the policy would keep, and `fetch_for_refresh`
+//!   renews entries in place (refresh-ahead under an L1 TTL).
 //! - L2 is the [`L2Store`] trait: [`RedisL2`] for production, [`MemoryL2`] as the embedded
 //!   default and for tests (optional injected latency, switchable outage).
 //!
@@ -33,7 +36,9 @@ pub use any_l2::AnyL2;
 pub use clock::Clock;
 pub use codec::{MAX_VALUE_BYTES, ValueError};
 pub use entry::{Evictions, L1Entry};
-pub use hierarchical::{CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup};
+pub use hierarchical::{
+    CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, WarmFetch,
+};
 pub use l1::L1Policy;
 pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;

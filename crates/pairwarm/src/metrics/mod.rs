@@ -28,6 +28,7 @@
 //! | `detector_opportunities_total` | counter | chain | [`ChainMetrics::opportunities`] |
 //! | `stream_entries_processed_total` | counter | — | [`StreamMetrics::entries_processed`] |
 //! | `stream_dead_letter_total` | counter | reason (`malformed`/`max_deliveries`/`trimmed`/`other`) | [`StreamMetrics::dead_letter`] |
+//! | `stream_dead_letter_refused_total` | counter | — | [`StreamMetrics::dead_letter_refused`] |
 //! | `stream_consumer_lag` | gauge | — | [`StreamMetrics::set_consumer_lag`] |
 //!
 //! Differences from the original system, on purpose:

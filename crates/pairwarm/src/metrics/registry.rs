@@ -74,6 +74,8 @@ pub struct StreamMetrics {
     pub entries_processed: Counter,
     /// `stream_consumer_lag`.
     pub consumer_lag: Gauge,
+    /// `stream_dead_letter_refused_total`.
+    pub dead_letter_refused: Counter,
     dead_letter: [Counter; 4],
 }
 
@@ -238,6 +240,8 @@ impl WarmingMetrics {
             opportunities: b.define(&spec::DETECTOR_OPPORTUNITIES, Counter::default),
             stream_processed: b.define(&spec::STREAM_ENTRIES_PROCESSED, Counter::default),
             stream_dead_letter: b.define(&spec::STREAM_DEAD_LETTER, Counter::default),
+            stream_dead_letter_refused: b
+                .define(&spec::STREAM_DEAD_LETTER_REFUSED, Counter::default),
             stream_lag: b.define(&spec::STREAM_CONSUMER_LAG, Gauge::default),
         };
         debug_assert_eq!(b.catalog.len(), spec::ALL_METRICS.len());
@@ -408,6 +412,7 @@ impl WarmingMetrics {
         self.stream.get_or_init(|| StreamMetrics {
             entries_processed: self.families.stream_processed.get_or_create(&[]),
             consumer_lag: self.families.stream_lag.get_or_create(&[]),
+            dead_letter_refused: self.families.stream_dead_letter_refused.get_or_create(&[]),
             dead_letter: DeadLetterReason::ALL.map(|r| {
                 self.families
                     .stream_dead_letter

@@ -164,6 +164,14 @@ pub static STREAM_DEAD_LETTER: MetricSpec = MetricSpec {
     help: "Stream entries moved to the dead-letter stream, by reason",
 };
 
+/// `stream_dead_letter_refused_total` (service).
+pub static STREAM_DEAD_LETTER_REFUSED: MetricSpec = MetricSpec {
+    name: "stream_dead_letter_refused_total",
+    kind: Counter,
+    labels: &[],
+    help: "Dead-letter copies Redis refused; their entries stay pending and are retried",
+};
+
 /// `stream_consumer_lag` gauge (service).
 pub static STREAM_CONSUMER_LAG: MetricSpec = MetricSpec {
     name: "stream_consumer_lag",
@@ -173,7 +181,7 @@ pub static STREAM_CONSUMER_LAG: MetricSpec = MetricSpec {
 };
 
 /// Every exported metric, in export order.
-pub static ALL_METRICS: [&MetricSpec; 20] = [
+pub static ALL_METRICS: [&MetricSpec; 21] = [
     &WARMING_OPERATIONS,
     &WARMING_PAIRS_WARMED,
     &WARMING_DURATION,
@@ -193,6 +201,7 @@ pub static ALL_METRICS: [&MetricSpec; 20] = [
     &DETECTOR_OPPORTUNITIES,
     &STREAM_ENTRIES_PROCESSED,
     &STREAM_DEAD_LETTER,
+    &STREAM_DEAD_LETTER_REFUSED,
     &STREAM_CONSUMER_LAG,
 ];
 

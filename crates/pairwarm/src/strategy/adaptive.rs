@@ -2,7 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::{AdaptiveConfig, Selection, WarmingContext, WarmingStrategy, by_score, nothing_found};
+use super::{
+    AdaptiveConfig, Adjustment, SelectionReason, WarmingCandidate, WarmingContext, WarmingStrategy,
+    by_score,
+};
 
 /// `adaptive`: top N by score (>= `min_score`), with N steered towards a target L1 hit
 /// rate (original defaults: target 0.97, N in 3..=10, min score 0.3, gain 0.1).
@@ -83,34 +86,36 @@ impl AdaptiveStrategy {
 }
 
 impl WarmingStrategy for AdaptiveStrategy {
-    fn select(&self, ctx: &WarmingContext<'_>) -> Selection {
+    fn select_into(
+        &self,
+        ctx: &WarmingContext<'_>,
+        out: &mut Vec<WarmingCandidate>,
+    ) -> SelectionReason {
         let c = &self.config;
         let (adjustment, n) = self.step(ctx.l1_hit_rate);
         let take = n.round() as usize;
         let direction = if adjustment > 0.0 {
-            "increased"
+            Adjustment::Increased
         } else if adjustment < 0.0 {
-            "decreased"
+            Adjustment::Decreased
         } else {
-            "unchanged"
+            Adjustment::Unchanged
         };
-        let mut candidates = by_score(ctx, c.min_score);
-        if candidates.is_empty() {
-            return Selection {
-                candidates,
-                reason: format!("{} (N {direction} to {take})", nothing_found(c.min_score)),
+        by_score(ctx, c.min_score, out);
+        if out.is_empty() {
+            return SelectionReason::AdaptiveNothingFound {
+                min_score: c.min_score,
+                take,
+                direction,
             };
         }
-        candidates.truncate(take);
-        let delta = c.target_hit_rate - ctx.l1_hit_rate;
-        Selection {
-            reason: format!(
-                "Hit rate {:.3} (target: {:.3}, delta: {:.2}%). Adjusted N to {take} ({direction}, currentN {n:.3}).",
-                ctx.l1_hit_rate,
-                c.target_hit_rate,
-                delta * 100.0
-            ),
-            candidates,
+        out.truncate(take);
+        SelectionReason::Adaptive {
+            hit_rate: ctx.l1_hit_rate,
+            target: c.target_hit_rate,
+            take,
+            direction,
+            current_n: n,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The `threshold` strategy (see [`ThresholdStrategy`]).
 
-use super::{Selection, ThresholdConfig, WarmingContext, WarmingStrategy, by_score, nothing_found};
+use super::{
+    SelectionReason, ThresholdConfig, WarmingCandidate, WarmingContext, WarmingStrategy, by_score,
+};
 
 /// `threshold`: every correlation with score >= `min_score`, best first, capped at
 /// `max_pairs` (original defaults: 0.5, 10). Priority = score, estimated benefit = score ×
@@ -18,25 +20,29 @@ impl ThresholdStrategy {
 }
 
 impl WarmingStrategy for ThresholdStrategy {
-    fn select(&self, ctx: &WarmingContext<'_>) -> Selection {
-        let mut candidates = by_score(ctx, self.config.min_score);
-        let above = candidates.len();
+    fn select_into(
+        &self,
+        ctx: &WarmingContext<'_>,
+        out: &mut Vec<WarmingCandidate>,
+    ) -> SelectionReason {
+        by_score(ctx, self.config.min_score, out);
+        let above = out.len();
         if above == 0 {
-            return Selection {
-                candidates,
-                reason: nothing_found(self.config.min_score),
+            return SelectionReason::NothingFound {
+                min_score: self.config.min_score,
             };
         }
-        candidates.truncate(self.config.max_pairs);
-        let reason = if above > self.config.max_pairs {
-            format!(
-                "Selected {}/{above} pairs above threshold (capped at max)",
-                candidates.len()
-            )
+        out.truncate(self.config.max_pairs);
+        if above > self.config.max_pairs {
+            SelectionReason::CappedAtMax {
+                selected: out.len(),
+                above,
+            }
         } else {
-            format!("Selected all {} pairs above threshold", candidates.len())
-        };
-        Selection { candidates, reason }
+            SelectionReason::AllAboveThreshold {
+                selected: out.len(),
+            }
+        }
     }
 
     fn name(&self) -> &'static str {

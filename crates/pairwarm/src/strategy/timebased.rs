@@ -1,7 +1,7 @@
 //! The `timebased` strategy (see [`TimeBasedStrategy`]).
 
 use super::{
-    Selection, TimeBasedConfig, WarmingCandidate, WarmingContext, WarmingStrategy, eligible,
+    SelectionReason, TimeBasedConfig, WarmingCandidate, WarmingContext, WarmingStrategy, eligible,
 };
 
 /// `timebased`: rank by `recency_weight × recency + correlation_weight × score`, keep
@@ -11,8 +11,10 @@ use super::{
 /// `exp(-age / recency_window_ms)` from the window on (the original's rule, including its
 /// step from 1.0 to e⁻¹ at the window's edge). A `last_seen` in the future counts as age
 /// 0. Weights are not normalised, as in the original. Because recency can lift a weak
-/// score over `min_score`, the tracker-side pre-filter ([`WarmingStrategy::min_score`]) is
-/// 0, and the warmer is asked for `4 × top_n` candidates to re-rank.
+/// score over `min_score`, the strategy's own pre-filter ([`WarmingStrategy::min_score`]) is
+/// 0, and the warmer is asked for `4 × top_n` candidates to re-rank. The warmer's
+/// `min_correlation_score` (0.3 by default) still applies to the tracker's score, as in the
+/// original; set it to 0 to let recency lift any score.
 #[derive(Debug, Clone)]
 pub struct TimeBasedStrategy {
     config: TimeBasedConfig,
@@ -36,46 +38,35 @@ impl TimeBasedStrategy {
     }
 }
 
-/// `w` as a percentage without float noise (0.7 -> "70").
-fn percent(w: f64) -> String {
-    let p = (w * 10_000.0).round() / 100.0;
-    format!("{p}")
-}
-
 impl WarmingStrategy for TimeBasedStrategy {
-    fn select(&self, ctx: &WarmingContext<'_>) -> Selection {
+    fn select_into(
+        &self,
+        ctx: &WarmingContext<'_>,
+        out: &mut Vec<WarmingCandidate>,
+    ) -> SelectionReason {
         let c = &self.config;
-        let mut candidates: Vec<WarmingCandidate> = eligible(ctx)
-            .filter_map(|corr| {
-                let recency = self.recency(ctx.now_ms, corr.last_seen_ms);
-                let combined = c.recency_weight * recency + c.correlation_weight * corr.score;
-                (combined >= c.min_score).then_some(WarmingCandidate {
-                    pair: corr.pair,
-                    score: corr.score,
-                    priority: combined,
-                    estimated_benefit: combined * corr.co_occurrences,
-                })
+        out.clear();
+        out.extend(eligible(ctx).filter_map(|corr| {
+            let recency = self.recency(ctx.now_ms, corr.last_seen_ms);
+            let combined = c.recency_weight * recency + c.correlation_weight * corr.score;
+            (combined >= c.min_score).then_some(WarmingCandidate {
+                pair: corr.pair,
+                score: corr.score,
+                priority: combined,
+                estimated_benefit: combined * corr.co_occurrences,
             })
-            .collect();
-        if candidates.is_empty() {
-            return Selection {
-                candidates,
-                reason: format!(
-                    "No correlations found with combined score >= {}",
-                    c.min_score
-                ),
+        }));
+        if out.is_empty() {
+            return SelectionReason::NothingCombined {
+                min_score: c.min_score,
             };
         }
-        candidates.sort_by(|a, b| b.priority.total_cmp(&a.priority));
-        candidates.truncate(c.top_n);
-        Selection {
-            reason: format!(
-                "Selected top {} pairs by combined score ({}% correlation + {}% recency)",
-                candidates.len(),
-                percent(c.correlation_weight),
-                percent(c.recency_weight)
-            ),
-            candidates,
+        out.sort_by(|a, b| b.priority.total_cmp(&a.priority));
+        out.truncate(c.top_n);
+        SelectionReason::TimeBased {
+            selected: out.len(),
+            correlation_weight: c.correlation_weight,
+            recency_weight: c.recency_weight,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The `topn` strategy (see [`TopNStrategy`]).
 
-use super::{Selection, TopNConfig, WarmingContext, WarmingStrategy, by_score, nothing_found};
+use super::{
+    SelectionReason, TopNConfig, WarmingCandidate, WarmingContext, WarmingStrategy, by_score,
+};
 
 /// `topn`: the `top_n` best correlations with score >= `min_score` (original defaults: 5,
 /// 0.3). Priority = score, estimated benefit = score × co-occurrences.
@@ -18,21 +20,20 @@ impl TopNStrategy {
 }
 
 impl WarmingStrategy for TopNStrategy {
-    fn select(&self, ctx: &WarmingContext<'_>) -> Selection {
-        let mut candidates = by_score(ctx, self.config.min_score);
-        if candidates.is_empty() {
-            return Selection {
-                candidates,
-                reason: nothing_found(self.config.min_score),
+    fn select_into(
+        &self,
+        ctx: &WarmingContext<'_>,
+        out: &mut Vec<WarmingCandidate>,
+    ) -> SelectionReason {
+        by_score(ctx, self.config.min_score, out);
+        if out.is_empty() {
+            return SelectionReason::NothingFound {
+                min_score: self.config.min_score,
             };
         }
-        candidates.truncate(self.config.top_n);
-        Selection {
-            reason: format!(
-                "Selected top {} pairs by correlation score",
-                candidates.len()
-            ),
-            candidates,
+        out.truncate(self.config.top_n);
+        SelectionReason::TopN {
+            selected: out.len(),
         }
     }
 

@@ -1,32 +1,46 @@
 //! The tracker's own bounded directory: `PairId -> slot`, per-slot headers, and CLOCK
 //! eviction of the coldest pair.
 //!
-//! - **Slots.** `max_tracked_pairs` headers are allocated at start. A slot is named by a
-//!   *handle*: `slot | generation << slot_bits` (generation >= 1, so handle 0 means
-//!   "empty"). Evicting a pair bumps its slot's generation, so every handle held elsewhere
-//!   (window ring entries, neighbour keys) stops resolving: [`Directory::resolve`] compares
-//!   the handle with the header's current one. With `g = 32 - slot_bits` generation bits
-//!   (19 at 5,000 pairs) a stale handle could alias only after `2^g` reuses of one slot.
-//! - **Index.** The pairs are split over up to 16 shards by a fixed hash; each shard has a
-//!   linear-probing table of `AtomicU64` (`pair << 32 | local_slot + 1`) at load <= 1/2,
-//!   read without locks. Admissions and evictions take the shard's mutex (so there is no
-//!   global lock, and lookups of known pairs never lock); deletion shifts entries back,
-//!   and a lookup that misses during a concurrent shift retries under the mutex.
-//! - **Eviction.** Each shard sweeps a CLOCK hand over its slots; a slot's counter (0..=3)
-//!   is bumped by each update or read of its pair and decremented by the hand, which takes
-//!   the first slot at 0. One-off pairs from a flood are taken before pairs seen again, and
-//!   a sweep visits at most `4 × slots_per_shard` headers (no sort, no allocation).
+//! - **Slots.** `max_tracked_pairs` headers are allocated at start, shared by all shards.
+//!   A slot is named by a *handle*: `slot | generation << slot_bits` (generation >= 1, so
+//!   handle 0 means "empty"). Evicting a pair bumps its slot's generation, so every handle
+//!   held elsewhere (window ring entries, neighbour keys) stops resolving:
+//!   [`Directory::resolve`] compares the handle with the slot's current one. With
+//!   `g = 32 - slot_bits` generation bits (19 at 5,000 pairs) a stale handle could alias
+//!   only after `2^g` reuses of one slot.
+//! - **Capacity is global.** A new pair takes a never-used slot while there is one (an
+//!   atomic bump counter); only when all `max_tracked_pairs` slots hold a pair does it
+//!   evict, and then the coldest pair of the whole directory (one global CLOCK hand).
+//!   Below capacity nothing is evicted, whatever the hash of the pairs.
+//! - **Index.** Lookups go through up to 16 shards chosen by a fixed hash (one shard per
+//!   256 pairs of capacity); each shard is a linear-probing table of `AtomicU64`
+//!   (`pair << 32 | slot + 1`) of `next_pow2(2 × capacity / shards)` entries, read without
+//!   locks. Admissions and evictions take the mutex of the shard they change (so there is
+//!   no global lock, and lookups of known pairs never lock); deletion shifts entries back,
+//!   and a lookup that misses during a concurrent shift retries under the mutex. A shard
+//!   takes at most 3/4 of its table; only if the hash put 1.5 × its share of the pairs in
+//!   one shard (more than 8 standard deviations at 256 pairs per shard) would it evict one
+//!   of its own pairs before the directory is full.
+//! - **Eviction.** The hand sweeps all slots; a slot's counter (0..=3) is bumped by each
+//!   update or read of its pair and decremented by the hand, which takes the first slot at
+//!   0. One-off pairs from a flood are taken before pairs seen again, and a sweep visits
+//!   at most `4 × max_tracked_pairs` headers (no sort, no allocation). An admitter holding
+//!   its own shard's mutex only *tries* the victim's shard mutex (skipping the victim if it
+//!   is busy), so two admitters never wait for each other.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::pair::PairId;
 
 /// Highest CLOCK count: a pair survives this many sweeps without being touched.
 const CLOCK_MAX: u8 = 3;
 const MAX_SHARDS: usize = 16;
+/// Capacity per shard below which fewer shards are used (keeps each shard's share large
+/// enough that hash imbalance never fills one before the directory is full).
+const PAIRS_PER_SHARD: usize = 256;
 
 /// Per-slot state touched by the slot's own updates and by queries (24 bytes). The
 /// handle and the epoch, which every credit to a partner checks, live in separate dense
@@ -62,17 +76,17 @@ impl Header {
 }
 
 struct Shard {
-    first_slot: usize,
-    slots: usize,
     map: Box<[AtomicU64]>,
     map_mask: usize,
-    used: AtomicUsize,
-    evictions: AtomicU64,
+    /// Most entries the table takes (3/4 of it).
+    limit: usize,
     writer: Mutex<Writer>,
 }
 
+/// A shard's state changed only under its mutex.
 struct Writer {
-    hand: usize,
+    /// Entries in the shard's table.
+    len: usize,
 }
 
 /// A slot as returned by lookups.
@@ -89,31 +103,29 @@ pub(crate) struct Directory {
     /// Epoch that the slot's update count and neighbour table are stored relative to.
     epochs: Box<[AtomicU64]>,
     shards: Box<[Shard]>,
+    /// Slots below this have been handed out at least once.
+    used: AtomicUsize,
+    /// Slots holding a pair.
+    live: AtomicUsize,
+    evictions: AtomicU64,
+    /// The CLOCK hand (a counter; the slot is it modulo the capacity).
+    hand: AtomicUsize,
     slot_bits: u32,
     hasher: foldhash::fast::FixedState,
 }
 
 impl Directory {
     pub(crate) fn new(capacity: usize) -> Self {
-        let shard_count = capacity.clamp(1, MAX_SHARDS);
-        let base = capacity / shard_count;
-        let extra = capacity % shard_count;
-        let mut first_slot = 0;
+        let capacity = capacity.max(1);
+        let shard_count = (capacity / PAIRS_PER_SHARD).clamp(1, MAX_SHARDS);
+        let share = capacity.div_ceil(shard_count);
+        let map_len = (share * 2).next_power_of_two().max(4);
         let shards = (0..shard_count)
-            .map(|i| {
-                let slots = base + usize::from(i < extra);
-                let map_len = (slots * 2).next_power_of_two().max(4);
-                let shard = Shard {
-                    first_slot,
-                    slots,
-                    map: (0..map_len).map(|_| AtomicU64::new(0)).collect(),
-                    map_mask: map_len - 1,
-                    used: AtomicUsize::new(0),
-                    evictions: AtomicU64::new(0),
-                    writer: Mutex::new(Writer { hand: 0 }),
-                };
-                first_slot += slots;
-                shard
+            .map(|_| Shard {
+                map: (0..map_len).map(|_| AtomicU64::new(0)).collect(),
+                map_mask: map_len - 1,
+                limit: map_len / 4 * 3,
+                writer: Mutex::new(Writer { len: 0 }),
             })
             .collect();
         let slot_bits = usize::BITS - capacity.saturating_sub(1).max(1).leading_zeros();
@@ -122,6 +134,10 @@ impl Directory {
             handles: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
             epochs: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             shards,
+            used: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            evictions: AtomicU64::new(0),
+            hand: AtomicUsize::new(0),
             slot_bits,
             hasher: crate::pair::fixed_hasher(),
         }
@@ -166,14 +182,13 @@ impl Directory {
         let raw = pair.raw();
         let hash = self.hash(raw);
         let shard = &self.shards[self.shard_of(hash)];
-        let local = Self::probe(shard, hash, raw)?.1;
-        let index = shard.first_slot + local;
-        let handle = self.handles[index].load(Relaxed);
+        let index = Self::probe(shard, hash, raw)?.1;
+        let handle = self.handles.get(index)?.load(Relaxed);
         (handle != 0 && self.headers[index].pair.load(Relaxed) == raw)
             .then_some(Slot { index, handle })
     }
 
-    /// `(map position, local slot)` of `raw` in the shard's table.
+    /// `(map position, slot)` of `raw` in the shard's table.
     #[inline]
     fn probe(shard: &Shard, hash: u64, raw: u32) -> Option<(usize, usize)> {
         let mut pos = hash as usize & shard.map_mask;
@@ -189,10 +204,11 @@ impl Directory {
         }
     }
 
-    /// Returns `pair`'s slot, admitting it (and evicting the shard's coldest pair when the
-    /// shard is full) if it is new. With `evict = false` a full shard refuses (`None`).
-    /// `on_evict` gets the evicted occupant (already unlinked from the index, header not
-    /// yet reused) so the caller can clean its neighbour table first.
+    /// Returns `pair`'s slot, admitting it if it is new: into a never-used slot while
+    /// there is one, else (with `evict`) into the slot of the coldest pair, which is
+    /// evicted. With `evict = false` a full directory refuses (`None`). `on_evict` gets the
+    /// evicted occupant (already unlinked from the index, header not yet reused) so the
+    /// caller can clean its neighbour table first.
     pub(crate) fn admit(
         &self,
         pair: PairId,
@@ -203,33 +219,35 @@ impl Directory {
     ) -> Option<Slot> {
         let raw = pair.raw();
         let hash = self.hash(raw);
-        let shard = &self.shards[self.shard_of(hash)];
+        let shard_ix = self.shard_of(hash);
+        let shard = &self.shards[shard_ix];
         let mut writer = shard.writer.lock();
-        if let Some((_, local)) = Self::probe(shard, hash, raw) {
-            let index = shard.first_slot + local;
+        if let Some((_, index)) = Self::probe(shard, hash, raw) {
             let handle = self.handles[index].load(Relaxed);
             return Some(Slot { index, handle });
         }
-        let used = shard.used.load(Relaxed);
-        let local = if used < shard.slots {
-            shard.used.store(used + 1, Relaxed);
-            used
-        } else if evict {
-            let local = self.clock_victim(shard, &mut writer);
-            let index = shard.first_slot + local;
-            let old = Slot {
-                index,
-                handle: self.handles[index].load(Relaxed),
-            };
-            let old_pair = self.headers[index].pair.load(Relaxed);
-            self.unlink(shard, old_pair);
-            shard.evictions.fetch_add(1, Relaxed);
-            on_evict(old);
-            local
-        } else {
+        let index = if writer.len < shard.limit
+            && let Some(index) = self.take_unused()
+        {
+            self.live.fetch_add(1, Relaxed);
+            index
+        } else if !evict {
             return None;
+        } else {
+            // The coldest pair of the directory; if the hash overfilled this shard (see
+            // the module docs) or every victim's shard stayed busy, the coldest of ours.
+            let old = if writer.len < shard.limit {
+                self.evict_coldest(shard_ix, &mut writer)
+            } else {
+                None
+            };
+            let old = match old {
+                Some(old) => old,
+                None => self.evict_in_shard(shard, &mut writer)?,
+            };
+            on_evict(old);
+            old.index
         };
-        let index = shard.first_slot + local;
         let header = &self.headers[index];
         let generation = match self.handles[index].load(Relaxed) >> self.slot_bits {
             g if g >= (u32::MAX >> self.slot_bits) => 1,
@@ -241,15 +259,86 @@ impl Directory {
         header.updates.store(0, Relaxed);
         header.last_update.store(ts, Relaxed);
         // 0: the admitting update's touch makes it 1, so a one-off pair from a flood is
-        // the next victim of its shard while pairs seen again climb to CLOCK_MAX.
+        // the next victim while pairs seen again climb to CLOCK_MAX.
         header.clock.store(0, Relaxed);
         self.handles[index].store(handle, Relaxed);
         let mut pos = hash as usize & shard.map_mask;
         while shard.map[pos].load(Relaxed) != 0 {
             pos = (pos + 1) & shard.map_mask;
         }
-        shard.map[pos].store((u64::from(raw) << 32) | (local as u64 + 1), Relaxed);
+        shard.map[pos].store((u64::from(raw) << 32) | (index as u64 + 1), Relaxed);
+        writer.len += 1;
         Some(Slot { index, handle })
+    }
+
+    /// A slot never handed out yet, if any is left.
+    fn take_unused(&self) -> Option<usize> {
+        let capacity = self.capacity();
+        self.used
+            .fetch_update(Relaxed, Relaxed, |u| (u < capacity).then_some(u + 1))
+            .ok()
+    }
+
+    /// Evicts the coldest pair of the directory (the CLOCK hand's first slot at 0 whose
+    /// shard is free or ours) and returns its slot. `own` is the caller's locked shard.
+    fn evict_coldest(&self, own: usize, own_writer: &mut Writer) -> Option<Slot> {
+        let capacity = self.capacity();
+        // Bounded: every visit decrements a counter <= CLOCK_MAX; one more sweep for
+        // victims skipped because their shard was busy.
+        for _ in 0..capacity * (CLOCK_MAX as usize + 2) {
+            let index = self.hand.fetch_add(1, Relaxed) % capacity;
+            let header = &self.headers[index];
+            let c = header.clock.load(Relaxed);
+            if c > 0 {
+                header.clock.store(c - 1, Relaxed);
+                continue;
+            }
+            let victim = header.pair.load(Relaxed);
+            let hash = self.hash(victim);
+            let shard_ix = self.shard_of(hash);
+            let shard = &self.shards[shard_ix];
+            let mut guard: Option<MutexGuard<'_, Writer>> = None;
+            let writer: &mut Writer = if shard_ix == own {
+                own_writer
+            } else {
+                // Never wait while holding our own shard: skip a busy victim.
+                match shard.writer.try_lock() {
+                    Some(g) => guard.insert(g),
+                    None => continue,
+                }
+            };
+            // Still that pair's slot (not evicted or re-admitted meanwhile)?
+            if Self::probe(shard, hash, victim).map(|p| p.1) != Some(index) {
+                continue;
+            }
+            return Some(self.evict(shard, writer, index, victim));
+        }
+        None
+    }
+
+    /// Evicts the coldest pair of the caller's (locked) shard.
+    fn evict_in_shard(&self, shard: &Shard, writer: &mut Writer) -> Option<Slot> {
+        let (index, victim) = shard
+            .map
+            .iter()
+            .map(|e| e.load(Relaxed))
+            .filter(|&e| e != 0)
+            .map(|e| ((e as u32 - 1) as usize, (e >> 32) as u32))
+            .min_by_key(|&(index, _)| self.headers[index].clock.load(Relaxed))?;
+        Some(self.evict(shard, writer, index, victim))
+    }
+
+    /// Unlinks `victim` (in slot `index`) from its shard, whose mutex the caller holds.
+    /// The slot is then the caller's: no index entry names it any more.
+    fn evict(&self, shard: &Shard, writer: &mut Writer, index: usize, victim: u32) -> Slot {
+        let old = Slot {
+            index,
+            handle: self.handles[index].load(Relaxed),
+        };
+        self.unlink(shard, victim);
+        writer.len -= 1;
+        self.evictions.fetch_add(1, Relaxed);
+        old
     }
 
     /// Removes `raw` from the shard's table by backward shifting (caller holds the mutex).
@@ -275,63 +364,46 @@ impl Directory {
         shard.map[hole].store(0, Relaxed);
     }
 
-    /// Advances the shard's hand to the first slot whose CLOCK counter is 0.
-    fn clock_victim(&self, shard: &Shard, writer: &mut Writer) -> usize {
-        // Bounded: every visit decrements a counter <= CLOCK_MAX.
-        for _ in 0..=(shard.slots * (CLOCK_MAX as usize + 1)) {
-            let local = writer.hand;
-            writer.hand = (writer.hand + 1) % shard.slots;
-            let clock = &self.headers[shard.first_slot + local].clock;
-            let c = clock.load(Relaxed);
-            if c == 0 {
-                return local;
-            }
-            clock.store(c - 1, Relaxed);
-        }
-        writer.hand
-    }
-
     /// Number of tracked pairs.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.used.load(Relaxed)).sum()
+        self.live.load(Relaxed)
     }
 
     pub(crate) fn evictions(&self) -> u64 {
-        self.shards.iter().map(|s| s.evictions.load(Relaxed)).sum()
+        self.evictions.load(Relaxed)
     }
 
     /// Slots currently holding a pair.
     pub(crate) fn live_slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.shards.iter().flat_map(move |s| {
-            let used = s.used.load(Relaxed);
-            (s.first_slot..s.first_slot + used).filter_map(move |index| {
-                let handle = self.handles[index].load(Relaxed);
-                (handle != 0).then_some(Slot { index, handle })
-            })
+        let used = self.used.load(Relaxed).min(self.capacity());
+        (0..used).filter_map(move |index| {
+            let handle = self.handles[index].load(Relaxed);
+            (handle != 0).then_some(Slot { index, handle })
         })
     }
 
     /// Forgets every pair. Generations restart, so the caller must also clear everything
     /// holding handles (the window ring and the neighbour tables), as `reset` does.
     pub(crate) fn clear(&self) {
-        for shard in self.shards.iter() {
-            let mut writer = shard.writer.lock();
-            writer.hand = 0;
+        let mut writers: Vec<_> = self.shards.iter().map(|s| s.writer.lock()).collect();
+        for (shard, writer) in self.shards.iter().zip(writers.iter_mut()) {
             for e in shard.map.iter() {
                 e.store(0, Relaxed);
             }
-            for index in shard.first_slot..shard.first_slot + shard.slots {
-                let h = &self.headers[index];
-                self.handles[index].store(0, Relaxed);
-                self.epochs[index].store(0, Relaxed);
-                h.pair.store(0, Relaxed);
-                h.updates.store(0, Relaxed);
-                h.last_update.store(0, Relaxed);
-                h.clock.store(0, Relaxed);
-            }
-            shard.used.store(0, Relaxed);
-            shard.evictions.store(0, Relaxed);
+            writer.len = 0;
         }
+        for (index, h) in self.headers.iter().enumerate() {
+            self.handles[index].store(0, Relaxed);
+            self.epochs[index].store(0, Relaxed);
+            h.pair.store(0, Relaxed);
+            h.updates.store(0, Relaxed);
+            h.last_update.store(0, Relaxed);
+            h.clock.store(0, Relaxed);
+        }
+        self.used.store(0, Relaxed);
+        self.live.store(0, Relaxed);
+        self.evictions.store(0, Relaxed);
+        self.hand.store(0, Relaxed);
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
@@ -346,41 +418,51 @@ impl Directory {
                 .sum::<usize>()
     }
 
-    /// Internal consistency, for tests: every index entry names a live slot of its shard
-    /// holding that pair, and every live slot is indexed.
+    /// Internal consistency, for tests: every index entry names a live slot holding that
+    /// pair, reachable by probing; every live slot is indexed exactly once.
     pub(crate) fn check(&self) -> Result<(), String> {
+        let mut indexed = vec![false; self.capacity()];
+        let mut total = 0;
         for (si, shard) in self.shards.iter().enumerate() {
-            let used = shard.used.load(Relaxed);
-            if used > shard.slots {
-                return Err(format!("shard {si}: used {used} > slots {}", shard.slots));
-            }
-            let mut indexed = 0;
+            let len = shard.writer.lock().len;
+            let mut entries = 0;
             for e in shard.map.iter() {
                 let e = e.load(Relaxed);
                 if e == 0 {
                     continue;
                 }
-                indexed += 1;
+                entries += 1;
                 let raw = (e >> 32) as u32;
-                let local = (e as u32 - 1) as usize;
-                if local >= used {
+                let index = (e as u32 - 1) as usize;
+                if index >= self.capacity() || indexed[index] {
                     return Err(format!(
-                        "shard {si}: entry for pair {raw} names unused slot"
+                        "shard {si}: pair {raw} names slot {index} twice or out of range"
                     ));
                 }
-                let index = shard.first_slot + local;
+                indexed[index] = true;
                 if self.headers[index].pair.load(Relaxed) != raw
                     || self.handles[index].load(Relaxed) == 0
                 {
                     return Err(format!("shard {si}: entry for pair {raw} is dangling"));
                 }
-                if Self::probe(shard, self.hash(raw), raw).map(|p| p.1) != Some(local) {
+                if self.shard_of(self.hash(raw)) != si {
+                    return Err(format!("shard {si}: pair {raw} is in the wrong shard"));
+                }
+                if Self::probe(shard, self.hash(raw), raw).map(|p| p.1) != Some(index) {
                     return Err(format!("shard {si}: pair {raw} unreachable by probing"));
                 }
             }
-            if indexed != used {
-                return Err(format!("shard {si}: {indexed} indexed, {used} used"));
+            if entries != len {
+                return Err(format!("shard {si}: {entries} indexed, {len} counted"));
             }
+            total += entries;
+        }
+        let live = self.live_slots().count();
+        if total != live || live != self.len() {
+            return Err(format!(
+                "{total} indexed, {live} live slots, {} counted",
+                self.len()
+            ));
         }
         Ok(())
     }
@@ -445,6 +527,29 @@ mod tests {
                 "hot pair {p} evicted"
             );
         }
+    }
+
+    /// Admitters in different shards evict each other's pairs without deadlock, and the
+    /// directory ends exactly full and consistent.
+    #[test]
+    fn concurrent_admissions_fill_exactly_to_capacity() {
+        let d = Directory::new(1_000);
+        assert!(d.shards.len() > 1);
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let d = &d;
+                s.spawn(move || {
+                    for p in 0..10_000u32 {
+                        let pair = PairId::from_raw(t * 1_000_000 + p);
+                        let slot = d.admit(pair, 0, 0, true, |_| {}).unwrap();
+                        d.header(slot.index).touch();
+                    }
+                });
+            }
+        });
+        d.check().unwrap();
+        assert_eq!(d.len(), 1_000);
+        assert_eq!(d.evictions(), 40_000 - 1_000);
     }
 
     #[test]

@@ -25,9 +25,10 @@
 //! # Design
 //!
 //! - **Directory** (`index.rs`): `max_tracked_pairs` slots allocated at start, a sharded
-//!   lock-free `PairId -> slot` index, CLOCK eviction of the coldest pair per shard (no
-//!   sort). Slots are named by *handles* (slot + generation) so a reference to an evicted
-//!   pair never resolves: it is never credited, never returned.
+//!   lock-free `PairId -> slot` index, and a global capacity: nothing is evicted before
+//!   all slots hold a pair, then a new pair replaces the coldest of the whole directory
+//!   (one CLOCK hand, no sort). Slots are named by *handles* (slot + generation) so a
+//!   reference to an evicted pair never resolves: it is never credited, never returned.
 //! - **Window** (`window.rs`): a ring of recent `(handle, ts)` updates scanned newest-first.
 //!   An update credits at most `max_credits_per_update` (default 8) distinct pairs updated
 //!   within `window_ms` before it (inclusive: exactly `window_ms` earlier still counts),
@@ -56,14 +57,14 @@
 //!
 //! Fixed at construction and reported exactly by [`TrackerStats::memory_bytes`]:
 //! `max_tracked_pairs × (36 + 16·m)` bytes of slot state and tables, plus the index
-//! (`8 × next_pow2(2 × pairs_per_shard)` bytes per shard, 16 shards, ~26 bytes per pair)
-//! and ~12 KB of window ring, batch buffer and counters. Defaults (5,000 pairs, m = 16):
-//! 1,601,440 bytes. Nothing grows afterwards, whatever the number of distinct pairs seen.
+//! (`8 × next_pow2(2 × pairs / shards)` bytes per shard, one shard per 256 pairs up to 16,
+//! ~26 bytes per pair) and ~12 KB of window ring, batch buffer and counters. Defaults
+//! (5,000 pairs, m = 16): 1,601,056 bytes. Nothing grows afterwards, whatever the number of distinct pairs seen.
 //!
 //! # Concurrency
 //!
-//! Every method takes `&self`. Known pairs are looked up without locks; admissions lock
-//! one of 16 shards; counts are relaxed atomics written without locks (see `neighbours.rs`
+//! Every method takes `&self`. Known pairs are looked up without locks; an admission
+//! locks its pair's shard (and, to evict, tries the victim's: see `index.rs`); counts are relaxed atomics written without locks (see `neighbours.rs`
 //! for what a race can cost: at most one credit). With one writer thread the tracker is
 //! exactly deterministic: same input, same output.
 //!
@@ -86,10 +87,14 @@ mod index;
 mod neighbours;
 mod snapshot;
 mod window;
+#[cfg(feature = "testing")]
 pub mod workload;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{AcqRel, Relaxed},
+};
 
 pub use batch::BATCH_CAPACITY;
 pub use config::{
@@ -293,24 +298,35 @@ impl CorrelationTracker {
     /// Moves `slot`'s counters to `epoch` if they are older. Returns the factor that
     /// converts a weight of `epoch` into the slot's epoch (1 unless the slot is newer, for
     /// an out-of-order timestamp) and the slot's epoch.
+    ///
+    /// The epoch cell is moved by compare-and-swap, and only the writer whose swap
+    /// succeeded rescales: two writers crossing the boundary at once must not both
+    /// multiply the counts (that would wipe the table). A credit another writer adds
+    /// between the swap and the end of the rescale is scaled with the table, so a race
+    /// costs at most that credit (the same bound as the tables' other races).
     #[inline]
     fn align_epoch(&self, slot: usize, epoch: u64) -> (f32, u64) {
         let cell = self.dir.epoch(slot);
-        let current = cell.load(Relaxed);
-        if current == epoch {
-            (1.0, epoch)
-        } else if current < epoch {
-            let factor = Decay::shift(epoch - current);
-            let shift_ms = self.decay.epoch_start(epoch) - self.decay.epoch_start(current);
-            self.tables.rescale(slot, factor, shift_ms);
-            let header = self.dir.header(slot);
-            let u = f32::from_bits(header.updates.load(Relaxed)) * factor;
-            header.updates.store(u.to_bits(), Relaxed);
-            cell.store(epoch, Relaxed);
-            (1.0, epoch)
-        } else {
-            (Decay::shift(current - epoch), current)
+        let mut current = cell.load(Relaxed);
+        loop {
+            if current == epoch {
+                return (1.0, epoch);
+            }
+            if current > epoch {
+                return (Decay::shift(current - epoch), current);
+            }
+            match cell.compare_exchange_weak(current, epoch, AcqRel, Relaxed) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
         }
+        let factor = Decay::shift(epoch - current);
+        let shift_ms = self.decay.epoch_start(epoch) - self.decay.epoch_start(current);
+        self.tables.rescale(slot, factor, shift_ms);
+        let header = self.dir.header(slot);
+        let u = f32::from_bits(header.updates.load(Relaxed)) * factor;
+        header.updates.store(u.to_bits(), Relaxed);
+        (1.0, epoch)
     }
 
     /// `ts_ms` as a table's "seen" offset: ms since the start of `epoch` (saturating).
@@ -789,5 +805,57 @@ impl CorrelationTracker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    /// Several writers crossing an epoch boundary at once: exactly one of them may rescale
+    /// a slot. Each round sets every slot's update count to 1 and has every thread move
+    /// every slot one epoch forward, in the same order. A slot rescaled once holds exactly
+    /// `2^-16`; rescaled twice (two writers both saw the old epoch) it holds `2^-32`.
+    /// Threads walking the same slots run into each other: a thread that finds slots
+    /// already moved skips them quickly and catches up with the one doing the work.
+    #[test]
+    fn one_writer_rescales_across_an_epoch_boundary() {
+        const SLOTS: usize = 4096;
+        const THREADS: usize = 4;
+        const ROUNDS: u64 = 40;
+        let t = CorrelationTracker::new(TrackerConfig {
+            max_tracked_pairs: SLOTS,
+            ..TrackerConfig::default()
+        })
+        .unwrap();
+        for p in 0..SLOTS as u32 {
+            t.record_price_update(PairId::from_raw(p), 0);
+        }
+        let slots: Vec<usize> = t.dir.live_slots().map(|s| s.index).collect();
+        let barrier = Barrier::new(THREADS);
+        let mut wrong = 0;
+        for round in 0..ROUNDS {
+            for &slot in &slots {
+                t.dir.header(slot).updates.store(1f32.to_bits(), Relaxed);
+            }
+            std::thread::scope(|s| {
+                for _ in 0..THREADS {
+                    s.spawn(|| {
+                        barrier.wait();
+                        for &slot in &slots {
+                            t.align_epoch(slot, round + 1);
+                        }
+                    });
+                }
+            });
+            wrong += slots
+                .iter()
+                .filter(|&&slot| {
+                    f32::from_bits(t.dir.header(slot).updates.load(Relaxed)) != Decay::shift(1)
+                })
+                .count();
+        }
+        assert_eq!(wrong, 0, "slots rescaled more than once");
     }
 }

@@ -2,7 +2,7 @@
 //! bursts, the shape of a DEX feed where one block carries many `Sync` events at once.
 //!
 //! Used by `benches/tracker.rs` and `pairwarm bench tracker`, so both measure the same
-//! thing. Seeded and deterministic.
+//! thing. Seeded and deterministic. Behind the `testing` feature.
 //!
 //! ```
 //! use pairwarm::tracker::workload::BurstWorkload;

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheError, HierarchicalCache, L2Store};
 use crate::pair::PairId;
-use crate::strategy::{WarmingContext, WarmingStrategy};
+use crate::strategy::{SelectionReason, WarmingCandidate, WarmingContext, WarmingStrategy};
 use crate::tracker::{CorrelationTracker, PairCorrelation};
 use queue::{Enqueued, Job, WarmQueue};
 
@@ -43,7 +43,8 @@ use queue::{Enqueued, Job, WarmQueue};
 pub struct WarmerConfig {
     /// Hard cap on pairs warmed per source update (default 5).
     pub max_pairs_per_warm: usize,
-    /// Lowest tracker score considered (default 0.3).
+    /// Lowest score warmed (default 0.3), whatever the strategy: the tracker is asked
+    /// for scores >= the stricter of this and the strategy's own minimum.
     pub min_correlation_score: f64,
     /// Enqueue and return at once (default true); `false` warms inline.
     pub async_warming: bool,
@@ -193,8 +194,9 @@ impl WarmingResult {
     }
 }
 
-/// What a warm would do, decided without I/O (see the module docs).
-#[derive(Clone, Debug, PartialEq)]
+/// What a warm would do, decided without I/O (see the module docs). A plan reused with
+/// [`CacheWarmer::plan_into`] keeps its buffers, so planning allocates nothing.
+#[derive(Clone, Debug)]
 pub struct WarmPlan {
     /// The triggering pair.
     pub source: PairId,
@@ -205,7 +207,25 @@ pub struct WarmPlan {
     /// Selected pairs not in L1: what the L2 fetch asks for.
     pub to_fetch: Vec<PairId>,
     /// The strategy's explanation.
-    pub reason: String,
+    pub reason: SelectionReason,
+    /// The tracker's answer (scratch).
+    correlations: Vec<PairCorrelation>,
+    /// The strategy's answer (scratch).
+    candidates: Vec<WarmingCandidate>,
+}
+
+impl Default for WarmPlan {
+    fn default() -> Self {
+        Self {
+            source: PairId::from_raw(0),
+            now_ms: 0,
+            selected: Vec::new(),
+            to_fetch: Vec::new(),
+            reason: SelectionReason::NothingFound { min_score: 0.0 },
+            correlations: Vec::new(),
+            candidates: Vec::new(),
+        }
+    }
 }
 
 impl WarmPlan {
@@ -387,7 +407,7 @@ impl ErrorLog {
 }
 
 /// Milliseconds since the Unix epoch (the time base of price updates in `serve`).
-pub fn wall_clock_ms() -> u64 {
+pub(crate) fn wall_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -501,10 +521,19 @@ impl<L: L2Store> CacheWarmer<L> {
     }
 
     /// Replaces the settings at run time (validated first; on error nothing changes).
-    /// `queue_capacity` keeps its start-up value: the queue is allocated once.
+    /// A new `queue_capacity` resizes the queue, keeping the newest jobs; jobs that no
+    /// longer fit are dropped and counted as `dropped`.
     pub fn update_config(&self, config: WarmerConfig) -> Result<(), WarmerConfigError> {
         config.validate()?;
+        let capacity = config.queue_capacity;
         *self.inner.config.write() = config;
+        let dropped = self.inner.queue.resize(capacity);
+        if !dropped.is_empty() {
+            Counters::add(&self.inner.counters.dropped, dropped.len() as u64);
+            if let Some(o) = self.inner.observer.read().clone() {
+                dropped.iter().for_each(|&p| o.on_dropped(p));
+            }
+        }
         Ok(())
     }
 
@@ -520,52 +549,68 @@ impl<L: L2Store> CacheWarmer<L> {
 
     /// Decides what a warm for `source` at `now_ms` would fetch, without any I/O.
     pub fn plan(&self, source: PairId, now_ms: u64) -> WarmPlan {
-        let config = self.inner.config.read().clone();
+        let mut plan = WarmPlan::default();
+        self.plan_into(source, now_ms, &mut plan);
+        plan
+    }
+
+    /// [`CacheWarmer::plan`] into a reused plan (its previous content is replaced): no
+    /// allocation once its buffers have grown to the strategy's candidate count.
+    pub fn plan_into(&self, source: PairId, now_ms: u64, plan: &mut WarmPlan) {
+        let (max_pairs, min_correlation_score) = {
+            let config = self.inner.config.read();
+            (config.max_pairs_per_warm, config.min_correlation_score)
+        };
         let strategy = self.strategy();
         let cache = &self.inner.cache;
         let (l1_hit_rate, l1_size) = self.inner.hit_rate.current(|| {
             let (hits, misses) = cache.l1_counts();
             (hits, misses, cache.l1_len())
         });
-        let want = strategy.max_candidates().max(config.max_pairs_per_warm);
-        let min_score = strategy.min_score().min(config.min_correlation_score);
-        let mut correlations: Vec<PairCorrelation> = Vec::with_capacity(want);
-        self.inner
-            .tracker
-            .pairs_to_warm_into(source, now_ms, want, min_score, &mut correlations);
-        let selection = strategy.select(&WarmingContext {
+        let want = strategy.max_candidates().max(max_pairs);
+        // The stricter of the two bars: `min_correlation_score` is the lowest score warmed
+        // whatever the strategy (the original filtered candidates at it).
+        let min_score = strategy.min_score().max(min_correlation_score);
+        plan.source = source;
+        plan.now_ms = now_ms;
+        self.inner.tracker.pairs_to_warm_into(
             source,
             now_ms,
-            l1_hit_rate,
-            l1_size,
-            l1_capacity: cache.l1_capacity(),
-            correlations: &correlations,
-        });
-        let mut selected: Vec<PairId> = Vec::with_capacity(config.max_pairs_per_warm);
-        for candidate in selection.candidates {
-            if selected.len() == config.max_pairs_per_warm {
+            want,
+            min_score,
+            &mut plan.correlations,
+        );
+        plan.reason = strategy.select_into(
+            &WarmingContext {
+                source,
+                now_ms,
+                l1_hit_rate,
+                l1_size,
+                l1_capacity: cache.l1_capacity(),
+                correlations: &plan.correlations,
+            },
+            &mut plan.candidates,
+        );
+        plan.selected.clear();
+        for candidate in &plan.candidates {
+            if plan.selected.len() == max_pairs {
                 break;
             }
-            if candidate.pair != source && !selected.contains(&candidate.pair) {
-                selected.push(candidate.pair);
+            if candidate.pair != source && !plan.selected.contains(&candidate.pair) {
+                plan.selected.push(candidate.pair);
             }
         }
-        let to_fetch = selected
-            .iter()
-            .copied()
-            .filter(|&p| !cache.contains_l1(p))
-            .collect();
-        WarmPlan {
-            source,
-            now_ms,
-            selected,
-            to_fetch,
-            reason: selection.reason,
-        }
+        plan.to_fetch.clear();
+        plan.to_fetch.extend(
+            plan.selected
+                .iter()
+                .copied()
+                .filter(|&p| !cache.contains_l1(p)),
+        );
     }
 
     /// Runs a planned warm: one bounded L2 batch fetch, promotion into L1, counters.
-    pub async fn execute(&self, plan: WarmPlan) -> WarmingResult {
+    pub async fn execute(&self, plan: &WarmPlan) -> WarmingResult {
         let started = Instant::now();
         let inner = &self.inner;
         let timeout = Duration::from_millis(inner.config.read().timeout_ms);
@@ -573,36 +618,18 @@ impl<L: L2Store> CacheWarmer<L> {
         result.pairs_attempted = plan.selected.len();
         result.pairs_already_in_l1 = plan.already_in_l1();
         if !plan.to_fetch.is_empty() {
-            // Writes of these pairs after this point are newer than what L2 returns.
-            let seqs: Vec<u32> = plan
-                .to_fetch
-                .iter()
-                .map(|&p| inner.cache.write_seq(p))
-                .collect();
-            match tokio::time::timeout(timeout, inner.cache.fetch_l2(&plan.to_fetch)).await {
-                Ok(Ok(fetched)) => {
-                    for ((&pair, lookup), &seq) in plan.to_fetch.iter().zip(fetched).zip(&seqs) {
-                        match lookup {
-                            Ok(Some(price)) => {
-                                // A pair written meanwhile is in L1 with a newer price
-                                // (or was, and L2 has it): not warmed, not an error. A
-                                // guess the L1 policy did not admit (no free or expired
-                                // slot) is not warmed either.
-                                if inner.cache.promote_if_unchanged(pair, price, seq) {
-                                    result.pairs_warmed += 1;
-                                } else if inner.cache.write_seq(pair) == seq {
-                                    result.pairs_not_admitted += 1;
-                                } else {
-                                    result.pairs_already_in_l1 += 1;
-                                }
-                            }
-                            Ok(None) => result.pairs_not_found += 1,
-                            Err(e) => {
-                                Counters::add(&inner.counters.value_errors, 1);
-                                inner.errors.report(&e);
-                                result.pairs_not_found += 1;
-                            }
-                        }
+            match tokio::time::timeout(timeout, inner.cache.fetch_for_warm(&plan.to_fetch)).await {
+                Ok(Ok(fetch)) => {
+                    result.pairs_warmed = fetch.promoted;
+                    // A pair written meanwhile is in L1 with a newer price (or was, and
+                    // L2 has it): not warmed, not an error.
+                    result.pairs_already_in_l1 += fetch.superseded;
+                    // A guess the L1 policy did not admit (no free or expired slot).
+                    result.pairs_not_admitted = fetch.not_admitted;
+                    result.pairs_not_found = fetch.not_found + fetch.undecodable;
+                    if let Some(e) = &fetch.first_error {
+                        Counters::add(&inner.counters.value_errors, fetch.undecodable as u64);
+                        inner.errors.report(e);
                     }
                 }
                 Ok(Err(e)) => {
@@ -659,7 +686,7 @@ impl<L: L2Store> CacheWarmer<L> {
             return WarmingResult::empty(source, now_ms, WarmStatus::Disabled);
         }
         let plan = self.plan(source, now_ms);
-        self.execute(plan).await
+        self.execute(&plan).await
     }
 
     /// Warms the pairs likely to be read after `source`'s update: queued when
@@ -739,19 +766,21 @@ impl<L: L2Store> CacheWarmer<L> {
         if !self.inner.config.read().enabled || pairs.is_empty() {
             return WarmingResult::empty(manual, now_ms, WarmStatus::Disabled);
         }
-        let mut selected = pairs.to_vec();
-        selected.dedup();
+        // Each pair once, in first-seen order.
+        let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+        let selected: Vec<PairId> = pairs.iter().copied().filter(|&p| seen.insert(p)).collect();
         let to_fetch = selected
             .iter()
             .copied()
             .filter(|&p| !self.inner.cache.contains_l1(p))
             .collect();
-        self.execute(WarmPlan {
+        self.execute(&WarmPlan {
             source: manual,
             now_ms,
             selected,
             to_fetch,
-            reason: "manual".into(),
+            reason: SelectionReason::Manual,
+            ..WarmPlan::default()
         })
         .await
     }
@@ -776,12 +805,13 @@ impl<L: L2Store> CacheWarmer<L> {
             .copied()
             .filter(|&p| !inner.cache.contains_l1(p))
             .collect();
-        self.execute(WarmPlan {
+        self.execute(&WarmPlan {
             source: PairId::from_raw(u32::MAX),
             now_ms,
             selected: hottest,
             to_fetch,
-            reason: "warm start".into(),
+            reason: SelectionReason::Manual,
+            ..WarmPlan::default()
         })
         .await
     }

@@ -65,10 +65,14 @@ impl<L: L2Store> super::CacheWarmer<L> {
         if due.is_empty() {
             return 0;
         }
-        let seqs: Vec<u32> = due.iter().map(|&p| cache.write_seq(p)).collect();
         let timeout = std::time::Duration::from_millis(self.inner.config.read().timeout_ms);
-        let fetched = match tokio::time::timeout(timeout, cache.fetch_l2(&due)).await {
-            Ok(Ok(fetched)) => fetched,
+        let renewed = match tokio::time::timeout(timeout, cache.fetch_for_refresh(&due)).await {
+            Ok(Ok(fetch)) => {
+                if let Some(e) = &fetch.first_error {
+                    self.inner.errors.report(e);
+                }
+                fetch.promoted
+            }
             Ok(Err(e)) => {
                 self.inner.errors.report(&e);
                 return 0;
@@ -81,20 +85,6 @@ impl<L: L2Store> super::CacheWarmer<L> {
                 return 0;
             }
         };
-        let mut renewed = 0;
-        for ((&id, lookup), &seq) in due.iter().zip(fetched).zip(&seqs) {
-            let Ok(Some(price)) = lookup else { continue };
-            if cache.write_seq(id) != seq {
-                continue;
-            }
-            if cache.refresh_l1(id, price) {
-                if cache.write_seq(id) != seq {
-                    cache.invalidate_l1(id);
-                    continue;
-                }
-                renewed += 1;
-            }
-        }
         let c = &self.inner.counters;
         super::Counters::add(&c.refresh_batches, 1);
         super::Counters::add(&c.refreshed, renewed as u64);

@@ -6,14 +6,47 @@
 
 use std::time::{Duration, Instant};
 
+use pairwarm::cache::L2Store;
+use pairwarm_sim::trace::{GeneratorConfig, GeneratorError, Op, SyntheticWorkload};
+use tokio::sync::watch;
+
+use super::FeedError;
 use crate::entry::PriceUpdate;
 use crate::processor::Processor;
-use pairwarm::cache::L2Store;
-use pairwarm_sim::trace::{GeneratorConfig, Op, SyntheticWorkload};
-use tokio::sync::watch;
 
 const TICK: Duration = Duration::from_millis(10);
 const MAX_BATCH: usize = 512;
+
+/// The price updates of the synthetic workload seeded with `seed`, in order: what the
+/// embedded default feeds itself, and what `pairwarm feed --synthetic` writes to a stream.
+/// Unbounded.
+pub fn updates(seed: u64) -> Result<impl Iterator<Item = PriceUpdate> + Send, GeneratorError> {
+    let mut workload = SyntheticWorkload::new(GeneratorConfig {
+        seed,
+        ..GeneratorConfig::default()
+    })?;
+    Ok(std::iter::from_fn(move || {
+        loop {
+            let event = workload.next()?;
+            if event.op != Op::Update {
+                continue;
+            }
+            let Some(pool) = workload.pairs().get(event.pair as usize) else {
+                continue;
+            };
+            return Some(PriceUpdate {
+                chain: pool.chain.clone(),
+                pair: pool.pair,
+                dex: Some(pool.dex.to_ascii_lowercase()),
+                token0: Some(pool.token0.to_ascii_lowercase()),
+                token1: Some(pool.token1.to_ascii_lowercase()),
+                price: event.price.unwrap_or(1.0),
+                block: event.block,
+                ts_ms: None,
+            });
+        }
+    }))
+}
 
 /// Runs until `stop` turns true or `max_updates` updates were fed.
 pub async fn run<L: L2Store>(
@@ -22,11 +55,8 @@ pub async fn run<L: L2Store>(
     seed: u64,
     max_updates: Option<u64>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let mut workload = SyntheticWorkload::new(GeneratorConfig {
-        seed,
-        ..GeneratorConfig::default()
-    })?;
+) -> Result<(), FeedError> {
+    let mut updates = updates(seed).map_err(|e| FeedError::Synthetic(e.to_string()))?;
     let mut fed: u64 = 0;
     let started = Instant::now();
     let mut ticker = tokio::time::interval(TICK);
@@ -44,25 +74,8 @@ pub async fn run<L: L2Store>(
         let due = max_updates.map_or(due, |m| due.min(m));
         while fed < due {
             batch.clear();
-            while batch.len() < MAX_BATCH && fed + (batch.len() as u64) < due {
-                let Some(event) = workload.next() else { break };
-                if event.op != Op::Update {
-                    continue;
-                }
-                let Some(pool) = workload.pairs().get(event.pair as usize) else {
-                    continue;
-                };
-                batch.push(PriceUpdate {
-                    chain: pool.chain.clone(),
-                    pair: pool.pair,
-                    dex: Some(pool.dex.to_ascii_lowercase()),
-                    token0: Some(pool.token0.to_ascii_lowercase()),
-                    token1: Some(pool.token1.to_ascii_lowercase()),
-                    price: event.price.unwrap_or(1.0),
-                    block: event.block,
-                    ts_ms: None,
-                });
-            }
+            let n = (due - fed).min(MAX_BATCH as u64) as usize;
+            batch.extend(updates.by_ref().take(n));
             if batch.is_empty() {
                 break;
             }

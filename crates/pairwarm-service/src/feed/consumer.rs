@@ -3,21 +3,26 @@
 //! - Reads with `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s... >` on a **dedicated**
 //!   connection whose response timeout exceeds the block time (a blocking read on the
 //!   cache's shared multiplexed connection would stall every cache read behind it).
-//! - On start it first re-reads its own pending entries (id `0`): those delivered before a
-//!   crash and never acknowledged.
+//! - On (re)connecting it first re-reads its own pending entries: those delivered before a
+//!   crash or a lost connection and never acknowledged. Each recovery read continues after
+//!   the last entry it returned, so entries that stay pending cannot hold recovery up.
 //! - Every `claim_every`, `XAUTOCLAIM` takes over entries idle for longer than
 //!   `claim_idle_ms` in the group (left by a dead consumer). Entries deleted from the stream
 //!   while pending are acknowledged and dead-lettered as `deleted`, or they would stay
 //!   pending forever.
 //! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
-//!   `<stream>:dlq` with a `reason` and acknowledged in the same `MULTI`, so nothing is
-//!   lost and nothing is retried forever.
+//!   `<stream>:dlq` with a `reason` (one pipelined round trip), and exactly the ones whose
+//!   copy Redis accepted are acknowledged, so nothing is lost without a trace.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::stream::{RawEntry, decode_autoclaim_reply, decode_read_reply};
-use anyhow::Context;
+use super::FeedError;
+use super::dead_letter::DeadLetter;
+use crate::stream::{
+    RawEntry, decode_autoclaim_reply, decode_read_reply, group_backlog, pending_delivery_count,
+};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
@@ -42,13 +47,38 @@ pub struct ConsumerConfig {
     pub claim_every: Duration,
 }
 
-/// A dead-lettered entry: where it came from and why.
-pub struct DeadLetter<'a> {
-    pub entry: &'a RawEntry,
-    pub reason: &'static str,
-    pub detail: String,
+/// Entries of one read, and whether they were delivered before (own pending entries after
+/// a restart or reconnect, or claimed from another consumer) or are new.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// The entries, as read.
+    pub entries: Vec<RawEntry>,
+    /// Delivered before: worth checking their delivery counts.
+    pub redelivered: bool,
 }
 
+impl Batch {
+    fn new(entries: Vec<RawEntry>) -> Self {
+        Self {
+            entries,
+            redelivered: false,
+        }
+    }
+
+    fn redelivered(entries: Vec<RawEntry>) -> Self {
+        Self {
+            entries,
+            redelivered: true,
+        }
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A consumer of the price streams in one consumer group, on its own two connections.
 pub struct StreamConsumer {
     /// Dedicated to `XREADGROUP` (may block for `block_ms`).
     conn: MultiplexedConnection,
@@ -57,14 +87,22 @@ pub struct StreamConsumer {
     cfg: ConsumerConfig,
     /// Still draining this consumer's own pending entries (start-up recovery).
     own_pending: bool,
+    /// Per stream, the last own pending entry recovery has returned: each recovery read
+    /// continues after it, so entries that stay pending (a refused dead-letter copy) are
+    /// passed over instead of coming back forever.
+    recovery_cursor: Vec<String>,
+    /// `>` per stream: the ids of a read of new entries.
+    new_ids: Vec<String>,
     last_claim: Option<Instant>,
     claim_cursor: Vec<String>,
 }
 
 impl StreamConsumer {
-    pub async fn connect(cfg: ConsumerConfig) -> anyhow::Result<Self> {
-        let client = redis::Client::open(cfg.url.as_str())
-            .with_context(|| format!("invalid Redis URL {:?}", cfg.url))?;
+    /// Connects (two connections: blocking reads, and everything else) and creates the
+    /// group on every stream if it does not exist.
+    pub async fn connect(cfg: ConsumerConfig) -> Result<Self, FeedError> {
+        let client =
+            redis::Client::open(cfg.url.as_str()).map_err(FeedError::redis("open Redis URL"))?;
         let conn_cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
@@ -72,17 +110,21 @@ impl StreamConsumer {
         let conn = client
             .get_multiplexed_async_connection_with_config(&conn_cfg)
             .await
-            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+            .map_err(FeedError::redis("connect"))?;
         let cmd = client
             .get_multiplexed_async_connection_with_config(&conn_cfg)
             .await
-            .with_context(|| format!("connect to Redis at {}", cfg.url))?;
+            .map_err(FeedError::redis("connect"))?;
         let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
+        let recovery_cursor = claim_cursor.clone();
+        let new_ids = vec![">".to_owned(); cfg.streams.len()];
         let mut consumer = Self {
             conn,
             cmd,
             cfg,
             own_pending: true,
+            recovery_cursor,
+            new_ids,
             last_claim: None,
             claim_cursor,
         };
@@ -92,7 +134,7 @@ impl StreamConsumer {
 
     /// Creates the group on each stream (from the beginning, so entries written before
     /// the first start are processed too); an existing group is kept.
-    async fn ensure_groups(&mut self) -> anyhow::Result<()> {
+    async fn ensure_groups(&mut self) -> Result<(), FeedError> {
         for stream in &self.cfg.streams {
             let created: redis::RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")
@@ -105,18 +147,27 @@ impl StreamConsumer {
             if let Err(e) = created
                 && e.code() != Some("BUSYGROUP")
             {
-                return Err(e).with_context(|| format!("create group on {stream}"));
+                return Err(FeedError::redis("XGROUP CREATE")(e));
             }
         }
         Ok(())
     }
 
     /// The next batch: own pending entries first, then claims when due, then new entries.
-    pub async fn next_batch(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+    pub async fn next_batch(&mut self) -> Result<Batch, FeedError> {
         if self.own_pending {
-            let batch = self.read("0", false).await?;
-            if !batch.is_empty() {
-                return Ok(batch);
+            let entries = read_group(
+                self.conn.clone(),
+                self.read_cmd(&self.recovery_cursor, false),
+            )
+            .await?;
+            if !entries.is_empty() {
+                for entry in &entries {
+                    if let Some(i) = self.cfg.streams.iter().position(|s| **s == *entry.stream) {
+                        self.recovery_cursor[i].clone_from(&entry.id);
+                    }
+                }
+                return Ok(Batch::redelivered(entries));
             }
             self.own_pending = false;
         }
@@ -126,15 +177,13 @@ impl StreamConsumer {
         if claim_due {
             let claimed = self.claim().await?;
             if !claimed.is_empty() {
-                return Ok(claimed);
+                return Ok(Batch::redelivered(claimed));
             }
             self.last_claim = Some(Instant::now());
         }
-        self.read(">", true).await
-    }
-
-    async fn read(&mut self, id: &str, block: bool) -> anyhow::Result<Vec<RawEntry>> {
-        read_group(self.conn.clone(), self.read_cmd(id, block)).await
+        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true))
+            .await
+            .map(Batch::new)
     }
 
     /// True when the next batch is a plain read of new entries (no recovery or claim due),
@@ -149,11 +198,45 @@ impl StreamConsumer {
     /// A read of new entries that runs on its own (spawnable while a batch is processed).
     pub fn prefetch(
         &self,
-    ) -> impl std::future::Future<Output = anyhow::Result<Vec<RawEntry>>> + Send + 'static {
-        read_group(self.conn.clone(), self.read_cmd(">", true))
+    ) -> impl std::future::Future<Output = Result<Batch, FeedError>> + Send + 'static {
+        let read = read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true));
+        async move { read.await.map(Batch::new) }
     }
 
-    fn read_cmd(&self, id: &str, block: bool) -> redis::Cmd {
+    /// How many times each entry has been delivered (Redis' count in the pending list), for
+    /// redelivered batches: one pipelined `XPENDING` per entry, in one round trip. Entries
+    /// no longer pending are absent.
+    pub async fn delivery_counts(
+        &mut self,
+        entries: &[RawEntry],
+    ) -> Result<HashMap<(Arc<str>, String), u64>, FeedError> {
+        let mut pipe = redis::pipe();
+        for e in entries {
+            pipe.cmd("XPENDING")
+                .arg(&*e.stream)
+                .arg(&self.cfg.group)
+                .arg(&e.id)
+                .arg(&e.id)
+                .arg(1);
+        }
+        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
+            .ignore_errors()
+            .query_async(&mut self.cmd)
+            .await
+            .map_err(FeedError::redis("XPENDING"))?;
+        Ok(entries
+            .iter()
+            .zip(replies)
+            .filter_map(|(e, reply)| {
+                let count = pending_delivery_count(&reply.ok()?)?;
+                Some(((e.stream.clone(), e.id.clone()), count))
+            })
+            .collect())
+    }
+
+    /// `XREADGROUP` from `ids` (one per stream: `>` for new entries, an id for own pending
+    /// entries after it).
+    fn read_cmd(&self, ids: &[String], block: bool) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.cfg.group)
@@ -163,15 +246,12 @@ impl StreamConsumer {
         if block {
             cmd.arg("BLOCK").arg(self.cfg.block_ms);
         }
-        cmd.arg("STREAMS").arg(&self.cfg.streams);
-        for _ in &self.cfg.streams {
-            cmd.arg(id);
-        }
+        cmd.arg("STREAMS").arg(&self.cfg.streams).arg(ids);
         cmd
     }
 
     /// One `XAUTOCLAIM` step per stream (continues from the last cursor).
-    async fn claim(&mut self) -> anyhow::Result<Vec<RawEntry>> {
+    async fn claim(&mut self) -> Result<Vec<RawEntry>, FeedError> {
         let mut out = Vec::new();
         for (i, stream) in self.cfg.streams.iter().enumerate() {
             let reply: redis::Value = redis::cmd("XAUTOCLAIM")
@@ -184,7 +264,7 @@ impl StreamConsumer {
                 .arg(self.cfg.count)
                 .query_async(&mut self.conn)
                 .await
-                .context("XAUTOCLAIM")?;
+                .map_err(FeedError::redis("XAUTOCLAIM"))?;
             let claim = decode_autoclaim_reply(stream, reply)?;
             self.claim_cursor[i] = claim.next;
             out.extend(claim.claimed);
@@ -206,7 +286,7 @@ impl StreamConsumer {
     }
 
     /// Acknowledges processed entries of `stream`.
-    pub async fn ack(&mut self, stream: &str, ids: &[&str]) -> anyhow::Result<()> {
+    pub async fn ack(&mut self, stream: &str, ids: &[&str]) -> Result<(), FeedError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -216,14 +296,17 @@ impl StreamConsumer {
             .arg(ids)
             .query_async(&mut self.cmd)
             .await
-            .context("XACK")?;
+            .map_err(FeedError::redis("XACK"))?;
         Ok(())
     }
 
     /// Copies bad entries to `<stream>:dlq` with their reason, then acknowledges exactly
     /// the ones whose copy succeeded (a failed copy leaves its entry pending, to be retried,
     /// never acked without a trace). Returns, per letter, whether it was dead-lettered.
-    pub async fn dead_letter(&mut self, letters: &[DeadLetter<'_>]) -> anyhow::Result<Vec<bool>> {
+    pub async fn dead_letter(
+        &mut self,
+        letters: &[DeadLetter<'_>],
+    ) -> Result<Vec<bool>, FeedError> {
         if letters.is_empty() {
             return Ok(Vec::new());
         }
@@ -237,9 +320,9 @@ impl StreamConsumer {
                 .arg(100_000)
                 .arg("*")
                 .arg("reason")
-                .arg(letter.reason)
+                .arg(letter.reason.label())
                 .arg("error")
-                .arg(&letter.detail)
+                .arg(letter.reason.to_string())
                 .arg("source_id")
                 .arg(&e.id);
             for (k, v) in e.fields.iter().flatten() {
@@ -248,16 +331,19 @@ impl StreamConsumer {
             pipe.add_command(add);
         }
         // One reply per XADD; an error reply for one copy does not fail the others.
-        let replies: Vec<redis::Value> = pipe
+        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
+            .ignore_errors()
             .query_async(&mut self.cmd)
             .await
-            .context("dead-letter XADD")?;
+            .map_err(FeedError::redis("dead-letter XADD"))?;
         let mut copied: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut ok = Vec::with_capacity(letters.len());
         for (i, letter) in letters.iter().enumerate() {
             let refused = !matches!(
                 replies.get(i),
-                Some(redis::Value::BulkString(_) | redis::Value::SimpleString(_))
+                Some(Ok(
+                    redis::Value::BulkString(_) | redis::Value::SimpleString(_)
+                ))
             );
             ok.push(!refused);
             if !refused {
@@ -274,7 +360,7 @@ impl StreamConsumer {
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
-    pub async fn lag(&mut self) -> anyhow::Result<u64> {
+    pub async fn lag(&mut self) -> Result<u64, FeedError> {
         let mut total = 0u64;
         for stream in &self.cfg.streams {
             let groups: redis::Value = redis::cmd("XINFO")
@@ -282,7 +368,7 @@ impl StreamConsumer {
                 .arg(stream)
                 .query_async(&mut self.cmd)
                 .await
-                .context("XINFO GROUPS")?;
+                .map_err(FeedError::redis("XINFO GROUPS"))?;
             total += group_backlog(&groups, &self.cfg.group);
         }
         Ok(total)
@@ -292,44 +378,10 @@ impl StreamConsumer {
 async fn read_group(
     mut conn: MultiplexedConnection,
     cmd: redis::Cmd,
-) -> anyhow::Result<Vec<RawEntry>> {
-    let reply: redis::Value = cmd.query_async(&mut conn).await.context("XREADGROUP")?;
+) -> Result<Vec<RawEntry>, FeedError> {
+    let reply: redis::Value = cmd
+        .query_async(&mut conn)
+        .await
+        .map_err(FeedError::redis("XREADGROUP"))?;
     Ok(decode_read_reply(reply)?)
-}
-
-/// `lag + pending` of `group` in an `XINFO GROUPS` reply (missing fields count as 0).
-fn group_backlog(reply: &redis::Value, group: &str) -> u64 {
-    use redis::Value;
-    let groups: &[Value] = match reply {
-        Value::Array(v) | Value::Set(v) => v,
-        _ => return 0,
-    };
-    for g in groups {
-        let pairs: Vec<(&Value, &Value)> = match g {
-            Value::Array(v) => v
-                .chunks(2)
-                .filter_map(|c| Some((c.first()?, c.get(1)?)))
-                .collect(),
-            Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
-            _ => continue,
-        };
-        let field = |name: &str| {
-            pairs.iter().find_map(|(k, v)| match k {
-                Value::BulkString(b) if b.as_slice() == name.as_bytes() => Some(*v),
-                Value::SimpleString(s) if s == name => Some(*v),
-                _ => None,
-            })
-        };
-        let is_ours =
-            matches!(field("name"), Some(Value::BulkString(b)) if b.as_slice() == group.as_bytes());
-        if !is_ours {
-            continue;
-        }
-        let num = |v: Option<&Value>| match v {
-            Some(Value::Int(i)) => u64::try_from(*i).unwrap_or(0),
-            _ => 0,
-        };
-        return num(field("lag")) + num(field("pending"));
-    }
-    0
 }

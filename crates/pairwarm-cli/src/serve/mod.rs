@@ -1,4 +1,0 @@
-//! `pairwarm serve`: the long-running service, which lives in the `pairwarm-service` crate.
-
-pub use pairwarm_service::args::ServeArgs;
-pub use pairwarm_service::run::run;

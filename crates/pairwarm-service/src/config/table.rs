@@ -1,0 +1,934 @@
+//! The table of every setting of the service: the one place a setting is spelled.
+//!
+//! Each [`Setting`] gives the environment variable, the command-line flag, what applies
+//! when no source sets it, the accepted values, a one-line description, whether a SIGHUP
+//! reload applies it, and how its value lands in a [`ServiceConfig`](super::ServiceConfig).
+//! The environment reading, the `--env-file` reload, the flags of `pairwarm serve` and
+//! `docs/configuration.md` are all derived from [`SECTIONS`]. Settings apply in table order
+//! (`WARMING_PROFILE` first: the variables after it override its values).
+//!
+//! This file is long because it is a table: one entry per setting, nothing else.
+
+use std::net::SocketAddr;
+
+use pairwarm::container::{Profile, WarmingConfig};
+
+use super::Draft;
+use super::values;
+use crate::config::{FeedSource, SnapshotTarget};
+
+/// A setting: one row of the configuration reference.
+#[derive(Clone, Copy)]
+pub struct Setting {
+    /// Environment variable (and env-file key).
+    pub name: &'static str,
+    /// Long flag of `pairwarm serve`, without the dashes.
+    pub flag: &'static str,
+    /// What applies when no source sets the variable.
+    pub fallback: Fallback,
+    /// The values accepted, and how they are read.
+    pub kind: Kind,
+    /// One line saying what the setting does.
+    pub doc: &'static str,
+    /// Whether a SIGHUP reload applies a change of it.
+    pub reload: Reload,
+    /// A secret: never echoed in errors, help or logs.
+    pub secret: bool,
+    /// Whether an empty value is a value (otherwise empty counts as unset).
+    pub empty_is_value: bool,
+    apply: fn(&mut Draft, Value) -> Result<(), Reject>,
+}
+
+/// What applies when no source sets a variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// This value, applied exactly as if it had been given.
+    Value(&'static str),
+    /// Nothing is applied; the text says what that means (a profile's or the core's value,
+    /// no expiry, ...).
+    Absent(&'static str),
+}
+
+impl Fallback {
+    /// The text of the reference's default column.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Value(v) | Self::Absent(v) => v,
+        }
+    }
+}
+
+/// Whether a SIGHUP reload applies a changed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// Applied by the reload.
+    Live,
+    /// Kept until a restart (the reload logs that it changed).
+    Restart,
+}
+
+/// How a value is read; the accepted form in errors and docs comes from here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// A boolean.
+    Bool,
+    /// An integer in `min..=max`.
+    Int {
+        /// Smallest accepted.
+        min: u64,
+        /// Largest accepted.
+        max: u64,
+    },
+    /// A finite number in `min..=max`.
+    Number {
+        /// Smallest accepted.
+        min: f64,
+        /// Largest accepted.
+        max: f64,
+    },
+    /// A duration (`250ms`, `5s`, `2m`, `1h`).
+    Duration,
+    /// Text, judged by the setting itself; the accepted form.
+    Text(&'static str),
+}
+
+impl Kind {
+    /// The accepted form, as errors and the reference say it.
+    pub fn accepted(self) -> String {
+        match self {
+            Self::Bool => "true or false (also 1/0, yes/no, on/off)".into(),
+            Self::Int { min, max } => format!("an integer in {min}..={max}"),
+            Self::Number { min, max } => format!("a number in [{min}, {max}]"),
+            Self::Duration => "a duration such as 250ms, 5s, 2m or 1h".into(),
+            Self::Text(accepted) => accepted.into(),
+        }
+    }
+
+    /// Placeholder of the flag's value in `--help`.
+    pub fn value_name(self) -> &'static str {
+        match self {
+            Self::Bool => "BOOL",
+            Self::Int { .. } => "INT",
+            Self::Number { .. } => "NUMBER",
+            Self::Duration => "DURATION",
+            Self::Text(_) => "TEXT",
+        }
+    }
+
+    fn parse(self, raw: &str) -> Result<Value, Reject> {
+        Ok(match self {
+            Self::Bool => Value::Bool(values::boolean(raw).map_err(|_| Reject::Invalid)?),
+            Self::Int { min, max } => {
+                Value::Int(values::int(raw, min, max).map_err(|_| Reject::Invalid)?)
+            }
+            Self::Number { min, max } => {
+                Value::Number(values::number(raw, min, max).map_err(|_| Reject::Invalid)?)
+            }
+            Self::Duration => Value::Duration(values::duration(raw).map_err(|_| Reject::Invalid)?),
+            Self::Text(_) => Value::Text(raw.trim().to_owned()),
+        })
+    }
+}
+
+/// A value read according to its [`Kind`].
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Value {
+    Bool(bool),
+    Int(u64),
+    Number(f64),
+    Duration(std::time::Duration),
+    Text(String),
+}
+
+impl Value {
+    fn bool(self) -> Result<bool, Reject> {
+        match self {
+            Self::Bool(b) => Ok(b),
+            _ => Err(Reject::Invalid),
+        }
+    }
+    fn int<T: TryFrom<u64>>(self) -> Result<T, Reject> {
+        match self {
+            Self::Int(n) => T::try_from(n).map_err(|_| Reject::Invalid),
+            _ => Err(Reject::Invalid),
+        }
+    }
+    fn number(self) -> Result<f64, Reject> {
+        match self {
+            Self::Number(n) => Ok(n),
+            _ => Err(Reject::Invalid),
+        }
+    }
+    fn duration(self) -> Result<std::time::Duration, Reject> {
+        match self {
+            Self::Duration(d) => Ok(d),
+            _ => Err(Reject::Invalid),
+        }
+    }
+    fn text(self) -> Result<String, Reject> {
+        match self {
+            Self::Text(t) => Ok(t),
+            _ => Err(Reject::Invalid),
+        }
+    }
+}
+
+/// Why a value was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Reject {
+    /// Not of the accepted form (the error says the form).
+    Invalid,
+    /// Of the form, but wrong for this reason (added to the accepted form).
+    Because(String),
+}
+
+impl Setting {
+    /// One line of `--help`: what it does and its variable.
+    pub fn help(&self) -> String {
+        format!("{} [env: {}]", plain(self.doc), self.name)
+    }
+
+    /// The long `--help` text: description, variable, default, accepted values, reload.
+    pub fn long_help(&self) -> String {
+        format!(
+            "{}\n[env: {}] [default: {}] [accepted: {}] [reload: {}]",
+            plain(self.doc),
+            self.name,
+            plain(self.fallback.describe()),
+            plain(&self.kind.accepted()),
+            match self.reload {
+                Reload::Live => "live",
+                Reload::Restart => "restart",
+            }
+        )
+    }
+
+    /// Reads `raw` and stores it in `draft`.
+    pub(super) fn apply(&self, draft: &mut Draft, raw: &str) -> Result<(), Reject> {
+        let value = self.kind.parse(raw)?;
+        (self.apply)(draft, value)
+    }
+}
+
+/// The table's text without Markdown code marks (for `--help`).
+fn plain(text: &str) -> String {
+    text.replace('`', "")
+}
+
+/// A titled group of settings (a section of the reference).
+pub struct Section {
+    /// Title.
+    pub title: &'static str,
+    /// Its settings, in application order.
+    pub settings: &'static [Setting],
+}
+
+/// Every setting, in application order.
+pub fn settings() -> impl Iterator<Item = &'static Setting> {
+    SECTIONS.iter().flat_map(|s| s.settings.iter())
+}
+
+/// The setting named `name` (environment variable name).
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    settings().find(|s| s.name == name)
+}
+
+const fn row(
+    name: &'static str,
+    flag: &'static str,
+    fallback: Fallback,
+    kind: Kind,
+    reload: Reload,
+    doc: &'static str,
+    apply: fn(&mut Draft, Value) -> Result<(), Reject>,
+) -> Setting {
+    Setting {
+        name,
+        flag,
+        fallback,
+        kind,
+        doc,
+        reload,
+        secret: false,
+        empty_is_value: false,
+        apply,
+    }
+}
+
+use Fallback::Absent;
+use Reload::{Live, Restart};
+
+const PROFILE: &str = "development, staging or production";
+const STRATEGIES: &str = "topn, threshold, adaptive or timebased";
+const NAMES: &str = "comma-separated names of letters, digits, '_', ':', '.' or '-'";
+
+/// The reference, section by section.
+pub static SECTIONS: &[Section] = &[
+    Section {
+        title: "Warming (the seed's variables)",
+        settings: &[
+            row(
+                "WARMING_PROFILE",
+                "profile",
+                Absent("none: the values below"),
+                Kind::Text(PROFILE),
+                Restart,
+                "Base values of the seed's deployment profile; the variables below override them.",
+                |d, v| {
+                    let p: Profile = v.text()?.parse().map_err(|_| Reject::Invalid)?;
+                    d.config.profile = Some(p);
+                    d.config.warming = WarmingConfig::profile(p);
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_STRATEGY",
+                "strategy",
+                Absent("topn (or the profile's)"),
+                Kind::Text(STRATEGIES),
+                Live,
+                "Warming strategy.",
+                |d, v| {
+                    let kind = v.text()?.to_ascii_lowercase();
+                    if !["topn", "threshold", "adaptive", "timebased"].contains(&kind.as_str()) {
+                        return Err(Reject::Invalid);
+                    }
+                    d.strategy_kind = Some(kind);
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_STRATEGY_CONFIG",
+                "strategy-config",
+                Absent("the strategy's defaults"),
+                Kind::Text("a JSON object of the strategy's camelCase fields"),
+                Live,
+                "Strategy settings, e.g. `{\"topN\":5,\"minScore\":0.3}`.",
+                |d, v| {
+                    d.strategy_json = Some(v.text()?);
+                    Ok(())
+                },
+            ),
+            row(
+                "FEATURE_ADAPTIVE_STRATEGY_ENABLED",
+                "adaptive-enabled",
+                Fallback::Value("true"),
+                Kind::Bool,
+                Live,
+                "Allow the adaptive strategy; false turns a requested adaptive into topn (and says so).",
+                |d, v| {
+                    d.config.adaptive_enabled = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_MAX_PAIRS_PER_WARM",
+                "max-pairs-per-warm",
+                Absent("5 (or the profile's)"),
+                Kind::Int { min: 1, max: 1000 },
+                Live,
+                "Pairs warmed per update at most.",
+                |d, v| {
+                    d.config.warming.warmer.max_pairs_per_warm = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_MIN_CORRELATION_SCORE",
+                "min-correlation-score",
+                Absent("0.3"),
+                Kind::Number { min: 0.0, max: 1.0 },
+                Live,
+                "Lowest correlation score warmed.",
+                |d, v| {
+                    d.config.warming.warmer.min_correlation_score = v.number()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_ASYNC",
+                "warming-async",
+                Absent("true (development profile: false)"),
+                Kind::Bool,
+                Live,
+                "Queue warms and return at once (true) or warm inline (false).",
+                |d, v| {
+                    d.config.warming.warmer.async_warming = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_TIMEOUT_MS",
+                "warming-timeout-ms",
+                Absent("50 (development profile: 100)"),
+                Kind::Int {
+                    min: 1,
+                    max: 60_000,
+                },
+                Live,
+                "Deadline of one warm's L2 fetch, ms.",
+                |d, v| {
+                    d.config.warming.warmer.timeout_ms = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_METRICS_ENABLED",
+                "metrics-enabled",
+                Absent("true (development profile: false)"),
+                Kind::Bool,
+                Restart,
+                "Export Prometheus metrics on /metrics.",
+                |d, v| {
+                    d.config.warming.enable_metrics = v.bool()?;
+                    Ok(())
+                },
+            ),
+            Setting {
+                empty_is_value: true,
+                ..row(
+                    "METRICS_PREFIX",
+                    "metrics-prefix",
+                    Absent("arbitrage_"),
+                    Kind::Text("letters, digits, '_' or ':' not starting with a digit, or empty"),
+                    Restart,
+                    "Prefix of every metric name.",
+                    |d, v| {
+                        let prefix = v.text()?;
+                        pairwarm::metrics::validate_prefix(&prefix).map_err(|_| Reject::Invalid)?;
+                        d.config.warming.metrics.prefix = prefix;
+                        Ok(())
+                    },
+                )
+            },
+        ],
+    },
+    Section {
+        title: "Cache",
+        settings: &[
+            row(
+                "CACHE_L1_SIZE",
+                "l1-size",
+                Absent("64 (1 with the synthetic feed, so its ~3,500 pools do not all fit)"),
+                Kind::Int {
+                    min: 1,
+                    max: 65_536,
+                },
+                Restart,
+                "L1 size in MB of assumed 1 KiB entries (the original's unit: 64 = 65,536 entries).",
+                |d, v| {
+                    d.config.cache.l1_size_mb = Some(v.int()?);
+                    Ok(())
+                },
+            ),
+            row(
+                "CACHE_L1_TTL_MS",
+                "l1-ttl-ms",
+                Absent("none: no expiry"),
+                Kind::Int {
+                    min: 1,
+                    max: 86_400_000,
+                },
+                Restart,
+                "L1 entries expire this long after being written, loaded or warmed, ms.",
+                |d, v| {
+                    d.config.cache.l1_ttl_ms = Some(v.int()?);
+                    Ok(())
+                },
+            ),
+            row(
+                "CACHE_L2_ENABLED",
+                "l2-enabled",
+                Fallback::Value("true"),
+                Kind::Bool,
+                Restart,
+                "Use L2 (Redis, or the in-memory store of the embedded default).",
+                |d, v| {
+                    d.config.cache.l2_enabled = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "CACHE_USE_PRICE_MATRIX",
+                "use-price-matrix",
+                Fallback::Value("false"),
+                Kind::Bool,
+                Restart,
+                "Use the fixed-slot price matrix as L1.",
+                |d, v| {
+                    d.config.cache.use_price_matrix = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "REDIS_URL",
+                "redis-url",
+                Absent("none: the embedded default (in-memory L2, synthetic feed)"),
+                Kind::Text("a redis:// or rediss:// URL"),
+                Restart,
+                "Redis holding L2 and the streams.",
+                |d, v| {
+                    let url = v.text()?;
+                    if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+                        || redis::Client::open(url.as_str()).is_err()
+                    {
+                        return Err(Reject::Invalid);
+                    }
+                    d.config.redis_url = Some(url);
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "Tracker",
+        settings: &[
+            row(
+                "ANALYZER_USE_SHARED",
+                "use-shared-analyzer",
+                Absent("true (development profile: false)"),
+                Kind::Bool,
+                Restart,
+                "Share one tracker between the warming containers of one interner.",
+                |d, v| {
+                    d.config.warming.use_shared_analyzer = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "ANALYZER_MAX_TRACKED_PAIRS",
+                "max-tracked-pairs",
+                Absent("5000"),
+                Kind::Int {
+                    min: 16,
+                    max: 1_000_000,
+                },
+                Restart,
+                "Pairs the tracker follows at most (a new pair beyond it replaces the coldest).",
+                |d, v| {
+                    d.config.warming.tracker.max_tracked_pairs = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "ANALYZER_CO_OCCURRENCE_WINDOW_MS",
+                "co-occurrence-window-ms",
+                Absent("1000"),
+                Kind::Int {
+                    min: 1,
+                    max: 3_600_000,
+                },
+                Restart,
+                "Updates this close in time count as co-occurring, ms.",
+                |d, v| {
+                    d.config.warming.tracker.window_ms = v.int()?;
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "Rollout (changeable at run time: SIGHUP or POST /admin/warming)",
+        settings: &[
+            row(
+                "FEATURE_CACHE_WARMING_ENABLED",
+                "warming-enabled",
+                Fallback::Value("true"),
+                Kind::Bool,
+                Live,
+                "Master switch of warming (false is the emergency rollback).",
+                |d, v| {
+                    d.config.rollout.enabled = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_SHADOW_MODE",
+                "shadow-mode",
+                Fallback::Value("false"),
+                Kind::Bool,
+                Live,
+                "Predict, never warm, and report the hit rate warming would have added.",
+                |d, v| {
+                    d.config.rollout.shadow_mode = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_ENABLED_CHAINS",
+                "enabled-chains",
+                Absent("all chains"),
+                Kind::Text("comma-separated chain names of a-z, 0-9, '_' or '-'"),
+                Live,
+                "Canary chains: warm only on these.",
+                |d, v| {
+                    let chains = values::list(&v.text()?)
+                        .iter()
+                        .map(|c| pairwarm::pair::normalize_chain(c).map_err(|_| Reject::Invalid))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    d.config.rollout.enabled_chains = (!chains.is_empty()).then_some(chains);
+                    Ok(())
+                },
+            ),
+            row(
+                "WARMING_ROLLOUT_PERCENTAGE",
+                "rollout-percentage",
+                Fallback::Value("1.0"),
+                Kind::Number { min: 0.0, max: 1.0 },
+                Live,
+                "Fraction of pairs warmed, chosen by a stable hash of the address.",
+                |d, v| {
+                    d.config.rollout.percentage = v.number()?;
+                    Ok(())
+                },
+            ),
+            Setting {
+                secret: true,
+                ..row(
+                    "PAIRWARM_ADMIN_TOKEN",
+                    "admin-token",
+                    Absent("none: the admin routes answer 404"),
+                    Kind::Text("a secret of at least 16 characters"),
+                    Restart,
+                    "Bearer token of /admin/warming.",
+                    |d, v| {
+                        let token = v.text()?;
+                        if token.len() < 16 {
+                            return Err(Reject::Invalid);
+                        }
+                        d.config.admin_token = Some(super::Secret(token));
+                        Ok(())
+                    },
+                )
+            },
+        ],
+    },
+    Section {
+        title: "Feed",
+        settings: &[
+            row(
+                "PAIRWARM_FEED",
+                "feed",
+                Fallback::Value("auto"),
+                Kind::Text("auto, redis, synthetic or none"),
+                Restart,
+                "Source of price updates: `auto` is the Redis streams with `REDIS_URL`, else the synthetic feed; `none`: the embedding program calls `Service::process`.",
+                |d, v| {
+                    d.config.feed.source = match v.text()?.to_ascii_lowercase().as_str() {
+                        "auto" => FeedSource::Auto,
+                        "redis" => FeedSource::Redis,
+                        "synthetic" => FeedSource::Synthetic,
+                        "none" => FeedSource::None,
+                        _ => return Err(Reject::Invalid),
+                    };
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_STREAMS",
+                "streams",
+                Fallback::Value("stream:price-updates"),
+                Kind::Text(NAMES),
+                Restart,
+                "Price streams (one shared stream, or one per chain).",
+                |d, v| {
+                    d.config.feed.streams = values::names(&v.text()?).map_err(Reject::Because)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_GROUP",
+                "group",
+                Fallback::Value("pairwarm"),
+                Kind::Text("a name of letters, digits, '_', ':', '.' or '-'"),
+                Restart,
+                "Consumer group (instances in one group share the work).",
+                |d, v| {
+                    d.config.feed.group = values::name(&v.text()?).map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_CONSUMER",
+                "consumer",
+                Absent("`<hostname>-<pid>`"),
+                Kind::Text("a name of letters, digits, '_', ':', '.' or '-'"),
+                Restart,
+                "This instance's consumer name in the group.",
+                |d, v| {
+                    d.config.feed.consumer =
+                        Some(values::name(&v.text()?).map_err(|_| Reject::Invalid)?);
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_BATCH_SIZE",
+                "batch-size",
+                Fallback::Value("512"),
+                Kind::Int {
+                    min: 1,
+                    max: 100_000,
+                },
+                Restart,
+                "Entries read per XREADGROUP (one batch through the pipeline).",
+                |d, v| {
+                    d.config.feed.batch_size = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_BLOCK_MS",
+                "block-ms",
+                Fallback::Value("100"),
+                Kind::Int {
+                    min: 1,
+                    max: 60_000,
+                },
+                Restart,
+                "How long one XREADGROUP waits for new entries, ms.",
+                |d, v| {
+                    d.config.feed.block_ms = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_CLAIM_IDLE_MS",
+                "claim-idle-ms",
+                Fallback::Value("30000"),
+                Kind::Int {
+                    min: 100,
+                    max: 86_400_000,
+                },
+                Restart,
+                "Claim entries another consumer left pending longer than this, ms.",
+                |d, v| {
+                    d.config.feed.claim_idle_ms = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_MAX_DELIVERIES",
+                "max-deliveries",
+                Fallback::Value("10"),
+                Kind::Int {
+                    min: 1,
+                    max: 1_000_000,
+                },
+                Restart,
+                "Dead-letter (reason max_deliveries) a valid entry delivered more often than this without being acknowledged.",
+                |d, v| {
+                    d.config.feed.max_deliveries = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_OPPORTUNITIES_STREAM",
+                "opportunities-stream",
+                Fallback::Value("stream:opportunities"),
+                Kind::Text("a name of letters, digits, '_', ':', '.' or '-'"),
+                Restart,
+                "Stream the detector's opportunities are published to.",
+                |d, v| {
+                    d.config.feed.opportunities_stream =
+                        values::name(&v.text()?).map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_SYNTHETIC_RATE",
+                "rate",
+                Fallback::Value("5000"),
+                Kind::Int {
+                    min: 1,
+                    max: 10_000_000,
+                },
+                Restart,
+                "Updates per second of the synthetic feed.",
+                |d, v| {
+                    d.config.feed.synthetic_rate = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_SYNTHETIC_SEED",
+                "seed",
+                Fallback::Value("42"),
+                Kind::Int {
+                    min: 0,
+                    max: u64::MAX,
+                },
+                Restart,
+                "Seed of the synthetic feed.",
+                |d, v| {
+                    d.config.feed.synthetic_seed = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_MAX_UPDATES",
+                "max-updates",
+                Absent("none: run until stopped"),
+                Kind::Int {
+                    min: 1,
+                    max: u64::MAX,
+                },
+                Restart,
+                "Stop after this many updates (tests, benchmarks).",
+                |d, v| {
+                    d.config.feed.max_updates = Some(v.int()?);
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "Detector",
+        settings: &[
+            row(
+                "PAIRWARM_HUB_TOKENS",
+                "hub-tokens",
+                Fallback::Value("weth,usdc,usdt,wbnb"),
+                Kind::Text(NAMES),
+                Restart,
+                "Hub tokens of the triangle checks.",
+                |d, v| {
+                    d.config.detector.hub_tokens = values::names(&v.text()?)
+                        .map_err(Reject::Because)?
+                        .into_iter()
+                        .map(|t| t.to_ascii_lowercase())
+                        .collect();
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_MIN_SPREAD_BPS",
+                "min-spread-bps",
+                Fallback::Value("10"),
+                Kind::Number {
+                    min: 0.0,
+                    max: 10_000.0,
+                },
+                Restart,
+                "Report spreads net of fees at or above this, basis points.",
+                |d, v| {
+                    d.config.detector.min_spread_bps = v.number()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_FEE_BPS",
+                "fee-bps",
+                Fallback::Value("30"),
+                Kind::Number {
+                    min: 0.0,
+                    max: 10_000.0,
+                },
+                Restart,
+                "Fee per swap of DEXes without their own fee, basis points.",
+                |d, v| {
+                    d.config.detector.fee_bps = v.number()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_DEX_FEES",
+                "dex-fees",
+                Absent("none: every DEX pays PAIRWARM_FEE_BPS"),
+                Kind::Text("comma-separated `<dex>=<basis points>`, e.g. `uniswap-v3=5,curve=4`"),
+                Restart,
+                "Fee per swap of named DEXes, basis points.",
+                |d, v| {
+                    d.config.detector.dex_fees =
+                        values::dex_fees(&v.text()?).map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "HTTP",
+        settings: &[
+            row(
+                "METRICS_PORT",
+                "metrics-port",
+                Fallback::Value("9090"),
+                Kind::Int {
+                    min: 1,
+                    max: 65_535,
+                },
+                Restart,
+                "Port of /metrics and the health endpoints (on 127.0.0.1 unless PAIRWARM_LISTEN says otherwise).",
+                |d, v| {
+                    d.config.http.port = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_LISTEN",
+                "listen",
+                Absent("`127.0.0.1:<METRICS_PORT>`"),
+                Kind::Text("an address such as 0.0.0.0:9090 (port 0: any free port)"),
+                Restart,
+                "HTTP listen address; 0.0.0.0 exposes the endpoints beyond this host.",
+                |d, v| {
+                    let addr: SocketAddr = v.text()?.parse().map_err(|_| Reject::Invalid)?;
+                    d.config.http.listen = Some(addr);
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "Snapshots and lifecycle",
+        settings: &[
+            row(
+                "PAIRWARM_SNAPSHOT",
+                "snapshot",
+                Absent("none: the tracker starts empty"),
+                Kind::Text("a file path, or `redis:<key>`"),
+                Restart,
+                "Where the tracker is saved periodically and at shutdown, and restored from at start.",
+                |d, v| {
+                    d.config.snapshot.target = Some(SnapshotTarget::parse(&v.text()?));
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_SNAPSHOT_INTERVAL",
+                "snapshot-interval",
+                Fallback::Value("60s"),
+                Kind::Duration,
+                Restart,
+                "Period of tracker snapshots (0: only at shutdown).",
+                |d, v| {
+                    d.config.snapshot.interval = v.duration()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_STATUS_INTERVAL",
+                "status-interval",
+                Fallback::Value("5s"),
+                Kind::Duration,
+                Restart,
+                "Period of the status line in the log (0 disables it).",
+                |d, v| {
+                    d.config.status_interval = v.duration()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_SHUTDOWN_TIMEOUT",
+                "shutdown-timeout",
+                Fallback::Value("10s"),
+                Kind::Duration,
+                Restart,
+                "Longest graceful shutdown.",
+                |d, v| {
+                    d.config.shutdown_timeout = v.duration()?;
+                    Ok(())
+                },
+            ),
+        ],
+    },
+];

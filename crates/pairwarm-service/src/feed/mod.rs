@@ -1,0 +1,113 @@
+//! The price feed: where updates come from and how a stream entry travels from Redis to
+//! its acknowledgement. Read top to bottom:
+//!
+//! 1. `consume`: the read loop. Connect, read a batch (the next one is read while this
+//!    one is processed), reconnect with backoff on errors.
+//! 2. `batch`: one batch. Sort the entries into price updates and dead letters, run the
+//!    [`Processor`](crate::processor::Processor), publish the opportunities
+//!    (`publish`), acknowledge the processed entries, dead-letter the rest.
+//! 3. [`consumer`]: the Redis commands (`XREADGROUP`, `XAUTOCLAIM`, `XACK`, dead-letter
+//!    `XADD`, `XINFO`) on the consumer's own connections.
+//!
+//! Without Redis, the [`synthetic`] feed drives the same processor; with
+//! `PAIRWARM_FEED=none` nothing does and the embedding program calls
+//! [`Service::process`](crate::Service::process).
+
+mod batch;
+mod consume;
+pub mod consumer;
+pub mod dead_letter;
+mod publish;
+mod refused;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
+
+use std::sync::atomic::Ordering;
+
+use tokio::sync::watch;
+
+use std::sync::Arc;
+
+use crate::config::FeedSource;
+use crate::shared::Shared;
+use crate::stream::ReplyError;
+
+/// Why the feed stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// A Redis command failed.
+    #[error("{command}: {source}")]
+    Redis {
+        /// The command.
+        command: &'static str,
+        /// The error.
+        source: redis::RedisError,
+    },
+    /// Redis answered something that is not a stream reply.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// The synthetic feed could not start.
+    #[error("synthetic feed: {0}")]
+    Synthetic(String),
+    /// Redis refused this many dead-letter copies; their entries stay pending.
+    #[error(
+        "{0} dead-letter copies were refused by Redis; those entries stay pending and are retried"
+    )]
+    DeadLetterRefused(usize),
+    /// The feed task panicked.
+    #[error("feed task panicked: {0}")]
+    Panicked(String),
+}
+
+impl FeedError {
+    pub(crate) fn redis(command: &'static str) -> impl FnOnce(redis::RedisError) -> Self {
+        move |source| Self::Redis { command, source }
+    }
+}
+
+/// Marks the feed stopped when its task ends, including by a panic, so `/ready` and the
+/// shutdown wait see it.
+struct EndGuard(Arc<Shared>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.set_feed_running(false);
+        self.0.stats.ended.store(true, Ordering::Release);
+    }
+}
+
+/// Runs the configured feed until `stop` turns true (or it ends by itself).
+pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> Result<(), FeedError> {
+    match shared.feed {
+        FeedSource::None | FeedSource::Auto => Ok(()),
+        FeedSource::Redis => {
+            let _guard = EndGuard(shared.clone());
+            consume::run(&shared, stop).await
+        }
+        FeedSource::Synthetic => {
+            let _guard = EndGuard(shared.clone());
+            run_synthetic(&shared, stop).await
+        }
+    }
+}
+
+#[cfg(feature = "synthetic")]
+async fn run_synthetic(shared: &Shared, stop: watch::Receiver<bool>) -> Result<(), FeedError> {
+    shared.set_feed_running(true);
+    let feed = shared.config.lock().feed.clone();
+    synthetic::run(
+        &shared.processor,
+        feed.synthetic_rate,
+        feed.synthetic_seed,
+        feed.max_updates,
+        stop,
+    )
+    .await
+}
+
+#[cfg(not(feature = "synthetic"))]
+async fn run_synthetic(_: &Shared, _: watch::Receiver<bool>) -> Result<(), FeedError> {
+    Err(FeedError::Synthetic(
+        "built without the `synthetic` feature: set REDIS_URL or PAIRWARM_FEED=none".into(),
+    ))
+}
