@@ -23,7 +23,10 @@ fn mix(x: u64) -> u64 {
 
 impl FrequencySketch {
     pub(super) fn new(capacity: usize) -> Self {
-        let words = capacity.max(16).next_power_of_two();
+        // At least 1,024 words (8 KB): below that, hash collisions among the few counters
+        // of a small cache made its admission decisions depend on how ids happen to hash
+        // (W-TinyLFU at 32 entries moved by a point when the interner renumbered ids).
+        let words = capacity.max(1024).next_power_of_two();
         Self {
             table: vec![0; words],
             mask: words - 1,
