@@ -9,8 +9,12 @@
 //! 5. run the detector: every update's reads go through the cache, L1 first, all L1
 //!    misses of the batch in one `MGET`; spreads above the threshold are returned.
 //!
-//! A failing L2 write or read is counted and logged; it never stops the batch (the feed
-//! must keep flowing, and L1 still has the new prices).
+//! A failing L2 read is counted and logged; the detector then reads L1 only. A failing L2
+//! write is counted too ([`ProcessorCounters::l2_write_failures`], the metric
+//! `cache_l2_write_failures_total`); what happens next depends on the caller:
+//! [`Processor::process_durable`] (the Redis feed) stops there and returns the error, so
+//! the batch's entries are not acknowledged and are retried; [`Processor::process`] (the
+//! synthetic feed, an embedding program) goes on with L1 holding the new prices.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +53,31 @@ pub struct ProcessorCounters {
     pub opportunities: AtomicU64,
     /// L2 failures seen by the pipeline (writes and detector reads).
     pub l2_errors: AtomicU64,
+    /// Batch write-throughs to L2 that failed.
+    pub l2_write_failures: AtomicU64,
+    /// Failed batch write-throughs since the last one that succeeded (0: L2 writes work).
+    pub l2_write_failing: AtomicU64,
+    /// The last L2 write error, for the health document's reason.
+    pub last_l2_write_error: parking_lot::Mutex<String>,
+}
+
+/// The batch's write-through to L2 failed: nothing after it (tracking, warming, detector)
+/// was done, so the whole batch can be retried.
+#[derive(Debug, thiserror::Error)]
+#[error("L2 write of {updates} updates failed: {source}")]
+pub struct L2WriteFailed {
+    /// Updates of the batch.
+    pub updates: usize,
+    /// The cache's error.
+    pub source: pairwarm::cache::CacheError,
+}
+
+/// A batch between its write-through and the rest of the pipeline.
+struct Prepared {
+    /// `(id, price, ts)` per update the pipeline accepted.
+    ids: Vec<(PairId, f64, u64)>,
+    addresses: Vec<pairwarm::pair::Address>,
+    writes: Vec<(PairId, Price)>,
 }
 
 /// One opportunity with the pools' addresses, ready to publish.
@@ -89,8 +118,30 @@ pub struct Processor<L: L2Store> {
 }
 
 impl<L: L2Store> Processor<L> {
-    /// Processes one batch; returns the opportunities to publish.
+    /// Processes one batch; returns the opportunities to publish. A failed L2 write is
+    /// counted and the batch goes on (L1 has the prices): for callers that cannot retry.
     pub async fn process(&self, updates: &[PriceUpdate]) -> Vec<Published> {
+        let batch = self.prepare(updates);
+        let _ = self.write(&batch).await;
+        self.after_write(batch).await
+    }
+
+    /// Processes one batch only if its L2 write-through succeeds: on a failed write nothing
+    /// else is done (no tracking, warming or detection), so retrying the same batch later
+    /// neither loses a price nor counts an update twice.
+    ///
+    /// # Errors
+    /// [`L2WriteFailed`] when L2 refused or did not answer the write.
+    pub async fn process_durable(
+        &self,
+        updates: &[PriceUpdate],
+    ) -> Result<Vec<Published>, L2WriteFailed> {
+        let batch = self.prepare(updates);
+        self.write(&batch).await?;
+        Ok(self.after_write(batch).await)
+    }
+
+    fn prepare(&self, updates: &[PriceUpdate]) -> Prepared {
         let interner = self.cache.interner();
         let now = wall_clock_ms();
         let mut ids: Vec<(PairId, f64, u64)> = Vec::with_capacity(updates.len());
@@ -113,10 +164,41 @@ impl<L: L2Store> Processor<L> {
             addresses.push(u.pair);
             writes.push((id, Price::new(u.price, u.block, ts)));
         }
-        if let Err(e) = self.cache.set_many(&writes).await {
-            self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(error = %e, "L2 write failed; prices kept in L1");
+        Prepared {
+            ids,
+            addresses,
+            writes,
         }
+    }
+
+    /// The batch's write-through (L1, then L2 in one round trip); counts a failure.
+    async fn write(&self, batch: &Prepared) -> Result<(), L2WriteFailed> {
+        match self.cache.set_many(&batch.writes).await {
+            Ok(()) => {
+                self.counters.l2_write_failing.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(source) => {
+                let c = &self.counters;
+                c.l2_errors.fetch_add(1, Ordering::Relaxed);
+                c.l2_write_failures.fetch_add(1, Ordering::Relaxed);
+                c.l2_write_failing.fetch_add(1, Ordering::Relaxed);
+                *c.last_l2_write_error.lock() = source.to_string();
+                if let Some(m) = &self.metrics {
+                    m.l2_write_failures().inc();
+                }
+                tracing::warn!(error = %source, updates = batch.writes.len(), "L2 write failed");
+                Err(L2WriteFailed {
+                    updates: batch.writes.len(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Tracking, warming and the detector, once the prices are written.
+    async fn after_write(&self, batch: Prepared) -> Vec<Published> {
+        let Prepared { ids, addresses, .. } = batch;
         for (&(id, _, ts), address) in ids.iter().zip(&addresses) {
             self.track(id, ts);
             self.warm(id, address, ts).await;

@@ -109,8 +109,15 @@ impl Shared {
             FeedSource::Synthetic => "synthetic feed",
             FeedSource::None | FeedSource::Auto => "fed by the embedding program",
         };
+        let failing = self
+            .processor
+            .counters
+            .l2_write_failing
+            .load(Ordering::Relaxed);
+        let limit = self.config.lock().feed.unready_after_l2_write_failures;
+        let writes = limit == 0 || failing < limit;
         Readiness {
-            ready: l2 && feed,
+            ready: l2 && feed && writes,
             checks: vec![
                 (
                     "l2".into(),
@@ -118,6 +125,11 @@ impl Shared {
                     if redis { "redis PING" } else { "in-memory" }.into(),
                 ),
                 ("feed".into(), feed, feed_detail.into()),
+                (
+                    "l2_writes".into(),
+                    writes,
+                    format!("{failing} failed batch writes in a row (unready from {limit})"),
+                ),
             ],
         }
     }
@@ -144,8 +156,15 @@ impl Shared {
                 "{waiting} entries wait for their dead-letter copy, which Redis refuses; they stay pending and are retried"
             ));
         }
-        let strategy = self.parts.warmer.strategy();
         let counters = &self.processor.counters;
+        let failing = counters.l2_write_failing.load(Ordering::Relaxed);
+        if failing > 0 {
+            degradations.push(format!(
+                "L2 writes failing: {failing} batch writes in a row failed (last: {}); their entries stay pending and are retried",
+                counters.last_l2_write_error.lock()
+            ));
+        }
+        let strategy = self.parts.warmer.strategy();
         let (status, body) = warming_health(&HealthInputs {
             tracker: &tracker,
             warmer: Some(&warmer),
@@ -174,6 +193,7 @@ impl Shared {
                         "reads": counters.detector_reads.load(Ordering::Relaxed),
                         "opportunities": counters.opportunities.load(Ordering::Relaxed),
                         "updates": counters.updates.load(Ordering::Relaxed),
+                        "l2WriteFailures": counters.l2_write_failures.load(Ordering::Relaxed),
                     }),
                 ),
                 (

@@ -717,3 +717,74 @@ pub fn as_refs(fields: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
         .map(|(k, v)| (k.as_slice(), v.as_slice()))
         .collect()
 }
+
+/// The L2 key of a pool (the cache's default prefix).
+pub fn l2_key(chain: &str, pair: &str) -> String {
+    format!(
+        "cache:l2:price:{}:{}",
+        chain.to_ascii_lowercase(),
+        pair.to_ascii_lowercase()
+    )
+}
+
+/// Distinct `(chain, pair)` of the stream's entries, and how many of them have no L2 key.
+pub fn l2_keys_missing(conn: &mut redis::Connection, stream: &str) -> (usize, usize) {
+    let mut pools = std::collections::BTreeSet::new();
+    for (_, fields) in xrange(conn, stream) {
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(k, _)| k.as_slice() == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        if let (Some(chain), Some(pair)) = (field(b"chain"), field(b"pair")) {
+            pools.insert(l2_key(&chain, &pair));
+        }
+    }
+    let mut missing = 0;
+    for chunk in pools.iter().collect::<Vec<_>>().chunks(1000) {
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.cmd("EXISTS").arg(key.as_str());
+        }
+        let found: Vec<u64> = pipe.query(conn).expect("EXISTS pipeline");
+        missing += found.iter().filter(|&&n| n == 0).count();
+    }
+    (pools.len(), missing)
+}
+
+/// Figures of one fault run, printed as a row of the fault table in
+/// `docs/reliability.md` (run the fault tests with `--nocapture` to see them).
+#[derive(Clone, Debug, Default)]
+pub struct FaultRow {
+    pub fault: &'static str,
+    /// Entries in the stream.
+    pub sent: u64,
+    /// Entries acknowledged as processed, summed over instances (counted twice when
+    /// processed twice).
+    pub processed: u64,
+    pub dead_lettered: u64,
+    /// Entries never acknowledged (pending or never delivered) at the end.
+    pub lost: u64,
+    /// Distinct pools of the stream without an L2 key at the end.
+    pub l2_missing: usize,
+    /// From the end of the fault until every entry was acknowledged.
+    pub recovered_in: Duration,
+}
+
+impl FaultRow {
+    pub fn print(&self) {
+        let duplicated = (self.processed + self.dead_lettered).saturating_sub(self.sent);
+        eprintln!(
+            "FAULT-ROW | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+            self.fault,
+            self.sent,
+            self.processed,
+            self.dead_lettered,
+            duplicated,
+            self.lost,
+            self.l2_missing,
+            self.recovered_in.as_secs_f64()
+        );
+    }
+}

@@ -77,6 +77,16 @@ pub struct FeedSettings {
     pub synthetic_seed: u64,
     /// `PAIRWARM_MAX_UPDATES`.
     pub max_updates: Option<u64>,
+    /// `PAIRWARM_UNREADY_AFTER_L2_WRITE_FAILURES` (0: never unready for it).
+    pub unready_after_l2_write_failures: u64,
+    /// `PAIRWARM_BATCH_MAX_BYTES`: bytes of entries one read may bring.
+    pub batch_max_bytes: usize,
+    /// `PAIRWARM_DEAD_LETTER_MAX_BYTES`: bytes a dead-letter stream may hold.
+    pub dead_letter_max_bytes: u64,
+    /// `PAIRWARM_TIMESTAMP_MAX_AGE`: how far before its receipt an update's time may be.
+    pub timestamp_max_age: Duration,
+    /// `PAIRWARM_TIMESTAMP_MAX_AHEAD`: how far after its receipt an update's time may be.
+    pub timestamp_max_ahead: Duration,
 }
 
 impl FeedSettings {

@@ -274,6 +274,11 @@ impl Draft {
                     synthetic_rate: 1,
                     synthetic_seed: 0,
                     max_updates: None,
+                    unready_after_l2_write_failures: 0,
+                    batch_max_bytes: 1,
+                    dead_letter_max_bytes: 1,
+                    timestamp_max_age: Duration::ZERO,
+                    timestamp_max_ahead: Duration::ZERO,
                 },
                 detector: DetectorSettings {
                     hub_tokens: Vec::new(),

@@ -818,6 +818,75 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "PAIRWARM_BATCH_MAX_BYTES",
+                "batch-max-bytes",
+                Fallback::Value("8388608"),
+                Kind::Int {
+                    min: 65_536,
+                    max: 1 << 30,
+                },
+                Restart,
+                "Bytes of entries one read may bring (about): each read asks for as many entries as fit, judged by the largest entry of the last read, and never more than twice the last count, so huge entries cannot blow up memory.",
+                |d, v| {
+                    d.config.feed.batch_max_bytes = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_DEAD_LETTER_MAX_BYTES",
+                "dead-letter-max-bytes",
+                Fallback::Value("134217728"),
+                Kind::Int {
+                    min: 1 << 20,
+                    max: 1 << 40,
+                },
+                Restart,
+                "Bytes a dead-letter stream may hold (about): each copy is cut to this divided by the stream's entry bound (a cut value keeps its prefix, the copy its original size in `truncated`).",
+                |d, v| {
+                    d.config.feed.dead_letter_max_bytes = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_TIMESTAMP_MAX_AGE",
+                "timestamp-max-age",
+                Fallback::Value("1h"),
+                Kind::Duration,
+                Live,
+                "Dead-letter (reason timestamp_out_of_window) an update whose ts_ms is older than this before the entry's arrival in Redis (its stream id).",
+                |d, v| {
+                    d.config.feed.timestamp_max_age = v.duration()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_TIMESTAMP_MAX_AHEAD",
+                "timestamp-max-ahead",
+                Fallback::Value("5m"),
+                Kind::Duration,
+                Live,
+                "Dead-letter (reason timestamp_out_of_window) an update whose ts_ms is later than this after the entry's arrival in Redis (its stream id).",
+                |d, v| {
+                    d.config.feed.timestamp_max_ahead = v.duration()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_UNREADY_AFTER_L2_WRITE_FAILURES",
+                "unready-after-l2-write-failures",
+                Fallback::Value("5"),
+                Kind::Int {
+                    min: 0,
+                    max: 1_000_000,
+                },
+                Live,
+                "`/ready` fails after this many failed L2 batch writes in a row (0: never); one failed write already makes `/health/warming` degraded. Entries of a failed write stay pending and are retried.",
+                |d, v| {
+                    d.config.feed.unready_after_l2_write_failures = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
                 "PAIRWARM_OPPORTUNITIES_STREAM",
                 "opportunities-stream",
                 Fallback::Value("stream:opportunities"),

@@ -2,7 +2,9 @@
 //!
 //! Every entry leaves the batch one way: processed and acknowledged, or copied to the
 //! dead-letter stream and acknowledged, or (when Redis refuses the copy) left pending and
-//! held for a retry ([`super::refused`]) while the feed goes on.
+//! held for a retry ([`super::refused`]) while the feed goes on. A processed entry is
+//! acknowledged only once its price is written to L2: when the batch's write-through
+//! fails, nothing of the batch is acknowledged and the read loop retries it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,8 +22,9 @@ use crate::stream::RawEntry;
 /// Handles one batch read from the streams.
 ///
 /// # Errors
-/// When an acknowledgement fails (Redis unreachable): what is not acknowledged stays
-/// pending and is read again after a reconnect.
+/// When the L2 write-through fails ([`FeedError::L2Write`]: nothing was acknowledged, the
+/// caller retries the same batch), or an acknowledgement fails (Redis unreachable): what
+/// is not acknowledged stays pending and is read again after a reconnect.
 pub(super) async fn handle(
     inner: &Shared,
     consumer: &mut StreamConsumer,
@@ -56,7 +59,10 @@ pub(super) async fn handle(
             Err(reason) => letters.push(DeadLetter { entry, reason }),
         }
     }
-    let found = inner.processor.process(&updates).await;
+    let written = inner.processor.process_durable(&updates).await;
+    // The counters behind `/ready` and `/health/warming` moved either way.
+    inner.refresh_ready();
+    let found = written?;
     publish::opportunities(inner, &found).await;
     // The good entries are processed: acknowledge them whatever happens to the bad ones.
     for (stream, ids) in &good {

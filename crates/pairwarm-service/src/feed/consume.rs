@@ -2,7 +2,11 @@
 //! reconnect with backoff when Redis fails.
 //!
 //! Entries are acknowledged only after processing, so a failure mid-batch leaves them
-//! pending and they are read again (own pending entries first) after the reconnect. While
+//! pending and they are read again (own pending entries first) after the reconnect. A
+//! batch whose L2 write-through failed is kept and processed again after a backoff
+//! (doubling up to [`MAX_BACKOFF`]) before anything newer: its entries stay pending
+//! meanwhile, and keeping the batch instead of re-reading it leaves their delivery counts
+//! alone, so an L2 outage never turns good entries into `max_deliveries` dead letters. While
 //! a batch is processed the next one is already being read (and parsed) on the consumer's
 //! own connection, so Redis, parsing and processing overlap.
 
@@ -91,8 +95,16 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
             }
         };
         let mut prefetch: Option<Prefetch> = None;
+        // A batch whose L2 write failed, to process again before anything newer.
+        let mut retry: Option<Batch> = None;
         loop {
             if *stop.borrow() {
+                if retry.is_some() {
+                    // L2 still refuses: the batch, and what was read after it, stay
+                    // pending for the next start (processing newer entries first would
+                    // let an older price overwrite them later).
+                    return Ok(());
+                }
                 // Entries already read are processed and acknowledged before stopping.
                 return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
@@ -117,11 +129,15 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                     }
                 }
             }
-            let batch = match prefetch.take() {
-                Some(ahead) => ahead
+            let batch = match (retry.take(), prefetch.take()) {
+                (Some(again), ahead) => {
+                    prefetch = ahead;
+                    Ok(again)
+                }
+                (None, Some(ahead)) => ahead
                     .await
                     .unwrap_or_else(|e| Err(FeedError::Panicked(e.to_string()))),
-                None => consumer.next_batch().await,
+                (None, None) => consumer.next_batch().await,
             };
             let batch = match batch {
                 Ok(b) => b,
@@ -136,10 +152,16 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
             if batch.is_empty() {
                 continue;
             }
-            if consumer.can_prefetch() && !*stop.borrow() {
+            if prefetch.is_none() && consumer.can_prefetch() && !*stop.borrow() {
                 prefetch = Some(tokio::spawn(consumer.prefetch()));
             }
             if let Err(e) = batch::handle(inner, &mut consumer, &batch, &mut refused).await {
+                if let FeedError::L2Write(e) = &e {
+                    tracing::warn!(error = %e, ?backoff, "nothing of the batch acknowledged; it stays pending and is retried");
+                    retry = Some(batch);
+                    pause(&mut backoff, &mut stop).await;
+                    continue;
+                }
                 let e = triage(inner, e)?;
                 tracing::warn!(error = %e, ?backoff, "batch not fully acknowledged; what is pending is re-read after reconnecting");
                 // Let a read already sent land in the pending list before recovery reads it.

@@ -72,6 +72,10 @@ pub enum FeedError {
         "{0} dead-letter copies were refused by Redis; those entries stay pending and are retried"
     )]
     DeadLetterRefused(usize),
+    /// The batch's write-through to L2 failed: its entries are not acknowledged, the batch
+    /// is retried with backoff.
+    #[error(transparent)]
+    L2Write(#[from] crate::processor::L2WriteFailed),
     /// The feed task panicked.
     #[error("feed task panicked: {0}")]
     Panicked(String),

@@ -247,6 +247,7 @@ pub(crate) struct Families {
     pub(crate) stream_dead_letter: SeriesFamily<Counter>,
     pub(crate) stream_dead_letter_refused: SeriesFamily<Counter>,
     pub(crate) stream_lag: SeriesFamily<Gauge>,
+    pub(crate) l2_write_failures: SeriesFamily<Counter>,
 }
 
 #[cfg(test)]

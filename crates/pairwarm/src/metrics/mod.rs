@@ -30,6 +30,7 @@
 //! | `stream_dead_letter_total` | counter | reason (`malformed`/`max_deliveries`/`trimmed`/`other`) | [`StreamMetrics::dead_letter`] |
 //! | `stream_dead_letter_refused_total` | counter | — | [`StreamMetrics::dead_letter_refused`] |
 //! | `stream_consumer_lag` | gauge | — | [`StreamMetrics::set_consumer_lag`] |
+//! | `cache_l2_write_failures_total` | counter | — | [`WarmingMetrics::l2_write_failures`] |
 //!
 //! Differences from the original system, on purpose:
 //! - Histograms have real buckets ([`WARMING_DURATION_MS_BUCKETS`],

@@ -243,6 +243,7 @@ impl WarmingMetrics {
             stream_dead_letter_refused: b
                 .define(&spec::STREAM_DEAD_LETTER_REFUSED, Counter::default),
             stream_lag: b.define(&spec::STREAM_CONSUMER_LAG, Gauge::default),
+            l2_write_failures: b.define(&spec::CACHE_L2_WRITE_FAILURES, Counter::default),
         };
         debug_assert_eq!(b.catalog.len(), spec::ALL_METRICS.len());
         let pending = families.pending.get_or_create(&[]);
@@ -371,6 +372,12 @@ impl WarmingMetrics {
     /// `warming_pending_operations`, for callers that `inc`/`dec` it.
     pub fn pending(&self) -> &Gauge {
         &self.pending
+    }
+
+    /// `cache_l2_write_failures_total` (the series appears on the first call: a program
+    /// whose writes never fail, or that never writes through, exports none).
+    pub fn l2_write_failures(&self) -> Counter {
+        self.families.l2_write_failures.get_or_create(&[])
     }
 
     /// Sets `warming_pending_operations`.

@@ -180,8 +180,17 @@ pub static STREAM_CONSUMER_LAG: MetricSpec = MetricSpec {
     help: "Stream entries not yet delivered to the consumer group",
 };
 
+/// `cache_l2_write_failures_total` (service): batch write-throughs to L2 that failed. The
+/// Redis feed does not acknowledge such a batch; it retries it with backoff.
+pub static CACHE_L2_WRITE_FAILURES: MetricSpec = MetricSpec {
+    name: "cache_l2_write_failures_total",
+    kind: Counter,
+    labels: &[],
+    help: "Batch write-throughs to L2 that failed (their stream entries stay pending and are retried)",
+};
+
 /// Every exported metric, in export order.
-pub static ALL_METRICS: [&MetricSpec; 21] = [
+pub static ALL_METRICS: [&MetricSpec; 22] = [
     &WARMING_OPERATIONS,
     &WARMING_PAIRS_WARMED,
     &WARMING_DURATION,
@@ -203,6 +212,7 @@ pub static ALL_METRICS: [&MetricSpec; 21] = [
     &STREAM_DEAD_LETTER,
     &STREAM_DEAD_LETTER_REFUSED,
     &STREAM_CONSUMER_LAG,
+    &CACHE_L2_WRITE_FAILURES,
 ];
 
 #[cfg(test)]
