@@ -23,6 +23,9 @@ pub struct RawEntry {
     /// `(field, value)` pairs; `None` when the entry was deleted from the stream while
     /// pending (Redis returns a nil body for it).
     pub fields: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// The entry was larger than the reader takes whole: its size in bytes (names and
+    /// values), and `fields` holds only the first ones, clipped.
+    pub cut: Option<u64>,
 }
 
 /// A reply that does not have the shape of a stream reply.
@@ -59,13 +62,21 @@ fn items(v: Value) -> Result<Vec<Value>, Value> {
     }
 }
 
-/// Decodes `[id, [field, value, ...]]` (or `[id, nil]` for a deleted entry).
+/// Decodes `[id, [field, value, ...]]` (or `[id, nil]` for a deleted entry), and the
+/// bounded read's `[id, fields, cut size]` (0: whole).
 fn entry(stream: &Arc<str>, v: Value) -> Result<RawEntry, ReplyError> {
     let parts = items(v).map_err(|_| ReplyError("entry is not an array".into()))?;
     let len = parts.len();
     let mut parts = parts.into_iter();
-    let (Some(id), Some(body), None) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(id), Some(body), cut, None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(ReplyError(format!("entry has {len} parts, expected 2")));
+    };
+    let cut = match cut {
+        None | Some(Value::Int(0)) => None,
+        Some(Value::Int(n)) => u64::try_from(n).ok(),
+        Some(_) => return Err(ReplyError("entry size is not an integer".into())),
     };
     let id = text(&id).ok_or_else(|| ReplyError("entry id is not a string".into()))?;
     let fields = match body {
@@ -93,6 +104,7 @@ fn entry(stream: &Arc<str>, v: Value) -> Result<RawEntry, ReplyError> {
         stream: stream.clone(),
         id,
         fields,
+        cut,
     })
 }
 
@@ -188,6 +200,40 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
         next,
         claimed,
         deleted,
+    })
+}
+
+/// A decoded `XAUTOCLAIM ... JUSTID` reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoClaimIds {
+    /// Cursor for the next call (`0-0` when the scan is complete).
+    pub next: String,
+    /// Ids claimed (now pending on the claiming consumer; nothing delivered).
+    pub claimed: Vec<String>,
+    /// Ids that were pending but no longer exist (Redis 7).
+    pub deleted: Vec<String>,
+}
+
+/// Decodes an `XAUTOCLAIM ... JUSTID` reply of Redis 6.2 (2 elements) or 7 (3 elements).
+pub fn decode_autoclaim_ids(reply: Value) -> Result<AutoClaimIds, ReplyError> {
+    let parts = items(reply).map_err(|_| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
+    let len = parts.len();
+    let mut parts = parts.into_iter();
+    let (Some(next), Some(list), deleted, None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ReplyError(format!("XAUTOCLAIM reply has {len} parts")));
+    };
+    let next = text(&next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
+    let ids = |v: Value| -> Vec<String> {
+        items(v)
+            .map(|ids| ids.iter().filter_map(text).collect())
+            .unwrap_or_default()
+    };
+    Ok(AutoClaimIds {
+        next,
+        claimed: ids(list),
+        deleted: deleted.map(ids).unwrap_or_default(),
     })
 }
 

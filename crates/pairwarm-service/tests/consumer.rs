@@ -23,6 +23,8 @@ fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
         claim_idle_ms: 60_000,
         claim_every: Duration::from_secs(3600),
         dead_consumer_idle: Duration::ZERO,
+        batch_max_bytes: 8 << 20,
+        dead_letter_max_bytes: 128 << 20,
     }
 }
 
@@ -168,7 +170,11 @@ async fn entries_left_by_a_dead_consumer_are_claimed_and_deleted_ones_reported()
     cfg.claim_every = Duration::ZERO;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut alive = StreamConsumer::connect(cfg).await.unwrap();
-    let claimed = next_nonempty(&mut alive).await;
+    // The deleted one comes first; the claimed ones are then read as own pending entries.
+    let mut claimed = Vec::new();
+    while claimed.len() < 4 {
+        claimed.extend(next_nonempty(&mut alive).await);
+    }
     let mut got = ids(&claimed);
     got.sort();
     assert_eq!(got, written);
@@ -256,4 +262,64 @@ async fn a_refused_dead_letter_copy_leaves_its_entry_pending_and_others_go_throu
         .query(&mut conn)
         .unwrap();
     assert_eq!(other_pending.0, 0, "the accepted copy was acknowledged");
+}
+
+#[tokio::test]
+async fn a_read_stops_at_its_byte_budget_and_cuts_huge_entries() {
+    use pairwarm_service::feed::consumer::{CUT_PREFIX_BYTES, WHOLE_ENTRY_BYTES};
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    let medium = vec![b'm'; 40_000];
+    let huge = vec![b'h'; 1 << 20];
+    for i in 0..40 {
+        let _: String = redis::cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("i")
+            .arg(i)
+            .arg("blob")
+            .arg(&medium)
+            .query(&mut conn)
+            .unwrap();
+    }
+    for _ in 0..3 {
+        let _: String = redis::cmd("XADD")
+            .arg(STREAM)
+            .arg("*")
+            .arg("chain")
+            .arg("ethereum")
+            .arg("blob")
+            .arg(&huge)
+            .query(&mut conn)
+            .unwrap();
+    }
+    let mut cfg = config(&redis, "c");
+    cfg.batch_max_bytes = 100_000;
+    let mut c = StreamConsumer::connect(cfg).await.unwrap();
+    let mut all = Vec::new();
+    while all.len() < 43 {
+        let batch = next_nonempty(&mut c).await;
+        let whole: usize = batch
+            .iter()
+            .filter(|e| e.cut.is_none())
+            .flat_map(|e| e.fields.iter().flatten())
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        // The first chunk (16 entries) may pass the budget; nothing after it does.
+        assert!(whole <= 100_000 + 16 * WHOLE_ENTRY_BYTES, "{whole} bytes");
+        assert!(batch.len() <= 16, "{} entries in one read", batch.len());
+        all.extend(batch);
+    }
+    assert_eq!(all.len(), 43);
+    for e in &all[..40] {
+        assert_eq!(e.cut, None);
+        assert_eq!(e.fields.as_ref().unwrap()[1].1.len(), 40_000);
+    }
+    for e in &all[40..] {
+        let size = e.cut.expect("a 1 MiB entry is cut");
+        assert_eq!(size, (1 << 20) + "chain".len() as u64 + 8 + 4);
+        let fields = e.fields.as_ref().unwrap();
+        assert_eq!(fields[0], (b"chain".to_vec(), b"ethereum".to_vec()));
+        assert_eq!(fields[1].1.len(), CUT_PREFIX_BYTES);
+    }
 }

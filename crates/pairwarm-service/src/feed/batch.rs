@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::FeedError;
+use super::consumer::WHOLE_ENTRY_BYTES;
 use super::consumer::{Batch, StreamConsumer};
 use super::dead_letter::{DeadLetter, DeadLetterReason, record_dead_letters};
 use super::publish;
 use super::refused::Refused;
-use crate::entry::{PriceUpdate, parse_entry};
+use crate::entry::{EntryError, PriceUpdate, parse_entry};
 use crate::shared::Shared;
 use crate::stream::RawEntry;
 
@@ -83,7 +84,7 @@ pub(super) async fn handle(
     inner
         .stats
         .record_batch(received, processed + accepted.len() as u64);
-    refused.hold(inner, &rejected);
+    refused.hold(inner, &rejected, consumer.letter_bytes());
     Ok(())
 }
 
@@ -99,6 +100,14 @@ fn sort(
     max_deliveries: u64,
 ) -> Result<PriceUpdate, DeadLetterReason> {
     let fields = entry.fields.as_ref().ok_or(DeadLetterReason::Deleted)?;
+    if let Some(size) = entry.cut {
+        // Larger than any valid entry: the reader kept only a prefix of it.
+        return Err(DeadLetterReason::Rejected(EntryError::TooLarge {
+            field: "entry".into(),
+            len: usize::try_from(size).unwrap_or(usize::MAX),
+            max: WHOLE_ENTRY_BYTES,
+        }));
+    }
     let update = parse_entry(fields)?;
     // The pipeline cannot intern a chain beyond the interner's chain limit and would skip
     // the update: dead-letter it instead of acknowledging it as processed.

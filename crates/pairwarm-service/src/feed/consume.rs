@@ -43,6 +43,8 @@ fn consumer_config(inner: &Shared, consumer: String) -> Option<ConsumerConfig> {
         claim_idle_ms: feed.claim_idle_ms,
         claim_every: Duration::from_millis((feed.claim_idle_ms / 2).clamp(100, 30_000)),
         dead_consumer_idle: feed.dead_consumer_idle,
+        batch_max_bytes: feed.batch_max_bytes,
+        dead_letter_max_bytes: feed.dead_letter_max_bytes,
     })
 }
 

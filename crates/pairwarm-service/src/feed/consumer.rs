@@ -1,15 +1,21 @@
 //! Redis Streams consumer-group reader: at-least-once delivery of price updates.
 //!
-//! - Reads with `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s... >` on a **dedicated**
-//!   connection whose response timeout exceeds the block time (a blocking read on the
-//!   cache's shared multiplexed connection would stall every cache read behind it).
+//! - Reads through a script ([`bounded_read.lua`](self::BOUNDED_READ)) that runs
+//!   `XREADGROUP` in chunks and stops once `PAIRWARM_BATCH_MAX_BYTES` is spent, and cuts
+//!   an entry larger than [`WHOLE_ENTRY_BYTES`] to a prefix and its size: what one read
+//!   brings is bounded whatever the entries hold. When nothing waits it blocks in
+//!   `XREADGROUP ... COUNT 1 BLOCK ms` for the next entry (cut here if it is too large).
+//!   Reads run on a **dedicated** connection whose response timeout exceeds the block
+//!   time (a blocking read on the cache's shared multiplexed connection would stall every
+//!   cache read behind it).
 //! - On (re)connecting it first re-reads its own pending entries: those delivered before a
 //!   crash or a lost connection and never acknowledged. Each recovery read continues after
 //!   the last entry it returned, so entries that stay pending cannot hold recovery up.
-//! - Every `claim_every`, `XAUTOCLAIM` takes over entries idle for longer than
-//!   `claim_idle_ms` in the group (left by a dead consumer). Entries deleted from the stream
-//!   while pending are acknowledged and dead-lettered as `deleted`, or they would stay
-//!   pending forever.
+//! - Every `claim_every`, `XAUTOCLAIM ... JUSTID` takes over entries idle for longer than
+//!   `claim_idle_ms` in the group (left by a dead consumer); they are then read as this
+//!   consumer's own pending entries, through the same bounded read. Entries deleted from
+//!   the stream while pending are acknowledged and dead-lettered as `deleted`, or they
+//!   would stay pending forever.
 //! - With the claims, consumers idle past `dead_consumer_idle` that own no pending entries
 //!   are removed from the group ([`super::dead_consumers`]).
 //! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
@@ -21,9 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::FeedError;
-use super::dead_letter::DeadLetter;
+use super::dead_letter::{DeadLetter, letter_bounds, letter_fields};
 use crate::stream::{
-    RawEntry, decode_autoclaim_reply, decode_read_reply, group_backlog, pending_delivery_count,
+    RawEntry, decode_autoclaim_ids, decode_read_reply, group_backlog, pending_delivery_count,
 };
 use pairwarm::cache::RedisTarget;
 use redis::AsyncConnectionConfig;
@@ -50,7 +56,25 @@ pub struct ConsumerConfig {
     pub claim_every: Duration,
     /// Remove other consumers idle this long that own no pending entries (zero: never).
     pub dead_consumer_idle: Duration,
+    /// Bytes of entries one read may bring (about: the last entry read may pass it).
+    pub batch_max_bytes: usize,
+    /// Bytes a dead-letter stream may hold (about).
+    pub dead_letter_max_bytes: u64,
 }
+
+/// The bounded read ([`StreamConsumer`]'s reads).
+pub const BOUNDED_READ: &str = include_str!("bounded_read.lua");
+
+/// An entry larger than this (names and values) is not read whole: a valid price entry
+/// is far smaller (see [`crate::entry`]'s limits), so such an entry can only be
+/// dead-lettered, and a prefix of it is all its dead letter keeps.
+pub const WHOLE_ENTRY_BYTES: usize = 64 * 1024;
+
+/// Bytes of each of the first names and values a cut entry keeps.
+pub const CUT_PREFIX_BYTES: usize = 64;
+
+/// Names and values a cut entry keeps (8 fields).
+const CUT_ITEMS: usize = 16;
 
 /// Entries of one read, and whether they were delivered before (own pending entries after
 /// a restart or reconnect, or claimed from another consumer) or are new.
@@ -102,6 +126,7 @@ pub struct StreamConsumer {
     claim_cursor: Vec<String>,
     /// Own pending entries re-read since connecting (logged when recovery ends).
     recovered: usize,
+    script: redis::Script,
 }
 
 impl StreamConsumer {
@@ -137,6 +162,7 @@ impl StreamConsumer {
             last_claim: None,
             claim_cursor,
             recovered: 0,
+            script: redis::Script::new(BOUNDED_READ),
         };
         consumer.ensure_groups().await?;
         Ok(consumer)
@@ -166,11 +192,7 @@ impl StreamConsumer {
     /// The next batch: own pending entries first, then claims when due, then new entries.
     pub async fn next_batch(&mut self) -> Result<Batch, FeedError> {
         if self.own_pending {
-            let entries = read_group(
-                self.conn.clone(),
-                self.read_cmd(&self.recovery_cursor, false),
-            )
-            .await?;
+            let entries = self.read(&self.recovery_cursor, false).await?;
             if !entries.is_empty() {
                 for entry in &entries {
                     if let Some(i) = self.cfg.streams.iter().position(|s| **s == *entry.stream) {
@@ -205,15 +227,22 @@ impl StreamConsumer {
                 )
                 .await?;
             }
-            let claimed = self.claim().await?;
-            if !claimed.is_empty() {
-                return Ok(Batch::redelivered(claimed));
-            }
+            let (claimed, deleted) = self.claim().await?;
             self.last_claim = Some(Instant::now());
+            if claimed > 0 {
+                // Claimed entries are this consumer's pending entries now: read them through
+                // the bounded read (ids only were claimed, nothing was delivered).
+                self.own_pending = true;
+                self.recovery_cursor.fill("0-0".to_owned());
+            }
+            if !deleted.is_empty() {
+                return Ok(Batch::redelivered(deleted));
+            }
+            if claimed > 0 {
+                return Box::pin(self.next_batch()).await;
+            }
         }
-        read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true))
-            .await
-            .map(Batch::new)
+        self.read(&self.new_ids, true).await.map(Batch::new)
     }
 
     /// True when the next batch is a plain read of new entries (no recovery or claim due),
@@ -229,8 +258,55 @@ impl StreamConsumer {
     pub fn prefetch(
         &self,
     ) -> impl std::future::Future<Output = Result<Batch, FeedError>> + Send + 'static {
-        let read = read_group(self.conn.clone(), self.read_cmd(&self.new_ids, true));
+        let read = self.read(&self.new_ids, true);
         async move { read.await.map(Batch::new) }
+    }
+
+    /// The bounded read from `ids` (one per stream: `>` for new entries, an id for own
+    /// pending entries after it); with `block`, when nothing waits, a blocking read of one
+    /// entry.
+    fn read(
+        &self,
+        ids: &[String],
+        block: bool,
+    ) -> impl std::future::Future<Output = Result<Vec<RawEntry>, FeedError>> + Send + 'static {
+        let script = self.script.clone();
+        let streams = self.cfg.streams.clone();
+        let ids = ids.to_vec();
+        let args = (
+            self.cfg.group.clone(),
+            self.cfg.consumer.clone(),
+            self.cfg.count,
+            self.cfg.batch_max_bytes,
+        );
+        let blocking = block.then(|| self.read_cmd(&self.new_ids, 1, true));
+        let mut conn = self.conn.clone();
+        async move {
+            let mut call = script.prepare_invoke();
+            for s in &streams {
+                call.key(s);
+            }
+            call.arg(args.0)
+                .arg(args.1)
+                .arg(args.2)
+                .arg(args.3)
+                .arg(WHOLE_ENTRY_BYTES)
+                .arg(CUT_PREFIX_BYTES);
+            for id in &ids {
+                call.arg(id);
+            }
+            let reply: redis::Value = call
+                .invoke_async(&mut conn)
+                .await
+                .map_err(FeedError::redis("XREADGROUP (bounded read script)"))?;
+            let entries = decode_read_reply(reply)?;
+            let Some(blocking) = blocking.filter(|_| entries.is_empty()) else {
+                return Ok(entries);
+            };
+            let mut entries = read_group(conn, blocking).await?;
+            entries.iter_mut().for_each(cut_if_large);
+            Ok(entries)
+        }
     }
 
     /// How many times each entry has been delivered (Redis' count in the pending list), for
@@ -264,15 +340,15 @@ impl StreamConsumer {
             .collect())
     }
 
-    /// `XREADGROUP` from `ids` (one per stream: `>` for new entries, an id for own pending
-    /// entries after it).
-    fn read_cmd(&self, ids: &[String], block: bool) -> redis::Cmd {
+    /// `XREADGROUP` of `count` entries from `ids` (one per stream: `>` for new entries, an
+    /// id for own pending entries after it).
+    fn read_cmd(&self, ids: &[String], count: usize, block: bool) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.cfg.group)
             .arg(&self.cfg.consumer)
             .arg("COUNT")
-            .arg(self.cfg.count);
+            .arg(count);
         if block {
             cmd.arg("BLOCK").arg(self.cfg.block_ms);
         }
@@ -280,9 +356,11 @@ impl StreamConsumer {
         cmd
     }
 
-    /// One `XAUTOCLAIM` step per stream (continues from the last cursor).
-    async fn claim(&mut self) -> Result<Vec<RawEntry>, FeedError> {
+    /// One `XAUTOCLAIM ... JUSTID` step per stream (continues from the last cursor):
+    /// how many entries were claimed, and the claimed ids whose entries were deleted.
+    async fn claim(&mut self) -> Result<(usize, Vec<RawEntry>), FeedError> {
         let mut out = Vec::new();
+        let mut claimed = 0;
         for (i, stream) in self.cfg.streams.iter().enumerate() {
             let reply: redis::Value = redis::cmd("XAUTOCLAIM")
                 .arg(stream)
@@ -292,27 +370,29 @@ impl StreamConsumer {
                 .arg(&self.claim_cursor[i])
                 .arg("COUNT")
                 .arg(self.cfg.count)
+                .arg("JUSTID")
                 .query_async(&mut self.conn)
                 .await
                 .map_err(FeedError::redis("XAUTOCLAIM"))?;
-            let claim = decode_autoclaim_reply(stream, reply)?;
+            let claim = decode_autoclaim_ids(reply)?;
             self.claim_cursor[i] = claim.next;
-            out.extend(claim.claimed);
+            claimed += claim.claimed.len();
             // Pending ids whose entries were trimmed: nothing to process, but they must
             // leave the pending list.
             out.extend(claim.deleted.into_iter().map(|id| RawEntry {
                 stream: stream.as_str().into(),
                 id,
                 fields: None,
+                cut: None,
             }));
         }
-        if !out.is_empty() {
+        if claimed + out.len() > 0 {
             tracing::info!(
-                entries = out.len(),
+                entries = claimed + out.len(),
                 "claimed entries left pending by another consumer"
             );
         }
-        Ok(out)
+        Ok((claimed, out))
     }
 
     /// Acknowledges processed entries of `stream`.
@@ -340,6 +420,7 @@ impl StreamConsumer {
         if letters.is_empty() {
             return Ok(Vec::new());
         }
+        let (maxlen, per_letter) = letter_bounds(self.cfg.dead_letter_max_bytes, 100_000);
         let mut pipe = redis::pipe();
         for letter in letters {
             let e = letter.entry;
@@ -347,7 +428,7 @@ impl StreamConsumer {
             add.arg(format!("{}:dlq", e.stream))
                 .arg("MAXLEN")
                 .arg("~")
-                .arg(100_000)
+                .arg(maxlen)
                 .arg("*")
                 .arg("reason")
                 .arg(letter.reason.label())
@@ -355,8 +436,12 @@ impl StreamConsumer {
                 .arg(letter.reason.to_string())
                 .arg("source_id")
                 .arg(&e.id);
-            for (k, v) in e.fields.iter().flatten() {
-                add.arg(k.as_slice()).arg(v.as_slice());
+            let (kept, truncated) = letter_fields(e, per_letter);
+            for (k, v) in kept {
+                add.arg(k).arg(v);
+            }
+            if let Some(note) = truncated {
+                add.arg("truncated").arg(note);
             }
             pipe.add_command(add);
         }
@@ -389,6 +474,11 @@ impl StreamConsumer {
         Ok(ok)
     }
 
+    /// Bytes of names and values one dead-letter copy keeps.
+    pub fn letter_bytes(&self) -> usize {
+        letter_bounds(self.cfg.dead_letter_max_bytes, 100_000).1
+    }
+
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
     pub async fn lag(&mut self) -> Result<u64, FeedError> {
         let mut total = 0u64;
@@ -414,4 +504,23 @@ async fn read_group(
         .await
         .map_err(FeedError::redis("XREADGROUP"))?;
     Ok(decode_read_reply(reply)?)
+}
+
+/// Cuts an entry read whole by the blocking read to what the bounded read would have kept.
+fn cut_if_large(entry: &mut RawEntry) {
+    let Some(fields) = entry.fields.as_mut() else {
+        return;
+    };
+    let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size <= WHOLE_ENTRY_BYTES {
+        return;
+    }
+    fields.truncate(CUT_ITEMS / 2);
+    for (k, v) in fields.iter_mut() {
+        k.truncate(CUT_PREFIX_BYTES);
+        v.truncate(CUT_PREFIX_BYTES);
+        k.shrink_to_fit();
+        v.shrink_to_fit();
+    }
+    entry.cut = Some(size as u64);
 }

@@ -64,6 +64,86 @@ pub struct DeadLetter<'a> {
     pub reason: DeadLetterReason,
 }
 
+/// Smallest copy a dead letter is allowed (a valid price entry is ~200 bytes, so most
+/// copies stay whole).
+pub const MIN_LETTER_BYTES: u64 = 256;
+
+/// Largest copy of one dead letter, whatever the byte bound allows.
+pub const MAX_LETTER_BYTES: u64 = 64 * 1024;
+
+/// How a dead-letter stream stays within `max_bytes` (`PAIRWARM_DEAD_LETTER_MAX_BYTES`)
+/// as well as `maxlen` entries: `(MAXLEN, bytes of names and values one copy keeps)`. The
+/// copy gets `max_bytes / maxlen` (within [`MIN_LETTER_BYTES`]..=[`MAX_LETTER_BYTES`]);
+/// when that is below the minimum, fewer entries are kept instead.
+pub fn letter_bounds(max_bytes: u64, maxlen: u64) -> (u64, usize) {
+    let maxlen = maxlen.max(1);
+    let per = (max_bytes / maxlen).clamp(MIN_LETTER_BYTES, MAX_LETTER_BYTES);
+    let maxlen = maxlen.min((max_bytes / per).max(1));
+    (maxlen, usize::try_from(per).unwrap_or(usize::MAX))
+}
+
+/// Field names a `truncated` note lists at most.
+const NOTED_FIELDS: usize = 8;
+
+/// The names and values a dead-letter copy keeps of `entry` (borrowed, never copied):
+/// in order until `budget` bytes are used, the value that crosses it cut to what is left,
+/// later fields dropped. When anything was left out, the note for the copy's `truncated`
+/// field: `<field>=<bytes>,...` (the original sizes of the values cut or dropped), or
+/// `entry=<bytes>` for an entry the reader already cut.
+pub fn letter_fields(entry: &RawEntry, budget: usize) -> (Vec<(&[u8], &[u8])>, Option<String>) {
+    let mut kept = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    let mut more = 0usize;
+    let mut room = budget;
+    for (k, v) in entry.fields.iter().flatten() {
+        let need = k.len() + v.len();
+        if need <= room {
+            kept.push((k.as_slice(), v.as_slice()));
+            room -= need;
+            continue;
+        }
+        if k.len() < room {
+            kept.push((k.as_slice(), &v[..room - k.len()]));
+        }
+        room = 0;
+        if left_out.len() < NOTED_FIELDS {
+            let name: String = String::from_utf8_lossy(&k[..k.len().min(32)]).into_owned();
+            left_out.push(format!("{name}={}", v.len()));
+        } else {
+            more += 1;
+        }
+    }
+    let note = match entry.cut {
+        Some(size) => Some(format!("entry={size}")),
+        None if left_out.is_empty() => None,
+        None if more > 0 => Some(format!("{},+{more} more", left_out.join(","))),
+        None => Some(left_out.join(",")),
+    };
+    (kept, note)
+}
+
+/// A copy of `entry` holding only what its dead letter keeps (for letters held for a
+/// retry: bounded, whatever the entry was). An entry with anything left out is marked cut
+/// at its original size.
+pub fn clipped(entry: &RawEntry, budget: usize) -> RawEntry {
+    let (kept, note) = letter_fields(entry, budget);
+    let size: usize = entry
+        .fields
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    RawEntry {
+        stream: entry.stream.clone(),
+        id: entry.id.clone(),
+        fields: entry
+            .fields
+            .as_ref()
+            .map(|_| kept.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()),
+        cut: entry.cut.or_else(|| note.map(|_| size as u64)),
+    }
+}
+
 /// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
 pub(crate) fn record_dead_letters(inner: &Shared, copied: &[&DeadLetter<'_>]) {
     inner
@@ -101,6 +181,15 @@ mod tests {
             ),
             (DeadLetterReason::Deleted, "deleted", MetricReason::Trimmed),
             (
+                DeadLetterReason::Rejected(EntryError::TooLarge {
+                    field: "entry".into(),
+                    len: 1 << 20,
+                    max: 65_536,
+                }),
+                "too_large",
+                MetricReason::Malformed,
+            ),
+            (
                 DeadLetterReason::MaxDeliveries {
                     deliveries: 11,
                     max: 10,
@@ -114,5 +203,47 @@ mod tests {
             assert_eq!(reason.metric(), metric);
             assert!(!reason.to_string().is_empty());
         }
+    }
+
+    fn entry(fields: &[(&[u8], usize)]) -> RawEntry {
+        RawEntry {
+            stream: "s".into(),
+            id: "1-0".into(),
+            fields: Some(
+                fields
+                    .iter()
+                    .map(|(k, n)| (k.to_vec(), vec![b'x'; *n]))
+                    .collect(),
+            ),
+            cut: None,
+        }
+    }
+
+    #[test]
+    fn a_copy_keeps_what_fits_and_notes_the_rest() {
+        let small = entry(&[(b"chain", 8), (b"price", 6)]);
+        let (kept, note) = letter_fields(&small, 256);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(note, None);
+        assert_eq!(clipped(&small, 256), small);
+
+        let big = entry(&[(b"chain", 8), (b"blob", 1 << 20), (b"price", 6)]);
+        let (kept, note) = letter_fields(&big, 256);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[1].1.len(), 256 - 13 - 4);
+        assert_eq!(note.as_deref(), Some("blob=1048576,price=6"));
+        let held = clipped(&big, 256);
+        assert_eq!(held.cut, Some(13 + 4 + (1 << 20) + 11));
+        // Clipping again changes nothing but the note, which now names the whole entry.
+        let (again, note) = letter_fields(&held, 256);
+        assert_eq!(again, kept);
+        assert_eq!(note.as_deref(), Some("entry=1048604"));
+    }
+
+    #[test]
+    fn the_byte_bound_divides_among_the_entries_or_lowers_their_number() {
+        assert_eq!(letter_bounds(128 << 20, 100_000), (100_000, 1342));
+        assert_eq!(letter_bounds(1 << 20, 100_000), (4096, 256));
+        assert_eq!(letter_bounds(1 << 40, 10), (10, 65_536));
     }
 }

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::FeedError;
 use super::consumer::StreamConsumer;
-use super::dead_letter::{DeadLetter, DeadLetterReason, record_dead_letters};
+use super::dead_letter::{DeadLetter, DeadLetterReason, clipped, record_dead_letters};
 use crate::shared::Shared;
 use crate::stream::RawEntry;
 
-/// Letters held at most (an entry is ~200 bytes: ~2 MB).
+/// Letters held at most (each clipped to its dead-letter copy: at most 64 KiB, usually
+/// ~1 KiB).
 const MAX_HELD: usize = 10_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -54,8 +55,14 @@ impl Refused {
                 .contains_key(&(entry.stream.clone(), entry.id.clone()))
     }
 
-    /// Holds the letters Redis refused (as many as fit) and schedules a retry.
-    pub(crate) fn hold(&mut self, inner: &Shared, refused: &[&DeadLetter<'_>]) {
+    /// Holds the letters Redis refused (as many as fit; each only as much of its entry as
+    /// its copy keeps, `letter_bytes`) and schedules a retry.
+    pub(crate) fn hold(
+        &mut self,
+        inner: &Shared,
+        refused: &[&DeadLetter<'_>],
+        letter_bytes: usize,
+    ) {
         if refused.is_empty() {
             return;
         }
@@ -67,7 +74,7 @@ impl Refused {
             self.held.insert(
                 (e.stream.clone(), e.id.clone()),
                 Held {
-                    entry: e.clone(),
+                    entry: clipped(e, letter_bytes),
                     reason: letter.reason.clone(),
                 },
             );

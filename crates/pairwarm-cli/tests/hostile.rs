@@ -1,0 +1,88 @@
+//! Bounded under hostile input, on the real binary: entries with a 1 MiB field are read
+//! cut (a prefix and their size), dead-lettered as `too_large` without copying the big
+//! field, and serve's peak memory stays small; valid entries around them go through.
+
+mod support;
+
+use std::time::Duration;
+
+use pairwarm_testkit::RedisServer;
+use support::*;
+
+const STREAM: &str = "stream:price-updates";
+const DLQ: &str = "stream:price-updates:dlq";
+const GROUP: &str = "pairwarm";
+const WAIT: Duration = Duration::from_secs(120);
+
+/// `VmHWM` (peak resident set) of a process, bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    kb * 1024
+}
+
+#[test]
+fn entries_with_a_1_mib_field_are_dead_lettered_in_bounded_memory() {
+    const HOSTILE: u32 = 300;
+    const VALID: u32 = 100;
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    create_group(&mut conn, STREAM, GROUP);
+    let blob = vec![b'7'; 1 << 20];
+    for i in 0..HOSTILE {
+        let mut fields = valid_entry("ethereum", i);
+        fields[2].1 = blob.clone(); // price: 1 MiB of digits
+        xadd(&mut conn, STREAM, &as_refs(&fields));
+        if i % 3 == 0 {
+            xadd(
+                &mut conn,
+                STREAM,
+                &as_refs(&valid_entry("ethereum", 10_000 + i)),
+            );
+        }
+    }
+    let serve = Serve::start(Some(&redis.url()), &["--consumer", "one"], &[]);
+    let pid = serve.proc.pid();
+    let health = serve.wait_processed(u64::from(HOSTILE + VALID), WAIT);
+    assert_eq!(health["stream"]["deadLettered"], HOSTILE, "{health:#}");
+    assert_eq!(
+        serve.get("/ready").status,
+        200,
+        "serve is up: {}",
+        serve.ctx()
+    );
+    let peak = peak_rss(pid);
+    eprintln!(
+        "peak RSS of serve with {HOSTILE} entries of 1 MiB: {:.1} MiB",
+        peak as f64 / f64::from(1 << 20)
+    );
+    assert!(peak < 200 << 20, "peak RSS {peak} bytes");
+
+    let letters = xrange(&mut conn, DLQ);
+    assert_eq!(letters.len(), HOSTILE as usize);
+    for (_, fields) in &letters {
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(k, _)| k.as_slice() == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(field(b"reason").as_deref(), Some("too_large"));
+        let mut sample = valid_entry("ethereum", 0);
+        sample[2].1 = vec![b'7'; 1 << 20];
+        let size: usize = sample.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert_eq!(field(b"truncated"), Some(format!("entry={size}")));
+        let bytes: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(bytes < 2048, "a dead letter of {bytes} bytes");
+        assert!(field(b"price").is_some_and(|p| p.len() == 64 && p.starts_with("7777")));
+    }
+    assert_eq!(xpending_total(&mut conn, STREAM, GROUP), 0);
+    let (_, missing) = l2_keys_missing(&mut conn, STREAM);
+    // Only the valid entries' pools are expected in L2.
+    assert_eq!(missing, HOSTILE as usize, "every valid pool is in L2");
+    serve.terminate(Duration::from_secs(15));
+}
