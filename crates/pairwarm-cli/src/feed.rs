@@ -17,7 +17,7 @@ pub struct FeedArgs {
     /// Redis URL (its password is never printed).
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::redis_url)]
     redis_url: RedisUrl,
-    /// Replay the updates of this trace file.
+    /// Replay the updates of this trace file (times moved so that its last event is now).
     #[arg(long, conflicts_with = "synthetic")]
     trace: Option<PathBuf>,
     /// Pool metadata (dex, token0, token1) for the trace's pairs.
@@ -86,6 +86,13 @@ fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<Pri
     let mut prices = vec![1.0f64; trace.pairs.len()];
     let mut state = args.seed | 1;
     let mut out = Vec::new();
+    // The trace's times keep their spacing but are moved so that its last event is now:
+    // serve refuses times far from when an entry reaches Redis (PAIRWARM_TIMESTAMP_*).
+    let last_ms = trace.events.last().map_or(0, |e| e.ts_us / 1000);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let shift = |ts_ms: u64| now_ms.saturating_sub(last_ms.saturating_sub(ts_ms));
     for e in trace.events.iter().filter(|e| e.op == Op::Update) {
         let pair = &trace.pairs[e.pair as usize];
         state ^= state << 13;
@@ -103,7 +110,7 @@ fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<Pri
             token1: meta.map(|m| m.token1.to_ascii_lowercase()),
             price: *price,
             block: 0,
-            ts_ms: Some(e.ts_us / 1000),
+            ts_ms: Some(shift(e.ts_us / 1000)),
         });
         if args.count.is_some_and(|c| out.len() as u64 >= c) {
             break;

@@ -165,15 +165,32 @@ fn client_connections_killed_repeatedly_leave_no_price_missing() {
         || serve.ctx(),
     );
     let mut killed = 0u64;
-    for _ in 0..10 {
+    for round in 0..10 {
+        // Each round finds serve connected again (it reconnects with backoff), then
+        // drops every client connection but the test's own.
+        wait_for(
+            WAIT,
+            &format!("serve reconnected before kill {round}"),
+            || {
+                let list: String = redis::cmd("CLIENT")
+                    .arg("LIST")
+                    .arg("TYPE")
+                    .arg("normal")
+                    .query(&mut conn)
+                    .unwrap();
+                (list.lines().count() >= 2).then_some(())
+            },
+            || serve.ctx(),
+        );
         let n: u64 = redis::cmd("CLIENT")
             .arg("KILL")
             .arg("TYPE")
             .arg("normal")
             .query(&mut conn)
             .unwrap();
+        assert!(n >= 1, "kill {round} found no connection of serve");
         killed += n;
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let last_kill = Instant::now();
     let at_last_kill = stream_count(&serve, "processed");

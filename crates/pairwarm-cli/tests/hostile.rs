@@ -86,3 +86,62 @@ fn entries_with_a_1_mib_field_are_dead_lettered_in_bounded_memory() {
     assert_eq!(missing, HOSTILE as usize, "every valid pool is in L2");
     serve.terminate(Duration::from_secs(15));
 }
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Feeds one entry stamped `future_ms` and one stamped in seconds, then a synthetic feed
+/// (stamped at receipt); returns the tracker's `avgCorrelationScore` at the end and the
+/// dead-letter reasons.
+fn future_run(future_ms: u64, env: &[(&str, &str)]) -> (f64, Vec<String>) {
+    const N: u64 = 4_000;
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    create_group(&mut conn, STREAM, GROUP);
+    let mut future = valid_entry("ethereum", 1);
+    future.push((b"ts_ms".to_vec(), future_ms.to_string().into_bytes()));
+    xadd(&mut conn, STREAM, &as_refs(&future));
+    let mut seconds = valid_entry("ethereum", 2);
+    seconds.push((
+        b"ts_ms".to_vec(),
+        (now_ms() / 1000).to_string().into_bytes(),
+    ));
+    xadd(&mut conn, STREAM, &as_refs(&seconds));
+    feed_synthetic(&redis.url(), STREAM, N, 41);
+    let serve = Serve::start(Some(&redis.url()), &["--consumer", "one"], env);
+    let health = serve.wait_processed(N + 2, WAIT);
+    let score = health["tracker"]["avgCorrelationScore"]
+        .as_f64()
+        .expect("avgCorrelationScore");
+    let reasons = xrange(&mut conn, DLQ)
+        .into_iter()
+        .filter_map(|(_, fields)| {
+            fields
+                .iter()
+                .find(|(k, _)| k.as_slice() == b"reason")
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        })
+        .collect();
+    serve.terminate(Duration::from_secs(15));
+    (score, reasons)
+}
+
+#[test]
+fn a_year_3000_timestamp_is_dead_lettered_and_does_not_poison_the_tracker() {
+    let (score, reasons) = future_run(32_503_680_000_000, &[]);
+    assert_eq!(reasons, ["timestamp_out_of_window", "timestamp_unit"]);
+    assert!(score > 0.0, "avgCorrelationScore {score}");
+    // A time 20 h ahead let in by a 24 h window poisons the tracker: the check above is
+    // what keeps it sane.
+    let (poisoned, reasons) = future_run(
+        now_ms() + 20 * 3_600_000,
+        &[("PAIRWARM_TIMESTAMP_MAX_AHEAD", "24h")],
+    );
+    assert_eq!(reasons, ["timestamp_unit"]);
+    eprintln!("avgCorrelationScore: {score} with the window, {poisoned} without");
+    assert!(poisoned < score / 10.0, "{poisoned} vs {score}");
+}

@@ -727,9 +727,29 @@ pub fn l2_key(chain: &str, pair: &str) -> String {
     )
 }
 
-/// Distinct `(chain, pair)` of the stream's entries, and how many of them have no L2 key.
+/// Distinct pools of the stream's entries, how many have no L2 key, and how many hold
+/// another price than their last entry's (an acknowledged price that never reached L2).
 pub fn l2_keys_missing(conn: &mut redis::Connection, stream: &str) -> (usize, usize) {
-    let mut pools = std::collections::BTreeSet::new();
+    let audit = l2_audit(conn, stream);
+    assert_eq!(
+        audit.stale, 0,
+        "{} of {} pools hold an older price in L2 than their last entry",
+        audit.stale, audit.pools
+    );
+    (audit.pools, audit.missing)
+}
+
+/// What [`l2_audit`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L2Audit {
+    pub pools: usize,
+    pub missing: usize,
+    pub stale: usize,
+}
+
+/// Compares every pool's L2 price with the price of its last entry in `stream`.
+pub fn l2_audit(conn: &mut redis::Connection, stream: &str) -> L2Audit {
+    let mut last = BTreeMap::new();
     for (_, fields) in xrange(conn, stream) {
         let field = |name: &[u8]| {
             fields
@@ -737,20 +757,39 @@ pub fn l2_keys_missing(conn: &mut redis::Connection, stream: &str) -> (usize, us
                 .find(|(k, _)| k.as_slice() == name)
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         };
-        if let (Some(chain), Some(pair)) = (field(b"chain"), field(b"pair")) {
-            pools.insert(l2_key(&chain, &pair));
+        if let (Some(chain), Some(pair), Some(price)) =
+            (field(b"chain"), field(b"pair"), field(b"price"))
+        {
+            last.insert(l2_key(&chain, &pair), price.parse::<f64>().ok());
         }
     }
-    let mut missing = 0;
-    for chunk in pools.iter().collect::<Vec<_>>().chunks(1000) {
+    let pools: Vec<(&String, &Option<f64>)> = last.iter().collect();
+    let (mut missing, mut stale) = (0, 0);
+    for chunk in pools.chunks(1000) {
         let mut pipe = redis::pipe();
-        for key in chunk {
-            pipe.cmd("EXISTS").arg(key.as_str());
+        for (key, _) in chunk {
+            pipe.cmd("GET").arg(key.as_str());
         }
-        let found: Vec<u64> = pipe.query(conn).expect("EXISTS pipeline");
-        missing += found.iter().filter(|&&n| n == 0).count();
+        let values: Vec<Option<Vec<u8>>> = pipe.query(conn).expect("GET pipeline");
+        for ((key, expected), value) in chunk.iter().zip(values) {
+            let Some(bytes) = value else {
+                missing += 1;
+                continue;
+            };
+            let stored = pairwarm::cache::codec::decode(key, &bytes)
+                .unwrap_or_else(|e| panic!("L2 value of {key}: {e}"));
+            if let Some(want) = expected
+                && (stored.price - want).abs() > want.abs() * 1e-9
+            {
+                stale += 1;
+            }
+        }
     }
-    (pools.len(), missing)
+    L2Audit {
+        pools: pools.len(),
+        missing,
+        stale,
+    }
 }
 
 /// Figures of one fault run, printed as a row of the fault table in

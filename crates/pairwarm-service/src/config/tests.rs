@@ -134,7 +134,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        53,
+        58,
         "a new setting? update this count and the docs"
     );
 }
@@ -234,6 +234,11 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_CLAIM_IDLE_MS", "10"),
     ("PAIRWARM_DEAD_CONSUMER_IDLE", "forever"),
     ("PAIRWARM_MAX_DELIVERIES", "0"),
+    ("PAIRWARM_BATCH_MAX_BYTES", "1000"),
+    ("PAIRWARM_DEAD_LETTER_MAX_BYTES", "1k"),
+    ("PAIRWARM_TIMESTAMP_MAX_AGE", "an hour"),
+    ("PAIRWARM_TIMESTAMP_MAX_AHEAD", "-5m"),
+    ("PAIRWARM_UNREADY_AFTER_L2_WRITE_FAILURES", "-1"),
     ("PAIRWARM_OPPORTUNITIES_STREAM", "o p"),
     ("PAIRWARM_SYNTHETIC_RATE", "fast"),
     ("PAIRWARM_SYNTHETIC_SEED", "-1"),

@@ -18,6 +18,9 @@
 //! [`reason`](EntryError::reason) is a short fixed label (bounded metric cardinality) and
 //! whose message names the field and value.
 
+mod timestamp;
+pub use timestamp::{TimeWindow, TimestampError, received_ms};
+
 use serde_json::Value;
 
 use pairwarm::pair::{Address, ChainId, PairInterner, normalize_chain};
@@ -88,6 +91,9 @@ pub enum EntryError {
         /// The limit.
         max: usize,
     },
+    /// `ts_ms` is not a plausible time for the entry ([`TimeWindow`]).
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
 }
 
 impl EntryError {
@@ -105,6 +111,7 @@ impl EntryError {
             Self::BadJson(_) => "bad_json",
             Self::TooLarge { .. } => "too_large",
             Self::ChainLimit { .. } => "chain_limit",
+            Self::Timestamp(e) => e.reason(),
         }
     }
 }

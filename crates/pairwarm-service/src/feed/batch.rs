@@ -16,7 +16,7 @@ use super::consumer::{Batch, StreamConsumer};
 use super::dead_letter::{DeadLetter, DeadLetterReason, record_dead_letters};
 use super::publish;
 use super::refused::Refused;
-use crate::entry::{EntryError, PriceUpdate, parse_entry};
+use crate::entry::{EntryError, PriceUpdate, TimeWindow, parse_entry, received_ms};
 use crate::shared::Shared;
 use crate::stream::RawEntry;
 
@@ -38,7 +38,19 @@ pub(super) async fn handle(
     } else {
         HashMap::new()
     };
-    let max_deliveries = inner.config.lock().feed.max_deliveries;
+    let (max_deliveries, window) = {
+        let config = inner.config.lock();
+        let feed = &config.feed;
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        (
+            feed.max_deliveries,
+            TimeWindow {
+                max_age_ms: ms(feed.timestamp_max_age),
+                max_ahead_ms: ms(feed.timestamp_max_ahead),
+            },
+        )
+    };
+    let now_ms = wall_clock_ms();
     let mut updates: Vec<PriceUpdate> = Vec::with_capacity(batch.entries.len());
     let mut good: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut letters: Vec<DeadLetter<'_>> = Vec::new();
@@ -50,7 +62,7 @@ pub(super) async fn handle(
         let delivered = deliveries
             .get(&(Arc::clone(&entry.stream), entry.id.clone()))
             .copied();
-        match sort(entry, inner, delivered, max_deliveries) {
+        match sort(entry, inner, delivered, max_deliveries, &window, now_ms) {
             Ok(update) => {
                 updates.push(update);
                 good.entry(&*entry.stream)
@@ -88,6 +100,13 @@ pub(super) async fn handle(
     Ok(())
 }
 
+/// Milliseconds since the Unix epoch (receipt time of an entry whose id says none).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A price update to process, or why the entry goes to the dead-letter stream.
 ///
 /// A malformed entry keeps its own reason however often it was delivered; a well-formed
@@ -98,6 +117,8 @@ fn sort(
     inner: &Shared,
     delivered: Option<u64>,
     max_deliveries: u64,
+    window: &TimeWindow,
+    now_ms: u64,
 ) -> Result<PriceUpdate, DeadLetterReason> {
     let fields = entry.fields.as_ref().ok_or(DeadLetterReason::Deleted)?;
     if let Some(size) = entry.cut {
@@ -109,6 +130,11 @@ fn sort(
         }));
     }
     let update = parse_entry(fields)?;
+    // Judged against when the entry reached Redis (its id), whatever its format.
+    if let Some(ts) = update.ts_ms {
+        let received = received_ms(&entry.id).unwrap_or(now_ms);
+        window.check(ts, received).map_err(EntryError::from)?;
+    }
     // The pipeline cannot intern a chain beyond the interner's chain limit and would skip
     // the update: dead-letter it instead of acknowledging it as processed.
     update.chain_id(inner.cache.interner())?;
