@@ -117,6 +117,7 @@ fn redis_full_acknowledges_nothing_unwritten_and_every_price_lands_after() {
 
     let raised = Instant::now();
     config_set(&mut conn, "maxmemory", "0");
+    let resumed_in = wait_resumed(&serve, 0, raised);
     wait_for(
         WAIT,
         "every entry acknowledged",
@@ -143,8 +144,9 @@ fn redis_full_acknowledges_nothing_unwritten_and_every_price_lands_after() {
         sent: N,
         processed: stream_count(&serve, "processed") - stream_count(&serve, "deadLettered"),
         dead_lettered: stream_count(&serve, "deadLettered"),
-        lost: 0,
+        lost: xpending_total(&mut conn, STREAM, GROUP),
         l2_missing: missing,
+        resumed_in,
         recovered_in,
     }
     .print();
@@ -194,6 +196,7 @@ fn client_connections_killed_repeatedly_leave_no_price_missing() {
     }
     let last_kill = Instant::now();
     let at_last_kill = stream_count(&serve, "processed");
+    let resumed_in = wait_resumed(&serve, at_last_kill, last_kill);
     eprintln!("{killed} connections killed; {at_last_kill} of {N} entries processed by then");
     assert!(killed >= 10, "serve's connections were killed ({killed})");
     wait_for(
@@ -212,8 +215,9 @@ fn client_connections_killed_repeatedly_leave_no_price_missing() {
         sent: N,
         processed: processed - stream_count(&serve, "deadLettered"),
         dead_lettered: stream_count(&serve, "deadLettered"),
-        lost: 0,
+        lost: xpending_total(&mut conn, STREAM, GROUP),
         l2_missing: missing,
+        resumed_in,
         recovered_in,
     }
     .print();

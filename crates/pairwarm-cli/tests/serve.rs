@@ -748,8 +748,11 @@ fn sigterm_mid_backlog_leaves_nothing_pending() {
     assert_eq!(first.entries_read + first.lag, N, "{first:?}");
 
     let rest = N - first.entries_read;
+    let restarted = std::time::Instant::now();
     let serve = Serve::start(Some(&redis.url()), &["--consumer", "second"], &[]);
+    let resumed_in = wait_resumed(&serve, 0, restarted);
     serve.wait_processed(rest, WAIT);
+    let recovered_in = restarted.elapsed();
     let m = serve.metrics();
     assert_eq!(m.sum("arbitrage_price_updates_total", &[]), rest as f64);
     assert_eq!(
@@ -767,6 +770,19 @@ fn sigterm_mid_backlog_leaves_nothing_pending() {
             pending: 0
         }
     );
+    let (_, missing) = l2_keys_missing(&mut conn, STREAM);
+    assert_eq!(missing, 0);
+    FaultRow {
+        fault: "SIGTERM under load (backlog), restarted",
+        sent: N,
+        processed: first.entries_read + rest,
+        dead_lettered: 0,
+        lost: xpending_total(&mut conn, STREAM, GROUP),
+        l2_missing: missing,
+        resumed_in,
+        recovered_in,
+    }
+    .print();
 }
 
 // 9. SIGHUP re-reads --env-file without a restart.

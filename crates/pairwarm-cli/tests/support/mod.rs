@@ -803,19 +803,36 @@ pub struct FaultRow {
     /// processed twice).
     pub processed: u64,
     pub dead_lettered: u64,
-    /// Entries never acknowledged (pending or never delivered) at the end.
+    /// Entries still pending at the end (the tests also check the group was delivered
+    /// the stream's last entry).
     pub lost: u64,
     /// Distinct pools of the stream without an L2 key at the end.
     pub l2_missing: usize,
+    /// From the end of the fault until the first entry was acknowledged again.
+    pub resumed_in: Duration,
     /// From the end of the fault until every entry was acknowledged.
     pub recovered_in: Duration,
+}
+
+/// Waits until `serve` has acknowledged more than `from` entries; returns how long since
+/// `since`.
+pub fn wait_resumed(serve: &Serve, from: u64, since: Instant) -> Duration {
+    wait_for(
+        Duration::from_secs(90),
+        "an entry acknowledged after the fault",
+        || {
+            let done = serve.health()["stream"]["processed"].as_u64().unwrap_or(0);
+            (done > from).then(|| since.elapsed())
+        },
+        || serve.ctx(),
+    )
 }
 
 impl FaultRow {
     pub fn print(&self) {
         let duplicated = (self.processed + self.dead_lettered).saturating_sub(self.sent);
         eprintln!(
-            "FAULT-ROW | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+            "FAULT-ROW | {} | {} | {} | {} | {} | {} | {} | {:.2} s | {:.1} s |",
             self.fault,
             self.sent,
             self.processed,
@@ -823,6 +840,7 @@ impl FaultRow {
             duplicated,
             self.lost,
             self.l2_missing,
+            self.resumed_in.as_secs_f64(),
             self.recovered_in.as_secs_f64()
         );
     }

@@ -11,7 +11,7 @@
 //! | `dex` | no | DEX name (the detector compares pools of one token pair across DEXes) |
 //! | `token0`, `token1` | no | token addresses or symbols (needed by the detector) |
 //! | `block` | no | block number (integer) |
-//! | `ts_ms` | no | observation time, ms since the Unix epoch (default: time of receipt) |
+//! | `ts_ms` | no | observation time, ms since the Unix epoch (default: when the entry reached Redis, the time of its id) |
 //!
 //! Alternatively a single field `data` holds a JSON object with the same keys (numbers may
 //! be JSON numbers or strings). A malformed entry yields an [`EntryError`] whose

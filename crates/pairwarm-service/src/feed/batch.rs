@@ -129,11 +129,14 @@ fn sort(
             max: WHOLE_ENTRY_BYTES,
         }));
     }
-    let update = parse_entry(fields)?;
-    // Judged against when the entry reached Redis (its id), whatever its format.
-    if let Some(ts) = update.ts_ms {
-        let received = received_ms(&entry.id).unwrap_or(now_ms);
-        window.check(ts, received).map_err(EntryError::from)?;
+    let mut update = parse_entry(fields)?;
+    // Judged against when the entry reached Redis (its id), whatever its format. An update
+    // without a time gets that one: an entry read late (a backlog, a claim) keeps its place
+    // among newer ones instead of looking newest.
+    let received = received_ms(&entry.id).unwrap_or(now_ms);
+    match update.ts_ms {
+        Some(ts) => window.check(ts, received).map_err(EntryError::from)?,
+        None => update.ts_ms = Some(received),
     }
     // The pipeline cannot intern a chain beyond the interner's chain limit and would skip
     // the update: dead-letter it instead of acknowledging it as processed.
