@@ -82,6 +82,9 @@ pub fn letter_bounds(max_bytes: u64, maxlen: u64) -> (u64, usize) {
     (maxlen, usize::try_from(per).unwrap_or(usize::MAX))
 }
 
+/// A name and value of an entry, borrowed.
+pub type Field<'a> = (&'a [u8], &'a [u8]);
+
 /// Field names a `truncated` note lists at most.
 const NOTED_FIELDS: usize = 8;
 
@@ -90,7 +93,7 @@ const NOTED_FIELDS: usize = 8;
 /// later fields dropped. When anything was left out, the note for the copy's `truncated`
 /// field: `<field>=<bytes>,...` (the original sizes of the values cut or dropped), or
 /// `entry=<bytes>` for an entry the reader already cut.
-pub fn letter_fields(entry: &RawEntry, budget: usize) -> (Vec<(&[u8], &[u8])>, Option<String>) {
+pub fn letter_fields(entry: &RawEntry, budget: usize) -> (Vec<Field<'_>>, Option<String>) {
     let mut kept = Vec::new();
     let mut left_out: Vec<String> = Vec::new();
     let mut more = 0usize;
