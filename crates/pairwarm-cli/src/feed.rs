@@ -151,8 +151,13 @@ async fn feed(
     total: u64,
 ) -> anyhow::Result<()> {
     let client = args.target()?.client()?;
+    // A pipeline of hundreds of XADDs on a loaded machine can take longer than the
+    // client's default 500 ms response timeout; a load tool must not give up on it.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
     let mut conn = client
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .with_context(|| format!("connect to {}", args.redis_url))?;
     let bar = crate::progress::bar(total, "feeding", args.quiet);

@@ -139,16 +139,14 @@ fn redis_full_acknowledges_nothing_unwritten_and_every_price_lands_after() {
     assert_eq!(health["status"], "healthy", "{health:#}");
     // Retried from memory, not re-read: no entry was dead-lettered for its deliveries.
     assert_eq!(health["stream"]["deadLettered"], 0, "{health:#}");
-    FaultRow {
-        fault: "Redis maxmemory + noeviction",
-        sent: N,
-        processed: stream_count(&serve, "processed") - stream_count(&serve, "deadLettered"),
-        dead_lettered: stream_count(&serve, "deadLettered"),
-        lost: xpending_total(&mut conn, STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in,
-    }
+    FaultRow::measured(
+        "Redis maxmemory + noeviction",
+        N,
+        &serve,
+        0,
+        (&mut conn, missing),
+        (resumed_in, recovered_in),
+    )
     .print();
     serve.terminate(SHUTDOWN);
 }
@@ -210,16 +208,14 @@ fn client_connections_killed_repeatedly_leave_no_price_missing() {
     assert_eq!(missing, 0, "{missing} of {pools} pools missing from L2");
     let processed = stream_count(&serve, "processed");
     assert!(processed >= N, "{processed} < {N}");
-    FaultRow {
-        fault: "client connections killed 10 times (CLIENT KILL TYPE normal)",
-        sent: N,
-        processed: processed - stream_count(&serve, "deadLettered"),
-        dead_lettered: stream_count(&serve, "deadLettered"),
-        lost: xpending_total(&mut conn, STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in,
-    }
+    FaultRow::measured(
+        "client connections killed 10 times (CLIENT KILL TYPE normal)",
+        N,
+        &serve,
+        0,
+        (&mut conn, missing),
+        (resumed_in, recovered_in),
+    )
     .print();
     serve.terminate(SHUTDOWN);
 }

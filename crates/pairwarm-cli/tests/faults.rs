@@ -26,10 +26,6 @@ fn processed(s: &Serve) -> u64 {
     s.health()["stream"]["processed"].as_u64().unwrap_or(0)
 }
 
-fn dead_lettered(s: &Serve) -> u64 {
-    s.health()["stream"]["deadLettered"].as_u64().unwrap_or(0)
-}
-
 /// Whether the group has been delivered the stream's last entry and has nothing pending.
 /// (After an AOF reload Redis 7.0 may not know `entries-read`/`lag`, so ids are compared.)
 fn all_acknowledged(conn: &mut redis::Connection) -> bool {
@@ -110,16 +106,14 @@ fn redis_killed_mid_stream_and_restarted_loses_nothing() {
     assert_eq!(serve.get("/ready").status, 200);
     let (_, missing) = l2_keys_missing(&mut redis.connection(), STREAM);
     assert_eq!(missing, 0);
-    FaultRow {
-        fault: "Redis SIGKILLed mid-stream, restarted from its AOF",
-        sent: N,
-        processed: processed(&serve) - dead_lettered(&serve),
-        dead_lettered: dead_lettered(&serve),
-        lost: xpending_total(&mut redis.connection(), STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in,
-    }
+    FaultRow::measured(
+        "Redis SIGKILLed mid-stream, restarted from its AOF",
+        N,
+        &serve,
+        0,
+        (&mut redis.connection(), missing),
+        (resumed_in, recovered_in),
+    )
     .print();
     serve.terminate(SHUTDOWN);
 }
@@ -151,18 +145,16 @@ fn serve_killed_and_restarted_loses_nothing() {
     wait_all_acknowledged(&redis, N, || second.ctx());
     let (_, missing) = l2_keys_missing(&mut conn, STREAM);
     assert_eq!(missing, 0);
-    FaultRow {
-        fault: "serve SIGKILLed mid-stream, restarted (same consumer name)",
-        sent: N,
-        // What the first run acknowledged after its last health read is counted by
-        // neither run: the duplicates are a lower bound.
-        processed: before_kill + processed(&second) - dead_lettered(&second),
-        dead_lettered: dead_lettered(&second),
-        lost: xpending_total(&mut conn, STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in: killed.elapsed(),
-    }
+    // What the first run acknowledged after its last health read is counted by neither
+    // run: the duplicates are a lower bound.
+    FaultRow::measured(
+        "serve SIGKILLed mid-stream, restarted (same consumer name)",
+        N,
+        &second,
+        before_kill,
+        (&mut conn, missing),
+        (resumed_in, killed.elapsed()),
+    )
     .print();
     let err = second.proc.stderr();
     if left_pending > 0 {
@@ -234,16 +226,14 @@ fn one_of_two_instances_killed_loses_nothing() {
     eprintln!("L2 after two instances: {audit:?}");
     let missing = audit.missing;
     assert_eq!(missing, 0);
-    FaultRow {
-        fault: "one of two instances SIGKILLed (claim idle 500 ms)",
-        sent: N,
-        processed: b_before + processed(&a) - dead_lettered(&a),
-        dead_lettered: dead_lettered(&a),
-        lost: xpending_total(&mut conn, STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in,
-    }
+    FaultRow::measured(
+        "one of two instances SIGKILLed (claim idle 500 ms)",
+        N,
+        &a,
+        b_before,
+        (&mut conn, missing),
+        (resumed_in, recovered_in),
+    )
     .print();
     if b_pending > 0 {
         assert!(a.proc.stderr().contains("claimed entries"), "{}", a.ctx());
@@ -289,16 +279,14 @@ fn redis_paused_past_the_timeouts_loses_nothing() {
     let (_, missing) = l2_keys_missing(&mut conn, STREAM);
     assert_eq!(missing, 0);
     assert!(processed(&serve) >= N);
-    FaultRow {
-        fault: "Redis SIGSTOPped 10 s (past every timeout), then SIGCONT",
-        sent: N,
-        processed: processed(&serve) - dead_lettered(&serve),
-        dead_lettered: dead_lettered(&serve),
-        lost: xpending_total(&mut conn, STREAM, GROUP),
-        l2_missing: missing,
-        resumed_in,
-        recovered_in,
-    }
+    FaultRow::measured(
+        "Redis SIGSTOPped 10 s (past every timeout), then SIGCONT",
+        N,
+        &serve,
+        0,
+        (&mut conn, missing),
+        (resumed_in, recovered_in),
+    )
     .print();
     serve.terminate(SHUTDOWN);
 }

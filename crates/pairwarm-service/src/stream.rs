@@ -170,8 +170,9 @@ pub struct AutoClaim {
     pub deleted: Vec<String>,
 }
 
-/// Decodes an `XAUTOCLAIM` reply of Redis 6.2 (2 elements) or 7 (3 elements).
-pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, ReplyError> {
+/// The parts of an `XAUTOCLAIM` reply of Redis 6.2 (2 elements) or 7 (3 elements): the
+/// cursor, the claimed list, and the ids of deleted entries.
+fn autoclaim_parts(reply: Value) -> Result<(String, Value, Vec<String>), ReplyError> {
     let parts = items(reply).map_err(|_| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
     let len = parts.len();
     let mut parts = parts.into_iter();
@@ -181,6 +182,16 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
         return Err(ReplyError(format!("XAUTOCLAIM reply has {len} parts")));
     };
     let next = text(&next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
+    let deleted = deleted
+        .and_then(|d| items(d).ok())
+        .map(|ids| ids.iter().filter_map(text).collect())
+        .unwrap_or_default();
+    Ok((next, list, deleted))
+}
+
+/// Decodes an `XAUTOCLAIM` reply of Redis 6.2 (2 elements) or 7 (3 elements).
+pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, ReplyError> {
+    let (next, list, deleted) = autoclaim_parts(reply)?;
     let stream: Arc<str> = stream.into();
     let mut claimed = Vec::new();
     if let Ok(list) = items(list) {
@@ -192,10 +203,6 @@ pub fn decode_autoclaim_reply(stream: &str, reply: Value) -> Result<AutoClaim, R
             claimed.push(entry(&stream, e)?);
         }
     }
-    let deleted = deleted
-        .and_then(|d| items(d).ok())
-        .map(|ids| ids.iter().filter_map(text).collect())
-        .unwrap_or_default();
     Ok(AutoClaim {
         next,
         claimed,
@@ -216,24 +223,14 @@ pub struct AutoClaimIds {
 
 /// Decodes an `XAUTOCLAIM ... JUSTID` reply of Redis 6.2 (2 elements) or 7 (3 elements).
 pub fn decode_autoclaim_ids(reply: Value) -> Result<AutoClaimIds, ReplyError> {
-    let parts = items(reply).map_err(|_| ReplyError("XAUTOCLAIM reply is not an array".into()))?;
-    let len = parts.len();
-    let mut parts = parts.into_iter();
-    let (Some(next), Some(list), deleted, None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ReplyError(format!("XAUTOCLAIM reply has {len} parts")));
-    };
-    let next = text(&next).ok_or_else(|| ReplyError("XAUTOCLAIM cursor is not a string".into()))?;
-    let ids = |v: Value| -> Vec<String> {
-        items(v)
-            .map(|ids| ids.iter().filter_map(text).collect())
-            .unwrap_or_default()
-    };
+    let (next, list, deleted) = autoclaim_parts(reply)?;
+    let claimed = items(list)
+        .map(|ids| ids.iter().filter_map(text).collect())
+        .unwrap_or_default();
     Ok(AutoClaimIds {
         next,
-        claimed: ids(list),
-        deleted: deleted.map(ids).unwrap_or_default(),
+        claimed,
+        deleted,
     })
 }
 

@@ -829,6 +829,31 @@ pub fn wait_resumed(serve: &Serve, from: u64, since: Instant) -> Duration {
 }
 
 impl FaultRow {
+    /// A row from `serve`'s counters at the end, plus `earlier` entries acknowledged by an
+    /// instance gone since; `times` is `(resumed_in, recovered_in)`.
+    pub fn measured(
+        fault: &'static str,
+        sent: u64,
+        serve: &Serve,
+        earlier: u64,
+        audit: (&mut redis::Connection, usize),
+        times: (Duration, Duration),
+    ) -> Self {
+        let stream = &serve.health()["stream"];
+        let count = |k: &str| stream[k].as_u64().unwrap_or(0);
+        let (conn, l2_missing) = audit;
+        Self {
+            fault,
+            sent,
+            processed: earlier + count("processed") - count("deadLettered"),
+            dead_lettered: count("deadLettered"),
+            lost: xpending_total(conn, "stream:price-updates", "pairwarm"),
+            l2_missing,
+            resumed_in: times.0,
+            recovered_in: times.1,
+        }
+    }
+
     pub fn print(&self) {
         let duplicated = (self.processed + self.dead_lettered).saturating_sub(self.sent);
         eprintln!(
