@@ -6,8 +6,10 @@
 //! while Redis is down therefore returns an [`L2Error`] within `op_timeout`, and the first
 //! call after Redis comes back succeeds again without rebuilding anything.
 //!
-//! Batches use one `MGET` (one round trip whatever the batch size); writes use
-//! `SET key value PX ttl`. Do not use this connection for blocking commands such as
+//! Batches use one `MGET` (one round trip whatever the batch size); a batch of writes is one
+//! pipeline of `EVALSHA` calls of a newer-wins script (one round trip): each `SET key value
+//! PX ttl` (the original's `SETEX key 300`) happens only if the held value is not newer by
+//! `blockNumber`, then `timestamp`, decided atomically inside Redis. Do not use this connection for blocking commands such as
 //! `XREADGROUP ... BLOCK`: they would stall every cache read queued behind them.
 
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::l2::{L2Error, L2Store};
+use super::l2::{L2Error, L2Store, L2Write};
 
 /// Connection settings for [`RedisL2`].
 #[derive(Clone, Debug)]
@@ -101,6 +103,39 @@ impl RedisL2 {
         self.conn.clone()
     }
 
+    /// Sends a pipeline in one round trip (bounded by `op_timeout`); one result per
+    /// command, so one refused command does not hide the others' replies.
+    async fn pipeline(
+        &self,
+        op: &'static str,
+        pipe: &redis::Pipeline,
+    ) -> Result<Vec<redis::RedisResult<redis::Value>>, L2Error> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.conn.clone();
+        let mut pipe = pipe.clone();
+        let call = async move {
+            pipe.ignore_errors()
+                .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(self.op_timeout, call).await {
+            Err(_) => Err(L2Error::Timeout {
+                op,
+                after: self.op_timeout,
+            }),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(classify(op, &e)),
+        }
+    }
+
+    /// Loads the newer-wins script (`SCRIPT LOAD`).
+    async fn load_script(&self) -> Result<(), L2Error> {
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(NEWER_WINS.source);
+        let _: String = self.run("SCRIPT LOAD", cmd).await?;
+        Ok(())
+    }
+
     async fn run<T: redis::FromRedisValue>(
         &self,
         op: &'static str,
@@ -118,6 +153,52 @@ impl RedisL2 {
             Ok(Err(e)) => Err(classify(op, &e)),
         }
     }
+}
+
+/// The newer-wins write (`KEYS[1]`, `ARGV`: value, blockNumber, timestamp, TTL ms): keeps
+/// the value in place if its `blockNumber` (or pairwarm's earlier `block`), then its
+/// `timestamp`, is greater than the new one's; otherwise `SET ... PX`. Returns 1 if written,
+/// 0 if the held value was newer. The version is read with a pattern, not `cjson`, which
+/// would build a table per write; both the original and pairwarm write flat objects. A
+/// held value without a version (a bare price) is replaced.
+const NEWER_WINS_LUA: &str = r#"
+local held = redis.call('GET', KEYS[1])
+if held then
+  local b = string.match(held, '"blockNumber"%s*:%s*(%d+)') or string.match(held, '"block"%s*:%s*(%d+)')
+  if b then
+    local nb = tonumber(ARGV[2])
+    b = tonumber(b)
+    if b > nb then return 0 end
+    if b == nb then
+      local t = tonumber(string.match(held, '"timestamp"%s*:%s*(%d+)') or '0')
+      if t > tonumber(ARGV[3]) then return 0 end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+return 1
+"#;
+
+/// The script and its SHA-1 (`EVALSHA` sends only the hash).
+struct Script {
+    source: &'static str,
+    hash: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    fn hash(&self) -> &str {
+        self.hash
+            .get_or_init(|| redis::Script::new(self.source).get_hash().to_owned())
+    }
+}
+
+static NEWER_WINS: Script = Script {
+    source: NEWER_WINS_LUA,
+    hash: std::sync::OnceLock::new(),
+};
+
+fn is_noscript(reply: &redis::RedisResult<redis::Value>) -> bool {
+    matches!(reply, Err(e) if e.code() == Some("NOSCRIPT"))
 }
 
 /// Maps a redis-rs error onto the three outcomes a caller acts on differently.
@@ -167,31 +248,41 @@ impl L2Store for RedisL2 {
         Ok(())
     }
 
-    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+    async fn set_many(&self, items: Vec<L2Write>, ttl: Duration) -> Result<Vec<bool>, L2Error> {
         if items.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         let mut pipe = redis::pipe();
-        for (key, value) in items {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(value)
-                .arg("PX")
-                .arg(px)
-                .ignore();
+        for w in &items {
+            pipe.cmd("EVALSHA")
+                .arg(NEWER_WINS.hash())
+                .arg(1)
+                .arg(&w.key)
+                .arg(&w.value)
+                .arg(w.block)
+                .arg(w.ts_ms)
+                .arg(px);
         }
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let mut conn = self.conn.clone();
-        let call = async move { pipe.query_async::<()>(&mut conn).await };
-        match tokio::time::timeout(self.op_timeout, call).await {
-            Err(_) => Err(L2Error::Timeout {
-                op: "SET",
-                after: self.op_timeout,
-            }),
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(classify("SET", &e)),
-        }
+        let replies = self.pipeline("SET", &pipe).await?;
+        let replies = if replies.iter().any(is_noscript) {
+            // First write since Redis started (or SCRIPT FLUSH): load the script, once.
+            self.load_script().await?;
+            self.pipeline("SET", &pipe).await?
+        } else {
+            replies
+        };
+        replies
+            .into_iter()
+            .map(|reply| match reply {
+                Ok(redis::Value::Int(n)) => Ok(n == 1),
+                Ok(other) => Err(L2Error::Command {
+                    op: "SET",
+                    reason: format!("newer-wins script answered {other:?}"),
+                }),
+                Err(e) => Err(classify("SET", &e)),
+            })
+            .collect()
     }
 
     async fn delete(&self, key: &str) -> Result<(), L2Error> {
