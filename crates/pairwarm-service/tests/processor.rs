@@ -70,6 +70,8 @@ fn update(chain: &str, n: u32, dex: &str, price: f64, ts_ms: u64) -> PriceUpdate
         token0: Some("weth".into()),
         token1: Some("usdc".into()),
         price,
+        reserve0: pairwarm::cache::Reserve::ZERO,
+        reserve1: pairwarm::cache::Reserve::ZERO,
         block: ts_ms / 12_000,
         ts_ms: Some(ts_ms),
     }

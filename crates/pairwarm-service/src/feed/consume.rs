@@ -37,6 +37,8 @@ fn consumer_config(inner: &Shared) -> Option<ConsumerConfig> {
         block_ms: feed.block_ms,
         claim_idle_ms: feed.claim_idle_ms,
         claim_every: Duration::from_millis((feed.claim_idle_ms / 2).clamp(100, 30_000)),
+        group_start: feed.group_start.id(),
+        dead_letter_maxlen: feed.dead_letter_maxlen,
     })
 }
 
