@@ -233,6 +233,16 @@ pub fn setting(name: &str) -> Option<&'static Setting> {
     settings().find(|s| s.name == name)
 }
 
+/// A signing key: any text but control characters (a pasted newline would silently make
+/// every signature differ from the original's).
+fn signing_key(v: Value) -> Result<String, Reject> {
+    let key = v.text()?;
+    if key.chars().any(char::is_control) {
+        return Err(Reject::Invalid);
+    }
+    Ok(key)
+}
+
 const fn row(
     name: &'static str,
     flag: &'static str,
@@ -790,11 +800,11 @@ pub static SECTIONS: &[Section] = &[
                     "STREAM_SIGNING_KEY",
                     "stream-signing-key",
                     Absent("none: entries are neither signed nor verified (development)"),
-                    Kind::Text("the original's key (any text, used as UTF-8 bytes)"),
+                    Kind::Text("the original's key (text without control characters, used as UTF-8 bytes)"),
                     Restart,
                     "HMAC-SHA256 key of the streams, the original's variable: every consumed entry must carry a valid `sig` (else it is dead-lettered as `unsigned` or `bad_signature`) and every published entry is signed. Required by the production profile.",
                     |d, v| {
-                        d.config.signing_key = Some(super::Secret(v.text()?));
+                        d.config.signing_key = Some(super::Secret(signing_key(v)?));
                         Ok(())
                     },
                 )
@@ -805,11 +815,11 @@ pub static SECTIONS: &[Section] = &[
                     "STREAM_SIGNING_KEY_PREVIOUS",
                     "stream-signing-key-previous",
                     Absent("none"),
-                    Kind::Text("the previous key, during a rotation"),
+                    Kind::Text("the previous key, during a rotation (text without control characters)"),
                     Restart,
                     "Previous signing key, also accepted when verifying (key rotation), the original's variable.",
                     |d, v| {
-                        d.config.signing_key_previous = Some(super::Secret(v.text()?));
+                        d.config.signing_key_previous = Some(super::Secret(signing_key(v)?));
                         Ok(())
                     },
                 )
@@ -818,11 +828,19 @@ pub static SECTIONS: &[Section] = &[
                 "NODE_ENV",
                 "node-env",
                 Absent("none"),
-                Kind::Text("any text; `production` means production"),
+                Kind::Text("a name of letters, digits, '_' or '-'; `production` means production"),
                 Restart,
                 "The original's production switch: `production` (like `WARMING_PROFILE=production`) refuses to start without `STREAM_SIGNING_KEY`.",
                 |d, v| {
-                    d.config.node_env = Some(v.text()?);
+                    let env = v.text()?;
+                    if env.is_empty()
+                        || !env
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return Err(Reject::Invalid);
+                    }
+                    d.config.node_env = Some(env);
                     Ok(())
                 },
             ),
