@@ -22,6 +22,8 @@ async fn start(redis: &RedisServer) -> Running {
         .set("REDIS_URL", redis.url())
         .set("PAIRWARM_CONSUMER", CONSUMER)
         .set("PAIRWARM_STATUS_INTERVAL", "0")
+        // Entries are written before the service creates its group.
+        .set("PAIRWARM_GROUP_START", "beginning")
         .build()
         .unwrap();
     Running::start(Service::builder(config).listen(false).build().unwrap()).await

@@ -800,7 +800,9 @@ pub static SECTIONS: &[Section] = &[
                     "STREAM_SIGNING_KEY",
                     "stream-signing-key",
                     Absent("none: entries are neither signed nor verified (development)"),
-                    Kind::Text("the original's key (text without control characters, used as UTF-8 bytes)"),
+                    Kind::Text(
+                        "the original's key (text without control characters, used as UTF-8 bytes)",
+                    ),
                     Restart,
                     "HMAC-SHA256 key of the streams, the original's variable: every consumed entry must carry a valid `sig` (else it is dead-lettered as `unsigned` or `bad_signature`) and every published entry is signed. Required by the production profile.",
                     |d, v| {
@@ -815,7 +817,9 @@ pub static SECTIONS: &[Section] = &[
                     "STREAM_SIGNING_KEY_PREVIOUS",
                     "stream-signing-key-previous",
                     Absent("none"),
-                    Kind::Text("the previous key, during a rotation (text without control characters)"),
+                    Kind::Text(
+                        "the previous key, during a rotation (text without control characters)",
+                    ),
                     Restart,
                     "Previous signing key, also accepted when verifying (key rotation), the original's variable.",
                     |d, v| {

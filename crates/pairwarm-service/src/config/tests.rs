@@ -203,7 +203,10 @@ fn adaptive_falls_back_when_its_flag_is_off() {
 /// does with NODE_ENV=production; the key itself is never echoed.
 #[test]
 fn production_requires_a_signing_key() {
-    for switch in [("WARMING_PROFILE", "production"), ("NODE_ENV", "production")] {
+    for switch in [
+        ("WARMING_PROFILE", "production"),
+        ("NODE_ENV", "production"),
+    ] {
         let err = one_error(&[switch]);
         assert_eq!(err.variable(), Some("STREAM_SIGNING_KEY"), "{err}");
         assert!(err.to_string().contains("production"), "{err}");
