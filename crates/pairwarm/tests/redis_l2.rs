@@ -232,7 +232,8 @@ async fn set_many_writes_all_in_one_round_trip() {
     server.reset_stats();
     cache.set_many(&items).await.unwrap();
     assert_eq!(cache.l2().unwrap().round_trips(), before + 1);
-    assert_eq!(server.command_calls("evalsha"), 50);
+    // One newer-wins script call for the batch (up to 256 keys per call).
+    assert_eq!(server.command_calls("evalsha"), 1);
     let other = cache_on(&server, 64);
     let ids: Vec<PairId> = (0..50).map(|n| intern(&other, 100 + n)).collect();
     let got = other.get_many(&ids).await.unwrap();
@@ -294,4 +295,35 @@ async fn an_older_update_never_overwrites_a_newer_value() {
         pttl > 290_000 && pttl <= 300_000,
         "TTL 300 s, got {pttl} ms"
     );
+}
+
+/// A batch holding a pair several times writes it once, its newest price; a batch above
+/// 256 keys is several script calls in the one round trip.
+#[tokio::test]
+async fn a_batch_writes_each_pair_once_with_its_newest_price() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 64);
+    let id = intern(&cache, 9);
+    let refused = cache
+        .set_many(&[
+            (id, Price::new(1.0, 5, 0)),
+            (id, Price::new(2.0, 7, 1)),
+            (id, Price::new(3.0, 3, 0)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(refused, 2);
+    let raw: String = redis::cmd("GET")
+        .arg(cache.l2_key(id).unwrap())
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(raw.starts_with(r#"{"price":2.0,"#), "{raw}");
+    let many: Vec<(PairId, Price)> = (0..300)
+        .map(|n| (intern(&cache, 1000 + n), Price::new(1.0, 1, 1)))
+        .collect();
+    let before = cache.l2().unwrap().round_trips();
+    server.reset_stats();
+    assert_eq!(cache.set_many(&many).await.unwrap(), 0);
+    assert_eq!(cache.l2().unwrap().round_trips(), before + 1);
+    assert_eq!(server.command_calls("evalsha"), 2);
 }

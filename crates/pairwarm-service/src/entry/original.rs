@@ -38,6 +38,9 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 }
 
 /// One element of `messages`: an update's fields, or what it was instead of an object.
+/// (Kept inline, not boxed: nearly every message is an update, so a box would be one more
+/// allocation per update for nothing.)
+#[allow(clippy::large_enum_variant)]
 enum Message<'a> {
     Update(UpdateFields<'a>),
     NotObject(&'static str),

@@ -226,7 +226,7 @@ impl ChainPolicy {
             return Ok(canonical.to_owned());
         }
         let name = normalize_chain(trimmed).map_err(|e| bad("chain", input, e.to_string()))?;
-        if self.extra.iter().any(|c| *c == name) {
+        if self.extra.contains(&name) {
             Ok(name)
         } else {
             Err(EntryError::UnknownChain(super::clip(trimmed)))

@@ -572,8 +572,14 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// one in L1 does not replace it, and L2 keeps a newer value atomically (a replayed
     /// history never rolls a shared price back); when L2 kept its newer value the pair is
     /// dropped from L1, so the next read fetches it. Pairs whose id is no longer interned
-    /// are skipped in L2. Returns how many writes were refused as older.
+    /// are skipped in L2. A pair given several times in the batch is written once, with
+    /// its newest price. Returns how many of the given prices were not stored because a
+    /// newer one (in L1, in L2, or later in the batch) wins.
     pub async fn set_many(&self, items: &[(PairId, Price)]) -> Result<usize, CacheError> {
+        let given = items.len();
+        let newest = newest_per_pair(items);
+        let items: &[(PairId, Price)] = &newest;
+        let superseded = given - items.len();
         let wrote_l1: Vec<bool> = items
             .iter()
             .map(|&(id, price)| {
@@ -587,7 +593,7 @@ impl<L: L2Store> HierarchicalCache<L> {
                 !newer_in_l1
             })
             .collect();
-        let stale_in_l1 = wrote_l1.iter().filter(|w| !**w).count();
+        let stale_in_l1 = superseded + wrote_l1.iter().filter(|w| !**w).count();
         let Some(l2) = &self.l2 else {
             return Ok(stale_in_l1);
         };
@@ -712,4 +718,34 @@ impl<L: L2Store> HierarchicalCache<L> {
             .map(|(i, name)| self.counters.chain(ChainId(i as u16), name))
             .collect()
     }
+}
+
+/// The newest price of each pair of `items` (by block, then timestamp; the later of equals),
+/// in the order of first appearance. A batch of a feed often holds a hot pool many times.
+fn newest_per_pair(items: &[(PairId, Price)]) -> Vec<(PairId, Price)> {
+    let mut out: Vec<(PairId, Price)> = Vec::with_capacity(items.len());
+    if items.len() <= 1 {
+        out.extend_from_slice(items);
+        return out;
+    }
+    let mut at: std::collections::HashMap<PairId, usize, foldhash::fast::FixedState> =
+        std::collections::HashMap::with_capacity_and_hasher(
+            items.len(),
+            crate::pair::fixed_hasher(),
+        );
+    for &(id, price) in items {
+        match at.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let held = &mut out[*e.get()].1;
+                if !price.is_older_than(held) {
+                    *held = price;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push((id, price));
+            }
+        }
+    }
+    out
 }
