@@ -97,6 +97,14 @@ impl Shared {
         self.refresh_ready();
     }
 
+    /// Updates handled so far: processed, dead-lettered (one update per flat entry) or
+    /// refused inside an envelope. `PAIRWARM_MAX_UPDATES` counts these, not entries.
+    pub(crate) fn handled_updates(&self) -> u64 {
+        self.processor.counters.updates.load(Ordering::Relaxed)
+            + self.stats.dead_lettered.load(Ordering::Relaxed)
+            + self.stats.bad_updates.load(Ordering::Relaxed)
+    }
+
     /// Samples the warmer and feed counters into the health windows (the background
     /// timer's job).
     pub(crate) fn sample_health(&self) {

@@ -52,7 +52,7 @@ fn default_consumer_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` entries are done).
+/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` updates are handled).
 pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Result<(), FeedError> {
     let Some(cfg) = consumer_config(inner) else {
         return Ok(());
@@ -135,7 +135,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                 continue 'connect;
             }
             backoff = FIRST_BACKOFF;
-            if max_updates.is_some_and(|max| inner.stats.processed.load(Ordering::Relaxed) >= max) {
+            if max_updates.is_some_and(|max| inner.handled_updates() >= max) {
                 return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
         }
