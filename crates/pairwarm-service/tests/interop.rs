@@ -247,9 +247,14 @@ async fn bad_entries_are_dead_lettered_with_their_reason_and_good_ones_go_on() {
     assert!(field(clipped, "truncated").unwrap().starts_with("data="));
     let metrics = running.service.warming().metrics.clone().unwrap();
     let text = metrics.encode_prometheus().unwrap();
+    // The fine reason of every dead-lettered entry is counted.
+    for reason in ["bad_signature", "unsigned"]
+        .into_iter()
+        .chain(malformed.iter().map(|(_, r)| *r))
+    {
+        assert_eq!(dead_letter_reason_count(&running, reason), 1, "{reason}");
+    }
     for line in [
-        "arbitrage_stream_dead_letter_reasons_total{reason=\"unsigned\"} 1",
-        "arbitrage_stream_dead_letter_reasons_total{reason=\"bad_json\"} 1",
         "arbitrage_stream_signature_failures_total{reason=\"bad_signature\"} 1",
         "arbitrage_stream_bad_updates_total{reason=\"bad_address\"} 1",
     ] {
@@ -375,24 +380,113 @@ async fn published_opportunities_are_what_the_coordinator_reads() {
     running.stop().await;
 }
 
-/// `/health/warming` says `degraded`, with the reason, while every entry is dead-lettered.
+/// `GET /health/warming` through the service's router: the HTTP status and the document.
+async fn health_warming(running: &Running) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get("/health/warming")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = running.service.router().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// The fine reason's counter in the Prometheus text, 0 when absent.
+fn dead_letter_reason_count(running: &Running, reason: &str) -> u64 {
+    let text = running
+        .service
+        .warming()
+        .metrics
+        .clone()
+        .unwrap()
+        .encode_prometheus()
+        .unwrap();
+    let prefix = format!("arbitrage_stream_dead_letter_reasons_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// `/health/warming` says `degraded`, with the reason, while every entry is dead-lettered
+/// (malformed ones without a key; unsigned ones with a key, which is also a signature
+/// failure), and the fine reason is counted in `stream_dead_letter_reasons_total`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_degraded_while_all_entries_are_dead_lettered() {
+    for keyed in [false, true] {
+        let redis = RedisServer::start();
+        let mut conn = redis.connection();
+        for _ in 0..5 {
+            if keyed {
+                xadd(&mut conn, &[("data", SIGNED)]);
+            } else {
+                xadd(&mut conn, &[("data", "not json")]);
+            }
+        }
+        let env: &[(&str, &str)] = if keyed {
+            &[("STREAM_SIGNING_KEY", KEY)]
+        } else {
+            &[]
+        };
+        let running = start(&redis, env).await;
+        wait_health(&running, "the entries dead-lettered", |h| {
+            num(h, "stream.deadLettered") >= 5
+        })
+        .await;
+        let (code, h) = health_warming(&running).await;
+        assert_eq!(
+            (code, h["status"].as_str()),
+            (200, Some("degraded")),
+            "{h:#}"
+        );
+        let reasons = h["reasons"].to_string();
+        assert!(
+            reasons.contains("5 of the last 5 stream entries were dead-lettered"),
+            "{reasons}"
+        );
+        assert_eq!(reasons.contains("signature"), keyed, "{reasons}");
+        let fine = if keyed { "unsigned" } else { "bad_json" };
+        assert_eq!(dead_letter_reason_count(&running, fine), 5);
+        running.stop().await;
+    }
+}
+
+/// A failing signature makes the feed `degraded` even while most entries are good, and
+/// the status comes back to `healthy` once the failures leave the health window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_failure_degrades_health_until_it_leaves_the_window() {
     let redis = RedisServer::start();
     let mut conn = redis.connection();
-    for _ in 0..5 {
-        xadd(&mut conn, &[("data", SIGNED)]);
+    for _ in 0..4 {
+        signed(&mut conn, SINGLE);
     }
+    xadd(
+        &mut conn,
+        &[("data", SIGNED), ("sig", &SIG.replace('b', "c"))],
+    );
     let running = start(&redis, &[("STREAM_SIGNING_KEY", KEY)]).await;
-    let h = wait_health(&running, "the entries dead-lettered", |h| {
-        num(h, "stream.deadLettered") >= 5
+    wait_health(&running, "every entry handled", |h| {
+        num(h, "stream.processed") >= 5
     })
     .await;
-    let health = running.service.health();
-    assert_eq!(health.status, Status::Degraded, "{h:#}");
-    let reasons = health.body["reasons"].to_string();
-    assert!(reasons.contains("dead-lettered"), "{reasons}");
-    assert!(reasons.contains("signature"), "{reasons}");
+    let (_, h) = health_warming(&running).await;
+    assert_eq!(h["status"], "degraded", "{h:#}");
+    let reasons = h["reasons"].to_string();
+    assert!(
+        reasons.contains("1 entries failed signature verification"),
+        "{reasons}"
+    );
+    assert!(
+        !reasons.contains("dead-lettered"),
+        "1 of 5 is not most: {reasons}"
+    );
+    assert_eq!(dead_letter_reason_count(&running, "bad_signature"), 1);
+    // The window is 10 s: wait (bounded) for the status to recover, never sleep a fixed time.
+    support::wait_for(WAIT, "healthy again", || {
+        (running.service.health().status == Status::Healthy).then_some(())
+    })
+    .await;
     running.stop().await;
 }
 
