@@ -203,3 +203,76 @@ impl FeedStats {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Counters as they were `ago` before now, then as they are now.
+    fn stats_after(ago: Duration, then: [u64; 4], now: [u64; 4]) -> FeedStats {
+        let stats = FeedStats::default();
+        let set = |[good, dead, signature, lag]: [u64; 4]| {
+            stats.good_entries.store(good, Ordering::Relaxed);
+            stats.dead_lettered.store(dead, Ordering::Relaxed);
+            stats.signature_failures.store(signature, Ordering::Relaxed);
+            stats.lag.store(lag, Ordering::Relaxed);
+        };
+        set(then);
+        stats.sample(Instant::now() - ago);
+        set(now);
+        stats
+    }
+
+    fn reasons(stats: &FeedStats) -> String {
+        stats.degradations(FeedSource::Redis).join("; ")
+    }
+
+    #[test]
+    fn most_entries_dead_lettered_is_degraded_a_few_is_not() {
+        let s = stats_after(Duration::from_secs(2), [10, 0, 0, 0], [11, 3, 0, 0]);
+        assert_eq!(
+            reasons(&s),
+            "3 of the last 4 stream entries were dead-lettered (see stream_dead_letter_reasons_total)"
+        );
+        let s = stats_after(Duration::from_secs(2), [10, 0, 0, 0], [13, 1, 0, 0]);
+        assert_eq!(reasons(&s), "");
+    }
+
+    #[test]
+    fn any_signature_failure_is_degraded() {
+        let s = stats_after(Duration::from_secs(2), [0, 0, 0, 0], [99, 1, 1, 0]);
+        assert!(
+            reasons(&s).starts_with("1 entries failed signature verification"),
+            "{}",
+            reasons(&s)
+        );
+    }
+
+    #[test]
+    fn a_stalled_feed_with_a_growing_backlog_is_degraded() {
+        let s = stats_after(Duration::from_secs(6), [50, 0, 0, 10], [50, 0, 0, 900]);
+        assert_eq!(
+            reasons(&s),
+            "no stream entry processed in the last 6 s while the backlog grew from 10 to 900"
+        );
+        // Progress, an idle stream, or too short a look: not degraded.
+        for (then, now) in [
+            ([50, 0, 0, 10], [51, 0, 0, 900]),
+            ([50, 0, 0, 10], [50, 0, 0, 10]),
+        ] {
+            let s = stats_after(Duration::from_secs(6), then, now);
+            assert_eq!(reasons(&s), "");
+        }
+        let s = stats_after(Duration::from_secs(1), [50, 0, 0, 10], [50, 0, 0, 900]);
+        assert_eq!(reasons(&s), "");
+    }
+
+    #[test]
+    fn only_a_redis_feed_is_judged() {
+        let s = stats_after(Duration::from_secs(6), [0, 0, 0, 0], [0, 9, 9, 900]);
+        assert!(s.degradations(FeedSource::Synthetic).is_empty());
+        assert!(!s.degradations(FeedSource::Redis).is_empty());
+    }
+}
