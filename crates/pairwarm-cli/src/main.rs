@@ -50,6 +50,11 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// Reads a `--redis-url` (kept as a [`RedisUrl`], so it never prints its password).
+fn redis_url(value: &str) -> Result<pairwarm::cache::RedisUrl, std::convert::Infallible> {
+    Ok(value.into())
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

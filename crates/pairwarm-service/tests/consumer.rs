@@ -14,7 +14,7 @@ const GROUP: &str = "g";
 
 fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
     ConsumerConfig {
-        url: redis.url(),
+        target: redis.url().into(),
         streams: vec![STREAM.into()],
         group: GROUP.into(),
         consumer: consumer.into(),
@@ -25,6 +25,7 @@ fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
         // These tests write entries before the consumer creates its group.
         group_start: "0",
         dead_letter_maxlen: 1000,
+        dead_consumer_idle: Duration::ZERO,
     }
 }
 

@@ -96,9 +96,9 @@ pub(super) async fn handle(
     let accepted: Vec<&DeadLetter<'_>> = accepted.into_iter().map(|(l, _)| l).collect();
     let rejected: Vec<&DeadLetter<'_>> = rejected.into_iter().map(|(l, _)| l).collect();
     let processed = good.values().map(|ids| ids.len() as u64).sum::<u64>();
-    inner
-        .stats
-        .record_batch(received, processed + accepted.len() as u64);
+    // Metrics first, the processed count last: whoever sees the count (health, tests
+    // waiting for it) then also sees the metrics (and dead-letter samples) of the same
+    // entries.
     inner
         .stats
         .good_entries
@@ -107,7 +107,6 @@ pub(super) async fn handle(
         m.stream().entries_processed.inc_by(processed);
     }
     record_dead_letters(inner, &accepted);
-    refused.hold(inner, &rejected);
     if !samples.is_empty() || !bad_total.is_empty() {
         record_bad_updates(inner, &bad_total);
         // A sample is for the operator's eyes: losing it must not stop the feed.
@@ -115,6 +114,10 @@ pub(super) async fn handle(
             tracing::debug!(error = %e, "bad-update samples not copied to the dead-letter stream");
         }
     }
+    inner
+        .stats
+        .record_batch(received, processed + accepted.len() as u64);
+    refused.hold(inner, &rejected);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use pairwarm::cache::{RedisL2, RedisL2Config};
 use tokio::sync::watch;
 
 use super::{Service, ServiceError};
@@ -38,12 +39,26 @@ impl Service {
     ///
     /// # Errors
     /// [`ServiceError::Feed`] when the feed stopped with an error (after the graceful
-    /// stop), so a supervisor sees a service whose feed died exit with an error.
+    /// stop), so a supervisor sees a service whose feed died exit with an error;
+    /// [`ServiceError::L2`] at once when Redis refuses this client for good (wrong
+    /// password, TLS that does not verify). A Redis that is merely unreachable at start is
+    /// waited for (the service starts unready).
     pub async fn run(
         &self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<RunSummary, ServiceError> {
         let inner = &self.inner;
+        let probe = inner.config.lock().redis_target().map(RedisL2Config::new);
+        if let Some(probe) = probe
+            && inner.redis.is_some()
+            && let Err(e) = RedisL2::probe(&probe).await
+        {
+            if e.is_permanent() {
+                return Err(e.into());
+            }
+            tracing::warn!(error = %e, "Redis not reachable at start; serving unready until it is");
+            inner.l2_ok.store(false, Ordering::Relaxed);
+        }
         snapshot::restore(inner).await;
         let (stop_tx, stop_rx) = watch::channel(false);
         let http = self.spawn_http(&stop_rx);
@@ -53,6 +68,7 @@ impl Service {
         }
         inner.refresh_ready();
         inner.sample_health();
+        let refresh = tokio::spawn(refresh_ahead(inner.clone(), stop_rx.clone()));
         let background = tokio::spawn(background(inner.clone(), stop_rx));
 
         tokio::select! {
@@ -72,6 +88,7 @@ impl Service {
             inner.parts.warmer.drain(Duration::from_secs(2)).await;
             inner.parts.warmer.shutdown();
             snapshot::save(inner).await;
+            let _ = refresh.await;
             let _ = background.await;
             if let Some(http) = http {
                 let _ = http.await;
@@ -110,11 +127,14 @@ impl Service {
             }
         };
         let router = self.router();
+        let limits = crate::http::ServerLimits::from_settings(&self.inner.config.lock().http);
         let mut stop = stop.clone();
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        Some(tokio::spawn(crate::http::serve(listener, router, shutdown)))
+        Some(tokio::spawn(crate::http::serve(
+            listener, router, limits, shutdown,
+        )))
     }
 
     #[cfg(not(feature = "http"))]
@@ -123,6 +143,27 @@ impl Service {
         _stop: &watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
         None
+    }
+}
+
+/// Refresh-ahead while L1 has a TTL (`CACHE_L1_TTL_MS`): every `interval_ms`, one batched
+/// L2 fetch renews the entries being read that would expire before the next batch.
+async fn refresh_ahead(inner: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    if inner.cache.l1_ttl_ms().is_none() {
+        return;
+    }
+    let config = pairwarm::warmer::RefreshConfig::default();
+    // Slack for the fetch itself: a Redis round trip is well under this.
+    const L2_LATENCY_MARGIN_MS: u64 = 5;
+    let mut tick = tokio::time::interval(Duration::from_millis(config.interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                inner.parts.warmer.refresh_once(&config, L2_LATENCY_MARGIN_MS).await;
+            }
+            _ = stop.changed() => return,
+        }
     }
 }
 
@@ -171,12 +212,14 @@ async fn check_l2(inner: &Shared) {
     let Some(redis) = &inner.redis else {
         return;
     };
-    let ok = redis.ping().await.is_ok();
+    let result = redis.ping().await;
+    let ok = result.is_ok();
     if inner.l2_ok.swap(ok, Ordering::Relaxed) != ok {
-        if ok {
-            tracing::info!("Redis reachable again");
-        } else {
-            tracing::warn!("Redis unreachable: warming degrades, L1 keeps serving");
+        match result {
+            Ok(()) => tracing::info!("Redis reachable again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis unreachable: warming degrades, L1 keeps serving")
+            }
         }
         inner.refresh_ready();
     }
