@@ -9,7 +9,7 @@ use pairwarm_service::health::Status;
 use pairwarm_service::{Service, ServiceConfig};
 use pairwarm_testkit::RedisServer;
 use serde_json::Value;
-use support::Running;
+use support::{Running, num};
 
 const STREAM: &str = "stream:price-updates";
 const DLQ: &str = "stream:price-updates:dlq";
@@ -31,15 +31,6 @@ async fn start(redis: &RedisServer) -> Running {
 
 fn health(running: &Running) -> Value {
     running.service.health().body
-}
-
-fn num(v: &Value, path: &str) -> u64 {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = &cur[part];
-    }
-    cur.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
 async fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {

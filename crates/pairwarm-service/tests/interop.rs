@@ -11,7 +11,7 @@ use pairwarm_service::health::Status;
 use pairwarm_service::{Service, ServiceConfig};
 use pairwarm_testkit::RedisServer;
 use serde_json::Value;
-use support::Running;
+use support::{Running, num};
 
 const STREAM: &str = "stream:price-updates";
 const DLQ: &str = "stream:price-updates:dlq";
@@ -54,15 +54,6 @@ fn xadd(conn: &mut redis::Connection, fields: &[(&str, &str)]) -> String {
 fn signed(conn: &mut redis::Connection, data: &str) -> String {
     let sig = SigningKeys::new(KEY, None).sign(STREAM, data.as_bytes());
     xadd(conn, &[("data", data), ("sig", &sig)])
-}
-
-fn num(v: &Value, path: &str) -> u64 {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = &cur[part];
-    }
-    cur.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
 async fn wait_health(running: &Running, what: &str, ok: impl Fn(&Value) -> bool) -> Value {

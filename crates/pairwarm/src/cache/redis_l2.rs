@@ -120,22 +120,14 @@ impl RedisL2 {
         op: &'static str,
         pipe: &redis::Pipeline,
     ) -> Result<Vec<redis::RedisResult<redis::Value>>, L2Error> {
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.conn.clone();
         let mut pipe = pipe.clone();
-        let call = async move {
+        self.bounded(op, async move {
             pipe.ignore_errors()
                 .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
                 .await
-        };
-        match tokio::time::timeout(self.op_timeout, call).await {
-            Err(_) => Err(L2Error::Timeout {
-                op,
-                after: self.op_timeout,
-            }),
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(classify(&self.url, op, &e)),
-        }
+        })
+        .await
     }
 
     /// Loads the newer-wins script (`SCRIPT LOAD`).
@@ -151,9 +143,18 @@ impl RedisL2 {
         op: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, L2Error> {
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.conn.clone();
-        let call = async move { cmd.query_async::<T>(&mut conn).await };
+        self.bounded(op, async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    /// One round trip on the shared connection, counted and bounded by `op_timeout`.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, L2Error> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.op_timeout, call).await {
             Err(_) => Err(L2Error::Timeout {
                 op,
