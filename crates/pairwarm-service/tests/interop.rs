@@ -110,10 +110,13 @@ async fn the_references_exact_entries_are_consumed_with_no_dead_letter() {
             &[]
         };
         let running = start(&redis, env).await;
-        let h = wait_health(&running, "5 updates processed", |h| {
-            num(h, "detector.updates") >= 5
+        // `stream.processed` counts acknowledged entries (3), after their updates.
+        let h = wait_health(&running, "3 entries acknowledged", |h| {
+            num(h, "stream.processed") >= 3
         })
         .await;
+        assert_eq!(num(&h, "stream.processed"), 3, "{h:#}");
+        assert_eq!(num(&h, "detector.updates"), 5, "{h:#}");
         assert_eq!(num(&h, "stream.deadLettered"), 0, "{h:#}");
         assert_eq!(num(&h, "stream.badUpdates"), 0, "{h:#}");
         assert_eq!(num(&h, "tracker.totalUpdates"), 5, "{h:#}");
@@ -267,8 +270,8 @@ async fn l2_values_are_the_originals_and_newer_wins() {
         .replace("\"price\":2.5e-9", "\"price\":9.5e-9");
     xadd(&mut conn, &[("data", &older)]);
     let running = start(&redis, &[]).await;
-    wait_health(&running, "both updates processed", |h| {
-        num(h, "detector.updates") >= 2
+    wait_health(&running, "both entries acknowledged", |h| {
+        num(h, "stream.processed") >= 2
     })
     .await;
     let key = "cache:l2:price:ethereum:0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc";
@@ -492,8 +495,8 @@ async fn solana_pools_keep_their_base58_address_in_l2_keys() {
     );
     xadd(&mut conn, &[("data", &data)]);
     let running = start(&redis, &[]).await;
-    wait_health(&running, "the update processed", |h| {
-        num(h, "detector.updates") >= 1
+    wait_health(&running, "the entry acknowledged", |h| {
+        num(h, "stream.processed") >= 1
     })
     .await;
     let value: Option<String> = redis::cmd("GET")
@@ -520,8 +523,8 @@ async fn a_new_group_starts_at_the_end_by_default() {
         .unwrap();
     let running = Running::start(Service::builder(config).listen(false).build().unwrap()).await;
     xadd(&mut conn, &[("data", SINGLE)]);
-    let h = wait_health(&running, "the new entry processed", |h| {
-        num(h, "detector.updates") >= 1
+    let h = wait_health(&running, "the new entry acknowledged", |h| {
+        num(h, "stream.processed") >= 1
     })
     .await;
     assert_eq!(
