@@ -15,14 +15,14 @@
 # Every row gives the CPU time per update of feed, serve and redis-server (user + sys), so
 # where the cores went is visible, and the load average before and after.
 #
-# Usage: scripts/interop-bench.sh     (COUNT=1000000 RATES="250000 100000" SECS=20 BATCH=50)
+# Usage: scripts/interop-bench.sh  (COUNT=1000000 RATES="250000 100000 50000" SECS=20 BATCH=50)
 # Needs redis-server, redis-cli, python3; builds target/release/pairwarm unless
 # PAIRWARM_BIN is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-1000000}
-RATES=${RATES:-250000 100000}
+RATES=${RATES:-250000 100000 50000}
 SECS=${SECS:-20}
 BATCH=${BATCH:-50}
 KEY=${KEY:-interop-bench-signing-key}
@@ -155,6 +155,7 @@ sustained() {
   # MAXLEN ~ 20000 keeps Redis' memory bounded (20,000 envelopes of 50 are ~650 MB).
   start_feed "$fmt" "$stream" "$n" "$rate" 20000
   verdict=""
+  local started=$SECONDS
   while kill -0 "$feed_pid" 2>/dev/null; do
     sleep 1
     b=$(backlog "$stream")
@@ -178,12 +179,16 @@ sustained() {
       verdict="kept up: serve $ups updates/s, p99 read-to-ack $((p99 / 1000)) ms"
     fi
   fi
-  local fed cpu_feed cpu_serve
+  local fed cpu_feed cpu_serve added elapsed
+  added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; print; exit}')
+  elapsed=$((SECONDS - started))
   stop "$feed_pid"
   feed_pid=""
   stop "$serve_pid"
   serve_pid=""
+  # feed's own figure when it finished, else what reached the stream while it ran.
   fed=$(fed_rate)
+  [ -n "$fed" ] || fed="~$((added * per / (elapsed > 0 ? elapsed : 1)))"
   cpu_feed=$(cpu_us "$work/feed.time" "$n")
   cpu_serve=$(cpu_us "$log.time" "$n")
   printf '%-8s sustained %s/s for %s s: %s; feed delivered %s/s; backlog each second (entries): %s (max %s = %s updates)' \
