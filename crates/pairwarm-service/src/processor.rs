@@ -76,6 +76,8 @@ pub struct L2WriteFailed {
 struct Prepared {
     /// `(id, price, ts)` per update the pipeline accepted.
     ids: Vec<(PairId, f64, u64)>,
+    /// Position in the batch's updates of each entry of `ids` (for the detector's output).
+    origin: Vec<usize>,
     addresses: Vec<pairwarm::pair::Address>,
     writes: Vec<(PairId, Price)>,
 }
@@ -93,6 +95,16 @@ pub struct Published {
     pub buy: String,
     /// Address of the sell leg.
     pub sell: String,
+    /// DEX of the buy leg (empty if unknown).
+    pub buy_dex: String,
+    /// DEX of the sell leg (empty if unknown).
+    pub sell_dex: String,
+    /// token0 of the updated pool, if the update named it.
+    pub token0: Option<String>,
+    /// token1 of the updated pool, if the update named it.
+    pub token1: Option<String>,
+    /// Block of the update.
+    pub block: u64,
     /// Time of the update, ms.
     pub ts_ms: u64,
 }
@@ -123,7 +135,7 @@ impl<L: L2Store> Processor<L> {
     pub async fn process(&self, updates: &[PriceUpdate]) -> Vec<Published> {
         let batch = self.prepare(updates);
         let _ = self.write(&batch).await;
-        self.after_write(batch).await
+        self.after_write(batch, updates).await
     }
 
     /// Processes one batch only if its L2 write-through succeeds: on a failed write nothing
@@ -138,16 +150,18 @@ impl<L: L2Store> Processor<L> {
     ) -> Result<Vec<Published>, L2WriteFailed> {
         let batch = self.prepare(updates);
         self.write(&batch).await?;
-        Ok(self.after_write(batch).await)
+        Ok(self.after_write(batch, updates).await)
     }
 
     fn prepare(&self, updates: &[PriceUpdate]) -> Prepared {
         let interner = self.cache.interner();
         let now = wall_clock_ms();
         let mut ids: Vec<(PairId, f64, u64)> = Vec::with_capacity(updates.len());
+        // Position in `updates` of each entry of `ids` (for the detector's output).
+        let mut origin: Vec<usize> = Vec::with_capacity(updates.len());
         let mut addresses = Vec::with_capacity(updates.len());
         let mut writes: Vec<(PairId, Price)> = Vec::with_capacity(updates.len());
-        for u in updates {
+        for (n, u) in updates.iter().enumerate() {
             let Ok(chain) = interner.chain_id(&u.chain) else {
                 self.counters.rejected.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -161,11 +175,16 @@ impl<L: L2Store> Processor<L> {
             }
             let ts = u.ts_ms.unwrap_or(now);
             ids.push((id, u.price, ts));
+            origin.push(n);
             addresses.push(u.pair);
-            writes.push((id, Price::new(u.price, u.block, ts)));
+            writes.push((
+                id,
+                Price::new(u.price, u.block, ts).with_reserves(u.reserve0, u.reserve1),
+            ));
         }
         Prepared {
             ids,
+            origin,
             addresses,
             writes,
         }
@@ -174,7 +193,7 @@ impl<L: L2Store> Processor<L> {
     /// The batch's write-through (L1, then L2 in one round trip); counts a failure.
     async fn write(&self, batch: &Prepared) -> Result<(), L2WriteFailed> {
         match self.cache.set_many(&batch.writes).await {
-            Ok(()) => {
+            Ok(_) => {
                 self.counters.l2_write_failing.store(0, Ordering::Relaxed);
                 Ok(())
             }
@@ -197,8 +216,13 @@ impl<L: L2Store> Processor<L> {
     }
 
     /// Tracking, warming and the detector, once the prices are written.
-    async fn after_write(&self, batch: Prepared) -> Vec<Published> {
-        let Prepared { ids, addresses, .. } = batch;
+    async fn after_write(&self, batch: Prepared, updates: &[PriceUpdate]) -> Vec<Published> {
+        let Prepared {
+            ids,
+            origin,
+            addresses,
+            ..
+        } = batch;
         for (&(id, _, ts), address) in ids.iter().zip(&addresses) {
             self.track(id, ts);
             self.warm(id, address, ts).await;
@@ -206,7 +230,7 @@ impl<L: L2Store> Processor<L> {
         self.counters
             .updates
             .fetch_add(ids.len() as u64, Ordering::Relaxed);
-        self.detect(&ids).await
+        self.detect(&ids, updates, &origin).await
     }
 
     fn track(&self, id: PairId, ts: u64) {
@@ -257,7 +281,12 @@ impl<L: L2Store> Processor<L> {
         }
     }
 
-    async fn detect(&self, ids: &[(PairId, f64, u64)]) -> Vec<Published> {
+    async fn detect(
+        &self,
+        ids: &[(PairId, f64, u64)],
+        updates: &[PriceUpdate],
+        origin: &[usize],
+    ) -> Vec<Published> {
         let interner = self.cache.interner();
         let plans: Vec<ReadPlan> = ids
             .iter()
@@ -303,7 +332,17 @@ impl<L: L2Store> Processor<L> {
             }
         };
         let mut out = Vec::new();
-        for ((&(id, price, ts), plan), &(start, len)) in ids.iter().zip(&plans).zip(&spans) {
+        let registry = self.detector.registry();
+        let dex_of = |p: PairId| {
+            registry
+                .meta(p)
+                .and_then(|m| registry.with_dex_name(m.dex, str::to_owned))
+                .unwrap_or_default()
+        };
+        for (((&(id, price, ts), plan), &(start, len)), &n) in
+            ids.iter().zip(&plans).zip(&spans).zip(origin)
+        {
+            let update = &updates[n];
             for opportunity in self
                 .detector
                 .evaluate(id, price, plan, &prices[start..start + len])
@@ -323,6 +362,11 @@ impl<L: L2Store> Processor<L> {
                     pool: addr(opportunity.pool),
                     buy: addr(opportunity.buy),
                     sell: addr(opportunity.sell),
+                    buy_dex: dex_of(opportunity.buy),
+                    sell_dex: dex_of(opportunity.sell),
+                    token0: update.token0.clone(),
+                    token1: update.token1.clone(),
+                    block: update.block,
                     opportunity,
                     ts_ms: ts,
                 });

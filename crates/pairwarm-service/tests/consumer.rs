@@ -22,9 +22,13 @@ fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
         block_ms: 10,
         claim_idle_ms: 60_000,
         claim_every: Duration::from_secs(3600),
+        // These tests write entries before the consumer creates its group.
+        group_start: "0",
+        dead_letter_maxlen: 1000,
         dead_consumer_idle: Duration::ZERO,
         batch_max_bytes: 8 << 20,
         dead_letter_max_bytes: 128 << 20,
+        whole_entry_bytes: 64 << 10,
     }
 }
 
@@ -266,7 +270,8 @@ async fn a_refused_dead_letter_copy_leaves_its_entry_pending_and_others_go_throu
 
 #[tokio::test]
 async fn a_read_stops_at_its_byte_budget_and_cuts_huge_entries() {
-    use pairwarm_service::feed::consumer::{CUT_PREFIX_BYTES, WHOLE_ENTRY_BYTES};
+    use pairwarm_service::feed::consumer::CUT_PREFIX_BYTES;
+    const WHOLE_ENTRY_BYTES: usize = 64 << 10;
     let redis = RedisServer::start();
     let mut conn = redis.connection();
     let medium = vec![b'm'; 40_000];

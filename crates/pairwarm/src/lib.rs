@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod chains;
 pub mod container;
 pub mod metrics;
 pub mod pair;

@@ -110,6 +110,9 @@ fn populated(prefix: &str) -> WarmingMetrics {
     s.entries_processed.inc_by(100);
     s.dead_letter(DeadLetterReason::Malformed).inc();
     s.set_consumer_lag(12);
+    m.stream_dead_letter_reason("bad_json").inc();
+    m.stream_bad_updates("bad_address").inc_by(2);
+    m.stream_signature_failures("unsigned").inc();
     m
 }
 

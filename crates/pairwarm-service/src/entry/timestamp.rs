@@ -12,7 +12,8 @@
 /// The accepted window around receipt time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeWindow {
-    /// How far before receipt an update's time may be, ms (`PAIRWARM_TIMESTAMP_MAX_AGE`).
+    /// How far before receipt an update's time may be, ms (`PAIRWARM_TIMESTAMP_MAX_AGE`;
+    /// 0: no bound, for backfills of recorded data).
     pub max_age_ms: u64,
     /// How far after receipt, ms (`PAIRWARM_TIMESTAMP_MAX_AHEAD`: producers' clocks drift).
     pub max_ahead_ms: u64,
@@ -62,8 +63,11 @@ impl TimestampError {
 impl TimeWindow {
     /// Whether `ts_ms` is within the window around `received_ms`.
     pub fn contains(&self, ts_ms: u64, received_ms: u64) -> bool {
-        ts_ms >= received_ms.saturating_sub(self.max_age_ms)
-            && ts_ms <= received_ms.saturating_add(self.max_ahead_ms)
+        let oldest = match self.max_age_ms {
+            0 => 0,
+            age => received_ms.saturating_sub(age),
+        };
+        ts_ms >= oldest && ts_ms <= received_ms.saturating_add(self.max_ahead_ms)
     }
 
     /// Accepts `ts_ms` if it is within the window around `received_ms`.
@@ -148,6 +152,12 @@ mod tests {
             WINDOW.check(u64::MAX, NOW).unwrap_err().reason(),
             "timestamp_out_of_window"
         );
+        let backfill = TimeWindow {
+            max_age_ms: 0,
+            ..WINDOW
+        };
+        assert_eq!(backfill.check(NOW - 86_400_000 * 365, NOW), Ok(()));
+        assert!(backfill.check(NOW + 300_001, NOW).is_err());
     }
 
     #[test]

@@ -42,10 +42,20 @@ fn consumer_config(inner: &Shared, consumer: String) -> Option<ConsumerConfig> {
         block_ms: feed.block_ms,
         claim_idle_ms: feed.claim_idle_ms,
         claim_every: Duration::from_millis((feed.claim_idle_ms / 2).clamp(100, 30_000)),
+        group_start: feed.group_start.id(),
+        dead_letter_maxlen: feed.dead_letter_maxlen,
         dead_consumer_idle: feed.dead_consumer_idle,
         batch_max_bytes: feed.batch_max_bytes,
         dead_letter_max_bytes: feed.dead_letter_max_bytes,
+        whole_entry_bytes: whole_entry_bytes(feed),
     })
+}
+
+/// Entries larger than this are read cut: the largest accepted `data` document and room
+/// for the entry's other fields.
+pub(super) fn whole_entry_bytes(feed: &crate::config::FeedSettings) -> usize {
+    feed.max_entry_bytes
+        .saturating_add(super::consumer::ENTRY_OVERHEAD_BYTES)
 }
 
 /// `Err` (the feed stops with it) for an error retrying cannot fix; a transient one comes
@@ -59,7 +69,7 @@ fn triage(inner: &Shared, e: FeedError) -> Result<FeedError, FeedError> {
     Ok(e)
 }
 
-/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` entries are done).
+/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` updates are handled).
 pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Result<(), FeedError> {
     let identity = {
         let config = inner.config.lock();
@@ -174,7 +184,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                 continue 'connect;
             }
             backoff = FIRST_BACKOFF;
-            if max_updates.is_some_and(|max| inner.stats.processed.load(Ordering::Relaxed) >= max) {
+            if max_updates.is_some_and(|max| inner.handled_updates() >= max) {
                 return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
         }

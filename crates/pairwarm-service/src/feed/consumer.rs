@@ -2,7 +2,7 @@
 //!
 //! - Reads through a script ([`bounded_read.lua`](self::BOUNDED_READ)) that runs
 //!   `XREADGROUP` in chunks and stops once `PAIRWARM_BATCH_MAX_BYTES` is spent, and cuts
-//!   an entry larger than [`WHOLE_ENTRY_BYTES`] to a prefix and its size: what one read
+//!   an entry larger than [`ConsumerConfig::whole_entry_bytes`] to a prefix and its size: what one read
 //!   brings is bounded whatever the entries hold. When nothing waits it blocks in
 //!   `XREADGROUP ... COUNT 1 BLOCK ms` for the next entry (cut here if it is too large).
 //!   Reads run on a **dedicated** connection whose response timeout exceeds the block
@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::FeedError;
-use super::dead_letter::{DeadLetter, letter_bounds, letter_fields};
+use super::dead_letter::{DeadLetter, Sample, letter_bounds, letter_fields};
 use crate::stream::{
     RawEntry, decode_autoclaim_ids, decode_read_reply, group_backlog, pending_delivery_count,
 };
@@ -54,21 +54,28 @@ pub struct ConsumerConfig {
     pub claim_idle_ms: u64,
     /// How often to look for entries to claim (and for dead consumers).
     pub claim_every: Duration,
+    /// Where a group this consumer creates starts: `$` (the end) or `0`.
+    pub group_start: &'static str,
+    /// `MAXLEN ~` of the dead-letter streams.
+    pub dead_letter_maxlen: u64,
     /// Remove other consumers idle this long that own no pending entries (zero: never).
     pub dead_consumer_idle: Duration,
     /// Bytes of entries one read may bring (about: the last entry read may pass it).
     pub batch_max_bytes: usize,
     /// Bytes a dead-letter stream may hold (about).
     pub dead_letter_max_bytes: u64,
+    /// An entry larger than this (names and values) is not read whole but cut to a prefix
+    /// and its size: it can only be dead-lettered (`PAIRWARM_MAX_ENTRY_BYTES` +
+    /// [`ENTRY_OVERHEAD_BYTES`] in the service).
+    pub whole_entry_bytes: usize,
 }
 
 /// The bounded read ([`StreamConsumer`]'s reads).
 pub const BOUNDED_READ: &str = include_str!("bounded_read.lua");
 
-/// An entry larger than this (names and values) is not read whole: a valid price entry
-/// is far smaller (see [`crate::entry`]'s limits), so such an entry can only be
-/// dead-lettered, and a prefix of it is all its dead letter keeps.
-pub const WHOLE_ENTRY_BYTES: usize = 64 * 1024;
+/// What an entry may hold besides its largest accepted `data` document
+/// (`PAIRWARM_MAX_ENTRY_BYTES`) and still be read whole ([`ConsumerConfig::whole_entry_bytes`]).
+pub const ENTRY_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// Bytes of each of the first names and values a cut entry keeps.
 pub const CUT_PREFIX_BYTES: usize = 64;
@@ -168,15 +175,15 @@ impl StreamConsumer {
         Ok(consumer)
     }
 
-    /// Creates the group on each stream (from the beginning, so entries written before
-    /// the first start are processed too); an existing group is kept.
+    /// Creates the group on each stream at `group_start` (`$` by default: a shared stream's
+    /// retained history is not replayed); an existing group keeps its position.
     async fn ensure_groups(&mut self) -> Result<(), FeedError> {
         for stream in &self.cfg.streams {
             let created: redis::RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")
                 .arg(stream)
                 .arg(&self.cfg.group)
-                .arg("0")
+                .arg(self.cfg.group_start)
                 .arg("MKSTREAM")
                 .query_async(&mut self.conn)
                 .await;
@@ -278,6 +285,7 @@ impl StreamConsumer {
             self.cfg.consumer.clone(),
             self.cfg.count,
             self.cfg.batch_max_bytes,
+            self.cfg.whole_entry_bytes,
         );
         let blocking = block.then(|| self.read_cmd(&self.new_ids, 1, true));
         let mut conn = self.conn.clone();
@@ -290,7 +298,7 @@ impl StreamConsumer {
                 .arg(args.1)
                 .arg(args.2)
                 .arg(args.3)
-                .arg(WHOLE_ENTRY_BYTES)
+                .arg(args.4)
                 .arg(CUT_PREFIX_BYTES);
             for id in &ids {
                 call.arg(id);
@@ -304,7 +312,9 @@ impl StreamConsumer {
                 return Ok(entries);
             };
             let mut entries = read_group(conn, blocking).await?;
-            entries.iter_mut().for_each(cut_if_large);
+            for e in &mut entries {
+                cut_if_large(e, args.4);
+            }
             Ok(entries)
         }
     }
@@ -420,7 +430,8 @@ impl StreamConsumer {
         if letters.is_empty() {
             return Ok(Vec::new());
         }
-        let (maxlen, per_letter) = letter_bounds(self.cfg.dead_letter_max_bytes, 100_000);
+        let (maxlen, per_letter) =
+            letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen);
         let mut pipe = redis::pipe();
         for letter in letters {
             let e = letter.entry;
@@ -476,7 +487,39 @@ impl StreamConsumer {
 
     /// Bytes of names and values one dead-letter copy keeps.
     pub fn letter_bytes(&self) -> usize {
-        letter_bounds(self.cfg.dead_letter_max_bytes, 100_000).1
+        letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen).1
+    }
+
+    /// Copies samples of updates refused inside good envelopes to `<stream>:dlq` (reason,
+    /// error, source entry id, index in the envelope), in one round trip. Nothing is
+    /// acknowledged here: the envelopes were processed.
+    pub async fn dead_letter_samples(&mut self, samples: &[Sample<'_>]) -> Result<(), FeedError> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let (maxlen, _) =
+            letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen);
+        let mut pipe = redis::pipe();
+        for s in samples {
+            pipe.cmd("XADD")
+                .arg(format!("{}:dlq", s.entry.stream))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(maxlen)
+                .arg("*")
+                .arg("reason")
+                .arg(s.error.reason())
+                .arg("error")
+                .arg(s.error.to_string())
+                .arg("source_id")
+                .arg(&s.entry.id)
+                .arg("index")
+                .arg(s.index)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.cmd)
+            .await
+            .map_err(FeedError::redis("dead-letter sample XADD"))
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
@@ -507,12 +550,12 @@ async fn read_group(
 }
 
 /// Cuts an entry read whole by the blocking read to what the bounded read would have kept.
-fn cut_if_large(entry: &mut RawEntry) {
+fn cut_if_large(entry: &mut RawEntry, whole: usize) {
     let Some(fields) = entry.fields.as_mut() else {
         return;
     };
     let size: usize = fields.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size <= WHOLE_ENTRY_BYTES {
+    if size <= whole {
         return;
     }
     fields.truncate(CUT_ITEMS / 2);
