@@ -10,24 +10,29 @@ use super::family::Families;
 use super::histogram::AtomicHistogram;
 use super::sampler::{TrackingSampler, TrackingTimer};
 
-/// How a warm operation ended (the `status` label of `warming_operations_total`).
+/// How a warm operation ended. Its `status` label on `warming_operations_total` is
+/// `success` or `error`; the cause of an error (including a timeout) is the `error_type`
+/// label of `warming_errors_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WarmOutcome {
     /// The warm completed (whether or not it found anything to promote).
     Success,
-    /// The warm was abandoned after the warmer's timeout.
+    /// The warm was abandoned after the warmer's timeout (`status="error"`,
+    /// `error_type="timeout"`).
     Timeout,
     /// The warm failed.
     Error(WarmErrorKind),
 }
 
 impl WarmOutcome {
-    /// The `status` label value: `success`, `timeout` or `error`.
+    /// The `status` label value: `success`, or `error` for every failed warm. A timeout is
+    /// an error here: while Redis is down its calls wait for a reconnect until the warm's
+    /// deadline, so an outage shows up as timeouts, and the seed's `WarmingErrorRateHigh`
+    /// (`status="error"` over all) must see it.
     pub const fn status(self) -> &'static str {
         match self {
             Self::Success => "success",
-            Self::Timeout => "timeout",
-            Self::Error(_) => "error",
+            Self::Timeout | Self::Error(_) => "error",
         }
     }
 }
@@ -78,13 +83,13 @@ pub enum CacheLevel {
 }
 
 impl CacheLevel {
-    /// The label value: `l1` or `l2`, lowercase as the original code emitted. (The original's
-    /// Grafana dashboard queried `L1`/`L2` and so matched nothing; fix the dashboard, not
-    /// the label.)
+    /// The label value: `L1` or `L2`, as the seed's queries and the original's Grafana
+    /// dashboard write them (`cache_level="L1"`). The original code emitted lowercase, so
+    /// its own dashboard matched nothing; the seed's queries are the contract.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::L1 => "l1",
-            Self::L2 => "l2",
+            Self::L1 => "L1",
+            Self::L2 => "L2",
         }
     }
 
@@ -112,10 +117,8 @@ pub struct ChainMetrics {
     sampler: TrackingSampler,
     /// `warming_operations_total{status="success"}`.
     pub warming_success: Counter,
-    /// `warming_operations_total{status="error"}`.
+    /// `warming_operations_total{status="error"}` (timeouts included).
     pub warming_error: Counter,
-    /// `warming_operations_total{status="timeout"}`.
-    pub warming_timeout: Counter,
     /// `warming_pairs_warmed_total`.
     pub pairs_warmed: Counter,
     /// `warming_duration_ms`.
@@ -152,18 +155,18 @@ impl ChainMetrics {
         let chain = |f: &super::family::SeriesFamily<Counter>| f.get_or_create(&[name]);
         let ops = |status: &str| families.warming_operations.get_or_create(&[name, status]);
         let errors = ERROR_TYPES.map(|t| families.warming_errors.get_or_create(&[name, t]));
+        let (l1, l2) = (CacheLevel::L1.as_str(), CacheLevel::L2.as_str());
         let cache = [
-            families.cache_hits.get_or_create(&["l1", name]),
-            families.cache_misses.get_or_create(&["l1", name]),
-            families.cache_hits.get_or_create(&["l2", name]),
-            families.cache_misses.get_or_create(&["l2", name]),
+            families.cache_hits.get_or_create(&[l1, name]),
+            families.cache_misses.get_or_create(&[l1, name]),
+            families.cache_hits.get_or_create(&[l2, name]),
+            families.cache_misses.get_or_create(&[l2, name]),
         ];
         Self {
             name: name.into(),
             sampler: TrackingSampler::with_slot(slot),
             warming_success: ops("success"),
             warming_error: ops("error"),
-            warming_timeout: ops("timeout"),
             pairs_warmed: chain(&families.pairs_warmed),
             warming_duration: families.warming_duration.get_or_create(&[name]),
             debounced: chain(&families.debounced),
@@ -190,12 +193,11 @@ impl ChainMetrics {
     /// that promoted some pairs before it stopped), `warming_duration_ms` observes `duration`
     /// (every outcome: a timeout is latency too), and for a non-success outcome
     /// `warming_errors_total{error_type}` +1. So `sum(warming_errors_total)` equals
-    /// `warming_operations_total{status!="success"}`.
+    /// `warming_operations_total{status="error"}`.
     pub fn record_warm(&self, outcome: WarmOutcome, pairs_warmed: usize, duration: Duration) {
         match outcome {
             WarmOutcome::Success => &self.warming_success,
-            WarmOutcome::Timeout => &self.warming_timeout,
-            WarmOutcome::Error(_) => &self.warming_error,
+            WarmOutcome::Timeout | WarmOutcome::Error(_) => &self.warming_error,
         }
         .inc();
         if pairs_warmed > 0 {
