@@ -9,19 +9,22 @@
 //! 5. run the detector: every update's reads go through the cache, L1 first, all L1
 //!    misses of the batch in one `MGET`; spreads above the threshold are returned.
 //!
-//! A failing L2 write or read is counted and logged; it never stops the batch (the feed
+//! A failing L2 write or read is counted and logged (at most one warning per kind per 10 s,
+//! with the chain and pair and the count held back); it never stops the batch (the feed
 //! must keep flowing, and L1 still has the new prices).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::detector::{Detector, Opportunity, ReadPlan};
 use crate::entry::PriceUpdate;
 use crate::rollout::{Decision, RolloutControls};
 use crate::shadow::ShadowTracker;
 use pairwarm::cache::{HierarchicalCache, L2Store, Price};
+use pairwarm::log_throttle::LogThrottle;
 use pairwarm::metrics::WarmingMetrics;
-use pairwarm::pair::{PairId, PairKey};
+use pairwarm::pair::{Address, PairId, PairKey};
 use pairwarm::tracker::CorrelationTracker;
 use pairwarm::warmer::CacheWarmer;
 
@@ -49,6 +52,44 @@ pub struct ProcessorCounters {
     pub opportunities: AtomicU64,
     /// L2 failures seen by the pipeline (writes and detector reads).
     pub l2_errors: AtomicU64,
+    /// Rate limit of the warnings about those failures.
+    l2_warnings: L2Warnings,
+}
+
+/// The pipeline's L2 failure warnings: one line per kind (write, read) per 10 s, naming the
+/// chain and pair of the first update of the failed batch and the count held back, so a
+/// Redis outage logs a line every 10 s rather than one per batch.
+struct L2Warnings(LogThrottle<2>);
+
+impl Default for L2Warnings {
+    fn default() -> Self {
+        Self(LogThrottle::new(Duration::from_secs(10)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum L2Failure {
+    Write,
+    Read,
+}
+
+impl L2Warnings {
+    fn report(
+        &self,
+        kind: L2Failure,
+        first: Option<(&str, &Address)>,
+        err: &dyn std::fmt::Display,
+    ) {
+        let Some(suppressed) = self.0.admit(kind as usize) else {
+            return;
+        };
+        let (chain, pair) = first.map_or(("", String::new()), |(c, a)| (c, a.to_string()));
+        let (error_kind, message) = match kind {
+            L2Failure::Write => ("l2_write", "L2 write failed; prices kept in L1"),
+            L2Failure::Read => ("l2_read", "detector L2 read failed; using L1 only"),
+        };
+        tracing::warn!(chain, pair, error_kind, error = %err, suppressed, "{message}");
+    }
 }
 
 /// One opportunity with the pools' addresses, ready to publish.
@@ -115,7 +156,10 @@ impl<L: L2Store> Processor<L> {
         }
         if let Err(e) = self.cache.set_many(&writes).await {
             self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(error = %e, "L2 write failed; prices kept in L1");
+            let first = updates.first().map(|u| (u.chain.as_str(), &u.pair));
+            self.counters
+                .l2_warnings
+                .report(L2Failure::Write, first, &e);
         }
         for (&(id, _, ts), address) in ids.iter().zip(&addresses) {
             self.track(id, ts);
@@ -216,7 +260,15 @@ impl<L: L2Store> Processor<L> {
             Ok(looked) => looked.into_iter().map(|l| l.ok().flatten()).collect(),
             Err(e) => {
                 self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(error = %e, "detector L2 read failed; using L1 only");
+                let first = reads.first().and_then(|&q| {
+                    let key = interner.resolve(q)?;
+                    Some((interner.chain_name(key.chain)?, key.address))
+                });
+                self.counters.l2_warnings.report(
+                    L2Failure::Read,
+                    first.as_ref().map(|(c, a)| (*c, a)),
+                    &e,
+                );
                 reads.iter().map(|&q| self.cache.peek_l1(q)).collect()
             }
         };
