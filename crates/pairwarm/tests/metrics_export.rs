@@ -158,7 +158,8 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     assert_eq!(v(ops, &[("chain", "bsc"), ("status", "success")]), 1.0);
     assert_eq!(v(ops, &[("chain", "bsc"), ("status", "error")]), 0.0);
     let pw = "arbitrage_warming_pairs_warmed_total";
-    assert_eq!(v(pw, &[("chain", "ethereum")]), 6.0);
+    assert_eq!(v(pw, &[("chain", "ethereum"), ("status", "success")]), 5.0);
+    assert_eq!(v(pw, &[("chain", "ethereum"), ("status", "error")]), 1.0);
     let err = "arbitrage_warming_errors_total";
     assert_eq!(
         v(err, &[("chain", "ethereum"), ("error_type", "timeout")]),
@@ -409,8 +410,9 @@ fn awkward_label_values_round_trip() {
     let exp = openmetrics_parser::openmetrics::parse_openmetrics(&om).unwrap();
     let fam = exp.families.get("arbitrage_warming_pairs_warmed").unwrap();
     let all = samples(fam);
-    assert_eq!(all.len(), 1);
+    assert_eq!(all.len(), 2, "status success and error");
     assert_eq!(all[0].0.get("chain"), Some(&nasty));
+    assert_eq!(all[0].0.get("status").map(String::as_str), Some("success"));
 
     let json = m.encode_json(false);
     let ops = &json["metrics"][0];

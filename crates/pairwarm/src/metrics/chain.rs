@@ -119,8 +119,11 @@ pub struct ChainMetrics {
     pub warming_success: Counter,
     /// `warming_operations_total{status="error"}` (timeouts included).
     pub warming_error: Counter,
-    /// `warming_pairs_warmed_total`.
+    /// `warming_pairs_warmed_total{status="success"}`.
     pub pairs_warmed: Counter,
+    /// `warming_pairs_warmed_total{status="error"}`: pairs a failed or timed-out warm
+    /// promoted before it stopped.
+    pub pairs_warmed_error: Counter,
     /// `warming_duration_ms`.
     pub warming_duration: AtomicHistogram,
     /// `warming_debounced_total`.
@@ -167,7 +170,8 @@ impl ChainMetrics {
             sampler: TrackingSampler::with_slot(slot),
             warming_success: ops("success"),
             warming_error: ops("error"),
-            pairs_warmed: chain(&families.pairs_warmed),
+            pairs_warmed: families.pairs_warmed.get_or_create(&[name, "success"]),
+            pairs_warmed_error: families.pairs_warmed.get_or_create(&[name, "error"]),
             warming_duration: families.warming_duration.get_or_create(&[name]),
             debounced: chain(&families.debounced),
             dropped: chain(&families.dropped),
@@ -189,20 +193,21 @@ impl ChainMetrics {
     }
 
     /// Records a finished warm: `warming_operations_total{status}` +1,
-    /// `warming_pairs_warmed_total` + `pairs_warmed` (also for a failed or timed-out warm
+    /// `warming_pairs_warmed_total{status}` + `pairs_warmed` (also for a failed or timed-out warm
     /// that promoted some pairs before it stopped), `warming_duration_ms` observes `duration`
     /// (every outcome: a timeout is latency too), and for a non-success outcome
     /// `warming_errors_total{error_type}` +1. So `sum(warming_errors_total)` equals
     /// `warming_operations_total{status="error"}`.
     pub fn record_warm(&self, outcome: WarmOutcome, pairs_warmed: usize, duration: Duration) {
-        match outcome {
-            WarmOutcome::Success => &self.warming_success,
-            WarmOutcome::Timeout | WarmOutcome::Error(_) => &self.warming_error,
-        }
-        .inc();
+        let (ops, pairs) = match outcome {
+            WarmOutcome::Success => (&self.warming_success, &self.pairs_warmed),
+            WarmOutcome::Timeout | WarmOutcome::Error(_) => {
+                (&self.warming_error, &self.pairs_warmed_error)
+            }
+        };
+        ops.inc();
         if pairs_warmed > 0 {
-            self.pairs_warmed
-                .inc_by(u64::try_from(pairs_warmed).unwrap_or(u64::MAX));
+            pairs.inc_by(u64::try_from(pairs_warmed).unwrap_or(u64::MAX));
         }
         self.warming_duration
             .observe(duration.as_secs_f64() * 1_000.0);

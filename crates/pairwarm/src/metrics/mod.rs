@@ -10,7 +10,7 @@
 //! | name | type | labels | fed by |
 //! |---|---|---|---|
 //! | `warming_operations_total` | counter | chain, status (`success`/`error`; timeouts are errors) | [`ChainMetrics::record_warm`] |
-//! | `warming_pairs_warmed_total` | counter | chain | `record_warm` |
+//! | `warming_pairs_warmed_total` | counter | chain, status (the warm's) | `record_warm` |
 //! | `warming_duration_ms` | histogram | chain | `record_warm` (all outcomes) |
 //! | `warming_debounced_total` | counter | chain | [`ChainMetrics::debounced`] |
 //! | `warming_dropped_total` | counter | chain | [`ChainMetrics::dropped`] (queue overflow) |
@@ -42,7 +42,10 @@
 //!   example line `arbitrage_warming_duration_ms_bucket{chain="ethereum",le="10"}` work; the
 //!   original stored every observation forever and emitted none.
 //! - `warming_operations_total` has the `status` label the seed's dashboards query (the
-//!   original had only `chain`), and `warming_errors_total` is actually fed.
+//!   original had only `chain`), and `warming_errors_total` is actually fed. A timeout is
+//!   `status="error"` (`error_type="timeout"`): an L2 outage shows up as timeouts.
+//! - `warming_pairs_warmed_total` carries the same `status`, so the seed's pairs-per-op
+//!   ratio matches label for label (with `chain` only it would select nothing).
 //! - `cache_level` is `L1`/`L2`, as the seed's queries and the original's dashboard write
 //!   it; the original code emitted `l1`/`l2`, so its own dashboard matched nothing.
 //! - `warming_enabled`, `warming_shadow_mode`, `cache_l2_reachable`,

@@ -16,12 +16,15 @@ pub static WARMING_OPERATIONS: MetricSpec = MetricSpec {
     help: "Warm operations finished, by outcome (success, error; a timeout is an error)",
 };
 
-/// `warming_pairs_warmed_total{chain}`.
+/// `warming_pairs_warmed_total{chain,status}`; status is that of the warm that promoted
+/// the pairs, so the seed's "pairs warmed per operation" query
+/// (`rate(warming_pairs_warmed_total[5m]) / rate(warming_operations_total[5m])`) matches
+/// series label for label.
 pub static WARMING_PAIRS_WARMED: MetricSpec = MetricSpec {
     name: "warming_pairs_warmed_total",
     kind: Counter,
-    labels: &["chain"],
-    help: "Pairs promoted from L2 into L1 by warming",
+    labels: &["chain", "status"],
+    help: "Pairs promoted from L2 into L1 by warming, by the warm's outcome (success, error)",
 };
 
 /// `warming_duration_ms{chain}` histogram, buckets
