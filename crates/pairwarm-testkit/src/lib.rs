@@ -4,6 +4,8 @@
 //! temporary directory, waits until it answers `PING`, and kills it on drop. It can be
 //! stopped and restarted on the same port to test reconnection, and reads
 //! `INFO commandstats` so tests can count round trips instead of assuming them.
+//! [`PrometheusServer`] does the same for a real Prometheus, and [`require_tool`] finds
+//! `promtool`/`prometheus` or fails the test with the install command.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
@@ -11,6 +13,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod prometheus;
+
+pub use prometheus::{PrometheusServer, require_tool};
 
 /// A `redis-server` child process on `127.0.0.1:<port>`.
 pub struct RedisServer {
@@ -211,5 +217,17 @@ mod tests {
         assert!(!server.ping());
         server.restart();
         assert!(server.ping());
+    }
+}
+
+#[cfg(test)]
+mod tool_tests {
+    #[test]
+    fn a_missing_tool_fails_with_the_install_command() {
+        let err = std::panic::catch_unwind(|| crate::require_tool("pairwarm-no-such-tool"))
+            .expect_err("must panic");
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("pairwarm-no-such-tool"), "{msg}");
+        assert!(msg.contains("apt-get install"), "{msg}");
     }
 }

@@ -16,6 +16,17 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+/// Every series name this collector can write (a platform may lack some: no series then).
+pub const PROCESS_METRICS: [&str; 7] = [
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+    "process_threads",
+];
+
 /// The process metrics, read on every encode.
 #[derive(Debug, Default)]
 pub struct ProcessCollector;
@@ -137,5 +148,11 @@ mod tests {
         assert!(start > 1.6e9 && start <= now + 1.0, "{start} vs now {now}");
         assert!(value(&text, "process_cpu_seconds_total").unwrap() >= 0.0);
         assert!(value(&text, "process_threads").unwrap() >= 1.0);
+        for name in PROCESS_METRICS {
+            assert!(
+                value(&text, name).is_some(),
+                "{name} missing on Linux:\n{text}"
+            );
+        }
     }
 }
