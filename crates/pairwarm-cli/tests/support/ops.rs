@@ -241,7 +241,7 @@ pub fn top_level_comparison(expr: &str) -> (usize, usize) {
             b'>' | b'<' | b'=' | b'!' if depth == 0 => {
                 let two = bytes.get(i + 1) == Some(&b'=');
                 let len = if two { 2 } else { 1 };
-                if b == b'=' && !two || b == b'!' && !two {
+                if !two && (b == b'=' || b == b'!') {
                     panic!("unexpected {:?} at the top level of {expr}", b as char);
                 }
                 found.push((i, len));
