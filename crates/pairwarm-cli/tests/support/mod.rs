@@ -166,12 +166,14 @@ pub struct Serve {
 impl Serve {
     /// Starts `pairwarm serve --listen 127.0.0.1:0 --status-interval 0 <args>` with `env`
     /// (`REDIS_URL` included when given) and waits for its banner, which names the
-    /// address actually bound.
+    /// address actually bound. `args` may give its own `--status-interval`.
     pub fn start(redis_url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = pairwarm();
-        cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--status-interval", "0"])
-            .args(args);
+        cmd.arg("serve").args(["--listen", "127.0.0.1:0"]);
+        if !args.contains(&"--status-interval") {
+            cmd.args(["--status-interval", "0"]);
+        }
+        cmd.args(args);
         if let Some(url) = redis_url {
             cmd.env("REDIS_URL", url);
         }
