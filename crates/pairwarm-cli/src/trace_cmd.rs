@@ -25,6 +25,23 @@ enum TraceCommand {
     Generate(GenerateArgs),
     /// Read a trace (and optionally a pairs file), print its statistics and parse speed.
     Stats(StatsArgs),
+    /// Write the named evaluation workloads (docs/simulation.md): NAME.csv.gz and
+    /// NAME.pairs.csv per workload.
+    Workloads(WorkloadsArgs),
+}
+
+/// Arguments of `pairwarm trace workloads`.
+#[derive(clap::Args, Debug)]
+pub struct WorkloadsArgs {
+    /// Directory to write the traces and pairs files into (created if missing).
+    #[arg(long, required_unless_present = "list")]
+    out_dir: Option<PathBuf>,
+    /// Only these workloads (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// List the workloads and exit.
+    #[arg(long)]
+    list: bool,
 }
 
 /// Arguments of `pairwarm trace generate`. Defaults are the documented model.
@@ -103,6 +120,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     match args.command {
         TraceCommand::Generate(a) => run_generate(a),
         TraceCommand::Stats(a) => run_stats(a),
+        TraceCommand::Workloads(a) => run_workloads(a),
     }
 }
 
@@ -269,6 +287,51 @@ fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.pairs {
         let pairs = read_pairs(path)?;
         writeln!(out, "{}: {} pools", path.display(), pairs.len())?;
+    }
+    print_report(&out)
+}
+
+fn run_workloads(args: WorkloadsArgs) -> anyhow::Result<()> {
+    let all = pairwarm_sim::trace::workloads::all();
+    for name in &args.only {
+        anyhow::ensure!(
+            all.iter().any(|w| w.name == name),
+            "--only {name}: no such workload (known: {})",
+            all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut out = String::new();
+    let chosen = all
+        .iter()
+        .filter(|w| args.only.is_empty() || args.only.iter().any(|n| n == w.name));
+    let Some(dir) = args.out_dir.filter(|_| !args.list) else {
+        for w in chosen {
+            writeln!(out, "{:<20} {}", w.name, w.description)?;
+        }
+        return print_report(&out);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    for w in chosen {
+        let started = Instant::now();
+        let (trace, pools) = w.generate()?;
+        let trace_path = dir.join(format!("{}.csv.gz", w.name));
+        let pairs_path = dir.join(format!("{}.pairs.csv", w.name));
+        pairwarm_sim::trace::write_trace(&trace_path, &trace)?;
+        write_pairs(&pairs_path, &pools)?;
+        let s = trace.stats();
+        writeln!(
+            out,
+            "{:<20} {:>8} updates {:>8} reads ({:.2} reads/update) {:>6} pairs in trace, {:>6} pools, {:>7.1} s span, top-10% share {:.2}  ({:.1} s)",
+            w.name,
+            s.updates,
+            s.reads,
+            s.reads_per_update,
+            s.distinct_pairs,
+            pools.len(),
+            s.span_s,
+            s.top_decile_update_share,
+            started.elapsed().as_secs_f64()
+        )?;
     }
     print_report(&out)
 }

@@ -144,6 +144,7 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
             "dropped": w.dropped,
             "pairsAlreadyInL1": w.total_pairs_already_in_l1,
             "pairsNotFound": w.total_pairs_not_found,
+            "pairsNotAdmitted": w.total_pairs_not_admitted,
         });
     }
     if let Some((name, config)) = &inputs.strategy {

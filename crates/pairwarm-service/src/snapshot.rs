@@ -141,6 +141,24 @@ pub(crate) async fn restore(inner: &Shared) {
                     "the snapshot was learned from another signal; its scores mean something else until relearned"
                 );
             }
+            // Warm start: an empty L1 would miss every first read; preload the hottest
+            // pairs the restored tracker knows, in one batched L2 fetch, bounded by the
+            // L1 size (free slots only).
+            let warm = inner
+                .parts
+                .warmer
+                .warm_start(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                )
+                .await;
+            tracing::info!(
+                warmed = warm.pairs_warmed,
+                hottest = warm.pairs_attempted,
+                status = ?warm.status,
+                "warm start"
+            );
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "tracker snapshot rejected; starting empty"),
         Err(e) => tracing::warn!(error = %e, "tracker snapshot restore failed; starting empty"),

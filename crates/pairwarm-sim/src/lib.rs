@@ -61,7 +61,7 @@ use crate::cache::L1Policy;
 use crate::strategy::{StrategyConfig, StrategyConfigError};
 use crate::trace::Trace;
 use crate::tracker::{Signal, TrackerConfig};
-use crate::warmer::WarmerConfig;
+use crate::warmer::{RefreshConfig, WarmerConfig};
 
 /// What one run warms with.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +88,13 @@ pub struct RunSpec {
     pub name: String,
     /// What it does.
     pub kind: RunKind,
+    /// Refresh-ahead alongside (only acts with an L1 TTL): batches of expiring, recently
+    /// read entries re-fetched from L2, each batch one round trip landing `l2_latency_us`
+    /// later.
+    pub refresh: Option<RefreshConfig>,
+    /// Warm start at the simulated restart ([`SimConfig::cold_start_s`]): L1 is preloaded
+    /// with the tracker's hottest pairs in one round trip.
+    pub warm_start: bool,
 }
 
 /// Errors of simulation setup.
@@ -118,9 +125,42 @@ pub enum SimError {
 impl RunSpec {
     /// Parses a run name: `none`, `oracle`, `belady`, or a strategy (`topn`, `threshold`,
     /// `adaptive`, `timebased`) optionally suffixed `:reads` to make its tracker learn from
-    /// reads after updates instead of update co-occurrence. `json` is the strategy config
-    /// (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
+    /// reads after updates instead of update co-occurrence; any of them but `belady`
+    /// suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
+    /// what `serve` runs by default ([`RunSpec::production_default`]). `json` is the strategy
+    /// config (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
     pub fn parse(name: &str, json: Option<&str>) -> Result<Self, SimError> {
+        if name == "default" {
+            return Ok(Self::production_default());
+        }
+        if name == "refresh" {
+            return Ok(Self {
+                name: name.to_owned(),
+                kind: RunKind::None,
+                refresh: Some(RefreshConfig::default()),
+                warm_start: false,
+            });
+        }
+        if name == "warmstart" {
+            return Ok(Self {
+                name: name.to_owned(),
+                kind: RunKind::None,
+                refresh: None,
+                warm_start: true,
+            });
+        }
+        if let Some(base) = name.strip_suffix("+refresh") {
+            if base == "belady" {
+                return Err(SimError::Strategy {
+                    name: name.to_owned(),
+                    reason: "belady models eviction only; it cannot refresh".into(),
+                });
+            }
+            let mut spec = Self::parse(base, json)?;
+            spec.name = name.to_owned();
+            spec.refresh = Some(RefreshConfig::default());
+            return Ok(spec);
+        }
         let kind = match name {
             "none" => RunKind::None,
             "oracle" => RunKind::Oracle,
@@ -152,7 +192,25 @@ impl RunSpec {
         Ok(Self {
             name: name.to_owned(),
             kind,
+            refresh: None,
+            warm_start: false,
         })
+    }
+
+    /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
+    /// learning update co-occurrence) with warms admitted only into free or expired L1
+    /// slots, refresh-ahead (which acts only when L1 has a TTL, `CACHE_L1_TTL_MS`) and warm
+    /// start after a restart.
+    pub fn production_default() -> Self {
+        Self {
+            name: "default".into(),
+            kind: RunKind::Strategy {
+                config: StrategyConfig::default(),
+                signal: Signal::Updates,
+            },
+            refresh: Some(RefreshConfig::default()),
+            warm_start: true,
+        }
     }
 }
 
@@ -181,6 +239,12 @@ pub struct SimConfig {
     pub timeline_points: usize,
     /// Worker threads (0: available parallelism).
     pub threads: usize,
+    /// Simulate a restart this many seconds into the trace: L1 is emptied (the tracker keeps
+    /// what it learned, as restored from a snapshot), and each row reports its hit rate over
+    /// the following `cold_window_s`.
+    pub cold_start_s: Option<f64>,
+    /// Length of the window after the restart, seconds (default 60).
+    pub cold_window_s: f64,
 }
 
 impl Default for SimConfig {
@@ -197,6 +261,8 @@ impl Default for SimConfig {
             warmer: WarmerConfig::default(),
             timeline_points: 100,
             threads: 0,
+            cold_start_s: None,
+            cold_window_s: 60.0,
         }
     }
 }
@@ -212,6 +278,10 @@ pub(crate) struct RunCounts {
     pub(crate) warmed_read: u64,
     pub(crate) pollution: u64,
     pub(crate) l2_round_trips: u64,
+    pub(crate) refreshes: u64,
+    pub(crate) refreshed_pairs: u64,
+    pub(crate) cold_reads: u64,
+    pub(crate) cold_hits: u64,
     pub(crate) wall_ms: f64,
     /// One bit per counted read: hit (1) or miss (0), for coverage against `none`.
     pub(crate) hit_bits: Vec<u64>,
@@ -252,6 +322,8 @@ pub(crate) struct Prepared<'t> {
     pub(crate) start_us: u64,
     pub(crate) span_us: u64,
     pub(crate) warmup_end_us: u64,
+    /// The simulated restart and the end of its window, µs.
+    pub(crate) cold_start: Option<(u64, u64)>,
 }
 
 impl Prepared<'_> {
@@ -283,12 +355,17 @@ pub fn simulate(
     }
     config.warmer.validate()?;
     let mut runs = config.runs.clone();
-    if !runs.iter().any(|r| r.kind == RunKind::None) {
+    if !runs
+        .iter()
+        .any(|r| r.kind == RunKind::None && r.refresh.is_none())
+    {
         runs.insert(
             0,
             RunSpec {
                 name: "none".into(),
                 kind: RunKind::None,
+                refresh: None,
+                warm_start: false,
             },
         );
     }
@@ -300,6 +377,13 @@ pub fn simulate(
         start_us,
         span_us: end_us - start_us,
         warmup_end_us: start_us.saturating_add((config.warmup_s.max(0.0) * 1e6) as u64),
+        cold_start: config.cold_start_s.map(|s| {
+            let at = start_us.saturating_add((s.max(0.0) * 1e6) as u64);
+            (
+                at,
+                at.saturating_add((config.cold_window_s.max(0.0) * 1e6) as u64),
+            )
+        }),
     };
     let oracle_index = runs
         .iter()
@@ -343,9 +427,9 @@ pub fn simulate(
                             config,
                             &report_progress,
                         )),
-                        kind => replay::run(
+                        _ => replay::run(
                             &prepared,
-                            kind,
+                            run,
                             oracle_index.as_ref(),
                             l1,
                             config,

@@ -137,7 +137,13 @@ where
                 .iter()
                 .filter_map(|p| p.hit_rate.map(|h| (p.t_s, h)))
                 .collect();
-            let name = report.results[i].strategy.clone();
+            let row = &report.results[i];
+            let multi = report.results.iter().any(|r| r.l1_policy != row.l1_policy);
+            let name = if multi {
+                format!("{} ({})", row.strategy, row.l1_policy)
+            } else {
+                row.strategy.clone()
+            };
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(e)?

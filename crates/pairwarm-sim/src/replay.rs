@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::oracle::OracleIndex;
-use super::{Prepared, RunCounts, RunKind, SimConfig, SimError};
+use super::{Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
 use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
@@ -77,13 +77,14 @@ fn price_at(ts_us: u64) -> Price {
 
 pub(super) fn run(
     prepared: &Prepared<'_>,
-    kind: &RunKind,
+    spec: &RunSpec,
     oracle: Option<&OracleIndex>,
     l1: usize,
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunCounts, SimError> {
     let started = Instant::now();
+    let kind = &spec.kind;
     let trace = prepared.trace;
     let ids = intern_all(prepared)?;
     let clock = Clock::manual(prepared.start_us / 1000);
@@ -103,7 +104,7 @@ pub(super) fn run(
             .build(MemoryL2::new().with_clock(clock.clone())),
     );
 
-    let (tracker, warmer) = match kind {
+    let (mut tracker, warmer) = match kind {
         RunKind::Strategy {
             config: strategy,
             signal,
@@ -126,6 +127,13 @@ pub(super) fn run(
         }
         _ => (None, None),
     };
+    if spec.warm_start && tracker.is_none() {
+        tracker = Some(Arc::new(
+            CorrelationTracker::new(config.tracker.clone())
+                .map_err(|e| SimError::Tracker(e.to_string()))?,
+        ));
+    }
+    let mut restarted = false;
     let learns_reads = tracker
         .as_ref()
         .is_some_and(|t| t.config().signal == Signal::Reads);
@@ -133,7 +141,12 @@ pub(super) fn run(
     let n_pairs = trace.pairs.len();
     let mut warmed = vec![Warmed::No; n_pairs];
     let mut in_flight = vec![0u32; n_pairs];
-    let mut arrivals: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    // (landing time, pair, is a refresh).
+    let mut arrivals: BinaryHeap<Reverse<(u64, u32, bool)>> = BinaryHeap::new();
+    // Refresh-ahead ticks on the virtual clock (only with an L1 TTL).
+    let refresh = spec.refresh.as_ref().filter(|_| config.l1_ttl_ms.is_some());
+    let refresh_every_us = refresh.map_or(u64::MAX, |r| r.interval_ms.max(1) * 1000);
+    let mut next_refresh_us = prepared.start_us.saturating_add(refresh_every_us);
     let mut counts = RunCounts::new(config.timeline_points);
     let mut oracle_state = oracle.map(|o| o.cursor());
     let latency = config.l2_latency_us;
@@ -163,25 +176,92 @@ pub(super) fn run(
         let now_us = event.ts_us;
         let now_ms = now_us / 1000;
         let measuring = prepared.counted(now_us);
+        // The simulated restart: L1 empties, in-flight fetches are lost, the tracker keeps
+        // what it learned (a restored snapshot). Warm start preloads the hottest pairs in
+        // one round trip.
+        if let Some((at, _)) = prepared.cold_start
+            && !restarted
+            && now_us >= at
+        {
+            restarted = true;
+            cache.clear_l1();
+            settle_evictions(&mut warmed, &mut counts);
+            warmed.iter_mut().for_each(|w| *w = Warmed::No);
+            arrivals.clear();
+            in_flight.iter_mut().for_each(|f| *f = 0);
+            if spec.warm_start
+                && let Some(t) = &tracker
+            {
+                let hottest = t.hottest(l1, now_ms);
+                if !hottest.is_empty() {
+                    counts.l2_round_trips += u64::from(measuring);
+                    counts.warms += u64::from(measuring);
+                    for q in hottest {
+                        if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
+                            in_flight[ix as usize] += 1;
+                            arrivals.push(Reverse((now_us.saturating_add(latency), ix, false)));
+                        }
+                    }
+                }
+            }
+        }
+        // Refresh batches due before this event: each one round trip, landing later.
+        while let Some(r) = refresh
+            && next_refresh_us <= now_us
+        {
+            let tick = next_refresh_us;
+            next_refresh_us += refresh_every_us;
+            clock.set_ms(tick / 1000);
+            let due = r.due(&cache, latency.div_ceil(1000));
+            if due.is_empty() {
+                continue;
+            }
+            if prepared.counted(tick) {
+                counts.refreshes += 1;
+                counts.refreshed_pairs += due.len() as u64;
+                counts.l2_round_trips += 1;
+            }
+            for q in due {
+                if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
+                    arrivals.push(Reverse((tick.saturating_add(latency), ix, true)));
+                }
+            }
+        }
         clock.set_ms(now_ms);
-        // Warms that have landed by now enter L1.
-        while let Some(&Reverse((at, p))) = arrivals.peek() {
+        // Warms and refreshes that have landed by now enter L1.
+        while let Some(&Reverse((at, p, is_refresh))) = arrivals.peek() {
             if at > now_us {
                 break;
             }
             arrivals.pop();
             let p = p as usize;
-            in_flight[p] = in_flight[p].saturating_sub(1);
             let id = ids.by_pair[p];
+            if is_refresh {
+                clock.set_ms(at / 1000);
+                cache.refresh_l1(id, price_at(at));
+                clock.set_ms(now_ms);
+                continue;
+            }
+            in_flight[p] = in_flight[p].saturating_sub(1);
             if !cache.contains_l1(id) {
-                cache.promote(id, price_at(at));
-                warmed[p] = Warmed::Unread {
-                    measured: measuring,
+                // The oracle knows the read is coming: its fetch is cached like a demand
+                // load (an upper reference). A strategy's warm is a guess and is admitted
+                // as one (only into a free or expired slot).
+                let admitted = if matches!(kind, RunKind::Oracle) {
+                    cache.load_l1(id, price_at(at));
+                    true
+                } else {
+                    cache.promote(id, price_at(at)).0
                 };
-                if measuring {
-                    counts.warmed_entries += 1;
-                }
                 settle_evictions(&mut warmed, &mut counts);
+                if admitted {
+                    warmed[p] = Warmed::Unread {
+                        measured: measuring,
+                    };
+                    if measuring {
+                        counts.warmed_entries += 1;
+                    }
+                }
             }
         }
         let p = event.pair as usize;
@@ -192,6 +272,11 @@ pub(super) fn run(
                 // Overwritten by the feed before anyone read it: the warm was not needed.
                 warmed[p] = Warmed::No;
                 settle_evictions(&mut warmed, &mut counts);
+                if warmer.is_none()
+                    && let Some(t) = &tracker
+                {
+                    t.record_price_update(id, now_ms);
+                }
                 let to_fetch: Vec<u32> = match (kind, &warmer, &mut oracle_state) {
                     (RunKind::Strategy { .. }, Some(warmer), _) => {
                         if let Some(t) = &tracker {
@@ -217,7 +302,7 @@ pub(super) fn run(
                     }
                     for q in to_fetch {
                         in_flight[q as usize] += 1;
-                        arrivals.push(Reverse((now_us.saturating_add(latency), q)));
+                        arrivals.push(Reverse((now_us.saturating_add(latency), q, false)));
                     }
                 }
             }
@@ -226,6 +311,13 @@ pub(super) fn run(
                     t.record_read(id, now_ms);
                 }
                 let hit = cache.get_l1_only(id).is_some();
+                if let Some((from, to)) = prepared.cold_start
+                    && now_us >= from
+                    && now_us < to
+                {
+                    counts.cold_reads += 1;
+                    counts.cold_hits += u64::from(hit);
+                }
                 if measuring {
                     let bucket = prepared.bucket(now_us, config.timeline_points);
                     counts.read(hit, bucket);
@@ -246,7 +338,7 @@ pub(super) fn run(
                     if measuring {
                         counts.l2_round_trips += 1;
                     }
-                    cache.set_l1(id, price_at(now_us));
+                    cache.load_l1(id, price_at(now_us));
                     settle_evictions(&mut warmed, &mut counts);
                 }
             }

@@ -43,6 +43,8 @@ impl TraceSummary {
 pub struct ResultRow {
     /// Run name (`none`, `topn`, `oracle`, `belady`, ...).
     pub strategy: String,
+    /// L1 eviction policy of the run (`default`, `lru`, `wtinylfu`, ...).
+    pub l1_policy: String,
     /// L1 bound, entries.
     pub l1: usize,
     /// L1 hits / reads, after warm-up.
@@ -62,8 +64,14 @@ pub struct ResultRow {
     pub late: u64,
     /// Warms issued (each one L2 round trip).
     pub warms: u64,
-    /// L2 round trips: demand loads plus warms.
+    /// L2 round trips: demand loads plus warms plus refresh batches.
     pub l2_round_trips: u64,
+    /// Refresh-ahead batches (each one L2 round trip, counted in `l2_round_trips`).
+    pub refreshes: u64,
+    /// Pairs re-fetched by those batches.
+    pub refreshed_pairs: u64,
+    /// Hit rate over the window after the simulated restart (`--cold-start`), if any.
+    pub cold_start_hit_rate: Option<f64>,
     /// Wall time of the run, ms.
     pub wall_ms: f64,
 }
@@ -119,7 +127,9 @@ pub(super) fn assemble(
             .filter(|((size, _), _)| *size == s)
             .map(|((_, r), c)| (&runs[*r], c))
             .collect();
-        let none = at_size.iter().find(|(r, _)| r.kind == RunKind::None);
+        let none = at_size
+            .iter()
+            .find(|(r, _)| r.kind == RunKind::None && r.refresh.is_none());
         let none_rate = none.map_or(0.0, |(_, c)| ratio(c.hits, c.reads));
         let none_misses = none.map_or(0, |(_, c)| c.reads - c.hits);
         let oracle_gain = at_size
@@ -132,6 +142,7 @@ pub(super) fn assemble(
             let removed = none.map_or(0, |(_, n)| removed_misses(&n.hit_bits, &c.hit_bits));
             results.push(ResultRow {
                 strategy: run.name.clone(),
+                l1_policy: config.l1_policy.name().to_owned(),
                 l1,
                 hit_rate,
                 gain,
@@ -142,6 +153,11 @@ pub(super) fn assemble(
                 late: c.late,
                 warms: c.warms,
                 l2_round_trips: c.l2_round_trips,
+                refreshes: c.refreshes,
+                refreshed_pairs: c.refreshed_pairs,
+                cold_start_hit_rate: config
+                    .cold_start_s
+                    .map(|_| ratio(c.cold_hits, c.cold_reads)),
                 wall_ms: c.wall_ms,
             });
             let points = c.timeline.len().max(1);

@@ -297,3 +297,89 @@ fn default_policy_beats_lru_without_warming() {
         "default policy {default:.4} vs LRU {lru:.4}"
     );
 }
+
+/// Refresh-ahead, counted honestly: a pair written once and read every 900 ms with an L1 TTL
+/// of 1 s misses every other read without refresh; with refresh every read after the first
+/// load hits, and each refresh batch is one L2 round trip that lands after the latency.
+#[test]
+fn refresh_ahead_keeps_a_read_entry_fresh_and_counts_its_round_trips() {
+    let mut events = vec![(0u64, Op::Update, 0u32)];
+    for k in 1..=20u64 {
+        events.push((k * 900_000, Op::Read, 0));
+    }
+    let t = trace(1, &events);
+    let config = SimConfig {
+        l1_sizes: vec![8],
+        l1_ttl_ms: Some(1_000),
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "refresh"]);
+    let none = row(&report, "none", 8);
+    let refresh = row(&report, "refresh", 8);
+    // none: the write lives 1 s (read at 0.9 s hits), then every read lands 900 ms after
+    // the previous load or 1.8 s after it: hits alternate.
+    assert_eq!(none.hit_rate, 10.0 / 20.0);
+    assert_eq!(none.refreshes, 0);
+    // refresh: the first read hits (written at 0), and the entry never expires again.
+    assert_eq!(refresh.hit_rate, 1.0);
+    assert!(refresh.refreshes >= 17, "{}", refresh.refreshes);
+    assert_eq!(refresh.refreshed_pairs, refresh.refreshes);
+    assert_eq!(refresh.l2_round_trips, refresh.refreshes);
+    // A refresh that cannot land before the expiry does not help: with an L2 latency
+    // longer than the lead the tick leaves, entries expire in flight.
+    let slow = SimConfig {
+        l1_sizes: vec![8],
+        l1_ttl_ms: Some(1_000),
+        l2_latency_us: 2_000_000,
+        ..SimConfig::default()
+    };
+    let report = run(&t, slow, &["none", "refresh"]);
+    assert!(row(&report, "refresh", 8).hit_rate < 1.0);
+}
+
+/// Warm start: after a simulated restart the warm-started run preloads the hottest pairs
+/// (one round trip) and hits where the cold one misses.
+#[test]
+fn warm_start_preloads_the_hottest_pairs_after_a_restart() {
+    // Pairs 0..4 are updated every 100 ms for 10 s, then only pair 0; all are read every
+    // 100 ms; restart at 10 s.
+    let mut events = Vec::new();
+    for k in 0..200u64 {
+        for p in 0..4u32 {
+            if k < 100 || p == 0 {
+                events.push((k * 100_000 + u64::from(p), Op::Update, p));
+            }
+        }
+        for p in 0..4u32 {
+            events.push((k * 100_000 + 50_000 + u64::from(p), Op::Read, (p + 1) % 4));
+        }
+    }
+    let t = trace(4, &events);
+    let config = SimConfig {
+        l1_sizes: vec![16],
+        cold_start_s: Some(10.0),
+        cold_window_s: 0.06,
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "warmstart"]);
+    let cold = row(&report, "none", 16).cold_start_hit_rate.unwrap();
+    let warm = row(&report, "warmstart", 16).cold_start_hit_rate.unwrap();
+    // The restart happens at the update of pair 0 at 10.0 s: the reads at 10.05 s of pairs
+    // 1, 2, 3 miss cold (pair 0 was just written); the preload landed at 10.00025 s.
+    assert_eq!(cold, 1.0 / 4.0);
+    assert_eq!(warm, 1.0);
+}
+
+/// `--strategy default` is what serve runs: serve's default strategy with refresh-ahead
+/// and warm start.
+#[test]
+fn default_strategy_is_the_production_profile() {
+    let spec = RunSpec::parse("default", None).unwrap();
+    assert_eq!(spec, RunSpec::production_default());
+    assert!(spec.refresh.is_some() && spec.warm_start);
+    assert!(RunSpec::parse("belady+refresh", None).is_err());
+    assert_eq!(
+        RunSpec::parse("topn+refresh", None).unwrap().refresh,
+        Some(pairwarm::warmer::RefreshConfig::default())
+    );
+}

@@ -39,23 +39,24 @@ fn filled(builder: pairwarm::cache::CacheBuilder) -> (HierarchicalCache<MemoryL2
 fn l1(c: &mut Criterion) {
     let mut g = c.benchmark_group("l1_hit");
     g.throughput(Throughput::Elements(1));
-    for (name, builder) in [
-        (
-            "pairwarm_default",
-            HierarchicalCache::builder().l1_policy(L1Policy::Default),
-        ),
-        (
-            "pairwarm_lru",
-            HierarchicalCache::builder().l1_policy(L1Policy::Lru),
-        ),
-        (
-            "pairwarm_price_matrix",
-            HierarchicalCache::builder().use_price_matrix(true),
-        ),
-    ] {
+    let mut kinds: Vec<(String, pairwarm::cache::CacheBuilder)> = vec![(
+        "pairwarm_default".into(),
+        HierarchicalCache::builder().l1_policy(L1Policy::Default),
+    )];
+    for p in L1Policy::ALL {
+        kinds.push((
+            format!("pairwarm_{}", p.name().replace('-', "_")),
+            HierarchicalCache::builder().l1_policy(p),
+        ));
+    }
+    kinds.push((
+        "pairwarm_price_matrix".into(),
+        HierarchicalCache::builder().use_price_matrix(true),
+    ));
+    for (name, builder) in kinds {
         let (cache, ids) = filled(builder);
         let mut i = 0usize;
-        g.bench_function(name, |b| {
+        g.bench_function(name.as_str(), |b| {
             b.iter(|| {
                 i = (i + 1) & (ENTRIES as usize - 1);
                 black_box(cache.get_l1_only(ids[i]))
@@ -69,7 +70,32 @@ fn l1(c: &mut Criterion) {
         quick.insert(n, Price::new(f64::from(n), 1, 1));
         moka.insert(n, Price::new(f64::from(n), 1, 1));
     }
+    // foyer-memory (single shard, as our small-cache policies): S3-FIFO and W-TinyLFU.
+    let foyer_s3 = foyer_memory::CacheBuilder::new(ENTRIES as usize * 2)
+        .with_shards(1)
+        .with_eviction_config(foyer_memory::S3FifoConfig::default())
+        .build::<foyer_memory::CacheProperties>();
+    let foyer_lfu = foyer_memory::CacheBuilder::new(ENTRIES as usize * 2)
+        .with_shards(1)
+        .with_eviction_config(foyer_memory::LfuConfig::default())
+        .build::<foyer_memory::CacheProperties>();
+    for n in 0..ENTRIES {
+        foyer_s3.insert(n, Price::new(f64::from(n), 1, 1));
+        foyer_lfu.insert(n, Price::new(f64::from(n), 1, 1));
+    }
     let mut i = 0u32;
+    g.bench_function("foyer_s3fifo_raw", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES - 1);
+            black_box(foyer_s3.get(&i).map(|e| *e.value()))
+        })
+    });
+    g.bench_function("foyer_wtinylfu_raw", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES - 1);
+            black_box(foyer_lfu.get(&i).map(|e| *e.value()))
+        })
+    });
     g.bench_function("quick_cache_raw", |b| {
         b.iter(|| {
             i = (i + 1) & (ENTRIES - 1);

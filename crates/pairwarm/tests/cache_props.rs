@@ -60,20 +60,22 @@ fn op(pairs: u32) -> impl Strategy<Value = Op> {
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    Default,
-    Lru,
+    Policy(L1Policy),
     Matrix,
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Default), Just(Kind::Lru), Just(Kind::Matrix)]
+    prop_oneof![
+        Just(Kind::Policy(L1Policy::Default)),
+        (0..L1Policy::ALL.len()).prop_map(|i| Kind::Policy(L1Policy::ALL[i])),
+        Just(Kind::Matrix),
+    ]
 }
 
 fn build(kind: Kind, l1: usize) -> HierarchicalCache<MemoryL2> {
     let builder = HierarchicalCache::builder().l1_entries(l1);
     match kind {
-        Kind::Default => builder.l1_policy(L1Policy::Default),
-        Kind::Lru => builder.l1_policy(L1Policy::Lru),
+        Kind::Policy(p) => builder.l1_policy(p),
         // The matrix has one slot per interner slot, so the interner is sized to the bound.
         Kind::Matrix => builder.use_price_matrix(true),
     }

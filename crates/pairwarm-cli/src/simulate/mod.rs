@@ -21,7 +21,9 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "128")]
     l1: Vec<usize>,
     /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
-    /// timebased; a strategy suffixed `:reads` learns from reads after updates.
+    /// timebased; a strategy suffixed `:reads` learns from reads after updates; `+refresh`
+    /// adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone), `warmstart`
+    /// (preload after --cold-start), `default` (what serve runs by default).
     #[arg(
         long,
         value_delimiter = ',',
@@ -38,9 +40,11 @@ pub struct SimulateArgs {
     /// L1 entry lifetime in ms (entries expire this long after being written, loaded or warmed).
     #[arg(long)]
     l1_ttl_ms: Option<u64>,
-    /// L1 eviction policy: `default` (the product's) or `lru` (the original's).
-    #[arg(long, default_value = "default")]
-    l1_policy: L1Policy,
+    /// L1 eviction policies, comma-separated: default (the product's, what serve runs), lru
+    /// (the original's), quickcache, quickcache-adaptive, s3fifo, wtinylfu, wtinylfu-fixed.
+    /// Every run is replayed under each.
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    l1_policy: Vec<L1Policy>,
     /// Pairs the oracle warms per update.
     #[arg(long, default_value_t = 10)]
     oracle_k: usize,
@@ -59,6 +63,14 @@ pub struct SimulateArgs {
     /// Neighbours credited per update at most.
     #[arg(long)]
     max_credits: Option<usize>,
+    /// Simulate a restart this many seconds into the trace (L1 emptied, the tracker kept as
+    /// from a restored snapshot) and report each run's hit rate over the next
+    /// --cold-window-s seconds (`cold%`); compare `none` with `warmstart` (or `default`).
+    #[arg(long)]
+    cold_start: Option<f64>,
+    /// Window after the simulated restart, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    cold_window_s: f64,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -110,10 +122,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         runs,
         l2_latency_us: args.l2_latency_us,
         l1_ttl_ms: args.l1_ttl_ms,
-        l1_policy: args.l1_policy,
+        l1_policy: args.l1_policy.first().copied().unwrap_or_default(),
         oracle_k: args.oracle_k,
         warmup_s: args.warmup_s,
         threads: args.threads,
+        cold_start_s: args.cold_start,
+        cold_window_s: args.cold_window_s,
         ..SimConfig::default()
     };
     config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;
@@ -130,14 +144,47 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .tracker
         .validate()
         .map_err(|e| anyhow::anyhow!("tracker settings: {e}"))?;
+    let policies = if args.l1_policy.is_empty() {
+        vec![L1Policy::Default]
+    } else {
+        args.l1_policy.clone()
+    };
     let runs_total = (config.runs.len() + usize::from(!args.strategy.iter().any(|s| s == "none")))
-        * config.l1_sizes.len();
+        * config.l1_sizes.len()
+        * policies.len();
     let total = trace.events.len() as u64 * runs_total as u64;
     let bar = crate::progress::bar(total, "replaying", args.quiet);
-    let report = simulate(&trace, &config, &|done| bar.set_position(done))?;
+    let mut report: Option<SimReport> = None;
+    let mut base = 0u64;
+    for &policy in &policies {
+        config.l1_policy = policy;
+        let one = simulate(&trace, &config, &|done| bar.set_position(base + done))?;
+        base += trace.events.len() as u64 * (one.results.len() as u64);
+        match &mut report {
+            None => report = Some(one),
+            Some(r) => {
+                r.results.extend(one.results);
+                r.timelines.extend(one.timelines);
+            }
+        }
+    }
     bar.finish_and_clear();
+    let Some(mut report) = report else {
+        bail!("no L1 policy to simulate");
+    };
+    if policies.len() > 1 {
+        // Group by L1 size, then policy, so the table reads size by size.
+        let mut order: Vec<usize> = (0..report.results.len()).collect();
+        order.sort_by_key(|&i| {
+            let r = &report.results[i];
+            let p = policies.iter().position(|p| p.name() == r.l1_policy);
+            (r.l1, p, i)
+        });
+        report.results = order.iter().map(|&i| report.results[i].clone()).collect();
+        report.timelines = order.iter().map(|&i| report.timelines[i].clone()).collect();
+    }
 
-    print_table(&report, &config);
+    print_table(&report, &config, &policies);
     eprintln!(
         "replayed {} events x {} runs in {:.1} s",
         trace.events.len(),
@@ -160,25 +207,33 @@ fn pct(v: f64) -> String {
     format!("{:.2}", v * 100.0)
 }
 
-fn print_table(report: &SimReport, config: &SimConfig) {
+fn print_table(report: &SimReport, config: &SimConfig, policies: &[L1Policy]) {
     let t = &report.trace;
+    let names: Vec<String> = policies
+        .iter()
+        .map(|p| match p {
+            L1Policy::Default => format!("default (= {})", p.resolve()),
+            p => p.to_string(),
+        })
+        .collect();
     println!(
-        "trace: {} events ({} updates, {} reads), {} pairs, {:.1} s; L2 latency {} µs; L1 policy {:?}{}",
+        "trace: {} events ({} updates, {} reads), {} pairs, {:.1} s; L2 latency {} µs; L1 policy {}{}",
         t.events,
         t.updates,
         t.reads,
         t.pairs,
         t.span_s,
         report.l2_latency_us,
-        config.l1_policy,
+        names.join(", "),
         config
             .l1_ttl_ms
             .map(|ms| format!("; L1 TTL {ms} ms"))
             .unwrap_or_default()
     );
     println!(
-        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>6}",
         "strategy",
+        "l1_policy",
         "l1",
         "hit_rate%",
         "gain_pt",
@@ -189,7 +244,9 @@ fn print_table(report: &SimReport, config: &SimConfig) {
         "late",
         "warms",
         "l2_trips",
-        "wall_ms"
+        "refreshes",
+        "wall_ms",
+        "cold%"
     );
     let mut last_l1 = None;
     for r in &report.results {
@@ -203,8 +260,9 @@ fn print_table(report: &SimReport, config: &SimConfig) {
 
 fn print_row(r: &ResultRow) {
     println!(
-        "{:<16} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9.0}",
+        "{:<16} {:<20} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9.0} {:>6}",
         r.strategy,
+        r.l1_policy,
         r.l1,
         pct(r.hit_rate),
         format!("{:+.2}", r.gain * 100.0),
@@ -215,6 +273,8 @@ fn print_row(r: &ResultRow) {
         r.late,
         r.warms,
         r.l2_round_trips,
-        r.wall_ms
+        r.refreshes,
+        r.wall_ms,
+        r.cold_start_hit_rate.map_or("-".into(), pct)
     );
 }

@@ -53,6 +53,7 @@ impl Service {
         }
         inner.refresh_ready();
         inner.sample_health();
+        let refresh = tokio::spawn(refresh_ahead(inner.clone(), stop_rx.clone()));
         let background = tokio::spawn(background(inner.clone(), stop_rx));
 
         tokio::select! {
@@ -72,6 +73,7 @@ impl Service {
             inner.parts.warmer.drain(Duration::from_secs(2)).await;
             inner.parts.warmer.shutdown();
             snapshot::save(inner).await;
+            let _ = refresh.await;
             let _ = background.await;
             if let Some(http) = http {
                 let _ = http.await;
@@ -123,6 +125,27 @@ impl Service {
         _stop: &watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
         None
+    }
+}
+
+/// Refresh-ahead while L1 has a TTL (`CACHE_L1_TTL_MS`): every `interval_ms`, one batched
+/// L2 fetch renews the entries being read that would expire before the next batch.
+async fn refresh_ahead(inner: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    if inner.cache.l1_ttl_ms().is_none() {
+        return;
+    }
+    let config = pairwarm::warmer::RefreshConfig::default();
+    // Slack for the fetch itself: a Redis round trip is well under this.
+    const L2_LATENCY_MARGIN_MS: u64 = 5;
+    let mut tick = tokio::time::interval(Duration::from_millis(config.interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                inner.parts.warmer.refresh_once(&config, L2_LATENCY_MARGIN_MS).await;
+            }
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -23,6 +23,8 @@
 //! | [`format`](mod@format) | streaming [`TraceReader`], [`parse_trace`]/[`read_trace`], [`TraceWriter`]/[`write_trace`], [`TraceBuilder`] |
 //! | [`pairs`] | the pairs file: [`PairInfo`], [`parse_pairs`]/[`read_pairs`]/[`write_pairs`] |
 //! | [`generate`](mod@generate) | [`SyntheticWorkload`]: an unbounded, seeded, block-structured DEX workload |
+//! | [`market`] | a second, structurally different model (block-synchronous sweeps, cross-chain lag, independent reads, scans) |
+//! | [`workloads`] | the named evaluation workloads of `docs/simulation.md` |
 //!
 //! Memory: parsing holds one line buffer (capped by [`ReadOptions::max_line_len`]) plus the
 //! result; an event costs 16 bytes, a distinct pair ~70 bytes, so 10^7 events fit in ~160 MB.
@@ -34,7 +36,9 @@ use crate::pair::{Address, PairError};
 pub mod format;
 pub mod generate;
 mod lines;
+pub mod market;
 pub mod pairs;
+pub mod workloads;
 
 pub use format::{
     TraceBuilder, TraceReader, TraceRow, TraceWriter, parse_trace, read_trace, write_trace,

@@ -8,7 +8,9 @@ use super::codec::{self, ValueError};
 use super::entry::{Evictions, L1Entry};
 use super::l1::{L1Policy, L1Store};
 use super::l2::{L2Error, L2Store};
+use super::policy::{Insert, Inserted};
 use super::price_matrix::PriceMatrix;
+use super::refresh::RefreshQueue;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
 use super::{MemoryL2, Price};
 use crate::pair::{ChainId, PairId, PairInterner};
@@ -27,6 +29,15 @@ pub enum CacheError {
     UnknownPair(PairId),
 }
 
+/// Why a fetched value was not put into L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NotInserted {
+    /// Written, deleted or invalidated while the fetch was in flight.
+    Superseded,
+    /// The L1 policy did not admit the guess (or a refreshed pair was no longer in L1).
+    NotAdmitted,
+}
+
 /// What [`HierarchicalCache::fetch_for_warm`] did with each pair it was asked for.
 #[derive(Debug, Default)]
 pub struct WarmFetch {
@@ -37,6 +48,9 @@ pub struct WarmFetch {
     pub superseded: usize,
     /// Not in L2 (or no longer interned).
     pub not_found: usize,
+    /// Found in L2 but not admitted by the L1 policy: a warm takes only a free or expired
+    /// slot, never a live entry's; a refresh only renews a pair still in L1.
+    pub not_admitted: usize,
     /// In L2 but not a price.
     pub undecodable: usize,
     /// The first undecodable value's error, for the log.
@@ -87,6 +101,7 @@ pub struct CacheBuilder {
     clock: Clock,
     interner: Option<Arc<PairInterner>>,
     eviction_listener: Option<EvictionListener>,
+    refresh_idle: Option<Duration>,
 }
 
 impl Default for CacheBuilder {
@@ -102,6 +117,7 @@ impl Default for CacheBuilder {
             clock: Clock::System,
             interner: None,
             eviction_listener: None,
+            refresh_idle: None,
         }
     }
 }
@@ -159,6 +175,14 @@ impl CacheBuilder {
         self
     }
 
+    /// Refresh-ahead (with an L1 TTL): how long after its last read an entry is still worth
+    /// refreshing before it expires (default: [`crate::warmer::REFRESH_IDLE_TTLS`] TTLs). See
+    /// [`HierarchicalCache::refresh_due`].
+    pub fn refresh_idle(mut self, idle: Duration) -> Self {
+        self.refresh_idle = Some(idle);
+        self
+    }
+
     /// Prefix of L2 keys (default `cache:l2:price:`, giving
     /// `cache:l2:price:<chain>:<address>`).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -203,12 +227,22 @@ impl CacheBuilder {
         let writes = (0..interner.capacity())
             .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect();
+        let l1_ttl_ms = self.l1_ttl.map(|t| t.as_millis() as u64);
+        let refresh = l1_ttl_ms.map(|ttl| {
+            let idle = self
+                .refresh_idle
+                .map_or(crate::warmer::REFRESH_IDLE_TTLS * ttl, |d| {
+                    d.as_millis() as u64
+                });
+            RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
+        });
         HierarchicalCache {
+            refresh,
             interner,
             l1,
             l2: self.l2_enabled.then_some(l2),
             l2_ttl: self.l2_ttl,
-            l1_ttl_ms: self.l1_ttl.map(|t| t.as_millis() as u64),
+            l1_ttl_ms,
             clock: self.clock,
             key_prefix: self.key_prefix,
             counters: Counters::default(),
@@ -251,6 +285,8 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     /// follows the eviction of) a newer price.
     writes: Box<[std::sync::atomic::AtomicU32]>,
     eviction_listener: Option<EvictionListener>,
+    /// Read bookkeeping for refresh-ahead (only with an L1 TTL).
+    refresh: Option<RefreshQueue>,
 }
 
 impl HierarchicalCache<super::AnyL2> {
@@ -315,6 +351,15 @@ impl<L: L2Store> HierarchicalCache<L> {
         }
     }
 
+    /// The insert kind of a warm now: entries stored before `now - ttl` are expired.
+    fn warm_kind(&self) -> Insert {
+        let stale_before_ms = match self.l1_ttl_ms {
+            Some(ttl) => self.clock.now_ms().checked_sub(ttl).map_or(0, |t| t + 1),
+            None => 0,
+        };
+        Insert::Warm { stale_before_ms }
+    }
+
     fn stamp(&self, price: Price) -> L1Entry {
         let stored_ms = if self.l1_ttl_ms.is_some() {
             self.clock.now_ms()
@@ -328,11 +373,26 @@ impl<L: L2Store> HierarchicalCache<L> {
     #[inline]
     fn read_l1(&self, id: PairId) -> Option<Price> {
         let entry = self.l1.get(id)?;
-        if self.fresh(entry) {
+        let Some(ttl) = self.l1_ttl_ms else {
+            return Some(entry.price);
+        };
+        let now = self.clock.now_ms();
+        if now.saturating_sub(entry.stored_ms) < ttl {
+            if let Some(r) = &self.refresh {
+                r.on_read(self.interner.slot(id), id, entry.stored_ms, now);
+            }
             Some(entry.price)
         } else {
             self.l1.remove(id);
             None
+        }
+    }
+
+    /// A read that missed and loaded `id` now: refresh-ahead follows it like a hit.
+    fn note_load(&self, id: PairId) {
+        if let Some(r) = &self.refresh {
+            let now = self.clock.now_ms();
+            r.on_read(self.interner.slot(id), id, now, now);
         }
     }
 
@@ -357,7 +417,7 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// A write of `id`'s price: bump its sequence, then insert.
     fn write_l1(&self, id: PairId, price: Price) -> Evictions {
         self.bump_seq(id);
-        self.insert_l1(id, price)
+        self.insert_l1(id, price, Insert::Write).1
     }
 
     /// Drops `id` from L1 and from every fetch in flight: bump its sequence, then remove
@@ -370,24 +430,33 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Puts a value fetched from L2 into L1 unless the pair was written since `seq` was
     /// read. If a write races with the insert itself, the entry is dropped again: L1 may
     /// lose a hit, never serve an older price than L2 holds.
-    fn insert_fetched(&self, id: PairId, price: Price, seq: u32) -> Option<Evictions> {
+    fn insert_fetched(
+        &self,
+        id: PairId,
+        price: Price,
+        seq: u32,
+        kind: Insert,
+    ) -> Result<Evictions, NotInserted> {
         if self.write_seq(id) != seq {
-            return None;
+            return Err(NotInserted::Superseded);
         }
-        let evicted = self.insert_l1(id, price);
+        let (done, evicted) = self.insert_l1(id, price, kind);
+        if done == Inserted::Skipped {
+            return Err(NotInserted::NotAdmitted);
+        }
         if self.write_seq(id) != seq {
             self.l1.remove(id);
-            return None;
+            return Err(NotInserted::Superseded);
         }
-        Some(evicted)
+        Ok(evicted)
     }
 
-    fn insert_l1(&self, id: PairId, price: Price) -> Evictions {
-        let evicted = self.l1.insert(id, self.stamp(price));
+    fn insert_l1(&self, id: PairId, price: Price, kind: Insert) -> (Inserted, Evictions) {
+        let (done, evicted) = self.l1.insert(id, self.stamp(price), kind);
         if let Some(listener) = &self.eviction_listener {
             evicted.iter().for_each(listener);
         }
-        evicted
+        (done, evicted)
     }
 
     fn chain(&self, id: PairId) -> ChainId {
@@ -445,8 +514,9 @@ impl<L: L2Store> HierarchicalCache<L> {
             Some(bytes) => match codec::decode(&key, &bytes) {
                 Ok(price) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, price, seq).is_some() {
+                    if self.insert_fetched(id, price, seq, Insert::Load).is_ok() {
                         self.counters.promoted();
+                        self.note_load(id);
                     }
                     Ok(Some(price))
                 }
@@ -481,8 +551,9 @@ impl<L: L2Store> HierarchicalCache<L> {
             match &lookup {
                 Ok(Some(price)) => {
                     self.counters.count(chain, Event::L2Hit);
-                    if self.insert_fetched(id, *price, seq).is_some() {
+                    if self.insert_fetched(id, *price, seq, Insert::Load).is_ok() {
                         self.counters.promoted();
+                        self.note_load(id);
                     }
                 }
                 Ok(None) => self.counters.count(chain, Event::L2Miss),
@@ -501,6 +572,18 @@ impl<L: L2Store> HierarchicalCache<L> {
     ///
     /// Fails only if L2 fails; an undecodable value fails only its own pair.
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
+        self.fetch_into_l1(ids, false).await
+    }
+
+    /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one
+    /// round trip and renews those still in L1 in place (value and TTL clock; the eviction
+    /// policy is not told), with the same in-flight write checks as
+    /// [`HierarchicalCache::fetch_for_warm`]. `promoted` counts the renewed pairs.
+    pub async fn fetch_for_refresh(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
+        self.fetch_into_l1(ids, true).await
+    }
+
+    async fn fetch_into_l1(&self, ids: &[PairId], refresh: bool) -> Result<WarmFetch, CacheError> {
         // Writes after this point are newer than what L2 returns.
         let seqs: Vec<u32> = ids.iter().map(|&id| self.write_seq(id)).collect();
         let fetched = self.fetch_l2(ids).await?;
@@ -508,11 +591,22 @@ impl<L: L2Store> HierarchicalCache<L> {
         for ((&id, lookup), &seq) in ids.iter().zip(fetched).zip(&seqs) {
             match lookup {
                 Ok(Some(price)) => {
-                    if self.insert_fetched(id, price, seq).is_some() {
-                        self.counters.promoted();
-                        out.promoted += 1;
+                    let kind = if refresh {
+                        Insert::Refresh
                     } else {
-                        out.superseded += 1;
+                        self.warm_kind()
+                    };
+                    match self.insert_fetched(id, price, seq, kind) {
+                        Ok(_) if refresh => {
+                            self.note_renewed(id);
+                            out.promoted += 1;
+                        }
+                        Ok(_) => {
+                            self.counters.promoted();
+                            out.promoted += 1;
+                        }
+                        Err(NotInserted::Superseded) => out.superseded += 1,
+                        Err(NotInserted::NotAdmitted) => out.not_admitted += 1,
                     }
                 }
                 Ok(None) => out.not_found += 1,
@@ -597,9 +691,22 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.write_l1(id, price)
     }
 
+    /// Puts a price just loaded from L2 after a missed read into L1 (the simulator's demand
+    /// load; [`HierarchicalCache::get`] does the same itself). The read that missed was the
+    /// access, so the policy does not count the load as another.
+    pub fn load_l1(&self, id: PairId, price: Price) -> Evictions {
+        let (done, evicted) = self.insert_l1(id, price, Insert::Load);
+        if done != Inserted::Skipped {
+            self.note_load(id);
+        }
+        evicted
+    }
+
     /// Puts a price fetched from L2 into L1 only (the warmer's write; L2 is not
-    /// rewritten). Keeps a newer L1 price if one arrived meanwhile. Returns whether the
-    /// price was inserted, and the entries its insertion evicted.
+    /// rewritten). Keeps a newer L1 price if one arrived meanwhile. A warm is a guess: the
+    /// policy admits it only where it displaces nothing it would keep (see
+    /// [`Insert::Warm`]). Returns whether the price was inserted, and the entries its
+    /// insertion evicted.
     pub fn promote(&self, id: PairId, price: Price) -> (bool, Evictions) {
         if let Some(current) = self.l1.peek(id)
             && self.fresh(current)
@@ -607,8 +714,65 @@ impl<L: L2Store> HierarchicalCache<L> {
         {
             return (false, Evictions::default());
         }
+        let (done, evicted) = self.insert_l1(id, price, self.warm_kind());
+        if done == Inserted::Skipped {
+            return (false, evicted);
+        }
         self.counters.promoted();
-        (true, self.insert_l1(id, price))
+        (true, evicted)
+    }
+
+    /// Renews a price that is in L1 (refresh-ahead): the value and its TTL clock are
+    /// replaced in place, the eviction policy is not told (a refresh is not a read). A
+    /// pair no longer in L1 is left out. Returns whether it was refreshed.
+    pub fn refresh_l1(&self, id: PairId, price: Price) -> bool {
+        let renewed = self.insert_l1(id, price, Insert::Refresh).0 == Inserted::Replaced;
+        if renewed {
+            self.note_renewed(id);
+        }
+        renewed
+    }
+
+    /// A renewed value: refresh-ahead follows it to its next expiry if it is still read.
+    fn note_renewed(&self, id: PairId) {
+        if let Some(r) = &self.refresh {
+            let now = self.clock.now_ms();
+            r.renewed(self.interner.slot(id), id, now, now);
+        }
+    }
+
+    /// Refresh-ahead: the L1 entries that expire within `lead_ms` from now and were read
+    /// within the idle horizon ([`CacheBuilder::refresh_idle`]), at most `max`; fetch them
+    /// from L2 in one batch and put them back with [`HierarchicalCache::refresh_l1`].
+    /// Empty without an L1 TTL.
+    pub fn refresh_due(&self, lead_ms: u64, max: usize) -> Vec<PairId> {
+        let (Some(r), Some(_)) = (&self.refresh, self.l1_ttl_ms) else {
+            return Vec::new();
+        };
+        let now = self.clock.now_ms();
+        r.due(now, now.saturating_add(lead_ms), max, |id| {
+            self.interner.resolve(id)?;
+            let entry = self.l1.peek(id)?;
+            Some((self.interner.slot(id), entry.stored_ms))
+        })
+    }
+
+    /// Entries queued for refresh-ahead now (0 without an L1 TTL).
+    pub fn refresh_queued(&self) -> usize {
+        self.refresh.as_ref().map_or(0, RefreshQueue::len)
+    }
+
+    /// Age of `id`'s L1 entry in ms (whether fresh or not), if present; `None` also when
+    /// L1 has no TTL (entries are not stamped then).
+    pub fn l1_age_ms(&self, id: PairId) -> Option<u64> {
+        self.l1_ttl_ms?;
+        let entry = self.l1.peek(id)?;
+        Some(self.clock.now_ms().saturating_sub(entry.stored_ms))
+    }
+
+    /// The L1 time-to-live in ms, if any.
+    pub fn l1_ttl_ms(&self) -> Option<u64> {
+        self.l1_ttl_ms
     }
 
     /// Removes a pair from L1 and L2. A warm or read fetching the pair meanwhile does not
@@ -636,6 +800,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// monotonic, as Prometheus counters must be; see [`HierarchicalCache::reset_stats`].
     pub fn clear_l1(&self) {
         self.l1.clear();
+        if let Some(r) = &self.refresh {
+            r.clear();
+        }
     }
 
     /// Zeroes the hit/miss counters (tests and benchmarks; a running service should not,

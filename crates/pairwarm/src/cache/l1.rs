@@ -11,41 +11,100 @@ use parking_lot::Mutex;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
 use super::entry::{Evictions, L1Entry};
+use super::policy::{HotCold, Insert, Inserted, OwnPolicy, S3Fifo, ShardedPolicy, WTinyLfu};
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};
 
-/// Share of the default policy's capacity kept for entries read again ("hot").
-///
-/// quick_cache defaults to 0.97. On DEX read traces a small L1 does markedly better with a
-/// larger probationary share: replaying generated traces (`none` baseline, three traces:
-/// two seeds, Zipf 1.0 and 0.8), 0.9 raised the L1 hit rate by +2.7 to +3.4 points at 64
-/// entries and +3.9 to +4.5 points at 128, and changed it by at most 0.2 point at 512 and
-/// 2,048 entries; 0.8 gained more at 64 but lost up to 0.5 point at 512.
+/// Share of the `quickcache` policy's capacity kept for entries read again ("hot"): the
+/// previous product default (quick_cache defaults to 0.97). Chosen on one generator's
+/// traces; on another's it was 8-9 points below LRU at 64 entries, which is why the default
+/// is now an adaptive policy (see [`L1Policy::Default`]).
 const HOT_ALLOCATION: f64 = 0.9;
 
 /// Eviction policy of the L1 store.
+///
+/// `Default` is what `serve` runs; it resolves to [`L1Policy::PRODUCT_DEFAULT`]. Every
+/// other variant can be named (`--l1-policy`, `CACHE_L1_POLICY`) for comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum L1Policy {
-    /// The product default: quick_cache's scan-resistant, frequency-aware policy
-    /// (a Clock-PRO variant close to S3-FIFO): one-hit wonders and warms that are never
-    /// read leave before entries that are read repeatedly.
+    /// The product default: [`L1Policy::PRODUCT_DEFAULT`].
     #[default]
     Default,
     /// Strict least-recently-used, the original system's policy, kept so its behaviour
-    /// can be reproduced and compared. One mutex per cache.
+    /// can be reproduced and compared. Warmed entries are guarded as in every policy (a
+    /// free or expired slot only, entering as least recent), where the original inserted
+    /// them as most recent. One mutex per cache.
     Lru,
+    /// quick_cache's scan-resistant policy with a fixed 90% hot share (the previous default).
+    QuickCache,
+    /// quick_cache's policy with the hot share tuned at run time by a hill climber.
+    QuickCacheAdaptive,
+    /// S3-FIFO (SOSP 2023): small FIFO + main CLOCK + ghost ids.
+    S3Fifo,
+    /// W-TinyLFU with Caffeine's hill-climbed window (Middleware 2018).
+    WTinyLfu,
+    /// W-TinyLFU with a fixed 1% window (for comparison with the adaptive one).
+    WTinyLfuFixed,
+}
+
+impl L1Policy {
+    /// What `Default` means: chosen for robustness across workloads (docs/simulation.md).
+    pub const PRODUCT_DEFAULT: L1Policy = L1Policy::WTinyLfu;
+
+    /// Every nameable policy except `Default`, in report order.
+    pub const ALL: [L1Policy; 6] = [
+        L1Policy::Lru,
+        L1Policy::QuickCache,
+        L1Policy::QuickCacheAdaptive,
+        L1Policy::S3Fifo,
+        L1Policy::WTinyLfu,
+        L1Policy::WTinyLfuFixed,
+    ];
+
+    /// `Default` replaced by the policy it stands for.
+    pub const fn resolve(self) -> L1Policy {
+        match self {
+            L1Policy::Default => Self::PRODUCT_DEFAULT,
+            other => other,
+        }
+    }
+
+    /// The name `--l1-policy` accepts.
+    pub const fn name(self) -> &'static str {
+        match self {
+            L1Policy::Default => "default",
+            L1Policy::Lru => "lru",
+            L1Policy::QuickCache => "quickcache",
+            L1Policy::QuickCacheAdaptive => "quickcache-adaptive",
+            L1Policy::S3Fifo => "s3fifo",
+            L1Policy::WTinyLfu => "wtinylfu",
+            L1Policy::WTinyLfuFixed => "wtinylfu-fixed",
+        }
+    }
+}
+
+impl std::fmt::Display for L1Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl std::str::FromStr for L1Policy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "default" => Ok(Self::Default),
-            "lru" => Ok(Self::Lru),
-            other => Err(format!(
-                "unknown L1 policy {other:?}: expected `default` or `lru`"
-            )),
+        let s = s.trim().to_ascii_lowercase();
+        if s == "default" {
+            return Ok(Self::Default);
         }
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown L1 policy {s:?}: expected one of default, {}",
+                    Self::ALL.map(|p| p.name()).join(", ")
+                )
+            })
     }
 }
 
@@ -81,14 +140,16 @@ pub(crate) enum L1Store {
         evictions: AtomicU64,
         capacity: usize,
     },
+    /// The hand-written policies (see [`super::policy`]).
+    Own(ShardedPolicy),
     Matrix(PriceMatrix),
 }
 
 impl L1Store {
     pub(crate) fn new(policy: L1Policy, capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        match policy {
-            L1Policy::Default => {
+        match policy.resolve() {
+            L1Policy::QuickCache | L1Policy::Default => {
                 // Fix the shard count from the capacity alone (not the core count), so the
                 // same configuration evicts the same way on every machine; small caches get
                 // one shard and the exact policy.
@@ -129,6 +190,18 @@ impl L1Store {
                     capacity,
                 }
             }
+            L1Policy::QuickCacheAdaptive => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true))
+            })),
+            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::S3Fifo(S3Fifo::new(c))
+            })),
+            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, true))
+            })),
+            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, false))
+            })),
         }
     }
 
@@ -138,6 +211,7 @@ impl L1Store {
         match self {
             Self::Fast { cache, .. } => cache.get(&id),
             Self::Lru { cache, .. } => cache.lock().get(&id).copied(),
+            Self::Own(p) => p.get(id),
             Self::Matrix(m) => m.get(id),
         }
     }
@@ -148,11 +222,26 @@ impl L1Store {
         match self {
             Self::Fast { cache, .. } => cache.peek(&id),
             Self::Lru { cache, .. } => cache.lock().peek(&id).copied(),
+            Self::Own(p) => p.peek(id),
             Self::Matrix(m) => m.get(id),
         }
     }
 
-    pub(crate) fn insert(&self, id: PairId, entry: L1Entry) -> Evictions {
+    /// Puts `entry` into L1 for the reason `kind`. The crate-backed stores treat a warm as a
+    /// write (LRU: most recent, as the original) and a refresh as a write of a present pair.
+    pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {
+        if let Self::Own(p) = self {
+            return p.insert(id, entry, kind);
+        }
+        let present = self.peek(id).is_some();
+        if kind == Insert::Refresh && !present {
+            return (Inserted::Skipped, Evictions::default());
+        }
+        let done = if present {
+            Inserted::Replaced
+        } else {
+            Inserted::Added
+        };
         let mut evicted = Evictions::default();
         match self {
             Self::Fast {
@@ -176,9 +265,32 @@ impl L1Store {
                 }
             }
             Self::Lru {
-                cache, evictions, ..
+                cache,
+                evictions,
+                capacity,
             } => {
-                if let Some((old, _)) = cache.lock().push(id, entry)
+                let mut lru = cache.lock();
+                if let Insert::Warm { stale_before_ms } = kind
+                    && !present
+                {
+                    // A guess takes a free slot or an expired tail's, and enters as least
+                    // recent: unread, it is the next to go.
+                    if lru.len() >= *capacity {
+                        match lru.peek_lru() {
+                            Some((_, tail)) if tail.stored_ms < stale_before_ms => {
+                                if let Some((old, _)) = lru.pop_lru() {
+                                    evictions.fetch_add(1, Ordering::Relaxed);
+                                    evicted.push(old);
+                                }
+                            }
+                            _ => return (Inserted::Skipped, evicted),
+                        }
+                    }
+                    lru.push(id, entry);
+                    lru.demote(&id);
+                    return (Inserted::Added, evicted);
+                }
+                if let Some((old, _)) = lru.push(id, entry)
                     && old != id
                 {
                     evictions.fetch_add(1, Ordering::Relaxed);
@@ -186,14 +298,16 @@ impl L1Store {
                 }
             }
             Self::Matrix(m) => evicted = m.insert(id, entry),
+            Self::Own(_) => {}
         }
-        evicted
+        (done, evicted)
     }
 
     pub(crate) fn remove(&self, id: PairId) -> bool {
         match self {
             Self::Fast { cache, .. } => cache.remove(&id).is_some(),
             Self::Lru { cache, .. } => cache.lock().pop(&id).is_some(),
+            Self::Own(p) => p.remove(id),
             Self::Matrix(m) => m.remove(id),
         }
     }
@@ -202,6 +316,7 @@ impl L1Store {
         match self {
             Self::Fast { cache, .. } => cache.len(),
             Self::Lru { cache, .. } => cache.lock().len(),
+            Self::Own(p) => p.len(),
             Self::Matrix(m) => m.len(),
         }
     }
@@ -209,6 +324,7 @@ impl L1Store {
     pub(crate) fn capacity(&self) -> usize {
         match self {
             Self::Fast { capacity, .. } | Self::Lru { capacity, .. } => *capacity,
+            Self::Own(p) => p.capacity(),
             Self::Matrix(m) => m.capacity(),
         }
     }
@@ -217,6 +333,7 @@ impl L1Store {
         match self {
             Self::Fast { evictions, .. } => evictions.load(Ordering::Relaxed),
             Self::Lru { evictions, .. } => evictions.load(Ordering::Relaxed),
+            Self::Own(p) => p.evictions(),
             Self::Matrix(m) => m.evictions(),
         }
     }
@@ -225,6 +342,7 @@ impl L1Store {
         match self {
             Self::Fast { cache, .. } => cache.clear(),
             Self::Lru { cache, .. } => cache.lock().clear(),
+            Self::Own(p) => p.clear(),
             Self::Matrix(m) => m.clear(),
         }
     }
@@ -250,41 +368,52 @@ mod tests {
             PairId::from_raw(2),
             PairId::from_raw(3),
         );
-        assert!(l1.insert(a, entry(1.0)).is_empty());
-        assert!(l1.insert(b, entry(2.0)).is_empty());
+        assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
+        assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
         assert!(l1.get(a).is_some());
-        let ev = l1.insert(c, entry(3.0));
+        let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![b]);
         assert_eq!(l1.evictions(), 1);
         assert!(l1.peek(b).is_none());
         // Overwriting a present key evicts nothing (unlike the original, defect 18).
-        assert!(l1.insert(c, entry(4.0)).is_empty());
+        assert!(l1.insert(c, entry(4.0), Insert::Write).1.is_empty());
         assert_eq!(l1.len(), 2);
     }
 
     #[test]
     fn replacing_a_value_is_not_an_eviction() {
-        for policy in [L1Policy::Default, L1Policy::Lru] {
+        for policy in L1Policy::ALL {
             let l1 = L1Store::new(policy, 8);
             let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
-            assert!(l1.insert(a, entry(1.0)).is_empty());
-            assert!(l1.insert(a, entry(2.0)).is_empty(), "{policy:?}");
-            assert!(l1.insert(b, entry(3.0)).is_empty());
-            assert!(l1.insert(a, entry(4.0)).is_empty(), "{policy:?}");
+            assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
+            assert!(
+                l1.insert(a, entry(2.0), Insert::Write).1.is_empty(),
+                "{policy:?}"
+            );
+            assert!(l1.insert(b, entry(3.0), Insert::Write).1.is_empty());
+            assert!(
+                l1.insert(a, entry(4.0), Insert::Write).1.is_empty(),
+                "{policy:?}"
+            );
             assert_eq!(l1.evictions(), 0, "{policy:?}");
             assert_eq!(l1.peek(a).map(|e| e.price.price), Some(4.0));
         }
     }
 
     #[test]
-    fn default_policy_stays_bounded_and_reports_evictions() {
-        let l1 = L1Store::new(L1Policy::Default, 64);
-        let mut reported = 0;
-        for i in 0..1000 {
-            reported += l1.insert(PairId::from_raw(i), entry(i as f64)).len();
+    fn every_policy_stays_bounded_and_reports_evictions() {
+        for policy in L1Policy::ALL {
+            let l1 = L1Store::new(policy, 64);
+            let mut reported = 0;
+            for i in 0..1000 {
+                reported += l1
+                    .insert(PairId::from_raw(i), entry(i as f64), Insert::Write)
+                    .1
+                    .len();
+            }
+            assert!(l1.len() <= 64, "{policy}");
+            assert_eq!(reported as u64, l1.evictions(), "{policy}");
+            assert_eq!(l1.len() + reported, 1000, "{policy}");
         }
-        assert!(l1.len() <= 64);
-        assert_eq!(reported as u64, l1.evictions());
-        assert_eq!(l1.len() + reported, 1000);
     }
 }

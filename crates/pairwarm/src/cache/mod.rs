@@ -5,10 +5,13 @@
 //!   `fetch_for_warm` (one `MGET`, promoting only prices not written, deleted or
 //!   invalidated while it was in flight) serve the warmer; `get_l1_only` and `promote`
 //!   serve a simulator that models L2 itself.
-//! - L1 storage is chosen by [`L1Policy`]: the default is a frequency-aware, scan-resistant
-//!   policy (quick_cache's S3-FIFO-like Clock-PRO), `Lru` is the original system's strict
-//!   LRU kept for comparison, and the price matrix (`use_price_matrix`) is a fixed table
-//!   with one seqlocked slot per interned pair.
+//! - L1 storage is chosen by [`L1Policy`]: the default is W-TinyLFU with an adaptive window
+//!   (chosen for robustness across workloads, see `docs/simulation.md`); S3-FIFO, quick_cache's
+//!   policy (fixed or adaptive hot share) and the original's strict LRU can be named for
+//!   comparison; the price matrix (`use_price_matrix`) is a fixed table with one seqlocked
+//!   slot per interned pair. Inserts say why a value arrives ([`Insert`]), so a warmed guess
+//!   is admitted without displacing what the policy would keep, and `fetch_for_refresh`
+//!   renews entries in place (refresh-ahead under an L1 TTL).
 //! - L2 is the [`L2Store`] trait: [`RedisL2`] for production, [`MemoryL2`] as the embedded
 //!   default and for tests (optional injected latency, switchable outage).
 //!
@@ -23,8 +26,10 @@ mod hierarchical;
 mod l1;
 mod l2;
 mod memory_l2;
+mod policy;
 mod price_matrix;
 mod redis_l2;
+mod refresh;
 mod stats;
 
 pub use any_l2::AnyL2;
@@ -37,6 +42,7 @@ pub use hierarchical::{
 pub use l1::L1Policy;
 pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;
+pub use policy::{Insert, Inserted};
 pub use price_matrix::PriceMatrix;
 pub use redis_l2::{RedisL2, RedisL2Config};
 pub use stats::{CacheStats, ChainCacheStats, LevelStats};

@@ -520,6 +520,32 @@ impl CorrelationTracker {
         }
     }
 
+    /// The `n` most updated tracked pairs at `now_ms` (decayed update counts, most first;
+    /// ties: lower id first). For warm start: after a snapshot is restored, these are the
+    /// pairs worth having in an empty L1. Walks every tracked pair (not for the hot path).
+    pub fn hottest(&self, n: usize, now_ms: u64) -> Vec<PairId> {
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut at = At::new(&self.decay, now_ms);
+        let mut all: Vec<(f64, PairId)> = self
+            .dir
+            .live_slots()
+            .map(|slot| {
+                let pair = PairId::from_raw(self.dir.header(slot.index).pair.load(Relaxed));
+                (self.updates_at(slot.index, &mut at), pair)
+            })
+            .collect();
+        let by_heat =
+            |a: &(f64, PairId), b: &(f64, PairId)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if all.len() > n {
+            all.select_nth_unstable_by(n - 1, by_heat);
+            all.truncate(n);
+        }
+        all.sort_unstable_by(by_heat);
+        all.into_iter().map(|(_, p)| p).collect()
+    }
+
     /// Decayed update count of a slot at the query time.
     fn updates_at(&self, slot: usize, at: &mut At<'_>) -> f64 {
         let u = f32::from_bits(self.dir.header(slot).updates.load(Relaxed));

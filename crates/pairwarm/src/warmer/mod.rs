@@ -20,6 +20,9 @@
 //! planning and models the L2 round trip on its virtual clock.
 
 mod queue;
+mod refresh;
+
+pub use refresh::{REFRESH_IDLE_TTLS, RefreshConfig};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -160,6 +163,9 @@ pub struct WarmingResult {
     pub pairs_already_in_l1: usize,
     /// Selected pairs that L2 did not have (or held an unusable value).
     pub pairs_not_found: usize,
+    /// Fetched pairs the L1 policy did not admit: a warm only takes a free or expired slot,
+    /// never a live entry's.
+    pub pairs_not_admitted: usize,
     /// Wall time of the warm.
     pub duration: Duration,
     /// The pair whose update triggered the warm.
@@ -179,6 +185,7 @@ impl WarmingResult {
             pairs_warmed: 0,
             pairs_already_in_l1: 0,
             pairs_not_found: 0,
+            pairs_not_admitted: 0,
             duration: Duration::ZERO,
             source_pair,
             timestamp,
@@ -248,6 +255,8 @@ pub struct WarmerStats {
     pub total_pairs_already_in_l1: u64,
     /// Pairs L2 did not have.
     pub total_pairs_not_found: u64,
+    /// Fetched pairs the L1 policy did not admit (no free or expired slot).
+    pub total_pairs_not_admitted: u64,
     /// L2 values that could not be decoded (counted in not found too).
     pub value_errors: u64,
     /// Mean wall time of an executed warm, ms.
@@ -267,6 +276,10 @@ pub struct WarmerStats {
     pub dropped: u64,
     /// Triggers accepted into the queue.
     pub queued: u64,
+    /// Refresh-ahead batches run (each one L2 round trip).
+    pub refresh_batches: u64,
+    /// Pairs renewed in L1 by refresh-ahead.
+    pub pairs_refreshed: u64,
 }
 
 #[derive(Default)]
@@ -279,11 +292,14 @@ struct Counters {
     warmed: AtomicU64,
     in_l1: AtomicU64,
     not_found: AtomicU64,
+    not_admitted: AtomicU64,
     value_errors: AtomicU64,
     duration_us: AtomicU64,
     debounced: AtomicU64,
     dropped: AtomicU64,
     queued: AtomicU64,
+    refresh_batches: AtomicU64,
+    refreshed: AtomicU64,
 }
 
 impl Counters {
@@ -305,11 +321,14 @@ impl Counters {
             &self.warmed,
             &self.in_l1,
             &self.not_found,
+            &self.not_admitted,
             &self.value_errors,
             &self.duration_us,
             &self.debounced,
             &self.dropped,
             &self.queued,
+            &self.refresh_batches,
+            &self.refreshed,
         ] {
             c.store(0, Ordering::Relaxed);
         }
@@ -372,6 +391,14 @@ enum WarmFailure {
 }
 
 impl WarmFailure {
+    /// The kind of a failed L2 fetch: its own timeout, or any other L2 failure.
+    fn of(e: &CacheError) -> Self {
+        match e {
+            CacheError::L2(crate::cache::L2Error::Timeout { .. }) => Self::Timeout,
+            _ => Self::L2,
+        }
+    }
+
     const fn as_str(self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
@@ -635,6 +662,8 @@ impl<L: L2Store> CacheWarmer<L> {
                     // A pair written meanwhile is in L1 with a newer price (or was, and
                     // L2 has it): not warmed, not an error.
                     result.pairs_already_in_l1 += fetch.superseded;
+                    // A guess the L1 policy did not admit (no free or expired slot).
+                    result.pairs_not_admitted = fetch.not_admitted;
                     result.pairs_not_found = fetch.not_found + fetch.undecodable;
                     if let Some(e) = &fetch.first_error {
                         Counters::add(&inner.counters.value_errors, fetch.undecodable as u64);
@@ -644,14 +673,12 @@ impl<L: L2Store> CacheWarmer<L> {
                     }
                 }
                 Ok(Err(e)) => {
-                    let (kind, status) = match e {
-                        CacheError::L2(crate::cache::L2Error::Timeout { .. }) => {
-                            (WarmFailure::Timeout, WarmStatus::TimedOut)
-                        }
-                        _ => (WarmFailure::L2, WarmStatus::Failed),
-                    };
+                    let kind = WarmFailure::of(&e);
                     inner.errors.report(kind, plan.source, interner, &e);
-                    result.status = status;
+                    result.status = match kind {
+                        WarmFailure::Timeout => WarmStatus::TimedOut,
+                        _ => WarmStatus::Failed,
+                    };
                     result.success = false;
                 }
                 Err(_) => {
@@ -689,6 +716,7 @@ impl<L: L2Store> CacheWarmer<L> {
         Counters::add(&c.warmed, result.pairs_warmed as u64);
         Counters::add(&c.in_l1, result.pairs_already_in_l1 as u64);
         Counters::add(&c.not_found, result.pairs_not_found as u64);
+        Counters::add(&c.not_admitted, result.pairs_not_admitted as u64);
         Counters::add(&c.duration_us, result.duration.as_micros() as u64);
         if let Some(observer) = self.inner.observer.read().as_ref() {
             observer.on_warm(result);
@@ -801,6 +829,37 @@ impl<L: L2Store> CacheWarmer<L> {
         .await
     }
 
+    /// Warm start: preloads an empty (or cold) L1 with the hottest pairs the tracker knows
+    /// (e.g. right after [`CorrelationTracker::restore`]), at most the L1 capacity, in one
+    /// batched L2 fetch. Call it once on start, after the snapshot is restored and before
+    /// the detector reads. Warms take free L1 slots only, so it never displaces a value
+    /// written meanwhile.
+    pub async fn warm_start(&self, now_ms: u64) -> WarmingResult {
+        let inner = &self.inner;
+        let limit = inner
+            .cache
+            .l1_capacity()
+            .saturating_sub(inner.cache.l1_len());
+        let hottest = inner.tracker.hottest(limit, now_ms);
+        if !inner.config.read().enabled || hottest.is_empty() {
+            return WarmingResult::empty(PairId::from_raw(u32::MAX), now_ms, WarmStatus::Disabled);
+        }
+        let to_fetch = hottest
+            .iter()
+            .copied()
+            .filter(|&p| !inner.cache.contains_l1(p))
+            .collect();
+        self.execute(&WarmPlan {
+            source: PairId::from_raw(u32::MAX),
+            now_ms,
+            selected: hottest,
+            to_fetch,
+            reason: SelectionReason::Manual,
+            ..WarmPlan::default()
+        })
+        .await
+    }
+
     /// Waits until the queue is empty and no warm is running (tests, graceful shutdown),
     /// or `limit` passes. Returns whether it drained.
     pub async fn drain(&self, limit: Duration) -> bool {
@@ -841,6 +900,7 @@ impl<L: L2Store> CacheWarmer<L> {
             total_pairs_warmed: warmed,
             total_pairs_already_in_l1: Counters::get(&c.in_l1),
             total_pairs_not_found: Counters::get(&c.not_found),
+            total_pairs_not_admitted: Counters::get(&c.not_admitted),
             value_errors: Counters::get(&c.value_errors),
             avg_duration_ms: per_op(Counters::get(&c.duration_us) as f64 / 1000.0),
             success_rate: per_op(ok as f64),
@@ -850,6 +910,8 @@ impl<L: L2Store> CacheWarmer<L> {
             debounced: Counters::get(&c.debounced),
             dropped: Counters::get(&c.dropped),
             queued: Counters::get(&c.queued),
+            refresh_batches: Counters::get(&c.refresh_batches),
+            pairs_refreshed: Counters::get(&c.refreshed),
         }
     }
 

@@ -1,0 +1,204 @@
+//! Named evaluation workloads: the traces every hit-rate figure in `docs/simulation.md` is
+//! measured on, defined here so that `pairwarm trace workloads --out-dir DIR` reproduces
+//! them byte for byte.
+//!
+//! They deliberately span two structurally different models (the DEX model of
+//! [`generate`](super::generate) and the [`market`](super::market) model) and, within each,
+//! different skew, burstiness, cascade/cross-chain probability, chain mix, regime change,
+//! read mix and pool count. Each is sized like a held-out evaluation trace: about 5,000
+//! pools, 40k-70k updates and ~250k reads. A policy or strategy is chosen by how it does on
+//! *all* of them, never on one.
+
+use super::generate::{ChainConfig, GeneratorConfig, GeneratorError, generate};
+use super::market::{MarketChain, MarketConfig, MarketError, generate_market};
+use super::{PairInfo, Trace};
+
+/// How a workload is produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadModel {
+    /// The DEX model, first `events` events.
+    Dex {
+        /// Generator settings.
+        config: Box<GeneratorConfig>,
+        /// Events to emit.
+        events: usize,
+    },
+    /// The market model.
+    Market(Box<MarketConfig>),
+}
+
+/// A named evaluation workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Short name (file stem).
+    pub name: &'static str,
+    /// What it stresses.
+    pub description: &'static str,
+    /// How to produce it.
+    pub model: WorkloadModel,
+}
+
+/// Why a workload could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// DEX model configuration.
+    #[error(transparent)]
+    Dex(#[from] GeneratorError),
+    /// Market model configuration.
+    #[error(transparent)]
+    Market(#[from] MarketError),
+}
+
+impl Workload {
+    /// Generates the trace and the pairs file of its universe.
+    pub fn generate(&self) -> Result<(Trace, Vec<PairInfo>), WorkloadError> {
+        Ok(match &self.model {
+            WorkloadModel::Dex { config, events } => generate(config, *events)?,
+            WorkloadModel::Market(config) => generate_market(config)?,
+        })
+    }
+}
+
+fn dex(seed: u64, tokens: usize, f: impl FnOnce(&mut GeneratorConfig)) -> WorkloadModel {
+    let mut config = GeneratorConfig {
+        seed,
+        tokens_per_chain: tokens,
+        ..GeneratorConfig::default()
+    };
+    f(&mut config);
+    WorkloadModel::Dex {
+        config: Box::new(config),
+        events: 300_000,
+    }
+}
+
+fn market(seed: u64, f: impl FnOnce(&mut MarketConfig)) -> WorkloadModel {
+    let mut config = MarketConfig {
+        seed,
+        ..MarketConfig::default()
+    };
+    f(&mut config);
+    WorkloadModel::Market(Box::new(config))
+}
+
+/// Every evaluation workload, in report order.
+pub fn all() -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "dex-base",
+            description: "DEX model at its defaults, ~5,000 pools on six chains",
+            model: dex(101, 215, |_| {}),
+        },
+        Workload {
+            name: "dex-skewed-bursty",
+            description: "DEX model: steep popularity (Zipf 1.3), very bursty blocks (Gamma shape 0.5), cascades twice as likely",
+            model: dex(102, 215, |c| {
+                c.zipf_exponent = 1.3;
+                c.burst_shape = 0.5;
+                c.cascade_prob = 0.6;
+                c.noise_swap_prob = 0.05;
+            }),
+        },
+        Workload {
+            name: "dex-flat-regime",
+            description: "DEX model: flat popularity (Zipf 0.7), popularity re-drawn every 100k events, more noise swaps and random reads",
+            model: dex(103, 215, |c| {
+                c.zipf_exponent = 0.7;
+                c.regime_change_at = Some(100_000);
+                c.regime_repeat = true;
+                c.noise_swap_prob = 0.2;
+                c.extra_read_prob = 0.4;
+            }),
+        },
+        Workload {
+            name: "dex-fast-chains",
+            description: "DEX model on four fast chains only (arbitrum, base, optimism, polygon), slower detector (100 ± 30 µs per update)",
+            model: dex(104, 330, |c| {
+                c.chains = ["arbitrum", "base", "optimism", "polygon"]
+                    .iter()
+                    .filter_map(|n| ChainConfig::preset(n))
+                    .collect();
+                c.detector_us_per_update = 100;
+                c.detector_jitter_us = 30;
+                c.cascade_prob = 0.1;
+            }),
+        },
+        Workload {
+            name: "market-base",
+            description: "market model: block-synchronous read sweeps, cross-chain lead/lag, independent Zipf reads, scans, drifting hot set",
+            model: market(201, |c| {
+                c.zipf = 1.4;
+                c.irm_zipf = 1.3;
+                c.irm_reads_per_s = 90.0;
+                c.max_route_reads = 8;
+                for chain in &mut c.chains {
+                    chain.updates_per_s *= 0.6;
+                }
+            }),
+        },
+        Workload {
+            name: "market-irm-scan",
+            description: "market model dominated by independent-reference reads (flat Zipf 0.7 updates) and long scans",
+            model: market(202, |c| {
+                c.zipf = 0.7;
+                c.irm_reads_per_s = 220.0;
+                c.irm_zipf = 0.9;
+                c.scan_every_s = 10.0;
+                c.scan_len = 400;
+            }),
+        },
+        Workload {
+            name: "market-crosschain",
+            description: "market model: most moves followed on other chains within a block interval, a fast-drifting hot set, big bursts",
+            model: market(203, |c| {
+                c.cross_chain_prob = 0.7;
+                c.shift_every_s = 20.0;
+                c.shift_fraction = 0.15;
+                c.burst_sigma = 1.2;
+                c.read_gap_us = 15;
+                c.zipf = 1.3;
+                c.irm_reads_per_s = 20.0;
+                c.max_route_reads = 8;
+                for chain in &mut c.chains {
+                    chain.updates_per_s *= 0.35;
+                }
+            }),
+        },
+        Workload {
+            name: "market-hot-small",
+            description: "market model: 2,000 pools on three chains with a steep hot set (Zipf 1.3), few scans",
+            model: market(204, |c| {
+                c.pools = 2_000;
+                c.zipf = 1.3;
+                c.chains = vec![
+                    MarketChain {
+                        name: "ethereum".into(),
+                        block_interval_us: 12_000_000,
+                        updates_per_s: 10.0,
+                        listing_weight: 1.0,
+                    },
+                    MarketChain {
+                        name: "arbitrum".into(),
+                        block_interval_us: 250_000,
+                        updates_per_s: 16.0,
+                        listing_weight: 1.0,
+                    },
+                    MarketChain {
+                        name: "bsc".into(),
+                        block_interval_us: 3_000_000,
+                        updates_per_s: 10.0,
+                        listing_weight: 0.7,
+                    },
+                ];
+                c.scan_every_s = 120.0;
+                c.max_route_reads = 8;
+                c.irm_reads_per_s = 40.0;
+            }),
+        },
+    ]
+}
+
+/// The workload named `name`.
+pub fn by_name(name: &str) -> Option<Workload> {
+    all().into_iter().find(|w| w.name == name)
+}

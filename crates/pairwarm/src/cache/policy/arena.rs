@@ -1,0 +1,259 @@
+//! Entries of the hand-written policies: one slab of nodes threaded on intrusive doubly
+//! linked queues (indices, not pointers), plus the id -> node map. Bounded: the slab never
+//! holds more nodes than the policy's capacity, freed nodes are reused.
+
+use std::collections::HashMap;
+
+use super::{Insert, Inserted};
+use crate::cache::entry::{Evictions, L1Entry};
+use crate::pair::PairId;
+
+pub(super) const NIL: u32 = u32::MAX;
+/// Queues a policy can thread its nodes on.
+pub(super) const QUEUES: usize = 3;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Node {
+    pub(super) id: PairId,
+    pub(super) entry: L1Entry,
+    prev: u32,
+    next: u32,
+    /// Which queue the node is on.
+    pub(super) queue: u8,
+    /// Policy-specific counter (reference bits, clock frequency).
+    pub(super) freq: u8,
+}
+
+/// Nodes, their queues and the id map. Each queue runs from its *front* (oldest, next to
+/// leave) to its *back* (newest).
+pub(super) struct Arena {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    map: HashMap<PairId, u32, foldhash::fast::FixedState>,
+    front: [u32; QUEUES],
+    back: [u32; QUEUES],
+    lens: [usize; QUEUES],
+}
+
+impl Arena {
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            nodes: Vec::with_capacity(capacity.min(1 << 16)),
+            free: Vec::new(),
+            map: HashMap::with_capacity_and_hasher(
+                capacity.min(1 << 16),
+                crate::pair::fixed_hasher(),
+            ),
+            front: [NIL; QUEUES],
+            back: [NIL; QUEUES],
+            lens: [0; QUEUES],
+        }
+    }
+
+    #[inline]
+    pub(super) fn find(&self, id: PairId) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
+    #[inline]
+    pub(super) fn node(&self, ix: u32) -> &Node {
+        &self.nodes[ix as usize]
+    }
+
+    #[inline]
+    pub(super) fn node_mut(&mut self, ix: u32) -> &mut Node {
+        &mut self.nodes[ix as usize]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(super) fn queue_len(&self, q: u8) -> usize {
+        self.lens[q as usize]
+    }
+
+    pub(super) fn front(&self, q: u8) -> Option<u32> {
+        let ix = self.front[q as usize];
+        (ix != NIL).then_some(ix)
+    }
+
+    /// A new node at the back of `q`.
+    pub(super) fn insert_back(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
+        let ix = self.alloc(id, entry, q, freq);
+        self.link_back(q, ix);
+        ix
+    }
+
+    /// A new node at the front of `q` (the next to leave it).
+    pub(super) fn insert_front(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
+        let ix = self.alloc(id, entry, q, freq);
+        self.link_front(q, ix);
+        ix
+    }
+
+    fn alloc(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
+        let node = Node {
+            id,
+            entry,
+            prev: NIL,
+            next: NIL,
+            queue: q,
+            freq,
+        };
+        let ix = match self.free.pop() {
+            Some(ix) => {
+                self.nodes[ix as usize] = node;
+                ix
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.map.insert(id, ix);
+        ix
+    }
+
+    /// Moves a node to the back of `q` (its own queue or another).
+    pub(super) fn move_back(&mut self, ix: u32, q: u8) {
+        self.unlink(ix);
+        self.nodes[ix as usize].queue = q;
+        self.link_back(q, ix);
+    }
+
+    /// Removes a node from its queue and the map; returns it.
+    pub(super) fn remove(&mut self, ix: u32) -> Node {
+        self.unlink(ix);
+        let node = self.nodes[ix as usize];
+        self.map.remove(&node.id);
+        self.free.push(ix);
+        node
+    }
+
+    /// A put of a pair already present: its value is replaced, and a write counts as a
+    /// reference (`freq` + 1, saturating at `max_ref`) for the CLOCK-style policies.
+    pub(super) fn replace(
+        &mut self,
+        ix: u32,
+        entry: L1Entry,
+        kind: Insert,
+        max_ref: u8,
+    ) -> Inserted {
+        let node = &mut self.nodes[ix as usize];
+        node.entry = entry;
+        if kind == Insert::Write {
+            node.freq = (node.freq + 1).min(max_ref);
+        }
+        Inserted::Replaced
+    }
+
+    /// Removes `id` if present.
+    pub(super) fn remove_id(&mut self, id: PairId) -> bool {
+        match self.find(id) {
+            Some(ix) => {
+                self.remove(ix);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts a node: removes it and reports its id.
+    pub(super) fn evict(&mut self, ix: u32, evicted: &mut Evictions) -> PairId {
+        let gone = self.remove(ix).id;
+        evicted.push(gone);
+        gone
+    }
+
+    /// The guarded admission of a warmed entry, shared by the hand-written policies: into a
+    /// free slot, or in place of `victim` (the policy's next victim) only if it expired
+    /// (stored before `stale_before_ms`); it enters at the front of `q` (the next to go)
+    /// with `freq`. Returns what it did and the evicted victim's id, if any.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn admit_guess(
+        &mut self,
+        id: PairId,
+        entry: L1Entry,
+        (q, freq): (u8, u8),
+        capacity: usize,
+        victim: Option<u32>,
+        stale_before_ms: u64,
+        evicted: &mut Evictions,
+    ) -> (Inserted, Option<PairId>) {
+        let mut gone = None;
+        if self.len() >= capacity {
+            match victim {
+                Some(v) if self.node(v).entry.stored_ms < stale_before_ms => {
+                    gone = Some(self.evict(v, evicted));
+                }
+                _ => return (Inserted::Skipped, None),
+            }
+        }
+        self.insert_front(id, entry, q, freq);
+        (Inserted::Added, gone)
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.nodes.clear();
+        self.free.clear();
+        self.map.clear();
+        self.front = [NIL; QUEUES];
+        self.back = [NIL; QUEUES];
+        self.lens = [0; QUEUES];
+    }
+
+    fn link_back(&mut self, q: u8, ix: u32) {
+        let qi = q as usize;
+        let old = self.back[qi];
+        {
+            let n = &mut self.nodes[ix as usize];
+            n.prev = old;
+            n.next = NIL;
+            n.queue = q;
+        }
+        if old == NIL {
+            self.front[qi] = ix;
+        } else {
+            self.nodes[old as usize].next = ix;
+        }
+        self.back[qi] = ix;
+        self.lens[qi] += 1;
+    }
+
+    fn link_front(&mut self, q: u8, ix: u32) {
+        let qi = q as usize;
+        let old = self.front[qi];
+        {
+            let n = &mut self.nodes[ix as usize];
+            n.prev = NIL;
+            n.next = old;
+            n.queue = q;
+        }
+        if old == NIL {
+            self.back[qi] = ix;
+        } else {
+            self.nodes[old as usize].prev = ix;
+        }
+        self.front[qi] = ix;
+        self.lens[qi] += 1;
+    }
+
+    fn unlink(&mut self, ix: u32) {
+        let Node {
+            prev, next, queue, ..
+        } = self.nodes[ix as usize];
+        let qi = queue as usize;
+        if prev == NIL {
+            self.front[qi] = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.back[qi] = prev;
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.lens[qi] -= 1;
+    }
+}

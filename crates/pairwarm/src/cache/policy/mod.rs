@@ -1,0 +1,173 @@
+//! The hand-written L1 eviction policies and the sharded store that runs them.
+//!
+//! Each policy is a single-threaded structure ([`WTinyLfu`], [`S3Fifo`], [`HotCold`]) over
+//! one node slab ([`arena`]); [`ShardedPolicy`] puts one per shard behind a mutex (one shard,
+//! hence the exact policy, below 4,096 entries). Why these are hand-written rather than taken
+//! from a crate is said in each module.
+//!
+//! Inserts say *why* a value arrives ([`Insert`]), because a policy should treat a guess
+//! differently from a fact: a write or a demand load is an access, a warm is a speculation
+//! that must not displace anything that will be read, and a refresh renews a value in place
+//! without making it look popular.
+
+mod arena;
+mod climber;
+mod ghost;
+mod hotcold;
+mod s3fifo;
+mod sketch;
+mod wtinylfu;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+pub(crate) use hotcold::HotCold;
+pub(crate) use s3fifo::S3Fifo;
+pub(crate) use wtinylfu::WTinyLfu;
+
+use super::entry::{Evictions, L1Entry};
+use crate::pair::PairId;
+
+/// Why a value is put into L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insert {
+    /// A price write (the feed's update): an access of the pair.
+    Write,
+    /// A value loaded after a read missed (the read was already counted as the access).
+    Load,
+    /// A warmed (predicted) value: a guess. It is admitted only into a free slot or in
+    /// place of the policy's next victim if that victim has expired (stored before
+    /// `stale_before_ms`; 0 without a TTL), so it never displaces a live entry. It enters
+    /// as the next victim itself: unread, it is the first to go.
+    Warm {
+        /// Entries stored before this clock time (ms) are expired.
+        stale_before_ms: u64,
+    },
+    /// A refresh of a value already in L1 (refresh-ahead): replaced in place, no access
+    /// recorded; skipped if the pair is not in L1.
+    Refresh,
+}
+
+/// What an insert did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new entry.
+    Added,
+    /// The pair was present; its value was replaced.
+    Replaced,
+    /// Not inserted (a warm that lost admission, a refresh of an absent pair).
+    Skipped,
+}
+
+/// One of the hand-written policies.
+pub(crate) enum OwnPolicy {
+    WTinyLfu(WTinyLfu),
+    S3Fifo(S3Fifo),
+    HotCold(HotCold),
+}
+
+macro_rules! each {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            OwnPolicy::WTinyLfu($p) => $e,
+            OwnPolicy::S3Fifo($p) => $e,
+            OwnPolicy::HotCold($p) => $e,
+        }
+    };
+}
+
+impl OwnPolicy {
+    fn get(&mut self, id: PairId) -> Option<L1Entry> {
+        each!(self, p => p.get(id))
+    }
+    fn peek(&self, id: PairId) -> Option<L1Entry> {
+        each!(self, p => p.peek(id))
+    }
+    fn insert(&mut self, id: PairId, e: L1Entry, kind: Insert, ev: &mut Evictions) -> Inserted {
+        each!(self, p => p.insert(id, e, kind, ev))
+    }
+    fn remove(&mut self, id: PairId) -> bool {
+        each!(self, p => p.remove(id))
+    }
+    fn len(&self) -> usize {
+        each!(self, p => p.len())
+    }
+    fn clear(&mut self) {
+        each!(self, p => p.clear())
+    }
+}
+
+/// Shards of a hand-written policy behind mutexes, with an eviction counter.
+pub(crate) struct ShardedPolicy {
+    shards: Box<[Mutex<OwnPolicy>]>,
+    mask: usize,
+    evictions: AtomicU64,
+    capacity: usize,
+}
+
+impl ShardedPolicy {
+    /// `make(shard_capacity)` builds one shard. The shard count depends on the capacity
+    /// only (never the core count), so a configuration evicts the same way everywhere.
+    pub(crate) fn new(capacity: usize, make: impl Fn(usize) -> OwnPolicy) -> Self {
+        let shards = (capacity / 4096).next_power_of_two().clamp(1, 16);
+        let (per_shard, rest) = (capacity / shards, capacity % shards);
+        Self {
+            shards: (0..shards)
+                .map(|i| Mutex::new(make(per_shard + usize::from(i < rest))))
+                .collect(),
+            mask: shards - 1,
+            evictions: AtomicU64::new(0),
+            capacity,
+        }
+    }
+
+    #[inline]
+    fn shard(&self, id: PairId) -> &Mutex<OwnPolicy> {
+        // Fibonacci hashing of the id: ids are dense slot numbers, so spread them.
+        let h = (id.raw().wrapping_mul(0x9E37_79B9) >> 16) as usize;
+        &self.shards[h & self.mask]
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, id: PairId) -> Option<L1Entry> {
+        self.shard(id).lock().get(id)
+    }
+
+    #[inline]
+    pub(crate) fn peek(&self, id: PairId) -> Option<L1Entry> {
+        self.shard(id).lock().peek(id)
+    }
+
+    pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {
+        let mut evicted = Evictions::default();
+        let done = self.shard(id).lock().insert(id, entry, kind, &mut evicted);
+        if !evicted.is_empty() {
+            self.evictions
+                .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        }
+        (done, evicted)
+    }
+
+    pub(crate) fn remove(&self, id: PairId) -> bool {
+        self.shard(id).lock().remove(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn clear(&self) {
+        for s in self.shards.iter() {
+            s.lock().clear();
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Reproduces every hit-rate figure of docs/simulation.md with one command:
+#   scripts/hitrate.sh [OUT_DIR]        (default: target/hitrate)
+# 1. writes the eight evaluation workloads (pairwarm trace workloads),
+# 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
+# 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
+#    default policy, strategies none / topn (the original's) / default / oracle / belady,
+# 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
+# 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
+# 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
+# Takes a few minutes on 2 cores; progress is printed per trace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-target/hitrate}"
+mkdir -p "$OUT/traces" "$OUT/results"
+cargo build --release -q -p pairwarm-cli
+BIN=target/release/pairwarm
+$BIN trace workloads --out-dir "$OUT/traces"
+SIM=(--l2-latency-us 250 --quiet)
+for trace in "$OUT"/traces/*.csv.gz; do
+  name=$(basename "$trace" .csv.gz)
+  echo "== $name" >&2
+  $BIN simulate --trace "$trace" "${SIM[@]}" --l1 32,64,128,256,512,1024,4096 \
+    --strategy none,belady --l1-policy lru,quickcache,quickcache-adaptive,s3fifo,wtinylfu,wtinylfu-fixed \
+    --json "$OUT/results/$name.policies.json" >/dev/null
+  for ttl in none 3000; do
+    ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
+    $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" --l1 64,128,512 \
+      --strategy none,topn,default,oracle,belady --l1-policy lru,default \
+      --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
+  done
+  $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
+    --strategy none,warmstart --l1-policy default \
+    --json "$OUT/results/$name.cold.json" >/dev/null
+  for ttl in 1000 3000 10000; do
+    $BIN simulate --trace "$trace" "${SIM[@]}" --l1-ttl-ms "$ttl" --l1 8192 \
+      --strategy none,topn,refresh,default,oracle --l1-policy default \
+      --json "$OUT/results/$name.prod-ttl$ttl.json" >/dev/null
+  done
+done
+python3 scripts/hitrate_report.py all "$OUT/results" | tee "$OUT/report.md"
+python3 scripts/hitrate_report.py plot-policies "$OUT/results" "$OUT/policies.svg"
+echo "wrote $OUT/report.md and $OUT/policies.svg" >&2

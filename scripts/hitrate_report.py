@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Summarises `pairwarm simulate --json` results written by scripts/hitrate.sh.
+
+Standard library only. Usage:
+  hitrate_report.py policies DIR      # L1 policy robustness table (strategy none)
+  hitrate_report.py accept DIR        # acceptance grid per trace (L1 64/128/512, TTL none/3000)
+  hitrate_report.py prod DIR          # production regime (L1 8192, TTL 1/3/10 s)
+  hitrate_report.py cold DIR          # warm start after a simulated restart
+  hitrate_report.py all DIR           # all of them
+  hitrate_report.py plot-policies DIR OUT.svg   # hit rate vs L1 size per policy, one panel per trace
+"""
+import json
+import os
+import sys
+
+
+def load(dirname, suffix):
+    out = {}
+    for name in sorted(os.listdir(dirname)):
+        if name.endswith(suffix):
+            with open(os.path.join(dirname, name)) as f:
+                out[name[: -len(suffix)]] = json.load(f)
+    return out
+
+
+def rate(rows, strategy, policy, l1):
+    for r in rows:
+        if r["strategy"] == strategy and r["l1_policy"] == policy and r["l1"] == l1:
+            return r
+    return None
+
+
+def policies_table(dirname):
+    runs = load(dirname, ".policies.json")
+    if not runs:
+        sys.exit(f"no *.policies.json in {dirname}")
+    first = next(iter(runs.values()))["results"]
+    policies = []
+    sizes = []
+    for r in first:
+        if r["l1_policy"] not in policies:
+            policies.append(r["l1_policy"])
+        if r["l1"] not in sizes:
+            sizes.append(r["l1"])
+    others = [p for p in policies if p != "lru"]
+    print("Hit rate (%) with no warming, per trace and L1 size; `vs LRU` columns in points.\n")
+    worst = {p: (1e9, "") for p in others}
+    total = {p: [] for p in others}
+    for trace, data in runs.items():
+        rows = data["results"]
+        print(f"#### {trace}\n")
+        head = ["L1", "lru"] + [f"{p} (vs LRU)" for p in others] + ["belady"]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for l1 in sizes:
+            lru = rate(rows, "none", "lru", l1)["hit_rate"] * 100
+            cells = [str(l1), f"{lru:.2f}"]
+            for p in others:
+                r = rate(rows, "none", p, l1)
+                v = r["hit_rate"] * 100
+                d = v - lru
+                cells.append(f"{v:.2f} ({d:+.2f})")
+                total[p].append(d)
+                if d < worst[p][0]:
+                    worst[p] = (d, f"{trace} @ {l1}")
+            b = rate(rows, "belady", "lru", l1)
+            cells.append(f"{b['hit_rate'] * 100:.2f}" if b else "")
+            print("| " + " | ".join(cells) + " |")
+        print()
+    print("#### Robustness summary (all traces x sizes)\n")
+    print("| policy | mean vs LRU (pt) | worst vs LRU (pt) | where |")
+    print("|---|---|---|---|")
+    for p in others:
+        mean = sum(total[p]) / max(len(total[p]), 1)
+        print(f"| {p} | {mean:+.2f} | {worst[p][0]:+.2f} | {worst[p][1]} |")
+
+
+def accept_table(dirname):
+    fails = []
+    print("Acceptance grid: hit rate (%) per L1 policy / strategy; checks in the last columns.\n")
+    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | belady | oracle | half-gap target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for ttl in ("none", "3000"):
+        runs = load(dirname, f".accept-ttl{ttl}.json")
+        for trace, data in runs.items():
+            rows = data["results"]
+            for l1 in sorted({r["l1"] for r in rows}):
+                g = lambda st, po: rate(rows, st, po, l1)["hit_rate"] * 100
+                ln, lt, ld = g("none", "lru"), g("topn", "lru"), g("default", "lru")
+                dn, dd = g("none", "default"), g("default", "default")
+                bel = max(g("belady", "lru"), g("belady", "default"))
+                orc = max(g("oracle", "lru"), g("oracle", "default"))
+                ceiling = max(bel, orc)
+                target = lt + 0.5 * (ceiling - lt)
+                v1, v2, v3 = dd - ln, min(ld - ln, dd - dn), dd - lt
+                ok1, ok2 = v1 >= 0, v2 >= -0.2
+                ok3 = v3 >= 3 or l1 == 64
+                for ok, what in ((ok1, "below lru none"), (ok2, "default strategy < none - 0.2"), (ok3, "< lru topn + 3")):
+                    if not ok:
+                        fails.append(f"{trace} ttl={ttl} l1={l1}: {what}")
+                mark = lambda ok: "" if ok else " ✗"
+                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+    print()
+    print(f"Acceptance checks failed: {len(fails)}")
+    for f in fails:
+        print(f"- {f}")
+    print()
+
+
+def prod_table(dirname):
+    print("Production regime (L1 8192, default policy): hit rate (%) and L2 round trips per read.\n")
+    print("| trace | TTL ms | none | topn | refresh | default | oracle | default vs none | trips/read none | trips/read default | refresh batches/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    fails = []
+    for ttl in ("1000", "3000", "10000"):
+        runs = load(dirname, f".prod-ttl{ttl}.json")
+        for trace, data in runs.items():
+            rows = data["results"]
+            reads = data["trace"]["reads"]
+            span = data["trace"]["span_s"]
+            r = {x["strategy"]: x for x in rows}
+            h = lambda k: r[k]["hit_rate"] * 100
+            tn = r["none"]["l2_round_trips"] / reads
+            td = r["default"]["l2_round_trips"] / reads
+            gain = h("default") - h("none")
+            if ttl == "3000" and (gain < 10 or td > 1.5 * tn):
+                fails.append(f"{trace}: +{gain:.2f} points, {td:.3f} vs {tn:.3f} trips/read")
+            print(f"| {trace} | {ttl} | {h('none'):.2f} | {h('topn'):.2f} | {h('refresh'):.2f} | {h('default'):.2f} | {h('oracle'):.2f} | {gain:+.2f} | {tn:.3f} | {td:.3f} | {r['default']['refreshes'] / max(span, 1e-9):.1f} |")
+    print()
+    print(f"Production-regime checks (TTL 3 s: >= +10 points, trips/read <= none x 1.5) failed: {len(fails)}")
+    for f in fails:
+        print(f"- {f}")
+    print()
+
+
+def cold_table(dirname):
+    runs = load(dirname, ".cold.json")
+    if not runs:
+        return
+    print("Warm start: hit rate (%) over the 60 s after a restart 300 s into the trace (default policy).\n")
+    print("| trace | L1 | cold (none) | warm start | gain |")
+    print("|---|---|---|---|---|")
+    for trace, data in runs.items():
+        rows = data["results"]
+        for l1 in sorted({r["l1"] for r in rows}):
+            c = rate(rows, "none", "default", l1)["cold_start_hit_rate"] * 100
+            w = rate(rows, "warmstart", "default", l1)["cold_start_hit_rate"] * 100
+            print(f"| {trace} | {l1} | {c:.2f} | {w:.2f} | {w - c:+.2f} |")
+    print()
+
+
+def plot_policies(dirname, out):
+    runs = load(dirname, ".policies.json")
+    names = list(runs)
+    cols = 2
+    rows_n = (len(names) + cols - 1) // cols
+    w, h = 460, 300
+    colors = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * w}" height="{rows_n * h + 40}" font-family="sans-serif" font-size="11">',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="20" font-size="15">L1 hit rate vs L1 size per policy (no warming); x: log2 entries</text>']
+    for k, trace in enumerate(names):
+        rows = runs[trace]["results"]
+        ox, oy = (k % cols) * w + 50, (k // cols) * h + 50
+        pw, ph = w - 80, h - 70
+        sizes = sorted({r["l1"] for r in rows})
+        pols = []
+        for r in rows:
+            if r["l1_policy"] not in pols and r["strategy"] == "none":
+                pols.append(r["l1_policy"])
+        vals = [r["hit_rate"] for r in rows if r["strategy"] == "none"]
+        lo, hi = min(vals) - 0.02, min(1.0, max(vals) + 0.02)
+        import math
+        lx = [math.log2(s) for s in sizes]
+        x0, x1 = min(lx), max(lx)
+        X = lambda s: ox + (math.log2(s) - x0) / max(x1 - x0, 1e-9) * pw
+        Y = lambda v: oy + ph - (v - lo) / max(hi - lo, 1e-9) * ph
+        svg.append(f'<rect x="{ox}" y="{oy}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+        svg.append(f'<text x="{ox}" y="{oy - 6}" font-size="13">{trace}</text>')
+        for s in sizes:
+            svg.append(f'<text x="{X(s) - 8:.1f}" y="{oy + ph + 14}">{s}</text>')
+        for t in range(5):
+            v = lo + (hi - lo) * t / 4
+            svg.append(f'<text x="{ox - 42}" y="{Y(v) + 4:.1f}">{v * 100:.0f}%</text>')
+        for i, p in enumerate(pols):
+            pts = [(X(r["l1"]), Y(r["hit_rate"])) for r in rows if r["l1_policy"] == p and r["strategy"] == "none"]
+            c = colors[i % len(colors)]
+            svg.append('<polyline fill="none" stroke="%s" stroke-width="%s" points="%s"/>' % (
+                c, 2.5 if p in ("lru", "wtinylfu") else 1.2, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)))
+            svg.append(f'<text x="{ox + pw - 120}" y="{oy + ph - 10 - 12 * (len(pols) - i)}" fill="{c}">{p}</text>')
+    svg.append("</svg>")
+    with open(out, "w") as f:
+        f.write("\n".join(svg) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "policies":
+        policies_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "accept":
+        accept_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "cold":
+        cold_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "prod":
+        prod_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "all":
+        policies_table(sys.argv[2])
+        accept_table(sys.argv[2])
+        cold_table(sys.argv[2])
+        prod_table(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "plot-policies":
+        plot_policies(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
