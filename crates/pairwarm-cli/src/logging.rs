@@ -6,6 +6,8 @@
 //! unknown env-file variable) must not be lost: the subscriber starts with the format the
 //! environment gives and switches once, after the settings are validated.
 
+use std::io::IsTerminal;
+
 use pairwarm_service::config::LogFormat;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -20,7 +22,10 @@ pub struct Logging {
 }
 
 fn layer(format: LogFormat) -> FormatLayer {
-    let base = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a shipper must not get escape codes.
+    let base = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     match format {
         LogFormat::Text => base.boxed(),
         // Fields at the top level (`chain`, `pair`, `error_kind`, ...), no span lists: one
