@@ -75,3 +75,9 @@ pub mod pair;
 pub mod strategy;
 pub mod tracker;
 pub mod warmer;
+
+/// The examples of `docs/API_REFERENCE.md`, compiled and run as doctests so the reference
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/API_REFERENCE.md")]
+pub struct ApiReferenceExamples;
