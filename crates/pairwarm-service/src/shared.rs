@@ -125,7 +125,14 @@ impl Shared {
     pub(crate) fn health(&self) -> Health {
         let tracker = self.parts.tracker.stats();
         let warmer = self.parts.warmer.stats();
-        let before = self.health_window.lock().baseline().cloned();
+        // Before the timer's first sample the window reaches back to the start (all
+        // counters were zero then), so early failures are not hidden.
+        let before = self
+            .health_window
+            .lock()
+            .baseline()
+            .cloned()
+            .unwrap_or_default();
         let mut failures = Vec::new();
         if !self.stats.running.load(Ordering::Relaxed) {
             failures.push("price feed not running".to_owned());
@@ -142,7 +149,7 @@ impl Shared {
         let (status, body) = warming_health(&HealthInputs {
             tracker: &tracker,
             warmer: Some(&warmer),
-            warmer_before: before.as_ref(),
+            warmer_before: Some(&before),
             cache: &self.cache.stats(),
             strategy: Some((strategy.name(), strategy.config())),
             l2_ok: self

@@ -68,13 +68,15 @@ pub(super) async fn handle(
     let accepted: Vec<&DeadLetter<'_>> = accepted.into_iter().map(|(l, _)| l).collect();
     let rejected: Vec<&DeadLetter<'_>> = rejected.into_iter().map(|(l, _)| l).collect();
     let processed = good.values().map(|ids| ids.len() as u64).sum::<u64>();
-    inner
-        .stats
-        .record_batch(received, processed + accepted.len() as u64);
+    // Metrics first, the processed count last: whoever sees the count (health, tests
+    // waiting for it) then also sees the metrics of the same entries.
     if let Some(m) = &inner.metrics {
         m.stream().entries_processed.inc_by(processed);
     }
     record_dead_letters(inner, &accepted);
+    inner
+        .stats
+        .record_batch(received, processed + accepted.len() as u64);
     refused.hold(inner, &rejected);
     Ok(())
 }
