@@ -81,3 +81,8 @@ pub mod warmer;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/API_REFERENCE.md")]
 pub struct ApiReferenceExamples;
+
+/// The example of `docs/MIGRATION_GUIDE.md`, run as a doctest for the same reason.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/MIGRATION_GUIDE.md")]
+pub struct MigrationGuideExamples;
