@@ -6,17 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# install_debian PACKAGE BINARY: installs Debian's PACKAGE when BINARY is missing and we
-# are root with apt-get; otherwise says how and fails.
+# install_debian PACKAGE BINARY: installs Debian's PACKAGE when BINARY is not on PATH and
+# we are root with apt-get; otherwise says how and fails.
 install_debian() {
   local package=$1 binary=$2
-  command -v "$binary" >/dev/null 2>&1 && return 0
+  type -P "$binary" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: $binary missing, installing Debian's $package" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y --no-install-recommends "$package" >/dev/null 2>&1 \
       || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "$package" >/dev/null; }
-    command -v "$binary" >/dev/null 2>&1 && return 0
+    type -P "$binary" >/dev/null 2>&1 && return 0
   fi
   echo "test.sh: $binary is required by the integration tests." >&2
   echo "  Debian/Ubuntu: sudo apt-get install -y --no-install-recommends $package" >&2
@@ -33,6 +33,9 @@ fi
 # may start a system Prometheus on 9090; tests never use it).
 install_debian prometheus promtool || exit 1
 install_debian prometheus prometheus || exit 1
+# The serve tests signal their child with the system's `kill` (procps; minimal Debian images
+# lack it, and the shell's builtin does not count: `type -P` looks at PATH only).
+install_debian procps kill || exit 1
 
 cargo test --workspace --all-targets "$@"
 # Examples in the docs are tests too (`--all-targets` does not run them).
