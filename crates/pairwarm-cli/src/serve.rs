@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
-use pairwarm_service::config::{LogFormat, PRECEDENCE, settings};
+use pairwarm_service::config::{FeedSource, LogFormat, PRECEDENCE, settings};
 use pairwarm_service::{Service, ServiceConfig};
 
 use crate::logging::Logging;
@@ -91,13 +91,24 @@ async fn serve(config: ServiceConfig, log_format: LogFormat) -> anyhow::Result<(
     // their default action and end the process without a graceful shutdown.
     let signals = signals::Signals::register()?;
     let service = Service::builder(config).build()?;
-    let mode = match service.feed_source() {
-        pairwarm_service::config::FeedSource::Redis => "Redis Streams feed",
-        pairwarm_service::config::FeedSource::Synthetic => {
-            "embedded default: in-memory L2, synthetic feed"
-        }
+    // What really runs: a synthetic feed may run over Redis L2 too.
+    let settings = service.config();
+    let l2 = match (settings.cache.l2_enabled, settings.redis_url.is_some()) {
+        (false, _) => "no L2",
+        (true, true) => "Redis L2",
+        (true, false) => "in-memory L2",
+    };
+    let feed = service.feed_source();
+    let feed_name = match feed {
+        FeedSource::Redis => "Redis Streams feed",
+        FeedSource::Synthetic => "synthetic feed",
         _ => "no feed",
     };
+    let embedded = feed == FeedSource::Synthetic && settings.redis_url.is_none();
+    let mode = format!(
+        "{}{l2}, {feed_name}",
+        if embedded { "embedded default: " } else { "" }
+    );
     let http = service.local_addr().map_or_else(
         || "no HTTP".to_owned(),
         |a| format!("http://{a} (/metrics /health /ready /health/warming)"),
