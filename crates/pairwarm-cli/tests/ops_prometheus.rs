@@ -156,6 +156,18 @@ fn encode(q: &str) -> String {
         .collect()
 }
 
+/// A label set of the HTTP API (`{"name": "value", ...}`) as a map.
+fn label_map(labels: &Value) -> BTreeMap<String, String> {
+    labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An instant query: `(labels, value)` of each series.
 fn query(prom: &PrometheusServer, q: &str) -> Vec<(BTreeMap<String, String>, f64)> {
     let data = api(prom, &format!("/api/v1/query?query={}", encode(q)));
@@ -165,14 +177,7 @@ fn query(prom: &PrometheusServer, q: &str) -> Vec<(BTreeMap<String, String>, f64
         .expect("result")
         .iter()
         .map(|s| {
-            let labels = s["metric"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let labels = label_map(&s["metric"]);
             let value = s["value"][1]
                 .as_str()
                 .and_then(|v| v.parse().ok())
@@ -189,14 +194,7 @@ fn alerts(prom: &PrometheusServer) -> Vec<(String, String, BTreeMap<String, Stri
         .expect("alerts")
         .iter()
         .map(|a| {
-            let labels: BTreeMap<String, String> = a["labels"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let labels = label_map(&a["labels"]);
             (
                 labels.get("alertname").cloned().unwrap_or_default(),
                 a["state"].as_str().unwrap_or_default().to_owned(),
