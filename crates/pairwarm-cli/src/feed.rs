@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl};
 use pairwarm_service::entry::{PriceUpdate, to_fields};
 use pairwarm_service::feed::synthetic;
 use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
@@ -13,9 +14,9 @@ use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
 /// Arguments of `pairwarm feed`.
 #[derive(clap::Args, Debug)]
 pub struct FeedArgs {
-    /// Redis URL.
-    #[arg(long, env = "REDIS_URL")]
-    redis_url: String,
+    /// Redis URL (its password is never printed).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::redis_url)]
+    redis_url: RedisUrl,
     /// Replay the updates of this trace file.
     #[arg(long, conflicts_with = "synthetic")]
     trace: Option<PathBuf>,
@@ -43,6 +44,31 @@ pub struct FeedArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// `rediss://`: CA certificates (PEM) that verify the server, instead of the system's.
+    #[arg(long, env = "REDIS_TLS_CA_FILE")]
+    redis_tls_ca_file: Option<PathBuf>,
+    /// `rediss://`: client certificate (PEM), with --redis-tls-key-file.
+    #[arg(long, env = "REDIS_TLS_CERT_FILE", requires = "redis_tls_key_file")]
+    redis_tls_cert_file: Option<PathBuf>,
+    /// `rediss://`: private key of the client certificate (PEM).
+    #[arg(long, env = "REDIS_TLS_KEY_FILE", requires = "redis_tls_cert_file")]
+    redis_tls_key_file: Option<PathBuf>,
+}
+
+impl FeedArgs {
+    /// The Redis to feed: URL and TLS files (read here).
+    fn target(&self) -> anyhow::Result<RedisTarget> {
+        let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("read {}", p.display()));
+        let ca_pem = self.redis_tls_ca_file.as_ref().map(read).transpose()?;
+        let client_pem = match (&self.redis_tls_cert_file, &self.redis_tls_key_file) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            _ => None,
+        };
+        Ok(RedisTarget {
+            url: self.redis_url.clone(),
+            tls: RedisTls { ca_pem, client_pem },
+        })
+    }
 }
 
 fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<PriceUpdate>> {
@@ -117,8 +143,7 @@ async fn feed(
     mut source: Box<dyn Iterator<Item = PriceUpdate>>,
     total: u64,
 ) -> anyhow::Result<()> {
-    let client = redis::Client::open(args.redis_url.as_str())
-        .with_context(|| format!("invalid Redis URL {:?}", args.redis_url))?;
+    let client = args.target()?.client()?;
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

@@ -51,6 +51,11 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// Reads a `--redis-url` (kept as a [`RedisUrl`], so it never prints its password).
+fn redis_url(value: &str) -> Result<pairwarm::cache::RedisUrl, std::convert::Infallible> {
+    Ok(value.into())
+}
+
 fn main() -> anyhow::Result<()> {
     let logging = logging::init();
     let cli = Cli::parse();

@@ -14,7 +14,7 @@ const GROUP: &str = "g";
 
 fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
     ConsumerConfig {
-        url: redis.url(),
+        target: redis.url().into(),
         streams: vec![STREAM.into()],
         group: GROUP.into(),
         consumer: consumer.into(),
@@ -22,6 +22,7 @@ fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
         block_ms: 10,
         claim_idle_ms: 60_000,
         claim_every: Duration::from_secs(3600),
+        dead_consumer_idle: Duration::ZERO,
     }
 }
 

@@ -2,10 +2,18 @@
 //!
 //! [`RedisServer`] starts a real `redis-server` on a free loopback port with its own
 //! temporary directory, waits until it answers `PING`, and kills it on drop. It can be
-//! stopped and restarted on the same port to test reconnection, and reads
+//! stopped (SIGKILL) and restarted on the same port to test reconnection, and reads
 //! `INFO commandstats` so tests can count round trips instead of assuming them.
 //! [`PrometheusServer`] does the same for a real Prometheus, and [`require_tool`] finds
 //! `promtool`/`prometheus` or fails the test with the install command.
+//!
+//! [`RedisOptions`] adds what fault and security tests need: a password
+//! (`requirepass`), an append-only file fsynced on every write (so a SIGKILLed server
+//! comes back with everything it acknowledged), and TLS only (`rediss://`) with a CA,
+//! server and client certificates generated for the test ([`TestTls`]).
+
+mod prometheus;
+mod tls;
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
@@ -14,15 +22,29 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-mod prometheus;
-
 pub use prometheus::{PrometheusServer, require_tool};
+pub use tls::TestTls;
+
+/// How a [`RedisServer`] is configured beyond the defaults (no password, no persistence,
+/// plain TCP).
+#[derive(Clone, Debug, Default)]
+pub struct RedisOptions {
+    /// `requirepass`: clients must authenticate (the URL carries it).
+    pub password: Option<String>,
+    /// `appendonly yes` with `appendfsync always`: data survives a SIGKILL and restart.
+    pub appendonly: bool,
+    /// TLS only (no plain port), with test certificates; `true` also requires a client
+    /// certificate (`tls-auth-clients yes`, redis-server's default).
+    pub tls: Option<bool>,
+}
 
 /// A `redis-server` child process on `127.0.0.1:<port>`.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    options: RedisOptions,
+    tls: Option<TestTls>,
 }
 
 fn free_port() -> io::Result<u16> {
@@ -50,14 +72,34 @@ impl RedisServer {
         }
     }
 
+    /// Starts a server configured by `options` (panics like [`RedisServer::start`]).
+    pub fn start_with(options: RedisOptions) -> Self {
+        match Self::try_start_with(options) {
+            Ok(server) => server,
+            Err(e) => panic!("could not start redis-server ({e})"),
+        }
+    }
+
     /// Starts a server, retrying on another port if the chosen one was taken meanwhile.
     pub fn try_start() -> io::Result<Self> {
+        Self::try_start_with(RedisOptions::default())
+    }
+
+    /// [`RedisServer::try_start`] with `options`.
+    pub fn try_start_with(options: RedisOptions) -> io::Result<Self> {
         let mut last_err = io::Error::other("no attempt made");
         for _ in 0..5 {
+            let dir = tempfile::tempdir()?;
+            let tls = match options.tls {
+                Some(_) => Some(TestTls::generate(dir.path())?),
+                None => None,
+            };
             let mut server = Self {
                 child: None,
                 port: free_port()?,
-                dir: tempfile::tempdir()?,
+                dir,
+                options: options.clone(),
+                tls,
             };
             match server.spawn() {
                 Ok(()) => return Ok(server),
@@ -68,10 +110,35 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> io::Result<()> {
-        let child = Command::new(binary())
-            .arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut cmd = Command::new(binary());
+        match &self.tls {
+            None => cmd.arg("--port").arg(self.port.to_string()),
+            Some(tls) => cmd
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.server_cert)
+                .arg("--tls-key-file")
+                .arg(&tls.server_key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca_cert)
+                .arg("--tls-auth-clients")
+                .arg(if self.options.tls == Some(true) {
+                    "yes"
+                } else {
+                    "optional"
+                }),
+        };
+        cmd.args(["--bind", "127.0.0.1", "--save", ""]);
+        if self.options.appendonly {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        if let Some(password) = &self.options.password {
+            cmd.arg("--requirepass").arg(password);
+        }
+        let child = cmd
             .args(["--protected-mode", "yes", "--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -101,8 +168,17 @@ impl RedisServer {
         }
     }
 
+    /// A client for this server: the URL with its password, and for TLS the test CA and
+    /// client certificate.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls {
+            None => redis::Client::open(self.url()),
+            Some(tls) => tls.client(&self.url()),
+        }
+    }
+
     fn ping(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url()) else {
+        let Ok(client) = self.client() else {
             return false;
         };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
@@ -123,9 +199,36 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/`; `rediss://` with TLS, `:<password>@` with a password.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        let auth = self
+            .options
+            .password
+            .as_ref()
+            .map_or_else(String::new, |p| format!(":{p}@"));
+        format!("{scheme}://{auth}127.0.0.1:{}/", self.port)
+    }
+
+    /// The test certificates of a TLS server.
+    pub fn tls(&self) -> Option<&TestTls> {
+        self.tls.as_ref()
+    }
+
+    /// Sends `signal` (`"STOP"`, `"CONT"`, `"TERM"`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string())
+                .status()
+                .unwrap_or_else(|e| panic!("run kill: {e}"));
+            assert!(status.success(), "kill -{signal} redis-server failed");
+        }
     }
 
     /// Kills the server (the port stays reserved for [`RedisServer::restart`]).
@@ -133,7 +236,8 @@ impl RedisServer {
         self.kill();
     }
 
-    /// Starts the server again on the same port (data is not kept).
+    /// Starts the server again on the same port (data is kept only with
+    /// [`RedisOptions::appendonly`]).
     pub fn restart(&mut self) {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -148,7 +252,7 @@ impl RedisServer {
 
     /// A synchronous connection for test setup and assertions.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
+        self.client()
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .unwrap_or_else(|e| panic!("connect to test redis at {}: {e}", self.url()))
     }
@@ -217,6 +321,46 @@ mod tests {
         assert!(!server.ping());
         server.restart();
         assert!(server.ping());
+    }
+
+    #[test]
+    fn password_aof_and_tls_servers_answer_their_own_clients() {
+        let mut server = RedisServer::start_with(RedisOptions {
+            password: Some("pw-test".into()),
+            appendonly: true,
+            tls: None,
+        });
+        assert!(server.url().starts_with("redis://:pw-test@127.0.0.1:"));
+        let _: () = redis::cmd("SET")
+            .arg("kept")
+            .arg("1")
+            .query(&mut server.connection())
+            .unwrap();
+        server.restart();
+        let kept: Option<String> = redis::cmd("GET")
+            .arg("kept")
+            .query(&mut server.connection())
+            .unwrap();
+        assert_eq!(
+            kept.as_deref(),
+            Some("1"),
+            "AOF kept the key across SIGKILL"
+        );
+        let tls = RedisServer::start_with(RedisOptions {
+            tls: Some(true),
+            ..RedisOptions::default()
+        });
+        assert!(tls.url().starts_with("rediss://127.0.0.1:"));
+        assert!(tls.ping());
+        // Without the client certificate the server refuses the handshake.
+        let certs = tls.tls().unwrap();
+        let anonymous = certs.client_without_certificate(&tls.url()).unwrap();
+        assert!(
+            anonymous
+                .get_connection_with_timeout(Duration::from_secs(2))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_err()
+        );
     }
 }
 

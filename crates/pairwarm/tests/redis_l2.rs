@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use pairwarm::cache::{
     CacheError, HierarchicalCache, L2Error, L2Store, Price, RedisL2, RedisL2Config, ValueError,
 };
+use pairwarm::cache::{RedisTarget, RedisTls};
 use pairwarm::pair::PairId;
-use pairwarm_testkit::RedisServer;
+use pairwarm_testkit::{RedisOptions, RedisServer};
 
 fn config(server: &RedisServer) -> RedisL2Config {
     RedisL2Config::new(server.url())
@@ -242,4 +243,76 @@ async fn set_many_writes_all_in_one_round_trip() {
         .query(&mut server.connection())
         .unwrap();
     assert!(pttl > 290_000, "default L2 TTL is 300 s, got {pttl} ms");
+}
+
+#[tokio::test]
+async fn refusals_are_permanent_and_never_show_the_password() {
+    let password = "pw-Hunter2-l2";
+    let mut server = RedisServer::start_with(RedisOptions {
+        password: Some(password.into()),
+        ..RedisOptions::default()
+    });
+    let good = RedisL2Config::new(server.url());
+    RedisL2::probe(&good).await.unwrap();
+    for url in [
+        server.url().replace(password, "wrong-password"),
+        format!("redis://127.0.0.1:{}/", server.port()),
+    ] {
+        let err = RedisL2::probe(&RedisL2Config::new(url.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, L2Error::Refused { .. }) && err.is_permanent(),
+            "{url}: {err}"
+        );
+        assert!(err.to_string().contains("authentication failed"), "{err}");
+        assert!(!err.to_string().contains("wrong-password"), "{err}");
+    }
+    // A refusal through the shared connection is classified the same way.
+    let l2 = RedisL2::connect_lazy(&RedisL2Config::new(
+        server.url().replace(password, "wrong-password"),
+    ))
+    .unwrap();
+    let err = l2.ping().await.unwrap_err();
+    assert!(!err.to_string().contains("wrong-password"), "{err}");
+    // Down is not refused: it may come back.
+    server.stop();
+    let err = RedisL2::probe(&good).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err}");
+    assert!(!err.to_string().contains(password), "{err}");
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_server_with_the_configured_ca() {
+    let server = RedisServer::start_with(RedisOptions {
+        tls: Some(true),
+        ..RedisOptions::default()
+    });
+    let certs = server.tls().unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let tls = |ca: &std::path::Path| RedisTls {
+        ca_pem: Some(read(ca)),
+        client_pem: Some((read(&certs.client_cert), read(&certs.client_key))),
+    };
+    let target = RedisTarget {
+        url: server.url().into(),
+        tls: tls(&certs.ca_cert),
+    };
+    let l2 = RedisL2::connect(&RedisL2Config::new(target)).await.unwrap();
+    l2.set("k", b"v".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        l2.get_many(&["k".to_owned()]).await.unwrap(),
+        [Some(b"v".to_vec())]
+    );
+    let wrong_ca = RedisTarget {
+        url: server.url().into(),
+        tls: tls(&certs.other_ca_cert),
+    };
+    let err = RedisL2::probe(&RedisL2Config::new(wrong_ca))
+        .await
+        .unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    assert!(err.to_string().contains("TLS failed"), "{err}");
 }

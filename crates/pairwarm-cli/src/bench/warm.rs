@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use pairwarm::cache::{HierarchicalCache, L2Store, Price, RedisL2, RedisL2Config, codec};
+use pairwarm::cache::{HierarchicalCache, L2Store, Price, RedisL2, RedisL2Config, RedisUrl, codec};
 use pairwarm::pair::PairId;
 use pairwarm::strategy::StrategyConfig;
 use pairwarm::tracker::{CorrelationTracker, TrackerConfig};
@@ -18,8 +18,8 @@ use serde::Serialize;
 #[derive(clap::Args, Debug)]
 pub struct WarmBenchArgs {
     /// Redis to measure against (a scratch instance: keys under `cache:l2:price:bench:`).
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: String,
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::redis_url)]
+    pub redis_url: RedisUrl,
     /// Warms per pair count.
     #[arg(long, default_value_t = 2_000)]
     pub warms: u32,

@@ -168,18 +168,12 @@ impl Serve {
     /// (`REDIS_URL` included when given) and waits for its banner, which names the
     /// address actually bound. `args` may give its own `--status-interval`.
     pub fn start(redis_url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut cmd = pairwarm();
-        cmd.arg("serve").args(["--listen", "127.0.0.1:0"]);
-        if !args.contains(&"--status-interval") {
-            cmd.args(["--status-interval", "0"]);
-        }
-        cmd.args(args);
-        if let Some(url) = redis_url {
-            cmd.env("REDIS_URL", url);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        Self::spawn(serve_command(pairwarm(), redis_url, args, env))
+    }
+
+    /// Starts a serve command built by [`serve_command`] (e.g. under `prlimit`) and waits
+    /// for its banner.
+    pub fn spawn(cmd: Command) -> Self {
         let mut proc = Proc::spawn(cmd);
         let addr = wait_for(
             Duration::from_secs(30),
@@ -282,6 +276,67 @@ impl Serve {
         );
         self.proc.stderr()
     }
+}
+
+/// `<cmd> serve --listen 127.0.0.1:0 --status-interval 0 <args>` with `env` (and
+/// `REDIS_URL` when given); `cmd` is [`pairwarm`] or a wrapper whose arguments end with
+/// the binary.
+pub fn serve_command(
+    mut cmd: Command,
+    redis_url: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
+    cmd.arg("serve").args(["--listen", "127.0.0.1:0"]);
+    if !args.contains(&"--status-interval") {
+        cmd.args(["--status-interval", "0"]);
+    }
+    cmd.args(args);
+    if let Some(url) = redis_url {
+        cmd.env("REDIS_URL", url);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A command that runs [`BIN`] under `prlimit --nofile=<n>:<n>` (with the clean
+/// environment of [`pairwarm`]).
+pub fn pairwarm_with_open_files(n: u64) -> Command {
+    let plain = pairwarm();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={n}:{n}")).arg(BIN);
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
+/// `XINFO CONSUMERS <stream> <group>` as `(name, pending)` pairs.
+pub fn consumers(conn: &mut redis::Connection, stream: &str, group: &str) -> Vec<(String, u64)> {
+    let rows: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(stream)
+        .arg(group)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("XINFO CONSUMERS {stream} {group}: {e}"));
+    rows.iter()
+        .map(|r| {
+            let name = match r.get("name") {
+                Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                other => panic!("consumer name {other:?}"),
+            };
+            let pending = match r.get("pending") {
+                Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                other => panic!("consumer pending {other:?}"),
+            };
+            (name, pending)
+        })
+        .collect()
 }
 
 /// An HTTP response.

@@ -35,12 +35,13 @@ mod parts;
 mod reference;
 mod sources;
 pub mod table;
-mod values;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl};
 use pairwarm::container::{Profile, WarmingConfig};
 
 use crate::rollout::RolloutState;
@@ -72,8 +73,10 @@ pub struct ServiceConfig {
     pub cache: CacheSettings,
     /// Rollout controls at start (they change at run time through the admin endpoint).
     pub rollout: RolloutState,
-    /// `REDIS_URL` (absent: the embedded in-memory L2).
-    pub redis_url: Option<String>,
+    /// `REDIS_URL` (absent: the embedded in-memory L2); prints without its password.
+    pub redis_url: Option<RedisUrl>,
+    /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE` (their contents).
+    pub redis_tls: RedisTls,
     /// `PAIRWARM_ADMIN_TOKEN`.
     pub admin_token: Option<Secret>,
     /// Price feed and stream consumer settings.
@@ -121,8 +124,7 @@ impl fmt::Debug for Values {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.0.iter().map(|(name, (value, origin))| {
-                let secret = setting(name).is_some_and(|s| s.secret);
-                let value = if secret { "<hidden>" } else { value.as_str() };
+                let value = setting(name).map_or_else(|| value.clone(), |s| s.shown(value));
                 (name, format!("{value} ({origin})"))
             }))
             .finish()
@@ -153,6 +155,14 @@ impl ServiceConfig {
     /// precedence: what the environment or flags set still wins over the file.
     pub fn reload(&self) -> Result<Self, ConfigErrors> {
         self.sources.build()
+    }
+
+    /// The Redis to connect to (URL and TLS material), when `REDIS_URL` is set.
+    pub fn redis_target(&self) -> Option<RedisTarget> {
+        Some(RedisTarget {
+            url: self.redis_url.clone()?,
+            tls: self.redis_tls.clone(),
+        })
     }
 
     /// The effective text of a setting, if any source (or its fallback value) gave one.

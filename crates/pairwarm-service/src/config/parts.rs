@@ -93,8 +93,10 @@ pub struct FeedSettings {
     pub streams: Vec<String>,
     /// `PAIRWARM_GROUP`.
     pub group: String,
-    /// `PAIRWARM_CONSUMER` (`None`: `<hostname>-<pid>`).
+    /// `PAIRWARM_CONSUMER` (`None`: kept next to a file snapshot, else `<hostname>-<pid>`).
     pub consumer: Option<String>,
+    /// `PAIRWARM_DEAD_CONSUMER_IDLE` (zero: never remove other consumers).
+    pub dead_consumer_idle: Duration,
     /// `PAIRWARM_BATCH_SIZE`: entries per read.
     pub batch_size: usize,
     /// `PAIRWARM_BLOCK_MS`.
@@ -144,6 +146,15 @@ pub struct HttpSettings {
     pub port: u16,
     /// `PAIRWARM_LISTEN` (`None`: `127.0.0.1:<port>`).
     pub listen: Option<SocketAddr>,
+    /// `PAIRWARM_HTTP_HEADER_TIMEOUT`.
+    pub header_timeout: Duration,
+    /// `PAIRWARM_HTTP_REQUEST_TIMEOUT`.
+    pub request_timeout: Duration,
+    /// `PAIRWARM_HTTP_IDLE_TIMEOUT`.
+    pub idle_timeout: Duration,
+    /// `PAIRWARM_HTTP_MAX_CONNECTIONS` (as configured; the server lowers it to what the
+    /// open-file limit allows).
+    pub max_connections: usize,
 }
 
 impl HttpSettings {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pairwarm::cache::{RedisTls, RedisUrl};
 use pairwarm::container::WarmingConfig;
 use pairwarm::strategy::StrategyConfig;
 
@@ -62,11 +63,8 @@ impl fmt::Debug for ConfigBuilder {
             .overrides
             .iter()
             .map(|(name, value, origin)| {
-                let secret = setting(name).is_some_and(|s| s.secret);
-                format!(
-                    "{name}={} ({origin})",
-                    if secret { "<hidden>" } else { value }
-                )
+                let value = setting(name).map_or_else(|| value.clone(), |s| s.shown(value));
+                format!("{name}={value} ({origin})")
             })
             .collect();
         f.debug_struct("ConfigBuilder")
@@ -169,11 +167,7 @@ impl ConfigBuilder {
                 let accepted = s.kind.accepted();
                 errors.push(ConfigError::Invalid {
                     variable: s.name,
-                    value: if s.secret {
-                        "<hidden>".into()
-                    } else {
-                        clip(&raw)
-                    },
+                    value: clip(&s.shown(&raw)),
                     expected: match reject {
                         Reject::Invalid => accepted,
                         Reject::Because(why) => why,
@@ -241,6 +235,9 @@ pub(crate) struct Draft {
     pub(crate) config: ServiceConfig,
     pub(crate) strategy_kind: Option<String>,
     pub(crate) strategy_json: Option<String>,
+    /// `REDIS_TLS_CERT_FILE` and `REDIS_TLS_KEY_FILE`, paired in [`Draft::finish`].
+    pub(crate) tls_cert: Option<Vec<u8>>,
+    pub(crate) tls_key: Option<Vec<u8>>,
 }
 
 impl Draft {
@@ -261,12 +258,14 @@ impl Draft {
                 },
                 rollout: RolloutState::default(),
                 redis_url: None,
+                redis_tls: RedisTls::default(),
                 admin_token: None,
                 feed: FeedSettings {
                     source: FeedSource::Auto,
                     streams: Vec::new(),
                     group: String::new(),
                     consumer: None,
+                    dead_consumer_idle: Duration::ZERO,
                     batch_size: 1,
                     block_ms: 1,
                     claim_idle_ms: 1,
@@ -285,6 +284,10 @@ impl Draft {
                 http: HttpSettings {
                     port: 0,
                     listen: None,
+                    header_timeout: Duration::ZERO,
+                    request_timeout: Duration::ZERO,
+                    idle_timeout: Duration::ZERO,
+                    max_connections: 1,
                 },
                 snapshot: SnapshotSettings {
                     target: None,
@@ -298,6 +301,8 @@ impl Draft {
             },
             strategy_kind: None,
             strategy_json: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -352,6 +357,36 @@ impl Draft {
                 value: c.value("PAIRWARM_SNAPSHOT").unwrap_or_default().to_owned(),
                 expected: "a file path (a `redis:<key>` snapshot needs REDIS_URL)".into(),
                 origin: origin(c, "PAIRWARM_SNAPSHOT"),
+            });
+        }
+        match (self.tls_cert.take(), self.tls_key.take()) {
+            (Some(cert), Some(key)) => c.redis_tls.client_pem = Some((cert, key)),
+            (None, None) => {}
+            (cert, _) => {
+                let variable = if cert.is_some() {
+                    "REDIS_TLS_KEY_FILE"
+                } else {
+                    "REDIS_TLS_CERT_FILE"
+                };
+                errors.push(ConfigError::Invalid {
+                    variable,
+                    value: String::new(),
+                    expected: "a path to a PEM file: REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together".into(),
+                    origin: origin(c, variable),
+                });
+            }
+        }
+        if !c.redis_tls.is_empty() && !c.redis_url.as_ref().is_some_and(RedisUrl::is_tls) {
+            let variable = if c.redis_tls.ca_pem.is_some() {
+                "REDIS_TLS_CA_FILE"
+            } else {
+                "REDIS_TLS_CERT_FILE"
+            };
+            errors.push(ConfigError::Invalid {
+                variable,
+                value: c.value(variable).unwrap_or_default().to_owned(),
+                expected: "unset (TLS certificates need a rediss:// REDIS_URL)".into(),
+                origin: origin(c, variable),
             });
         }
         if c.feed.source == FeedSource::Redis && c.redis_url.is_none() {

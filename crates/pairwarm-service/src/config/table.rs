@@ -16,6 +16,7 @@ use pairwarm::container::{Profile, WarmingConfig};
 use super::Draft;
 use super::values;
 use crate::config::{FeedSource, SnapshotTarget};
+use pairwarm::cache::RedisTarget;
 
 /// A setting: one row of the configuration reference.
 #[derive(Clone, Copy)]
@@ -34,6 +35,9 @@ pub struct Setting {
     pub reload: Reload,
     /// A secret: never echoed in errors, help or logs.
     pub secret: bool,
+    /// Hides the secret part of a value that is otherwise worth showing (the password of
+    /// `REDIS_URL`) wherever the value is printed.
+    pub redact: Option<fn(&str) -> String>,
     /// Whether an empty value is a value (otherwise empty counts as unset).
     pub empty_is_value: bool,
     apply: fn(&mut Draft, Value) -> Result<(), Reject>,
@@ -203,11 +207,31 @@ impl Setting {
         )
     }
 
+    /// `raw` as errors and logs may show it: `<hidden>` for a secret, redacted where the
+    /// setting says how, else as given.
+    pub fn shown(&self, raw: &str) -> String {
+        match (self.secret, self.redact) {
+            (true, _) => "<hidden>".to_owned(),
+            (false, Some(redact)) => redact(raw),
+            (false, None) => raw.to_owned(),
+        }
+    }
+
     /// Reads `raw` and stores it in `draft`.
     pub(super) fn apply(&self, draft: &mut Draft, raw: &str) -> Result<(), Reject> {
         let value = self.kind.parse(raw)?;
         (self.apply)(draft, value)
     }
+}
+
+/// A duration that must not be zero.
+fn positive(d: std::time::Duration) -> Result<std::time::Duration, Reject> {
+    if d.is_zero() {
+        return Err(Reject::Because(
+            "a duration above zero, such as 250ms, 5s, 2m or 1h".into(),
+        ));
+    }
+    Ok(d)
 }
 
 /// The table's text without Markdown code marks (for `--help`).
@@ -250,6 +274,7 @@ const fn row(
         doc,
         reload,
         secret: false,
+        redact: None,
         empty_is_value: false,
         apply,
     }
@@ -460,21 +485,72 @@ pub static SECTIONS: &[Section] = &[
                     Ok(())
                 },
             ),
+            Setting {
+                empty_is_value: true,
+                redact: Some(pairwarm::cache::redact_url),
+                ..row(
+                    "REDIS_URL",
+                    "redis-url",
+                    Absent("none: the embedded default (in-memory L2, synthetic feed)"),
+                    Kind::Text("a redis:// or rediss:// URL"),
+                    Restart,
+                    "Redis holding L2 and the streams: `redis://[user:password@]host:port/db`, `rediss://` for TLS. The password is never printed. Set but empty is an error (unset it for the embedded default).",
+                    |d, v| {
+                        let url = v.text()?;
+                        if url.is_empty() {
+                            return Err(Reject::Because(
+                                "a redis:// or rediss:// URL (REDIS_URL is set but empty; unset it to run the embedded default)".into(),
+                            ));
+                        }
+                        if url.contains('#') {
+                            return Err(Reject::Because(
+                                "a URL without a #fragment (certificate checks cannot be turned off with #insecure; give REDIS_TLS_CA_FILE instead)".into(),
+                            ));
+                        }
+                        if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+                            || RedisTarget::from(url.as_str()).client().is_err()
+                        {
+                            return Err(Reject::Invalid);
+                        }
+                        d.config.redis_url = Some(url.into());
+                        Ok(())
+                    },
+                )
+            },
             row(
-                "REDIS_URL",
-                "redis-url",
-                Absent("none: the embedded default (in-memory L2, synthetic feed)"),
-                Kind::Text("a redis:// or rediss:// URL"),
+                "REDIS_TLS_CA_FILE",
+                "redis-tls-ca-file",
+                Absent("none: the system's root certificates"),
+                Kind::Text("a path to a PEM file of CA certificates"),
                 Restart,
-                "Redis holding L2 and the streams.",
+                "CA certificates that verify the Redis server's certificate (`rediss://` only).",
                 |d, v| {
-                    let url = v.text()?;
-                    if !(url.starts_with("redis://") || url.starts_with("rediss://"))
-                        || redis::Client::open(url.as_str()).is_err()
-                    {
-                        return Err(Reject::Invalid);
-                    }
-                    d.config.redis_url = Some(url);
+                    d.config.redis_tls.ca_pem =
+                        Some(values::pem_file(&v.text()?).map_err(Reject::Because)?);
+                    Ok(())
+                },
+            ),
+            row(
+                "REDIS_TLS_CERT_FILE",
+                "redis-tls-cert-file",
+                Absent("none: no client certificate"),
+                Kind::Text("a path to a PEM file (certificate chain)"),
+                Restart,
+                "Client certificate for a Redis that requires one (redis-server's `tls-auth-clients`, on by default); with REDIS_TLS_KEY_FILE.",
+                |d, v| {
+                    d.tls_cert = Some(values::pem_file(&v.text()?).map_err(Reject::Because)?);
+                    Ok(())
+                },
+            ),
+            row(
+                "REDIS_TLS_KEY_FILE",
+                "redis-tls-key-file",
+                Absent("none: no client certificate"),
+                Kind::Text("a path to a PEM file (private key)"),
+                Restart,
+                "Private key of REDIS_TLS_CERT_FILE.",
+                |d, v| {
+                    d.tls_key = Some(values::pem_file(&v.text()?).map_err(Reject::Because)?);
                     Ok(())
                 },
             ),
@@ -584,15 +660,21 @@ pub static SECTIONS: &[Section] = &[
             ),
             Setting {
                 secret: true,
+                empty_is_value: true,
                 ..row(
                     "PAIRWARM_ADMIN_TOKEN",
                     "admin-token",
                     Absent("none: the admin routes answer 404"),
                     Kind::Text("a secret of at least 16 characters"),
                     Restart,
-                    "Bearer token of /admin/warming.",
+                    "Bearer token of /admin/warming. Set but blank is an error (unset it to disable the admin routes).",
                     |d, v| {
                         let token = v.text()?;
+                        if token.is_empty() {
+                            return Err(Reject::Because(
+                                "a secret of at least 16 characters (PAIRWARM_ADMIN_TOKEN is set but blank; unset it to disable the admin routes)".into(),
+                            ));
+                        }
                         if token.len() < 16 {
                             return Err(Reject::Invalid);
                         }
@@ -651,10 +733,12 @@ pub static SECTIONS: &[Section] = &[
             row(
                 "PAIRWARM_CONSUMER",
                 "consumer",
-                Absent("`<hostname>-<pid>`"),
+                Absent(
+                    "kept in `<PAIRWARM_SNAPSHOT>.consumer` when the snapshot is a file (made once as `<hostname>-<random>`), else `<hostname>-<pid>`",
+                ),
                 Kind::Text("a name of letters, digits, '_', ':', '.' or '-'"),
                 Restart,
-                "This instance's consumer name in the group.",
+                "This instance's consumer name in the group. A name that survives restarts lets a restarted instance re-read its own pending entries at once instead of waiting for PAIRWARM_CLAIM_IDLE_MS.",
                 |d, v| {
                     d.config.feed.consumer =
                         Some(values::name(&v.text()?).map_err(|_| Reject::Invalid)?);
@@ -703,6 +787,18 @@ pub static SECTIONS: &[Section] = &[
                 "Claim entries another consumer left pending longer than this, ms.",
                 |d, v| {
                     d.config.feed.claim_idle_ms = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_DEAD_CONSUMER_IDLE",
+                "dead-consumer-idle",
+                Fallback::Value("1h"),
+                Kind::Duration,
+                Restart,
+                "Remove other consumers of the group idle this long that own no pending entries (0: never remove).",
+                |d, v| {
+                    d.config.feed.dead_consumer_idle = v.duration()?;
                     Ok(())
                 },
             ),
@@ -873,6 +969,57 @@ pub static SECTIONS: &[Section] = &[
                 |d, v| {
                     let addr: SocketAddr = v.text()?.parse().map_err(|_| Reject::Invalid)?;
                     d.config.http.listen = Some(addr);
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_HTTP_HEADER_TIMEOUT",
+                "http-header-timeout",
+                Fallback::Value("10s"),
+                Kind::Duration,
+                Restart,
+                "Longest wait for a request's complete headers, from the connection's start or the end of its previous response: closes slow-header clients and idle keep-alive connections.",
+                |d, v| {
+                    d.config.http.header_timeout = positive(v.duration()?)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_HTTP_REQUEST_TIMEOUT",
+                "http-request-timeout",
+                Fallback::Value("10s"),
+                Kind::Duration,
+                Restart,
+                "Longest time from a request's headers to its response, reading the body included (answered 408 after it).",
+                |d, v| {
+                    d.config.http.request_timeout = positive(v.duration()?)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_HTTP_IDLE_TIMEOUT",
+                "http-idle-timeout",
+                Fallback::Value("30s"),
+                Kind::Duration,
+                Restart,
+                "Close a connection on which no byte moved either way for this long (a client that stopped reading its response or went silent mid-request).",
+                |d, v| {
+                    d.config.http.idle_timeout = positive(v.duration()?)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_HTTP_MAX_CONNECTIONS",
+                "http-max-connections",
+                Fallback::Value("256"),
+                Kind::Int {
+                    min: 1,
+                    max: 65_535,
+                },
+                Restart,
+                "Open HTTP connections at most (more clients wait in the listen queue). Lowered at start to the open-file limit minus 64 descriptors kept for Redis connections and files.",
+                |d, v| {
+                    d.config.http.max_connections = v.int()?;
                     Ok(())
                 },
             ),

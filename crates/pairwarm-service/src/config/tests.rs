@@ -1,5 +1,5 @@
 //! Tests of `ServiceConfig`: defaults, every setting's rejection, precedence, reload, the
-//! reference. Longer than most files because `BAD` lists a bad value for each of the 45
+//! reference. Longer than most files because `BAD` lists a bad value for each of the 53
 //! settings.
 
 use std::collections::{HashMap, HashSet};
@@ -135,7 +135,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        46,
+        54,
         "a new setting? update this count and the docs"
     );
 }
@@ -215,6 +215,9 @@ const BAD: &[(&str, &str)] = &[
     ("CACHE_L2_ENABLED", "2"),
     ("CACHE_USE_PRICE_MATRIX", "y"),
     ("REDIS_URL", "localhost:6379"),
+    ("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"),
+    ("REDIS_TLS_CERT_FILE", "/nonexistent/client.pem"),
+    ("REDIS_TLS_KEY_FILE", "/nonexistent/client.key"),
     ("ANALYZER_USE_SHARED", "shared"),
     ("ANALYZER_MAX_TRACKED_PAIRS", "1"),
     ("ANALYZER_CO_OCCURRENCE_WINDOW_MS", "0"),
@@ -230,6 +233,7 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_BATCH_SIZE", "0"),
     ("PAIRWARM_BLOCK_MS", "0"),
     ("PAIRWARM_CLAIM_IDLE_MS", "10"),
+    ("PAIRWARM_DEAD_CONSUMER_IDLE", "forever"),
     ("PAIRWARM_MAX_DELIVERIES", "0"),
     ("PAIRWARM_OPPORTUNITIES_STREAM", "o p"),
     ("PAIRWARM_SYNTHETIC_RATE", "fast"),
@@ -241,6 +245,10 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_DEX_FEES", "curve"),
     ("METRICS_PORT", "70000"),
     ("PAIRWARM_LISTEN", "localhost"),
+    ("PAIRWARM_HTTP_HEADER_TIMEOUT", "0"),
+    ("PAIRWARM_HTTP_REQUEST_TIMEOUT", "0s"),
+    ("PAIRWARM_HTTP_IDLE_TIMEOUT", "never"),
+    ("PAIRWARM_HTTP_MAX_CONNECTIONS", "0"),
     ("PAIRWARM_SNAPSHOT", "redis:snap"),
     ("PAIRWARM_SNAPSHOT_INTERVAL", "soon"),
     ("PAIRWARM_STATUS_INTERVAL", "5d"),
@@ -269,6 +277,81 @@ fn every_variable_rejects_bad_values_by_name() {
             s.name
         );
     }
+}
+
+/// Values that used to pass silently: an empty `REDIS_URL` ran the synthetic demo, a blank
+/// admin token disabled the admin routes, `rediss://` was refused.
+#[test]
+fn empty_redis_url_and_blank_token_are_errors_and_rediss_is_accepted() {
+    for empty in ["", "   "] {
+        let err = one_error(&[("REDIS_URL", empty)]);
+        assert_eq!(err.variable(), Some("REDIS_URL"), "{err}");
+        assert!(err.to_string().contains("set but empty"), "{err}");
+        let err = one_error(&[("PAIRWARM_ADMIN_TOKEN", empty)]);
+        assert_eq!(err.variable(), Some("PAIRWARM_ADMIN_TOKEN"), "{err}");
+        assert!(err.to_string().contains("set but blank"), "{err}");
+    }
+    // Absent is still the embedded default.
+    assert_eq!(config(&[]).unwrap().redis_url, None);
+    let c = config(&[("REDIS_URL", "rediss://127.0.0.1:6380/0")]).unwrap();
+    assert!(c.redis_url.as_ref().is_some_and(|u| u.is_tls()));
+    let err = one_error(&[("REDIS_URL", "rediss://127.0.0.1:6380/#insecure")]);
+    assert!(err.to_string().contains("#insecure"), "{err}");
+}
+
+#[test]
+fn the_redis_password_is_never_shown() {
+    let err = one_error(&[("REDIS_URL", "redis://app:hunter2@127.0.0.1:notaport/0")]);
+    let msg = err.to_string();
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(
+        msg.contains("redis://app:***@127.0.0.1:notaport/0"),
+        "{msg}"
+    );
+    let c = config(&[("REDIS_URL", "redis://app:hunter2@127.0.0.1:6379/0")]).unwrap();
+    assert_eq!(
+        c.redis_url.as_ref().map(|u| u.expose()),
+        Some("redis://app:hunter2@127.0.0.1:6379/0")
+    );
+    assert!(!format!("{c:?}").contains("hunter2"), "Debug hides it");
+    let shown = c.redis_url.as_ref().map(ToString::to_string);
+    assert_eq!(shown.as_deref(), Some("redis://app:***@127.0.0.1:6379/0"));
+}
+
+#[test]
+fn tls_files_need_rediss_and_come_in_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("x.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let pem = pem.to_str().unwrap();
+    let err = one_error(&[
+        ("REDIS_URL", "redis://127.0.0.1:1/"),
+        ("REDIS_TLS_CA_FILE", pem),
+    ]);
+    assert_eq!(err.variable(), Some("REDIS_TLS_CA_FILE"), "{err}");
+    assert!(err.to_string().contains("rediss://"), "{err}");
+    let err = one_error(&[
+        ("REDIS_URL", "rediss://127.0.0.1:1/"),
+        ("REDIS_TLS_CERT_FILE", pem),
+    ]);
+    assert_eq!(err.variable(), Some("REDIS_TLS_KEY_FILE"), "{err}");
+    let not_pem = dir.path().join("x.txt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let err = one_error(&[("REDIS_TLS_CA_FILE", not_pem.to_str().unwrap())]);
+    assert!(err.to_string().contains("no -----BEGIN line"), "{err}");
+    let c = config(&[
+        ("REDIS_URL", "rediss://127.0.0.1:1/"),
+        ("REDIS_TLS_CA_FILE", pem),
+        ("REDIS_TLS_CERT_FILE", pem),
+        ("REDIS_TLS_KEY_FILE", pem),
+    ])
+    .unwrap();
+    let target = c.redis_target().unwrap();
+    assert!(target.tls.ca_pem.is_some() && target.tls.client_pem.is_some());
 }
 
 #[test]

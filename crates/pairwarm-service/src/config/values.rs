@@ -59,6 +59,15 @@ pub fn duration(value: &str) -> Parsed<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The contents of a PEM file (read at start, so a missing file is a configuration error).
+pub fn pem_file(path: &str) -> Parsed<Vec<u8>> {
+    let pem = std::fs::read(path).map_err(|e| format!("a readable PEM file ({path}: {e})"))?;
+    if !pem.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(format!("a PEM file ({path} has no -----BEGIN line)"));
+    }
+    Ok(pem)
+}
+
 /// Comma-separated items, trimmed, empty items dropped.
 pub fn list(value: &str) -> Vec<String> {
     value

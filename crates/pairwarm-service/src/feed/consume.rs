@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::FeedError;
 use super::batch;
 use super::consumer::{Batch, ConsumerConfig, StreamConsumer};
+use super::identity::ConsumerIdentity;
 use super::refused::Refused;
 use crate::shared::Shared;
 
@@ -24,35 +25,47 @@ type Prefetch = JoinHandle<Result<Batch, FeedError>>;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The consumer's settings from the service's.
-fn consumer_config(inner: &Shared) -> Option<ConsumerConfig> {
+/// The consumer's settings from the service's, under the consumer name `consumer`.
+fn consumer_config(inner: &Shared, consumer: String) -> Option<ConsumerConfig> {
     let config = inner.config.lock();
     let feed = &config.feed;
     Some(ConsumerConfig {
-        url: config.redis_url.clone()?,
+        target: config.redis_target()?,
         streams: feed.streams.clone(),
         group: feed.group.clone(),
-        consumer: feed.consumer.clone().unwrap_or_else(default_consumer_name),
+        consumer,
         count: feed.batch_size,
         block_ms: feed.block_ms,
         claim_idle_ms: feed.claim_idle_ms,
         claim_every: Duration::from_millis((feed.claim_idle_ms / 2).clamp(100, 30_000)),
+        dead_consumer_idle: feed.dead_consumer_idle,
     })
 }
 
-/// `<hostname>-<pid>`: unique per process on a host, stable in logs.
-fn default_consumer_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "pairwarm".to_owned());
-    format!("{host}-{}", std::process::id())
+/// `Err` (the feed stops with it) for an error retrying cannot fix; a transient one comes
+/// back as `Ok`, to be logged and retried after a backoff.
+fn triage(inner: &Shared, e: FeedError) -> Result<FeedError, FeedError> {
+    if e.is_permanent() {
+        inner.set_feed_running(false);
+        tracing::error!(error = %e, "stream consumer stopped: retrying cannot fix this");
+        return Err(e);
+    }
+    Ok(e)
 }
 
 /// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` entries are done).
 pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Result<(), FeedError> {
-    let Some(cfg) = consumer_config(inner) else {
+    let identity = {
+        let config = inner.config.lock();
+        ConsumerIdentity::resolve(
+            config.feed.consumer.as_deref(),
+            config.snapshot.target.as_ref(),
+        )
+    };
+    let identity = identity.inspect_err(|e| {
+        tracing::error!(error = %e, "stream consumer cannot start");
+    })?;
+    let Some(cfg) = consumer_config(inner, identity.name.clone()) else {
         return Ok(());
     };
     let max_updates = inner.config.lock().feed.max_updates;
@@ -70,6 +83,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                 c
             }
             Err(e) => {
+                let e = triage(inner, e)?;
                 inner.set_feed_running(false);
                 tracing::warn!(error = %e, ?backoff, "stream consumer cannot connect; retrying");
                 pause(&mut backoff, &mut stop).await;
@@ -85,6 +99,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
             if refused.due()
                 && let Err(e) = refused.retry(inner, &mut consumer).await
             {
+                let e = triage(inner, e)?;
                 tracing::warn!(error = %e, ?backoff, "dead-letter retry failed; reconnecting");
                 inner.set_feed_running(false);
                 if let Some(ahead) = prefetch.take() {
@@ -111,6 +126,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
+                    let e = triage(inner, e)?;
                     tracing::warn!(error = %e, ?backoff, "stream read failed; reconnecting");
                     inner.set_feed_running(false);
                     pause(&mut backoff, &mut stop).await;
@@ -124,6 +140,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                 prefetch = Some(tokio::spawn(consumer.prefetch()));
             }
             if let Err(e) = batch::handle(inner, &mut consumer, &batch, &mut refused).await {
+                let e = triage(inner, e)?;
                 tracing::warn!(error = %e, ?backoff, "batch not fully acknowledged; what is pending is re-read after reconnecting");
                 // Let a read already sent land in the pending list before recovery reads it.
                 if let Some(ahead) = prefetch.take() {

@@ -10,6 +10,8 @@
 //!   `claim_idle_ms` in the group (left by a dead consumer). Entries deleted from the stream
 //!   while pending are acknowledged and dead-lettered as `deleted`, or they would stay
 //!   pending forever.
+//! - With the claims, consumers idle past `dead_consumer_idle` that own no pending entries
+//!   are removed from the group ([`super::dead_consumers`]).
 //! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
 //!   `<stream>:dlq` with a `reason` (one pipelined round trip), and exactly the ones whose
 //!   copy Redis accepted are acknowledged, so nothing is lost without a trace.
@@ -23,14 +25,15 @@ use super::dead_letter::DeadLetter;
 use crate::stream::{
     RawEntry, decode_autoclaim_reply, decode_read_reply, group_backlog, pending_delivery_count,
 };
+use pairwarm::cache::RedisTarget;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
 /// Consumer settings.
 #[derive(Clone, Debug)]
 pub struct ConsumerConfig {
-    /// Redis URL.
-    pub url: String,
+    /// Redis URL and TLS material.
+    pub target: RedisTarget,
     /// Streams to read (one shared stream or one per chain).
     pub streams: Vec<String>,
     /// Consumer group.
@@ -43,8 +46,10 @@ pub struct ConsumerConfig {
     pub block_ms: u64,
     /// Claim entries idle longer than this, ms.
     pub claim_idle_ms: u64,
-    /// How often to look for entries to claim.
+    /// How often to look for entries to claim (and for dead consumers).
     pub claim_every: Duration,
+    /// Remove other consumers idle this long that own no pending entries (zero: never).
+    pub dead_consumer_idle: Duration,
 }
 
 /// Entries of one read, and whether they were delivered before (own pending entries after
@@ -95,14 +100,18 @@ pub struct StreamConsumer {
     new_ids: Vec<String>,
     last_claim: Option<Instant>,
     claim_cursor: Vec<String>,
+    /// Own pending entries re-read since connecting (logged when recovery ends).
+    recovered: usize,
 }
 
 impl StreamConsumer {
     /// Connects (two connections: blocking reads, and everything else) and creates the
     /// group on every stream if it does not exist.
     pub async fn connect(cfg: ConsumerConfig) -> Result<Self, FeedError> {
-        let client =
-            redis::Client::open(cfg.url.as_str()).map_err(FeedError::redis("open Redis URL"))?;
+        let client = cfg
+            .target
+            .client()
+            .map_err(FeedError::redis("open Redis URL"))?;
         let conn_cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
@@ -127,6 +136,7 @@ impl StreamConsumer {
             new_ids,
             last_claim: None,
             claim_cursor,
+            recovered: 0,
         };
         consumer.ensure_groups().await?;
         Ok(consumer)
@@ -167,14 +177,34 @@ impl StreamConsumer {
                         self.recovery_cursor[i].clone_from(&entry.id);
                     }
                 }
+                self.recovered += entries.len();
                 return Ok(Batch::redelivered(entries));
             }
             self.own_pending = false;
+            if self.recovered > 0 {
+                tracing::info!(
+                    consumer = %self.cfg.consumer,
+                    entries = self.recovered,
+                    "re-read this consumer's own pending entries"
+                );
+            }
         }
         let claim_due = self
             .last_claim
             .is_none_or(|t| t.elapsed() >= self.cfg.claim_every);
         if claim_due {
+            if !self.cfg.dead_consumer_idle.is_zero() {
+                let idle_ms =
+                    u64::try_from(self.cfg.dead_consumer_idle.as_millis()).unwrap_or(u64::MAX);
+                super::dead_consumers::remove(
+                    &mut self.cmd,
+                    &self.cfg.streams,
+                    &self.cfg.group,
+                    &self.cfg.consumer,
+                    idle_ms,
+                )
+                .await?;
+            }
             let claimed = self.claim().await?;
             if !claimed.is_empty() {
                 return Ok(Batch::redelivered(claimed));

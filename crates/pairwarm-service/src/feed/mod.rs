@@ -16,7 +16,9 @@
 mod batch;
 mod consume;
 pub mod consumer;
+mod dead_consumers;
 pub mod dead_letter;
+mod identity;
 mod publish;
 mod refused;
 #[cfg(feature = "synthetic")]
@@ -28,6 +30,8 @@ use tokio::sync::watch;
 
 use std::sync::Arc;
 
+use pairwarm::cache::{RedisErrorClass, classify_redis_error};
+
 use crate::config::FeedSource;
 use crate::shared::Shared;
 use crate::stream::ReplyError;
@@ -35,7 +39,7 @@ use crate::stream::ReplyError;
 /// Why the feed stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    /// A Redis command failed.
+    /// A Redis command failed in a way that may go away (the feed reconnects and retries).
     #[error("{command}: {source}")]
     Redis {
         /// The command.
@@ -43,6 +47,20 @@ pub enum FeedError {
         /// The error.
         source: redis::RedisError,
     },
+    /// Redis refused in a way that retrying cannot fix (wrong password, a stream key of
+    /// another type, TLS that does not verify): the feed stops and the service exits.
+    #[error("{command} refused: {hint} ({source})")]
+    Refused {
+        /// The command.
+        command: &'static str,
+        /// What to check.
+        hint: &'static str,
+        /// The error.
+        source: redis::RedisError,
+    },
+    /// The consumer name cannot be used (its state file is held by another instance).
+    #[error("consumer name: {0}")]
+    Identity(String),
     /// Redis answered something that is not a stream reply.
     #[error(transparent)]
     Reply(#[from] ReplyError),
@@ -60,8 +78,21 @@ pub enum FeedError {
 }
 
 impl FeedError {
+    /// A failed Redis command, classified ([`classify_redis_error`]).
     pub(crate) fn redis(command: &'static str) -> impl FnOnce(redis::RedisError) -> Self {
-        move |source| Self::Redis { command, source }
+        move |source| match classify_redis_error(&source) {
+            RedisErrorClass::Permanent(why) => Self::Refused {
+                command,
+                hint: why.hint(),
+                source,
+            },
+            RedisErrorClass::Transient => Self::Redis { command, source },
+        }
+    }
+
+    /// Whether retrying cannot help: the feed stops instead of reconnecting.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Refused { .. } | Self::Identity(_))
     }
 }
 

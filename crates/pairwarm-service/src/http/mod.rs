@@ -9,6 +9,7 @@
 //! | `GET` | `/admin/warming` | the rollout state ([`RolloutState`] JSON). Token required (below). |
 //! | `POST` | `/admin/warming` | applies a [`RolloutUpdate`](crate::rollout::RolloutUpdate) (`{"enabled":false}` is the emergency rollback) and answers 200 with the new state; 400 `{"error","field"}` naming the field for bad JSON, an unknown field or an out-of-range value; 413 for a body over 64 KiB. |
 //! | any | anything else | 404 `not found`; a known path with another method: 405 with `Allow`. |
+//! | any | any request, through [`serve`] | 408 when not answered within `PAIRWARM_HTTP_REQUEST_TIMEOUT` (body reading included); 413 for a body over 64 KiB. |
 //!
 //! # Admin authentication
 //!
@@ -25,19 +26,26 @@
 //! [`HttpState::on_rollout_change`]. Admin changes are serialised, so the callback sees the
 //! states in the order they were applied.
 //!
-//! # Shutdown
+//! # Limits and shutdown
 //!
-//! [`serve`] stops accepting when its shutdown future completes, lets requests in flight
-//! finish (idle keep-alive connections are closed at once), and returns after at most
-//! [`SHUTDOWN_DRAIN`]: a client that holds a request open cannot keep the process alive.
+//! [`serve`] bounds every connection in time (header, request and idle timeouts) and the
+//! number of connections (sized below the open-file limit, so HTTP clients cannot take the
+//! descriptors the stream consumer needs); see [`ServerLimits`]. It stops accepting when
+//! its shutdown future completes, lets requests in flight finish (idle keep-alive
+//! connections are closed at once), and returns after at most [`SHUTDOWN_DRAIN`]: a client
+//! that holds a request open cannot keep the process alive.
 
 mod admin;
 pub mod process;
+mod server;
+#[cfg(test)]
+mod server_tests;
 #[cfg(test)]
 mod tests;
 
+pub use server::{RESERVED_FDS, ServerLimits, serve};
+
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -148,45 +156,6 @@ pub fn router(state: HttpState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
-}
-
-/// Serves `router` (from [`router`] or [`crate::Service::router`]) on `listener` until `shutdown` completes, then drains for at most
-/// [`SHUTDOWN_DRAIN`].
-///
-/// # Errors
-/// None today (axum's accept loop retries failed accepts); the `io::Result` keeps room for
-/// listener errors.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (signalled_tx, mut signalled_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        // The receiver lives as long as `serve`; if it is gone nobody waits for this.
-        let _ = signalled_tx.send(true);
-    };
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let drain_limit = async move {
-        // Err: the sender is gone without signalling, which cannot happen before `signal`
-        // ran; then only the server future decides.
-        if signalled_rx.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(SHUTDOWN_DRAIN).await;
-    };
-    tokio::select! {
-        result = server => result,
-        () = drain_limit => {
-            tracing::warn!(
-                drain_secs = SHUTDOWN_DRAIN.as_secs(),
-                "HTTP requests still open after the shutdown drain period; abandoning them"
-            );
-            Ok(())
-        }
-    }
 }
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response {

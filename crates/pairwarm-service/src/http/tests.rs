@@ -549,9 +549,14 @@ async fn serves_over_tcp_and_shuts_down_gracefully() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, h.router(), async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(serve(
+        listener,
+        h.router(),
+        ServerLimits::default(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
 
     let mut conn = TcpStream::connect(addr).await.unwrap();
     let (status, body) = raw_request(&mut conn, "/health", true).await;

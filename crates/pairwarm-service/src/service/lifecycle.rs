@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use pairwarm::cache::{RedisL2, RedisL2Config};
 use tokio::sync::watch;
 
 use super::{Service, ServiceError};
@@ -38,12 +39,26 @@ impl Service {
     ///
     /// # Errors
     /// [`ServiceError::Feed`] when the feed stopped with an error (after the graceful
-    /// stop), so a supervisor sees a service whose feed died exit with an error.
+    /// stop), so a supervisor sees a service whose feed died exit with an error;
+    /// [`ServiceError::L2`] at once when Redis refuses this client for good (wrong
+    /// password, TLS that does not verify). A Redis that is merely unreachable at start is
+    /// waited for (the service starts unready).
     pub async fn run(
         &self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<RunSummary, ServiceError> {
         let inner = &self.inner;
+        let probe = inner.config.lock().redis_target().map(RedisL2Config::new);
+        if let Some(probe) = probe
+            && inner.redis.is_some()
+            && let Err(e) = RedisL2::probe(&probe).await
+        {
+            if e.is_permanent() {
+                return Err(e.into());
+            }
+            tracing::warn!(error = %e, "Redis not reachable at start; serving unready until it is");
+            inner.l2_ok.store(false, Ordering::Relaxed);
+        }
         snapshot::restore(inner).await;
         let (stop_tx, stop_rx) = watch::channel(false);
         let http = self.spawn_http(&stop_rx);
@@ -112,11 +127,14 @@ impl Service {
             }
         };
         let router = self.router();
+        let limits = crate::http::ServerLimits::from_settings(&self.inner.config.lock().http);
         let mut stop = stop.clone();
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        Some(tokio::spawn(crate::http::serve(listener, router, shutdown)))
+        Some(tokio::spawn(crate::http::serve(
+            listener, router, limits, shutdown,
+        )))
     }
 
     #[cfg(not(feature = "http"))]
@@ -196,12 +214,14 @@ async fn check_l2(inner: &Shared) {
     let Some(redis) = &inner.redis else {
         return;
     };
-    let ok = redis.ping().await.is_ok();
+    let result = redis.ping().await;
+    let ok = result.is_ok();
     if inner.l2_ok.swap(ok, Ordering::Relaxed) != ok {
-        if ok {
-            tracing::info!("Redis reachable again");
-        } else {
-            tracing::warn!("Redis unreachable: warming degrades, L1 keeps serving");
+        match result {
+            Ok(()) => tracing::info!("Redis reachable again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis unreachable: warming degrades, L1 keeps serving")
+            }
         }
         inner.refresh_ready();
     }

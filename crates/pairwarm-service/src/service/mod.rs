@@ -102,9 +102,9 @@ impl ServiceBuilder {
         } else {
             (l1_entries * 4).max(1 << 16)
         }));
-        let l2 = match (self.l2, &config.redis_url) {
+        let l2 = match (self.l2, config.redis_target()) {
             (Some(l2), _) => l2,
-            (None, Some(url)) => RedisL2::connect_lazy(&RedisL2Config::new(url.clone()))?.into(),
+            (None, Some(target)) => RedisL2::connect_lazy(&RedisL2Config::new(target))?.into(),
             (None, None) => MemoryL2::new().into(),
         };
         let redis = match &l2 {

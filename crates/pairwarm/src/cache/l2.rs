@@ -33,9 +33,27 @@ pub enum L2Error {
         /// What the store replied.
         reason: String,
     },
+    /// The store refuses this client for good (wrong password, missing permission, TLS
+    /// that does not verify): retrying cannot help until the configuration changes.
+    #[error("L2 {op} refused: {hint} ({reason})")]
+    Refused {
+        /// The operation.
+        op: &'static str,
+        /// What to check.
+        hint: &'static str,
+        /// What the client reported.
+        reason: String,
+    },
     /// The L2 configuration is invalid (for example a malformed Redis URL).
     #[error("invalid L2 configuration: {0}")]
     Config(String),
+}
+
+impl L2Error {
+    /// Whether retrying cannot help (a refusal or an invalid configuration).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Refused { .. } | Self::Config(_))
+    }
 }
 
 /// A shared key-value store of encoded prices.

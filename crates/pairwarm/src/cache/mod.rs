@@ -28,7 +28,9 @@ mod l2;
 mod memory_l2;
 mod policy;
 mod price_matrix;
+mod redis_error;
 mod redis_l2;
+mod redis_target;
 mod refresh;
 mod stats;
 
@@ -44,7 +46,9 @@ pub use l2::{L2Error, L2Store};
 pub use memory_l2::MemoryL2;
 pub use policy::{Insert, Inserted};
 pub use price_matrix::PriceMatrix;
+pub use redis_error::{Permanent, RedisErrorClass, classify_redis_error};
 pub use redis_l2::{RedisL2, RedisL2Config};
+pub use redis_target::{RedisTarget, RedisTls, RedisUrl, redact_url};
 pub use stats::{CacheStats, ChainCacheStats, LevelStats};
 
 use serde::{Deserialize, Serialize};

@@ -17,12 +17,15 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::l2::{L2Error, L2Store};
+use super::redis_error::{RedisErrorClass, classify_redis_error};
+use super::redis_target::{RedisTarget, RedisUrl};
 
 /// Connection settings for [`RedisL2`].
 #[derive(Clone, Debug)]
 pub struct RedisL2Config {
-    /// `redis://host:port/db` (loopback in tests).
-    pub url: String,
+    /// `redis://host:port/db` or `rediss://...` with its TLS material (the password is
+    /// never printed).
+    pub target: RedisTarget,
     /// Deadline of one call, including any wait for a reconnect.
     pub op_timeout: Duration,
     /// Deadline for a reply on an established connection.
@@ -39,9 +42,9 @@ pub struct RedisL2Config {
 
 impl RedisL2Config {
     /// Defaults suited to a price cache on a local network: 250 ms per call.
-    pub fn new(url: impl Into<String>) -> Self {
+    pub fn new(target: impl Into<RedisTarget>) -> Self {
         Self {
-            url: url.into(),
+            target: target.into(),
             op_timeout: Duration::from_millis(250),
             response_timeout: Duration::from_millis(200),
             connection_timeout: Duration::from_millis(200),
@@ -56,6 +59,8 @@ impl RedisL2Config {
 #[derive(Clone)]
 pub struct RedisL2 {
     conn: ConnectionManager,
+    /// For scrubbing the password out of error text.
+    url: Arc<RedisUrl>,
     op_timeout: Duration,
     round_trips: Arc<AtomicU64>,
 }
@@ -64,8 +69,11 @@ impl RedisL2 {
     /// Prepares a connection without contacting Redis (it connects on first use), so a
     /// service can start while Redis is still coming up. Must run inside a tokio runtime.
     pub fn connect_lazy(config: &RedisL2Config) -> Result<Self, L2Error> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| L2Error::Config(format!("{}: {e}", config.url)))?;
+        let url = &config.target.url;
+        let client = config
+            .target
+            .client()
+            .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(config.response_timeout))
             .set_connection_timeout(Some(config.connection_timeout))
@@ -74,9 +82,10 @@ impl RedisL2 {
             .set_exponent_base(2.0)
             .set_number_of_retries(config.reconnect_retries);
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| L2Error::Config(format!("{}: {e}", config.url)))?;
+            .map_err(|e| L2Error::Config(format!("{url}: {}", url.scrub(&e.to_string()))))?;
         Ok(Self {
             conn,
+            url: Arc::new(url.clone()),
             op_timeout: config.op_timeout,
             round_trips: Arc::new(AtomicU64::new(0)),
         })
@@ -115,28 +124,59 @@ impl RedisL2 {
                 after: self.op_timeout,
             }),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(classify(op, &e)),
+            Ok(Err(e)) => Err(classify(&self.url, op, &e)),
+        }
+    }
+
+    /// One fresh connection and a `PING`, without the reconnect retries of the shared
+    /// connection, so a refusal (wrong password, TLS that does not verify) shows as
+    /// [`L2Error::Refused`] at once instead of as a timeout after the retries.
+    pub async fn probe(config: &RedisL2Config) -> Result<(), L2Error> {
+        let url = &config.target.url;
+        let client = config
+            .target
+            .client()
+            .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
+        let conn_config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_response_timeout(Some(config.response_timeout));
+        let call = async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&conn_config)
+                .await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        let deadline = config.connection_timeout + config.response_timeout;
+        match tokio::time::timeout(deadline, call).await {
+            Err(_) => Err(L2Error::Timeout {
+                op: "PING",
+                after: deadline,
+            }),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(url, "PING", &e)),
         }
     }
 }
 
-/// Maps a redis-rs error onto the three outcomes a caller acts on differently.
-fn classify(op: &'static str, e: &redis::RedisError) -> L2Error {
-    if e.is_timeout() {
+/// Maps a redis-rs error onto the outcomes a caller acts on differently; the reason never
+/// contains the password.
+fn classify(url: &RedisUrl, op: &'static str, e: &redis::RedisError) -> L2Error {
+    let reason = url.scrub(&e.to_string());
+    if let RedisErrorClass::Permanent(why) = classify_redis_error(e) {
+        L2Error::Refused {
+            op,
+            hint: why.hint(),
+            reason,
+        }
+    } else if e.is_timeout() {
         L2Error::Timeout {
             op,
             after: Duration::ZERO,
         }
     } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
-        L2Error::Unavailable {
-            op,
-            reason: e.to_string(),
-        }
+        L2Error::Unavailable { op, reason }
     } else {
-        L2Error::Command {
-            op,
-            reason: e.to_string(),
-        }
+        L2Error::Command { op, reason }
     }
 }
 
@@ -190,7 +230,7 @@ impl L2Store for RedisL2 {
                 after: self.op_timeout,
             }),
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(classify("SET", &e)),
+            Ok(Err(e)) => Err(classify(&self.url, "SET", &e)),
         }
     }
 
