@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod demo;
 mod feed;
+mod logging;
 mod progress;
 mod serve;
 mod simulate;
@@ -56,16 +57,10 @@ fn redis_url(value: &str) -> Result<pairwarm::cache::RedisUrl, std::convert::Inf
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let logging = logging::init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(*args),
+        Command::Serve(args) => serve::run(*args, logging),
         Command::ConfigDoc => {
             print!("{}", pairwarm_service::config::reference_markdown());
             Ok(())

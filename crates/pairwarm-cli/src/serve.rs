@@ -8,8 +8,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
-use pairwarm_service::config::{PRECEDENCE, settings};
+use pairwarm_service::config::{FeedSource, LogFormat, PRECEDENCE, settings};
 use pairwarm_service::{Service, ServiceConfig};
+
+use crate::logging::Logging;
 
 /// The flags of `pairwarm serve`: one per setting, plus `--env-file`.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +65,7 @@ impl FromArgMatches for ServeArgs {
     }
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs, mut logging: Logging) -> anyhow::Result<()> {
     let mut builder = ServiceConfig::builder();
     if let Some(path) = &args.env_file {
         builder = builder.env_file(path);
@@ -75,35 +77,52 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             b.flag(name, value)
         });
     let config = builder.build()?;
+    logging.set_format(config.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("start tokio runtime")?
-        .block_on(serve(config))
+        .block_on(serve(config, logging.format()))
 }
 
-async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
+async fn serve(config: ServiceConfig, log_format: LogFormat) -> anyhow::Result<()> {
     // Before anything else: until a handler is registered, SIGTERM, SIGINT and SIGHUP keep
     // their default action and end the process without a graceful shutdown.
     let signals = signals::Signals::register()?;
     let service = Service::builder(config).build()?;
-    let mode = match service.feed_source() {
-        pairwarm_service::config::FeedSource::Redis => "Redis Streams feed",
-        pairwarm_service::config::FeedSource::Synthetic => {
-            "embedded default: in-memory L2, synthetic feed"
-        }
+    // What really runs: a synthetic feed may run over Redis L2 too.
+    let settings = service.config();
+    let l2 = match (settings.cache.l2_enabled, settings.redis_url.is_some()) {
+        (false, _) => "no L2",
+        (true, true) => "Redis L2",
+        (true, false) => "in-memory L2",
+    };
+    let feed = service.feed_source();
+    let feed_name = match feed {
+        FeedSource::Redis => "Redis Streams feed",
+        FeedSource::Synthetic => "synthetic feed",
         _ => "no feed",
     };
+    let embedded = feed == FeedSource::Synthetic && settings.redis_url.is_none();
+    let mode = format!(
+        "{}{l2}, {feed_name}",
+        if embedded { "embedded default: " } else { "" }
+    );
     let http = service.local_addr().map_or_else(
         || "no HTTP".to_owned(),
         |a| format!("http://{a} (/metrics /health /ready /health/warming)"),
     );
-    eprintln!(
+    let banner = format!(
         "pairwarm serve: {mode}; L1 {} entries; strategy {}; {http}",
         service.cache().l1_capacity(),
         service.warming().strategy.name(),
     );
+    // In JSON mode every stderr line is a JSON object, the banner too.
+    match log_format {
+        LogFormat::Text => eprintln!("{banner}"),
+        LogFormat::Json => tracing::info!("{banner}"),
+    }
     let reloader = service.clone();
     let shutdown = signals.until_stop(move || match reloader.reload() {
         Ok(r) => tracing::warn!(applied = ?r.applied, needs_restart = ?r.needs_restart, "SIGHUP: settings reloaded"),

@@ -90,7 +90,7 @@ fn feed_then_serve_processes_every_entry() {
         "the synthetic feed spans several chains: {:?}",
         m.by_label("arbitrage_price_updates_total", "chain")
     );
-    let l1 = [("cache_level", "l1")];
+    let l1 = [("cache_level", "L1")];
     let (hits, misses) = (
         m.sum("arbitrage_cache_hits_total", &l1),
         m.sum("arbitrage_cache_misses_total", &l1),

@@ -11,21 +11,25 @@
 //!
 //! A failing L2 read is counted and logged; the detector then reads L1 only. A failing L2
 //! write is counted too ([`ProcessorCounters::l2_write_failures`], the metric
-//! `cache_l2_write_failures_total`); what happens next depends on the caller:
+//! `cache_l2_write_failures_total`). Failures are logged at most once per kind per 10 s,
+//! with the chain and pair and the count held back. After a failed write, what happens
+//! next depends on the caller:
 //! [`Processor::process_durable`] (the Redis feed) stops there and returns the error, so
 //! the batch's entries are not acknowledged and are retried; [`Processor::process`] (the
 //! synthetic feed, an embedding program) goes on with L1 holding the new prices.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::detector::{Detector, Opportunity, ReadPlan};
 use crate::entry::PriceUpdate;
 use crate::rollout::{Decision, RolloutControls};
 use crate::shadow::ShadowTracker;
 use pairwarm::cache::{HierarchicalCache, L2Store, Price};
+use pairwarm::log_throttle::LogThrottle;
 use pairwarm::metrics::WarmingMetrics;
-use pairwarm::pair::{PairId, PairKey};
+use pairwarm::pair::{Address, PairId, PairKey};
 use pairwarm::tracker::CorrelationTracker;
 use pairwarm::warmer::CacheWarmer;
 
@@ -59,6 +63,44 @@ pub struct ProcessorCounters {
     pub l2_write_failing: AtomicU64,
     /// The last L2 write error, for the health document's reason.
     pub last_l2_write_error: parking_lot::Mutex<String>,
+    /// Rate limit of the warnings about those failures.
+    l2_warnings: L2Warnings,
+}
+
+/// The pipeline's L2 failure warnings: one line per kind (write, read) per 10 s, naming the
+/// chain and pair of the first update of the failed batch and the count held back, so a
+/// Redis outage logs a line every 10 s rather than one per batch.
+struct L2Warnings(LogThrottle<2>);
+
+impl Default for L2Warnings {
+    fn default() -> Self {
+        Self(LogThrottle::new(Duration::from_secs(10)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum L2Failure {
+    Write,
+    Read,
+}
+
+impl L2Warnings {
+    fn report(
+        &self,
+        kind: L2Failure,
+        first: Option<(&str, &Address)>,
+        err: &dyn std::fmt::Display,
+    ) {
+        let Some(suppressed) = self.0.admit(kind as usize) else {
+            return;
+        };
+        let (chain, pair) = first.map_or(("", String::new()), |(c, a)| (c, a.to_string()));
+        let (error_kind, message) = match kind {
+            L2Failure::Write => ("l2_write", "L2 write failed; prices kept in L1"),
+            L2Failure::Read => ("l2_read", "detector L2 read failed; using L1 only"),
+        };
+        tracing::warn!(chain, pair, error_kind, error = %err, suppressed, "{message}");
+    }
 }
 
 /// The batch's write-through to L2 failed: nothing after it (tracking, warming, detector)
@@ -134,7 +176,7 @@ impl<L: L2Store> Processor<L> {
     /// counted and the batch goes on (L1 has the prices): for callers that cannot retry.
     pub async fn process(&self, updates: &[PriceUpdate]) -> Vec<Published> {
         let batch = self.prepare(updates);
-        let _ = self.write(&batch).await;
+        let _ = self.write(&batch, updates).await;
         self.after_write(batch, updates).await
     }
 
@@ -149,7 +191,7 @@ impl<L: L2Store> Processor<L> {
         updates: &[PriceUpdate],
     ) -> Result<Vec<Published>, L2WriteFailed> {
         let batch = self.prepare(updates);
-        self.write(&batch).await?;
+        self.write(&batch, updates).await?;
         Ok(self.after_write(batch, updates).await)
     }
 
@@ -191,7 +233,11 @@ impl<L: L2Store> Processor<L> {
     }
 
     /// The batch's write-through (L1, then L2 in one round trip); counts a failure.
-    async fn write(&self, batch: &Prepared) -> Result<(), L2WriteFailed> {
+    async fn write(
+        &self,
+        batch: &Prepared,
+        updates: &[PriceUpdate],
+    ) -> Result<(), L2WriteFailed> {
         match self.cache.set_many(&batch.writes).await {
             Ok(_) => {
                 self.counters.l2_write_failing.store(0, Ordering::Relaxed);
@@ -206,7 +252,8 @@ impl<L: L2Store> Processor<L> {
                 if let Some(m) = &self.metrics {
                     m.l2_write_failures().inc();
                 }
-                tracing::warn!(error = %source, updates = batch.writes.len(), "L2 write failed");
+                let first = updates.first().map(|u| (u.chain.as_str(), &u.pair));
+                c.l2_warnings.report(L2Failure::Write, first, &source);
                 Err(L2WriteFailed {
                     updates: batch.writes.len(),
                     source,
@@ -327,7 +374,15 @@ impl<L: L2Store> Processor<L> {
             Ok(looked) => looked.into_iter().map(|l| l.ok().flatten()).collect(),
             Err(e) => {
                 self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(error = %e, "detector L2 read failed; using L1 only");
+                let first = reads.first().and_then(|&q| {
+                    let key = interner.resolve(q)?;
+                    Some((interner.chain_name(key.chain)?, key.address))
+                });
+                self.counters.l2_warnings.report(
+                    L2Failure::Read,
+                    first.as_ref().map(|(c, a)| (*c, a)),
+                    &e,
+                );
                 reads.iter().map(|&q| self.cache.peek_l1(q)).collect()
             }
         };

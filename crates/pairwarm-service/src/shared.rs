@@ -230,6 +230,12 @@ impl Shared {
         let w = self.parts.warmer.stats();
         m.set_pending((w.queue_depth as u64 + w.in_flight) as usize);
         m.set_cache_entries(pairwarm::metrics::CacheLevel::L1, self.cache.l1_len());
+        if self.config.lock().cache.l2_enabled {
+            m.set_l2_reachable(self.l2_ok.load(Ordering::Relaxed));
+        }
+        let rollout = self.rollout.state();
+        m.set_rollout(rollout.enabled, rollout.shadow_mode);
+        m.sync_tracker(&self.parts.tracker.stats());
         // Tracked pairs per chain (at most max_tracked_pairs lookups per scrape).
         let interner = self.cache.interner();
         let mut per_chain = [0usize; pairwarm::pair::MAX_CHAINS];

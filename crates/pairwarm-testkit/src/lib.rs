@@ -4,12 +4,15 @@
 //! temporary directory, waits until it answers `PING`, and kills it on drop. It can be
 //! stopped (SIGKILL) and restarted on the same port to test reconnection, and reads
 //! `INFO commandstats` so tests can count round trips instead of assuming them.
+//! [`PrometheusServer`] does the same for a real Prometheus, and [`require_tool`] finds
+//! `promtool`/`prometheus` or fails the test with the install command.
 //!
 //! [`RedisOptions`] adds what fault and security tests need: a password
 //! (`requirepass`), an append-only file fsynced on every write (so a SIGKILLed server
 //! comes back with everything it acknowledged), and TLS only (`rediss://`) with a CA,
 //! server and client certificates generated for the test ([`TestTls`]).
 
+mod prometheus;
 mod tls;
 
 use std::io;
@@ -19,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use prometheus::{PrometheusServer, require_tool};
 pub use tls::TestTls;
 
 /// How a [`RedisServer`] is configured beyond the defaults (no password, no persistence,
@@ -357,5 +361,17 @@ mod tests {
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod tool_tests {
+    #[test]
+    fn a_missing_tool_fails_with_the_install_command() {
+        let err = std::panic::catch_unwind(|| crate::require_tool("pairwarm-no-such-tool"))
+            .expect_err("must panic");
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("pairwarm-no-such-tool"), "{msg}");
+        assert!(msg.contains("apt-get install"), "{msg}");
     }
 }

@@ -52,6 +52,7 @@
 //! | [`warmer`] | [`warmer::CacheWarmer`]: plan (tracker + strategy + L1 check), one batched L2 fetch, promote into L1; async queue |
 //! | [`metrics`] | [`metrics::WarmingMetrics`]: the Prometheus metric set (names are a contract), per-chain handles, text/OpenMetrics/JSON export |
 //! | [`container`] | [`container::WarmingContainer`]: builds the above from one config; the seed's factories and profiles |
+//! | [`log_throttle`] | [`log_throttle::LogThrottle`]: at most one warning per failure kind per interval, with the count held back |
 //!
 //! The running service (configuration, stream consumer, detector, HTTP) is the
 //! `pairwarm-service` crate; trace files and the simulator are `pairwarm-sim`.
@@ -69,8 +70,20 @@
 pub mod cache;
 pub mod chains;
 pub mod container;
+pub mod log_throttle;
 pub mod metrics;
 pub mod pair;
 pub mod strategy;
 pub mod tracker;
 pub mod warmer;
+
+/// The examples of `docs/API_REFERENCE.md`, compiled and run as doctests so the reference
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/API_REFERENCE.md")]
+pub struct ApiReferenceExamples;
+
+/// The example of `docs/MIGRATION_GUIDE.md`, run as a doctest for the same reason.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/MIGRATION_GUIDE.md")]
+pub struct MigrationGuideExamples;

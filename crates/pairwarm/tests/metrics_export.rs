@@ -14,6 +14,7 @@ use pairwarm::metrics::{
     WarmOutcome, WarmingMetrics, spec,
 };
 use pairwarm::pair::PairInterner;
+use pairwarm::tracker::TrackerStats;
 
 type Labels = HashMap<String, String>;
 
@@ -113,6 +114,13 @@ fn populated(prefix: &str) -> WarmingMetrics {
     m.stream_dead_letter_reason("bad_json").inc();
     m.stream_bad_updates("bad_address").inc_by(2);
     m.stream_signature_failures("unsigned").inc();
+    m.set_l2_reachable(false);
+    m.set_rollout(false, true);
+    m.sync_tracker(&TrackerStats {
+        capacity: 5_000,
+        evictions: 17,
+        ..TrackerStats::default()
+    });
     m
 }
 
@@ -147,12 +155,14 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     let ops = "arbitrage_warming_operations_total";
     let v = |fam: &str, l: &[(&str, &str)]| prom_value(&exp, fam, l);
     assert_eq!(v(ops, &[("chain", "ethereum"), ("status", "success")]), 2.0);
-    assert_eq!(v(ops, &[("chain", "ethereum"), ("status", "timeout")]), 1.0);
-    assert_eq!(v(ops, &[("chain", "ethereum"), ("status", "error")]), 1.0);
+    // The timeout and the L2 error are both `status="error"`; `error_type` tells them apart.
+    assert_eq!(v(ops, &[("chain", "ethereum"), ("status", "error")]), 2.0);
+    assert!(!text.contains(r#"status="timeout""#), "{text}");
     assert_eq!(v(ops, &[("chain", "bsc"), ("status", "success")]), 1.0);
     assert_eq!(v(ops, &[("chain", "bsc"), ("status", "error")]), 0.0);
     let pw = "arbitrage_warming_pairs_warmed_total";
-    assert_eq!(v(pw, &[("chain", "ethereum")]), 6.0);
+    assert_eq!(v(pw, &[("chain", "ethereum"), ("status", "success")]), 5.0);
+    assert_eq!(v(pw, &[("chain", "ethereum"), ("status", "error")]), 1.0);
     let err = "arbitrage_warming_errors_total";
     assert_eq!(
         v(err, &[("chain", "ethereum"), ("error_type", "timeout")]),
@@ -205,28 +215,28 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     let hits = "arbitrage_cache_hits_total";
     let misses = "arbitrage_cache_misses_total";
     assert_eq!(
-        v(hits, &[("cache_level", "l1"), ("chain", "ethereum")]),
+        v(hits, &[("cache_level", "L1"), ("chain", "ethereum")]),
         90.0
     );
     assert_eq!(
-        v(misses, &[("cache_level", "l1"), ("chain", "ethereum")]),
+        v(misses, &[("cache_level", "L1"), ("chain", "ethereum")]),
         10.0
     );
     assert_eq!(
-        v(hits, &[("cache_level", "l2"), ("chain", "ethereum")]),
+        v(hits, &[("cache_level", "L2"), ("chain", "ethereum")]),
         8.0
     );
     assert_eq!(
-        v(misses, &[("cache_level", "l2"), ("chain", "ethereum")]),
+        v(misses, &[("cache_level", "L2"), ("chain", "ethereum")]),
         2.0
     );
-    assert_eq!(v(hits, &[("cache_level", "l1"), ("chain", "bsc")]), 0.0);
+    assert_eq!(v(hits, &[("cache_level", "L1"), ("chain", "bsc")]), 0.0);
     assert_eq!(
-        v("arbitrage_cache_entries", &[("cache_level", "l1")]),
+        v("arbitrage_cache_entries", &[("cache_level", "L1")]),
         1234.0
     );
     assert_eq!(
-        v("arbitrage_cache_size_bytes", &[("cache_level", "l1")]),
+        v("arbitrage_cache_size_bytes", &[("cache_level", "L1")]),
         86_380.0
     );
     assert_eq!(v("arbitrage_stream_entries_processed_total", &[]), 100.0);
@@ -234,6 +244,11 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     assert_eq!(v(dl, &[("reason", "malformed")]), 1.0);
     assert_eq!(v(dl, &[("reason", "max_deliveries")]), 0.0);
     assert_eq!(v("arbitrage_stream_consumer_lag", &[]), 12.0);
+    assert_eq!(v("arbitrage_cache_l2_reachable", &[]), 0.0);
+    assert_eq!(v("arbitrage_warming_enabled", &[]), 0.0);
+    assert_eq!(v("arbitrage_warming_shadow_mode", &[]), 1.0);
+    assert_eq!(v("arbitrage_correlation_pairs_capacity", &[]), 5_000.0);
+    assert_eq!(v("arbitrage_correlation_pairs_evicted_total", &[]), 17.0);
 
     // L2's entry count was never set: no fake 0 series.
     let entries = exp.families.get("arbitrage_cache_entries").unwrap();
@@ -398,8 +413,9 @@ fn awkward_label_values_round_trip() {
     let exp = openmetrics_parser::openmetrics::parse_openmetrics(&om).unwrap();
     let fam = exp.families.get("arbitrage_warming_pairs_warmed").unwrap();
     let all = samples(fam);
-    assert_eq!(all.len(), 1);
+    assert_eq!(all.len(), 2, "status success and error");
     assert_eq!(all[0].0.get("chain"), Some(&nasty));
+    assert_eq!(all[0].0.get("status").map(String::as_str), Some("success"));
 
     let json = m.encode_json(false);
     let ops = &json["metrics"][0];
@@ -497,5 +513,72 @@ fn fresh_metrics_export_only_what_exists() {
     assert_eq!(
         m.render(ExportFormat::OpenMetrics).unwrap(),
         m.encode_openmetrics().unwrap()
+    );
+}
+
+#[test]
+fn state_series_appear_once_set_and_evictions_stay_monotonic() {
+    let m = WarmingMetrics::default();
+    let text = m.encode_prometheus().unwrap();
+    for name in [
+        "arbitrage_cache_l2_reachable",
+        "arbitrage_warming_enabled",
+        "arbitrage_correlation_pairs_evicted_total",
+    ] {
+        assert!(!text.contains(name), "{name} exported before being set");
+    }
+
+    let stats = |evictions| TrackerStats {
+        capacity: 64,
+        evictions,
+        ..TrackerStats::default()
+    };
+    m.sync_tracker(&stats(10));
+    m.sync_tracker(&stats(25));
+    // The tracker was rebuilt (count went down): everything since counts as new.
+    m.sync_tracker(&stats(4));
+    m.set_l2_reachable(true);
+    m.set_rollout(true, false);
+    let text = m.encode_prometheus().unwrap();
+    assert!(
+        text.contains("arbitrage_correlation_pairs_evicted_total 29\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("arbitrage_correlation_pairs_capacity 64\n"),
+        "{text}"
+    );
+    assert!(text.contains("arbitrage_cache_l2_reachable 1\n"), "{text}");
+    assert!(text.contains("arbitrage_warming_enabled 1\n"), "{text}");
+    assert!(text.contains("arbitrage_warming_shadow_mode 0\n"), "{text}");
+}
+
+#[test]
+fn render_with_appends_other_registries_inside_one_exposition() {
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
+
+    let m = populated("arbitrage_");
+    let mut extra = Registry::default();
+    let gauge: Gauge = Gauge::default();
+    gauge.set(123);
+    extra.register("process_open_fds", "Number of open file descriptors", gauge);
+
+    let text = m.render_with(ExportFormat::Prometheus, &[&extra]).unwrap();
+    let exp = openmetrics_parser::prometheus::parse_prometheus(&text).unwrap();
+    assert_eq!(exp.families.len(), spec::ALL_METRICS.len() + 1);
+    assert_eq!(prom_value(&exp, "process_open_fds", &[]), 123.0);
+
+    let om = m.render_with(ExportFormat::OpenMetrics, &[&extra]).unwrap();
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert_eq!(om.matches("# EOF").count(), 1);
+    let exp = openmetrics_parser::openmetrics::parse_openmetrics(&om).unwrap();
+    assert_eq!(exp.families.len(), spec::ALL_METRICS.len() + 1);
+    assert!(exp.families.contains_key("process_open_fds"));
+
+    // Without extras it is exactly `render`.
+    assert_eq!(
+        m.render_with(ExportFormat::Prometheus, &[]).unwrap(),
+        m.render(ExportFormat::Prometheus).unwrap()
     );
 }

@@ -53,8 +53,8 @@ fn sync_cache_adds_deltas_and_survives_a_reset() {
     // Per chain: bsc's state is its own (the original kept one previous value for all).
     assert_eq!(m.chain_by_name("bsc").cache_counts(CacheLevel::L1), (1, 1));
     let text = m.encode_prometheus().unwrap();
-    assert!(text.contains(r#"arbitrage_cache_hits_total{cache_level="l1",chain="ethereum"} 31"#));
-    assert!(text.contains(r#"arbitrage_cache_misses_total{cache_level="l2",chain="bsc"} 0"#));
+    assert!(text.contains(r#"arbitrage_cache_hits_total{cache_level="L1",chain="ethereum"} 31"#));
+    assert!(text.contains(r#"arbitrage_cache_misses_total{cache_level="L2",chain="bsc"} 0"#));
 }
 
 #[test]

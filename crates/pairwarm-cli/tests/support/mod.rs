@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod ops;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -164,7 +166,7 @@ pub struct Serve {
 impl Serve {
     /// Starts `pairwarm serve --listen 127.0.0.1:0 --status-interval 0 <args>` with `env`
     /// (`REDIS_URL` included when given) and waits for its banner, which names the
-    /// address actually bound.
+    /// address actually bound. `args` may give its own `--status-interval`.
     pub fn start(redis_url: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Self {
         Self::spawn(serve_command(pairwarm(), redis_url, args, env))
     }
@@ -285,9 +287,11 @@ pub fn serve_command(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Command {
-    cmd.arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--status-interval", "0"])
-        .args(args);
+    cmd.arg("serve").args(["--listen", "127.0.0.1:0"]);
+    if !args.contains(&"--status-interval") {
+        cmd.args(["--status-interval", "0"]);
+    }
+    cmd.args(args);
     if let Some(url) = redis_url {
         cmd.env("REDIS_URL", url);
         // The tests write entries before serve creates its group.

@@ -50,7 +50,7 @@ pub use env_file::{EnvFileError, parse_env_file};
 pub use error::{ConfigError, ConfigErrors};
 pub use parts::{
     CacheSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart, HttpSettings,
-    OpportunityFormat, SnapshotSettings, SnapshotTarget,
+    LogFormat, OpportunityFormat, SnapshotSettings, SnapshotTarget,
 };
 pub use reference::{PRECEDENCE, reference_markdown};
 pub(crate) use sources::Draft;
@@ -95,6 +95,8 @@ pub struct ServiceConfig {
     pub snapshot: SnapshotSettings,
     /// `PAIRWARM_STATUS_INTERVAL` (zero: no status line).
     pub status_interval: Duration,
+    /// `PAIRWARM_LOG_FORMAT`.
+    pub log_format: LogFormat,
     /// `PAIRWARM_SHUTDOWN_TIMEOUT`.
     pub shutdown_timeout: Duration,
     /// Where the values came from (for reloads and for saying what changed).

@@ -48,6 +48,42 @@ pub enum FeedSource {
     None,
 }
 
+/// `PAIRWARM_LOG_FORMAT`: how log lines are written (the binary installs the subscriber;
+/// an embedding program keeps its own and may read this to match).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level (for log shippers).
+    Json,
+}
+
+impl LogFormat {
+    /// The accepted spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    /// `text` or `json`, any case.
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(format!(
+                "invalid log format {input:?}: expected text or json"
+            )),
+        }
+    }
+}
+
 /// Price feed and stream consumer settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeedSettings {

@@ -14,8 +14,8 @@ use pairwarm::strategy::StrategyConfig;
 use super::table::{Fallback, Reject};
 use super::{
     CacheSettings, ConfigError, ConfigErrors, DetectorSettings, FeedSettings, FeedSource,
-    HttpSettings, ServiceConfig, SnapshotSettings, SnapshotTarget, Values, parse_env_file, setting,
-    settings,
+    HttpSettings, LogFormat, ServiceConfig, SnapshotSettings, SnapshotTarget, Values,
+    parse_env_file, setting, settings,
 };
 use crate::rollout::RolloutState;
 
@@ -308,6 +308,7 @@ impl Draft {
                     interval: Duration::ZERO,
                 },
                 status_interval: Duration::ZERO,
+                log_format: LogFormat::Text,
                 shutdown_timeout: Duration::ZERO,
                 sources,
                 values: Values::default(),

@@ -1300,6 +1300,18 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "PAIRWARM_LOG_FORMAT",
+                "log-format",
+                Fallback::Value("text"),
+                Kind::Text("text or json"),
+                Restart,
+                "Log lines on stderr: `text`, or `json` (one object per line, for log shippers); `RUST_LOG` filters them (default `info`).",
+                |d, v| {
+                    d.config.log_format = v.text()?.parse().map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+            row(
                 "PAIRWARM_SHUTDOWN_TIMEOUT",
                 "shutdown-timeout",
                 Fallback::Value("10s"),

@@ -52,6 +52,7 @@ fn defaults() {
     assert_eq!(c.detector.fee_bps, 30.0);
     assert_eq!(c.snapshot.interval, Duration::from_secs(60));
     assert_eq!(c.status_interval, Duration::from_secs(5));
+    assert_eq!(c.log_format, crate::config::LogFormat::Text);
     assert_eq!(c.origin("METRICS_PORT"), Origin::Default);
 }
 
@@ -134,7 +135,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        67,
+        68,
         "a new setting? update this count and the docs"
     );
 }
@@ -277,6 +278,7 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_SNAPSHOT", "redis:snap"),
     ("PAIRWARM_SNAPSHOT_INTERVAL", "soon"),
     ("PAIRWARM_STATUS_INTERVAL", "5d"),
+    ("PAIRWARM_LOG_FORMAT", "xml"),
     ("PAIRWARM_SHUTDOWN_TIMEOUT", "-1s"),
     ("STREAM_SIGNING_KEY", "two\nlines"),
     ("STREAM_SIGNING_KEY_PREVIOUS", "tab\tkey"),
@@ -544,4 +546,22 @@ fn unknown_names_and_unreadable_files_are_errors() {
         err.to_string().contains("/nonexistent/pairwarm.env"),
         "{err}"
     );
+}
+
+#[test]
+fn log_format_is_text_or_json_in_any_case() {
+    use crate::config::LogFormat;
+    for (raw, want) in [
+        ("text", LogFormat::Text),
+        ("JSON", LogFormat::Json),
+        (" json ", LogFormat::Json),
+    ] {
+        let c = ServiceConfig::builder()
+            .set("PAIRWARM_LOG_FORMAT", raw)
+            .build()
+            .unwrap();
+        assert_eq!(c.log_format, want, "{raw:?}");
+    }
+    let err = one_error(&[("PAIRWARM_LOG_FORMAT", "logfmt")]);
+    assert!(err.to_string().contains("text or json"), "{err}");
 }

@@ -2,7 +2,7 @@
 //!
 //! | method | path | answers |
 //! |---|---|---|
-//! | `GET` | `/metrics` | 200: the metric set, Prometheus text 0.0.4 unless `Accept` prefers `application/openmetrics-text` ([`ExportFormat::negotiate`]); `?format=prometheus\|openmetrics\|json` overrides `Accept`. 400: unknown `format`. 404 `metrics disabled`: `WARMING_METRICS_ENABLED=false`. 500: encoding failed (logged). |
+//! | `GET` | `/metrics` | 200: the metric set and the process metrics ([`process`]), Prometheus text 0.0.4 unless `Accept` prefers `application/openmetrics-text` ([`ExportFormat::negotiate`]); `?format=prometheus\|openmetrics\|json` overrides `Accept`. 400: unknown `format`. 404 `metrics disabled`: `WARMING_METRICS_ENABLED=false`. 500: encoding failed (logged). |
 //! | `GET` | `/health` | liveness: always 200 `{"status":"ok"}` while the process serves requests. |
 //! | `GET` | `/ready` | readiness (L2 reachable, consumer running): 200 when ready, 503 when not; body `{"ready":bool,"checks":[{"name","ok","detail"}]}`. |
 //! | `GET` | `/health/warming` | the warming health document (`status`, `tracker.*`, `warmer.*`, ...): 200 for `healthy`/`degraded`, 503 for `unhealthy`. |
@@ -36,6 +36,7 @@
 //! that holds a request open cannot keep the process alive.
 
 mod admin;
+pub mod process;
 mod server;
 #[cfg(test)]
 mod server_tests;
@@ -118,6 +119,8 @@ struct Shared {
     on_rollout_change: Arc<dyn Fn(&RolloutState) + Send + Sync>,
     /// Serialises apply + callback of admin changes.
     admin_lock: Mutex<()>,
+    /// The `process_*` collector, appended to every text scrape.
+    process: prometheus_client::registry::Registry,
 }
 
 type AppState = State<Arc<Shared>>;
@@ -141,6 +144,7 @@ pub fn router(state: HttpState) -> Router {
         rollout: state.rollout,
         on_rollout_change: state.on_rollout_change,
         admin_lock: Mutex::new(()),
+        process: process::ProcessCollector::registry(),
     });
     Router::new()
         .route("/metrics", get(metrics))
@@ -192,7 +196,7 @@ async fn metrics(
         None => ExportFormat::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())),
     };
     (s.before_scrape)();
-    match metrics.render(format) {
+    match metrics.render_with(format, &[&s.process]) {
         Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, format.content_type())],

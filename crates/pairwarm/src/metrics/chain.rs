@@ -10,24 +10,29 @@ use super::family::Families;
 use super::histogram::AtomicHistogram;
 use super::sampler::{TrackingSampler, TrackingTimer};
 
-/// How a warm operation ended (the `status` label of `warming_operations_total`).
+/// How a warm operation ended. Its `status` label on `warming_operations_total` is
+/// `success` or `error`; the cause of an error (including a timeout) is the `error_type`
+/// label of `warming_errors_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WarmOutcome {
     /// The warm completed (whether or not it found anything to promote).
     Success,
-    /// The warm was abandoned after the warmer's timeout.
+    /// The warm was abandoned after the warmer's timeout (`status="error"`,
+    /// `error_type="timeout"`).
     Timeout,
     /// The warm failed.
     Error(WarmErrorKind),
 }
 
 impl WarmOutcome {
-    /// The `status` label value: `success`, `timeout` or `error`.
+    /// The `status` label value: `success`, or `error` for every failed warm. A timeout is
+    /// an error here: while Redis is down its calls wait for a reconnect until the warm's
+    /// deadline, so an outage shows up as timeouts, and the seed's `WarmingErrorRateHigh`
+    /// (`status="error"` over all) must see it.
     pub const fn status(self) -> &'static str {
         match self {
             Self::Success => "success",
-            Self::Timeout => "timeout",
-            Self::Error(_) => "error",
+            Self::Timeout | Self::Error(_) => "error",
         }
     }
 }
@@ -78,13 +83,13 @@ pub enum CacheLevel {
 }
 
 impl CacheLevel {
-    /// The label value: `l1` or `l2`, lowercase as the original code emitted. (The original's
-    /// Grafana dashboard queried `L1`/`L2` and so matched nothing; fix the dashboard, not
-    /// the label.)
+    /// The label value: `L1` or `L2`, as the seed's queries and the original's Grafana
+    /// dashboard write them (`cache_level="L1"`). The original code emitted lowercase, so
+    /// its own dashboard matched nothing; the seed's queries are the contract.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::L1 => "l1",
-            Self::L2 => "l2",
+            Self::L1 => "L1",
+            Self::L2 => "L2",
         }
     }
 
@@ -112,12 +117,13 @@ pub struct ChainMetrics {
     sampler: TrackingSampler,
     /// `warming_operations_total{status="success"}`.
     pub warming_success: Counter,
-    /// `warming_operations_total{status="error"}`.
+    /// `warming_operations_total{status="error"}` (timeouts included).
     pub warming_error: Counter,
-    /// `warming_operations_total{status="timeout"}`.
-    pub warming_timeout: Counter,
-    /// `warming_pairs_warmed_total`.
+    /// `warming_pairs_warmed_total{status="success"}`.
     pub pairs_warmed: Counter,
+    /// `warming_pairs_warmed_total{status="error"}`: pairs a failed or timed-out warm
+    /// promoted before it stopped.
+    pub pairs_warmed_error: Counter,
     /// `warming_duration_ms`.
     pub warming_duration: AtomicHistogram,
     /// `warming_debounced_total`.
@@ -152,19 +158,20 @@ impl ChainMetrics {
         let chain = |f: &super::family::SeriesFamily<Counter>| f.get_or_create(&[name]);
         let ops = |status: &str| families.warming_operations.get_or_create(&[name, status]);
         let errors = ERROR_TYPES.map(|t| families.warming_errors.get_or_create(&[name, t]));
+        let (l1, l2) = (CacheLevel::L1.as_str(), CacheLevel::L2.as_str());
         let cache = [
-            families.cache_hits.get_or_create(&["l1", name]),
-            families.cache_misses.get_or_create(&["l1", name]),
-            families.cache_hits.get_or_create(&["l2", name]),
-            families.cache_misses.get_or_create(&["l2", name]),
+            families.cache_hits.get_or_create(&[l1, name]),
+            families.cache_misses.get_or_create(&[l1, name]),
+            families.cache_hits.get_or_create(&[l2, name]),
+            families.cache_misses.get_or_create(&[l2, name]),
         ];
         Self {
             name: name.into(),
             sampler: TrackingSampler::with_slot(slot),
             warming_success: ops("success"),
             warming_error: ops("error"),
-            warming_timeout: ops("timeout"),
-            pairs_warmed: chain(&families.pairs_warmed),
+            pairs_warmed: families.pairs_warmed.get_or_create(&[name, "success"]),
+            pairs_warmed_error: families.pairs_warmed.get_or_create(&[name, "error"]),
             warming_duration: families.warming_duration.get_or_create(&[name]),
             debounced: chain(&families.debounced),
             dropped: chain(&families.dropped),
@@ -186,21 +193,21 @@ impl ChainMetrics {
     }
 
     /// Records a finished warm: `warming_operations_total{status}` +1,
-    /// `warming_pairs_warmed_total` + `pairs_warmed` (also for a failed or timed-out warm
+    /// `warming_pairs_warmed_total{status}` + `pairs_warmed` (also for a failed or timed-out warm
     /// that promoted some pairs before it stopped), `warming_duration_ms` observes `duration`
     /// (every outcome: a timeout is latency too), and for a non-success outcome
     /// `warming_errors_total{error_type}` +1. So `sum(warming_errors_total)` equals
-    /// `warming_operations_total{status!="success"}`.
+    /// `warming_operations_total{status="error"}`.
     pub fn record_warm(&self, outcome: WarmOutcome, pairs_warmed: usize, duration: Duration) {
-        match outcome {
-            WarmOutcome::Success => &self.warming_success,
-            WarmOutcome::Timeout => &self.warming_timeout,
-            WarmOutcome::Error(_) => &self.warming_error,
-        }
-        .inc();
+        let (ops, pairs) = match outcome {
+            WarmOutcome::Success => (&self.warming_success, &self.pairs_warmed),
+            WarmOutcome::Timeout | WarmOutcome::Error(_) => {
+                (&self.warming_error, &self.pairs_warmed_error)
+            }
+        };
+        ops.inc();
         if pairs_warmed > 0 {
-            self.pairs_warmed
-                .inc_by(u64::try_from(pairs_warmed).unwrap_or(u64::MAX));
+            pairs.inc_by(u64::try_from(pairs_warmed).unwrap_or(u64::MAX));
         }
         self.warming_duration
             .observe(duration.as_secs_f64() * 1_000.0);

@@ -213,11 +213,37 @@ impl WarmingMetrics {
     /// # Errors
     /// As [`encode_prometheus`](Self::encode_prometheus).
     pub fn render(&self, format: ExportFormat) -> Result<String, MetricsError> {
+        self.render_with(format, &[])
+    }
+
+    /// As [`render`](Self::render), followed in the text formats by the metrics of `extra`
+    /// registries (e.g. a process collector's), inside the same exposition (OpenMetrics'
+    /// `# EOF` comes last). The JSON document holds this metric set only.
+    ///
+    /// # Errors
+    /// As [`encode_prometheus`](Self::encode_prometheus).
+    pub fn render_with(
+        &self,
+        format: ExportFormat,
+        extra: &[&prometheus_client::registry::Registry],
+    ) -> Result<String, MetricsError> {
+        let error = |_| MetricsError::Encode { format };
+        let mut out = String::with_capacity(16 * 1024);
         match format {
-            ExportFormat::Prometheus => self.encode_prometheus(),
-            ExportFormat::OpenMetrics => self.encode_openmetrics(),
-            ExportFormat::Json => Ok(self.encode_json(true).to_string()),
+            ExportFormat::Prometheus => {
+                for registry in std::iter::once(&self.registry).chain(extra.iter().copied()) {
+                    prometheus_text::encode(&mut out, registry).map_err(error)?;
+                }
+            }
+            ExportFormat::OpenMetrics => {
+                for registry in std::iter::once(&self.registry).chain(extra.iter().copied()) {
+                    text::encode_registry(&mut out, registry).map_err(error)?;
+                }
+                text::encode_eof(&mut out).map_err(error)?;
+            }
+            ExportFormat::Json => out = self.encode_json(true).to_string(),
         }
+        Ok(out)
     }
 }
 

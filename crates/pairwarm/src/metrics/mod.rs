@@ -9,8 +9,8 @@
 //!
 //! | name | type | labels | fed by |
 //! |---|---|---|---|
-//! | `warming_operations_total` | counter | chain, status (`success`/`error`/`timeout`) | [`ChainMetrics::record_warm`] |
-//! | `warming_pairs_warmed_total` | counter | chain | `record_warm` |
+//! | `warming_operations_total` | counter | chain, status (`success`/`error`; timeouts are errors) | [`ChainMetrics::record_warm`] |
+//! | `warming_pairs_warmed_total` | counter | chain, status (the warm's) | `record_warm` |
 //! | `warming_duration_ms` | histogram | chain | `record_warm` (all outcomes) |
 //! | `warming_debounced_total` | counter | chain | [`ChainMetrics::debounced`] |
 //! | `warming_dropped_total` | counter | chain | [`ChainMetrics::dropped`] (queue overflow) |
@@ -18,12 +18,17 @@
 //! | `warming_pending_operations` | gauge | — | [`WarmingMetrics::set_pending`] |
 //! | `warming_shadow_predictions_total` | counter | chain | [`ChainMetrics::shadow_predictions`] |
 //! | `warming_shadow_hits_total` | counter | chain | [`ChainMetrics::shadow_hits`] |
+//! | `warming_enabled` | gauge | — | [`WarmingMetrics::set_rollout`] (master switch, 1/0) |
+//! | `warming_shadow_mode` | gauge | — | `set_rollout` (1/0) |
 //! | `correlation_tracking_duration_us` | histogram | chain | [`ChainMetrics::start_tracking_timer`] (sampled 1/64) |
 //! | `correlation_pairs_tracked` | gauge | chain | [`ChainMetrics::set_pairs_tracked`] |
-//! | `cache_hits_total` | counter | cache_level (`l1`/`l2`), chain | [`WarmingMetrics::sync_cache`] |
+//! | `correlation_pairs_capacity` | gauge | — | [`WarmingMetrics::sync_tracker`] |
+//! | `correlation_pairs_evicted_total` | counter | — | `sync_tracker` |
+//! | `cache_hits_total` | counter | cache_level (`L1`/`L2`), chain | [`WarmingMetrics::sync_cache`] |
 //! | `cache_misses_total` | counter | cache_level, chain | `sync_cache` |
 //! | `cache_entries` | gauge | cache_level | [`WarmingMetrics::set_cache_entries`] |
 //! | `cache_size_bytes` | gauge | cache_level | [`WarmingMetrics::set_cache_size_bytes`] (estimate) |
+//! | `cache_l2_reachable` | gauge | — | [`WarmingMetrics::set_l2_reachable`] (1/0) |
 //! | `price_updates_total` | counter | chain | [`ChainMetrics::price_updates`] |
 //! | `detector_opportunities_total` | counter | chain | [`ChainMetrics::opportunities`] |
 //! | `stream_entries_processed_total` | counter | — | [`StreamMetrics::entries_processed`] |
@@ -41,9 +46,16 @@
 //!   example line `arbitrage_warming_duration_ms_bucket{chain="ethereum",le="10"}` work; the
 //!   original stored every observation forever and emitted none.
 //! - `warming_operations_total` has the `status` label the seed's dashboards query (the
-//!   original had only `chain`), and `warming_errors_total` is actually fed.
-//! - `cache_level` is `l1`/`l2` lowercase as the original code emitted; its dashboard's
-//!   `L1`/`L2` matched nothing.
+//!   original had only `chain`), and `warming_errors_total` is actually fed. A timeout is
+//!   `status="error"` (`error_type="timeout"`): an L2 outage shows up as timeouts.
+//! - `warming_pairs_warmed_total` carries the same `status`, so the seed's pairs-per-op
+//!   ratio matches label for label (with `chain` only it would select nothing).
+//! - `cache_level` is `L1`/`L2`, as the seed's queries and the original's dashboard write
+//!   it; the original code emitted `l1`/`l2`, so its own dashboard matched nothing.
+//! - `warming_enabled`, `warming_shadow_mode`, `cache_l2_reachable`,
+//!   `correlation_pairs_capacity` and `correlation_pairs_evicted_total` are new: the alerts
+//!   of `deploy/prometheus/alerts.yml` need them (warming switched off, L2 down, tracker
+//!   full). Like the cache gauges they appear only once set.
 //! - `cache_size_bytes{cache_level,chain}` was a constant 0. It is replaced by
 //!   `cache_entries{cache_level}` (the real entry count) and a `cache_size_bytes{cache_level}`
 //!   estimate the caller supplies; both appear only once set. They carry no `chain` label:
@@ -62,6 +74,10 @@
 //! Labels are chains (at most [`MAX_CHAINS`](crate::pair::MAX_CHAINS) plus one overflow
 //! handle, [`OVERFLOW_CHAIN`]) and closed enums — never pair addresses. At most
 //! 65 chains × ~25 series.
+//!
+//! Process metrics (`process_resident_memory_bytes`, ...) are not part of this set: a
+//! library must not export its host's process figures (the host may already); the service
+//! adds them to its own `/metrics` through [`WarmingMetrics::render_with`].
 //!
 //! # Formats
 //!

@@ -177,6 +177,19 @@ pub struct WarmingMetrics {
     cache_entries: [OnceLock<Gauge>; 2],
     cache_size_bytes: [OnceLock<Gauge>; 2],
     stream: OnceLock<StreamMetrics>,
+    /// Unlabelled gauges and counters that appear once set (service state, tracker size).
+    state: StateHandles,
+}
+
+/// Handles of the unlabelled state series; each appears on its first set.
+#[derive(Default)]
+struct StateHandles {
+    l2_reachable: OnceLock<Gauge>,
+    warming_enabled: OnceLock<Gauge>,
+    shadow_mode: OnceLock<Gauge>,
+    pairs_capacity: OnceLock<Gauge>,
+    /// `correlation_pairs_evicted_total` and the tracker's count at the previous sync.
+    pairs_evicted: OnceLock<(Counter, Mutex<u64>)>,
 }
 
 impl std::fmt::Debug for WarmingMetrics {
@@ -227,15 +240,20 @@ impl WarmingMetrics {
             pending: b.define(&spec::WARMING_PENDING, Gauge::default),
             shadow_predictions: b.define(&spec::WARMING_SHADOW_PREDICTIONS, Counter::default),
             shadow_hits: b.define(&spec::WARMING_SHADOW_HITS, Counter::default),
+            warming_enabled: b.define(&spec::WARMING_ENABLED, Gauge::default),
+            shadow_mode: b.define(&spec::WARMING_SHADOW_MODE, Gauge::default),
             tracking_duration: b.define(
                 &spec::CORRELATION_TRACKING_DURATION,
                 AtomicHistogram::tracking_duration_us,
             ),
             pairs_tracked: b.define(&spec::CORRELATION_PAIRS_TRACKED, Gauge::default),
+            pairs_capacity: b.define(&spec::CORRELATION_PAIRS_CAPACITY, Gauge::default),
+            pairs_evicted: b.define(&spec::CORRELATION_PAIRS_EVICTED, Counter::default),
             cache_hits: b.define(&spec::CACHE_HITS, Counter::default),
             cache_misses: b.define(&spec::CACHE_MISSES, Counter::default),
             cache_entries: b.define(&spec::CACHE_ENTRIES, Gauge::default),
             cache_size_bytes: b.define(&spec::CACHE_SIZE_BYTES, Gauge::default),
+            l2_reachable: b.define(&spec::CACHE_L2_REACHABLE, Gauge::default),
             price_updates: b.define(&spec::PRICE_UPDATES, Counter::default),
             opportunities: b.define(&spec::DETECTOR_OPPORTUNITIES, Counter::default),
             stream_processed: b.define(&spec::STREAM_ENTRIES_PROCESSED, Counter::default),
@@ -265,6 +283,7 @@ impl WarmingMetrics {
             cache_entries: [OnceLock::new(), OnceLock::new()],
             cache_size_bytes: [OnceLock::new(), OnceLock::new()],
             stream: OnceLock::new(),
+            state: StateHandles::default(),
         }
     }
 
@@ -450,6 +469,42 @@ impl WarmingMetrics {
         self.families
             .stream_signature_failures
             .get_or_create(&[reason])
+    /// Sets `cache_l2_reachable` (1 or 0) from the latest L2 health check. Leave it unset
+    /// when there is no L2, so no alert reads a fake value.
+    pub fn set_l2_reachable(&self, reachable: bool) {
+        unlabelled(&self.state.l2_reachable, &self.families.l2_reachable).set(i64::from(reachable));
+    }
+
+    /// Sets `warming_enabled` (the master switch) and `warming_shadow_mode`.
+    pub fn set_rollout(&self, enabled: bool, shadow_mode: bool) {
+        unlabelled(&self.state.warming_enabled, &self.families.warming_enabled)
+            .set(i64::from(enabled));
+        unlabelled(&self.state.shadow_mode, &self.families.shadow_mode).set(i64::from(shadow_mode));
+    }
+
+    /// Brings `correlation_pairs_capacity` and `correlation_pairs_evicted_total` up to the
+    /// tracker's own figures (`CorrelationTracker::stats()`); call it at scrape time. The
+    /// counter advances by the increase since the previous sync (the whole value if the
+    /// tracker's count went down, as [`sync_cache`](Self::sync_cache) does).
+    pub fn sync_tracker(&self, stats: &crate::tracker::TrackerStats) {
+        unlabelled(&self.state.pairs_capacity, &self.families.pairs_capacity)
+            .set(saturating_i64(stats.capacity as u64));
+        let (counter, last) = self.state.pairs_evicted.get_or_init(|| {
+            (
+                self.families.pairs_evicted.get_or_create(&[]),
+                Mutex::new(0),
+            )
+        });
+        let mut last = last.lock();
+        let delta = if stats.evictions >= *last {
+            stats.evictions - *last
+        } else {
+            stats.evictions
+        };
+        if delta > 0 {
+            counter.inc_by(delta);
+        }
+        *last = stats.evictions;
     }
 
     /// Brings `cache_hits_total` / `cache_misses_total` up to the cache's own cumulative
@@ -475,4 +530,9 @@ impl WarmingMetrics {
             ]);
         }
     }
+}
+
+/// The handle of an unlabelled series, created on first use.
+fn unlabelled<'a, M: Clone>(cell: &'a OnceLock<M>, family: &SeriesFamily<M>) -> &'a M {
+    cell.get_or_init(|| family.get_or_create(&[]))
 }

@@ -7,20 +7,24 @@ use super::family::{MetricKind, MetricSpec};
 
 use MetricKind::{Counter, Gauge, Histogram};
 
-/// `warming_operations_total{chain,status}`; status is `success`, `error` or `timeout`.
+/// `warming_operations_total{chain,status}`; status is `success` or `error` (a timed-out
+/// warm is an error; `warming_errors_total{error_type}` says why).
 pub static WARMING_OPERATIONS: MetricSpec = MetricSpec {
     name: "warming_operations_total",
     kind: Counter,
     labels: &["chain", "status"],
-    help: "Warm operations finished, by outcome (success, error, timeout)",
+    help: "Warm operations finished, by outcome (success, error; a timeout is an error)",
 };
 
-/// `warming_pairs_warmed_total{chain}`.
+/// `warming_pairs_warmed_total{chain,status}`; status is that of the warm that promoted
+/// the pairs, so the seed's "pairs warmed per operation" query
+/// (`rate(warming_pairs_warmed_total[5m]) / rate(warming_operations_total[5m])`) matches
+/// series label for label.
 pub static WARMING_PAIRS_WARMED: MetricSpec = MetricSpec {
     name: "warming_pairs_warmed_total",
     kind: Counter,
-    labels: &["chain"],
-    help: "Pairs promoted from L2 into L1 by warming",
+    labels: &["chain", "status"],
+    help: "Pairs promoted from L2 into L1 by warming, by the warm's outcome (success, error)",
 };
 
 /// `warming_duration_ms{chain}` histogram, buckets
@@ -99,12 +103,13 @@ pub static CORRELATION_PAIRS_TRACKED: MetricSpec = MetricSpec {
     help: "Pairs the correlation tracker currently holds",
 };
 
-/// `cache_hits_total{cache_level,chain}`; cache_level is `l1` or `l2` (lowercase).
+/// `cache_hits_total{cache_level,chain}`; cache_level is `L1` or `L2`, as the seed's
+/// queries write it.
 pub static CACHE_HITS: MetricSpec = MetricSpec {
     name: "cache_hits_total",
     kind: Counter,
     labels: &["cache_level", "chain"],
-    help: "Cache reads answered, by level (l1, l2)",
+    help: "Cache reads answered, by level (L1, L2)",
 };
 
 /// `cache_misses_total{cache_level,chain}`.
@@ -112,7 +117,7 @@ pub static CACHE_MISSES: MetricSpec = MetricSpec {
     name: "cache_misses_total",
     kind: Counter,
     labels: &["cache_level", "chain"],
-    help: "Cache reads not answered, by level (l1, l2)",
+    help: "Cache reads not answered, by level (L1, L2)",
 };
 
 /// `cache_entries{cache_level}` gauge: entries held now. A series appears once set, so a
@@ -130,6 +135,50 @@ pub static CACHE_SIZE_BYTES: MetricSpec = MetricSpec {
     kind: Gauge,
     labels: &["cache_level"],
     help: "Estimated memory held by the cache level in bytes",
+};
+
+/// `cache_l2_reachable` gauge: 1 when L2 answered its latest health check, 0 when not. Set
+/// by the service (it pings L2 every 500 ms); absent when L2 is disabled.
+pub static CACHE_L2_REACHABLE: MetricSpec = MetricSpec {
+    name: "cache_l2_reachable",
+    kind: Gauge,
+    labels: &[],
+    help: "1 when L2 answered its latest health check, 0 when it did not",
+};
+
+/// `correlation_pairs_capacity` gauge: the most pairs the tracker holds
+/// (`ANALYZER_MAX_TRACKED_PAIRS`).
+pub static CORRELATION_PAIRS_CAPACITY: MetricSpec = MetricSpec {
+    name: "correlation_pairs_capacity",
+    kind: Gauge,
+    labels: &[],
+    help: "Most pairs the correlation tracker can hold",
+};
+
+/// `correlation_pairs_evicted_total`: pairs the full tracker dropped to admit new ones
+/// (nothing is evicted below capacity).
+pub static CORRELATION_PAIRS_EVICTED: MetricSpec = MetricSpec {
+    name: "correlation_pairs_evicted_total",
+    kind: Counter,
+    labels: &[],
+    help: "Pairs the full correlation tracker evicted to admit new ones",
+};
+
+/// `warming_enabled` gauge: the master switch (`FEATURE_CACHE_WARMING_ENABLED`, the admin
+/// endpoint's `enabled`): 0 after an emergency rollback.
+pub static WARMING_ENABLED: MetricSpec = MetricSpec {
+    name: "warming_enabled",
+    kind: Gauge,
+    labels: &[],
+    help: "1 while the warming master switch is on, 0 when warming is switched off",
+};
+
+/// `warming_shadow_mode` gauge: 1 while warming only predicts (rollout phase 1).
+pub static WARMING_SHADOW_MODE: MetricSpec = MetricSpec {
+    name: "warming_shadow_mode",
+    kind: Gauge,
+    labels: &[],
+    help: "1 while warming runs in shadow mode (predicts, never warms)",
 };
 
 /// `price_updates_total{chain}`.
@@ -220,7 +269,7 @@ pub static CACHE_L2_WRITE_FAILURES: MetricSpec = MetricSpec {
 };
 
 /// Every exported metric, in export order.
-pub static ALL_METRICS: [&MetricSpec; 25] = [
+pub static ALL_METRICS: [&MetricSpec; 30] = [
     &WARMING_OPERATIONS,
     &WARMING_PAIRS_WARMED,
     &WARMING_DURATION,
@@ -230,12 +279,17 @@ pub static ALL_METRICS: [&MetricSpec; 25] = [
     &WARMING_PENDING,
     &WARMING_SHADOW_PREDICTIONS,
     &WARMING_SHADOW_HITS,
+    &WARMING_ENABLED,
+    &WARMING_SHADOW_MODE,
     &CORRELATION_TRACKING_DURATION,
     &CORRELATION_PAIRS_TRACKED,
+    &CORRELATION_PAIRS_CAPACITY,
+    &CORRELATION_PAIRS_EVICTED,
     &CACHE_HITS,
     &CACHE_MISSES,
     &CACHE_ENTRIES,
     &CACHE_SIZE_BYTES,
+    &CACHE_L2_REACHABLE,
     &PRICE_UPDATES,
     &DETECTOR_OPPORTUNITIES,
     &STREAM_ENTRIES_PROCESSED,

@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheError, HierarchicalCache, L2Store};
+use crate::log_throttle::LogThrottle;
 use crate::pair::PairId;
 use crate::strategy::{SelectionReason, WarmingCandidate, WarmingContext, WarmingStrategy};
 use crate::tracker::{CorrelationTracker, PairCorrelation};
@@ -380,29 +381,68 @@ impl HitRate {
     }
 }
 
-/// Logs warming failures at most once per interval, with the count suppressed meanwhile.
-struct ErrorLog {
-    last_ms: AtomicU64,
-    suppressed: AtomicU64,
+/// Why a warm failed, as the `error_kind` of its log line (the `error_type` label values
+/// of `warming_errors_total`).
+#[derive(Clone, Copy)]
+enum WarmFailure {
+    Timeout,
+    L2,
+    Decode,
 }
 
-impl ErrorLog {
-    const INTERVAL_MS: u64 = 10_000;
-
-    fn report(&self, err: &dyn std::fmt::Display) {
-        let now = wall_clock_ms();
-        let last = self.last_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= Self::INTERVAL_MS
-            && self
-                .last_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
-            tracing::warn!(error = %err, suppressed, "cache warming failed (warming degrades, reads and tracking continue)");
-        } else {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
+impl WarmFailure {
+    /// The kind of a failed L2 fetch: its own timeout, or any other L2 failure.
+    fn of(e: &CacheError) -> Self {
+        match e {
+            CacheError::L2(crate::cache::L2Error::Timeout { .. }) => Self::Timeout,
+            _ => Self::L2,
         }
+    }
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::L2 => "l2",
+            Self::Decode => "decode",
+        }
+    }
+}
+
+/// Logs warming failures: one line per kind per [`ErrorLog::INTERVAL`], naming the chain
+/// and pair of the warm, the error kind and how many lines of that kind were suppressed, so
+/// an L2 outage cannot flood the log.
+struct ErrorLog(LogThrottle<3>);
+
+impl ErrorLog {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn new() -> Self {
+        Self(LogThrottle::new(Self::INTERVAL))
+    }
+
+    fn report(
+        &self,
+        kind: WarmFailure,
+        source: PairId,
+        interner: &crate::pair::PairInterner,
+        err: &dyn std::fmt::Display,
+    ) {
+        let Some(suppressed) = self.0.admit(kind as usize) else {
+            return;
+        };
+        let key = interner.resolve(source);
+        let chain = key
+            .and_then(|k| interner.chain_name(k.chain))
+            .unwrap_or("unknown");
+        let pair = key.map_or_else(|| source.to_string(), |k| k.address.to_string());
+        tracing::warn!(
+            chain,
+            pair,
+            error_kind = kind.as_str(),
+            error = %err,
+            suppressed,
+            "cache warming failed (warming degrades, reads and tracking continue)"
+        );
     }
 }
 
@@ -482,10 +522,7 @@ impl<L: L2Store> CacheWarmer<L> {
                 config: RwLock::new(config),
                 counters: Counters::default(),
                 hit_rate: HitRate::default(),
-                errors: ErrorLog {
-                    last_ms: AtomicU64::new(0),
-                    suppressed: AtomicU64::new(0),
-                },
+                errors: ErrorLog::new(),
                 queue,
                 worker_started: AtomicBool::new(false),
                 shutdown: AtomicBool::new(false),
@@ -614,6 +651,7 @@ impl<L: L2Store> CacheWarmer<L> {
         let started = Instant::now();
         let inner = &self.inner;
         let timeout = Duration::from_millis(inner.config.read().timeout_ms);
+        let interner = inner.cache.interner();
         let mut result = WarmingResult::empty(plan.source, plan.now_ms, WarmStatus::Completed);
         result.pairs_attempted = plan.selected.len();
         result.pairs_already_in_l1 = plan.already_in_l1();
@@ -629,24 +667,30 @@ impl<L: L2Store> CacheWarmer<L> {
                     result.pairs_not_found = fetch.not_found + fetch.undecodable;
                     if let Some(e) = &fetch.first_error {
                         Counters::add(&inner.counters.value_errors, fetch.undecodable as u64);
-                        inner.errors.report(e);
+                        inner
+                            .errors
+                            .report(WarmFailure::Decode, plan.source, interner, e);
                     }
                 }
                 Ok(Err(e)) => {
-                    inner.errors.report(&e);
-                    result.status = match e {
-                        CacheError::L2(crate::cache::L2Error::Timeout { .. }) => {
-                            WarmStatus::TimedOut
-                        }
+                    let kind = WarmFailure::of(&e);
+                    inner.errors.report(kind, plan.source, interner, &e);
+                    result.status = match kind {
+                        WarmFailure::Timeout => WarmStatus::TimedOut,
                         _ => WarmStatus::Failed,
                     };
                     result.success = false;
                 }
                 Err(_) => {
-                    inner.errors.report(&format_args!(
-                        "L2 fetch of {} pairs exceeded {timeout:?}",
-                        plan.to_fetch.len()
-                    ));
+                    inner.errors.report(
+                        WarmFailure::Timeout,
+                        plan.source,
+                        interner,
+                        &format_args!(
+                            "L2 fetch of {} pairs exceeded {timeout:?}",
+                            plan.to_fetch.len()
+                        ),
+                    );
                     result.status = WarmStatus::TimedOut;
                     result.success = false;
                 }

@@ -66,22 +66,29 @@ impl<L: L2Store> super::CacheWarmer<L> {
             return 0;
         }
         let timeout = std::time::Duration::from_millis(self.inner.config.read().timeout_ms);
+        // Failures are logged (rate-limited) under the first pair of the batch.
+        let (errors, first, interner) = (&self.inner.errors, due[0], cache.interner());
         let renewed = match tokio::time::timeout(timeout, cache.fetch_for_refresh(&due)).await {
             Ok(Ok(fetch)) => {
                 if let Some(e) = &fetch.first_error {
-                    self.inner.errors.report(e);
+                    errors.report(super::WarmFailure::Decode, first, interner, e);
                 }
                 fetch.promoted
             }
             Ok(Err(e)) => {
-                self.inner.errors.report(&e);
+                errors.report(super::WarmFailure::of(&e), first, interner, &e);
                 return 0;
             }
             Err(_) => {
-                self.inner.errors.report(&format_args!(
-                    "refresh-ahead fetch of {} pairs exceeded {timeout:?}",
-                    due.len()
-                ));
+                errors.report(
+                    super::WarmFailure::Timeout,
+                    first,
+                    interner,
+                    &format_args!(
+                        "refresh-ahead fetch of {} pairs exceeded {timeout:?}",
+                        due.len()
+                    ),
+                );
                 return 0;
             }
         };
