@@ -81,7 +81,9 @@ backlog() {
   added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; v = $0} END {print v}')
   read=$(cli XINFO GROUPS "$stream" | awk '/^entries-read$/{getline; v = $0} END {print v}')
   pending=$(cli XINFO GROUPS "$stream" | awk '/^pending$/{getline; v = $0} END {print v}')
-  echo $((${added:-0} - ${read:-0} + ${pending:-0}))
+  # The counters come from separate calls: clamp the few that straddle an ack.
+  local b=$((${added:-0} - ${read:-0} + ${pending:-0}))
+  echo $((b < 0 ? 0 : b))
 }
 
 # redis-server's CPU time so far, in clock ticks.
