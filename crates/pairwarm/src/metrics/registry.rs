@@ -469,6 +469,8 @@ impl WarmingMetrics {
         self.families
             .stream_signature_failures
             .get_or_create(&[reason])
+    }
+
     /// Sets `cache_l2_reachable` (1 or 0) from the latest L2 health check. Leave it unset
     /// when there is no L2, so no alert reads a fake value.
     pub fn set_l2_reachable(&self, reachable: bool) {
