@@ -99,11 +99,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if trace.skipped_rows > 0 {
         eprintln!("skipped {} malformed rows", trace.skipped_rows);
     }
+    let mut pools = Vec::new();
     if let Some(pairs) = &args.pairs {
-        let info = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
+        pools = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
         eprintln!(
-            "pairs file: {} pools (structure available; the built-in strategies learn it from the trace)",
-            info.len()
+            "pairs file: {} pools (structure for `structure` runs; the other strategies learn from the trace)",
+            pools.len()
         );
     }
     if trace.events.is_empty() {
@@ -128,6 +129,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         threads: args.threads,
         cold_start_s: args.cold_start,
         cold_window_s: args.cold_window_s,
+        pairs: pools,
         ..SimConfig::default()
     };
     config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;
