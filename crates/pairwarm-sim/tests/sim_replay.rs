@@ -154,16 +154,24 @@ fn oracle_warm_lands_after_latency() {
     assert_eq!(oracle.l2_round_trips, 2);
 }
 
+/// Training for a strategy: 0 and 1 update together 6 times, 10 s apart (outside the 1 s
+/// window of each other), so the tracker learns 1 after 0.
+fn co_updates() -> Vec<(u64, Op, u32)> {
+    (0..6u64)
+        .flat_map(|k| {
+            [
+                (k * 10_000_000, Op::Update, 0),
+                (k * 10_000_000 + 1_000, Op::Update, 1),
+            ]
+        })
+        .collect()
+}
+
 /// Hand-computed: a real strategy, trained by repeated co-updates, warms its partner; a read
 /// before the warm lands is a late miss, one after it is a hit.
 #[test]
 fn strategy_warm_is_late_then_useful() {
-    let mut events = Vec::new();
-    // Train: 0 and 1 update together 6 times, 10 s apart (outside the 1 s window of each other).
-    for k in 0..6u64 {
-        events.push((k * 10_000_000, Op::Update, 0));
-        events.push((k * 10_000_000 + 1_000, Op::Update, 1));
-    }
+    let mut events = co_updates();
     let t0 = 100_000_000;
     events.extend([
         (t0, Op::Update, 0),              // warm of 1 issued, lands at t0 + 250
@@ -389,12 +397,7 @@ fn default_strategy_is_the_production_profile() {
 /// (`topn+guarded`) turns the same warm away.
 #[test]
 fn original_warms_displace_guarded_ones_do_not() {
-    let mut events = Vec::new();
-    // Train: 0 and 1 update together 6 times, 10 s apart.
-    for k in 0..6u64 {
-        events.push((k * 10_000_000, Op::Update, 0));
-        events.push((k * 10_000_000 + 1_000, Op::Update, 1));
-    }
+    let mut events = co_updates();
     let t0 = 100_000_000;
     events.extend([
         (t0, Op::Read, 2),        // L1 (2 entries): [2, ...]

@@ -236,6 +236,29 @@ impl Arena {
         Inserted::Added
     }
 
+    /// [`Arena::admit_guess`] for the CLOCK-style policies (S3-FIFO, quick_cache's): the
+    /// next victim is the front of `probation` (else of `main`), and a guess may displace
+    /// it only if it was never referenced (it would leave next anyway).
+    pub(super) fn admit_guess_clock(
+        &mut self,
+        (id, entry): (PairId, L1Entry),
+        capacity: usize,
+        (probation, main): (u8, u8),
+        stale_before_ms: u64,
+        evicted: &mut Evictions,
+    ) -> Inserted {
+        let next = self.front(probation).or_else(|| self.front(main));
+        let unreferenced = self.front(probation).filter(|&ix| self.node(ix).freq == 0);
+        self.admit_guess(
+            id,
+            entry,
+            capacity,
+            (next, unreferenced),
+            stale_before_ms,
+            evicted,
+        )
+    }
+
     /// Evicts the oldest unread guess, if any (a policy's last resort when its own
     /// segments are empty).
     pub(super) fn evict_speculative(&mut self, evicted: &mut Evictions) -> bool {

@@ -99,23 +99,13 @@ impl HotCold {
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm { stale_before_ms } => {
-                // A guess may take the slot of the cold hand's next victim if that one was
-                // never referenced (it would leave next anyway).
-                let next = self.arena.front(COLD).or_else(|| self.arena.front(HOT));
-                let cold = self
-                    .arena
-                    .front(COLD)
-                    .filter(|&ix| self.arena.node(ix).freq == 0);
-                self.arena.admit_guess(
-                    id,
-                    entry,
-                    self.capacity,
-                    (next, cold),
-                    stale_before_ms,
-                    evicted,
-                )
-            }
+            Insert::Warm { stale_before_ms } => self.arena.admit_guess_clock(
+                (id, entry),
+                self.capacity,
+                (COLD, HOT),
+                stale_before_ms,
+                evicted,
+            ),
             Insert::Write | Insert::Load => {
                 let returning = self.ghosts.take(id);
                 let enter_hot = returning || self.arena.queue_len(HOT) < self.hot_max;

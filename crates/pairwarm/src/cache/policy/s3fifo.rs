@@ -78,23 +78,13 @@ impl S3Fifo {
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm { stale_before_ms } => {
-                // A guess may take the slot of the small queue's next victim if that one
-                // was never referenced (it would leave next anyway).
-                let next = self.arena.front(SMALL).or_else(|| self.arena.front(MAIN));
-                let small = self
-                    .arena
-                    .front(SMALL)
-                    .filter(|&ix| self.arena.node(ix).freq == 0);
-                self.arena.admit_guess(
-                    id,
-                    entry,
-                    self.capacity,
-                    (next, small),
-                    stale_before_ms,
-                    evicted,
-                )
-            }
+            Insert::Warm { stale_before_ms } => self.arena.admit_guess_clock(
+                (id, entry),
+                self.capacity,
+                (SMALL, MAIN),
+                stale_before_ms,
+                evicted,
+            ),
             Insert::Write | Insert::Load => {
                 self.arena
                     .trim_speculative(self.capacity.saturating_sub(1), evicted);
