@@ -136,7 +136,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        45,
+        46,
         "a new setting? update this count and the docs"
     );
 }
