@@ -21,9 +21,12 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "128")]
     l1: Vec<usize>,
     /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
-    /// timebased; a strategy suffixed `:reads` learns from reads after updates; `+refresh`
-    /// adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone), `warmstart`
-    /// (preload after --cold-start), `default` (what serve runs by default).
+    /// timebased (these warm as the original did: unguarded, most recent in LRU); a strategy
+    /// suffixed `:reads` learns from reads after updates, `+guarded` warms with the product's
+    /// admission; `+refresh` adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead
+    /// alone), `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
+    /// cross-chain twins and triangle legs from --pairs), `default` (what serve runs by
+    /// default).
     #[arg(
         long,
         value_delimiter = ',',
