@@ -4,7 +4,8 @@
 # 1. writes the eight evaluation workloads (pairwarm trace workloads),
 # 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
 # 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
-#    default policy, strategies none / topn (the original's) / default / oracle / belady,
+#    default policy, strategies none / topn (the original's) / default / structure (from the
+#    pairs file) / oracle / belady,
 # 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
 # 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
 # 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
@@ -25,8 +26,8 @@ for trace in "$OUT"/traces/*.csv.gz; do
     --json "$OUT/results/$name.policies.json" >/dev/null
   for ttl in none 3000; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
-    $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" --l1 64,128,512 \
-      --strategy none,topn,default,oracle,belady --l1-policy lru,default \
+    $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \
+      --l1 64,128,512 --strategy none,topn,default,structure,oracle,belady --l1-policy lru,default \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
   done
   $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \

@@ -78,8 +78,8 @@ def policies_table(dirname):
 def accept_table(dirname):
     fails = []
     print("Acceptance grid: hit rate (%) per L1 policy / strategy; checks in the last columns.\n")
-    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | belady | oracle | half-gap target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | structure vs none (lru / default policy) | belady | oracle | half-gap target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ttl in ("none", "3000"):
         runs = load(dirname, f".accept-ttl{ttl}.json")
         for trace, data in runs.items():
@@ -99,7 +99,8 @@ def accept_table(dirname):
                     if not ok:
                         fails.append(f"{trace} ttl={ttl} l1={l1}: {what}")
                 mark = lambda ok: "" if ok else " ✗"
-                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+                sl, sd = g("structure", "lru") - ln, g("structure", "default") - dn
+                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {sl:+.2f} / {sd:+.2f} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
     print()
     print(f"Acceptance checks failed: {len(fails)}")
     for f in fails:

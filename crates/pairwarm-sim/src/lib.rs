@@ -47,6 +47,7 @@ mod oracle;
 pub mod plot;
 mod replay;
 mod report;
+mod structure;
 pub mod trace;
 
 // The core crate's modules under the paths this crate's modules used when they lived in
@@ -72,6 +73,11 @@ pub enum RunKind {
     Oracle,
     /// Optimal offline eviction, no warming (ceiling of the policy lever).
     Belady,
+    /// Structure-aware candidates from the pairs file ([`SimConfig::pairs`]): after an
+    /// update, the same token pair on the chain's other DEXes and on other chains, then the
+    /// triangle legs through the chain's two biggest hub tokens; at most
+    /// `max_pairs_per_warm` of them not in L1. Warmed with the product's admission.
+    Structure,
     /// A real strategy fed by a real tracker learning from `signal`.
     Strategy {
         /// The strategy and its settings.
@@ -79,6 +85,20 @@ pub enum RunKind {
         /// What the tracker learns from.
         signal: Signal,
     },
+}
+
+/// How a run's warms enter L1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Admission {
+    /// The product's ([`HierarchicalCache::promote`](pairwarm::cache::HierarchicalCache::promote)):
+    /// a warm is a guess, held in the policy's speculative quota and never displacing a
+    /// protected entry (LRU: only a free or expired slot).
+    #[default]
+    Guarded,
+    /// The original's: the fetched value is `cache.set` like any write (most recent in LRU,
+    /// whatever it displaces), and its L1 check (`cache.get`) touches the selected pairs
+    /// already in L1. The baseline `--l1-policy lru --strategy topn`.
+    Original,
 }
 
 /// A named run of the comparison (`topn`, `topn:reads`, `oracle`, ...).
@@ -95,6 +115,8 @@ pub struct RunSpec {
     /// Warm start at the simulated restart ([`SimConfig::cold_start_s`]): L1 is preloaded
     /// with the tracker's hottest pairs in one round trip.
     pub warm_start: bool,
+    /// How warms enter L1.
+    pub admission: Admission,
 }
 
 /// Errors of simulation setup.
@@ -125,8 +147,9 @@ pub enum SimError {
 impl RunSpec {
     /// Parses a run name: `none`, `oracle`, `belady`, or a strategy (`topn`, `threshold`,
     /// `adaptive`, `timebased`) optionally suffixed `:reads` to make its tracker learn from
-    /// reads after updates instead of update co-occurrence; any of them but `belady`
-    /// suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
+    /// reads after updates instead of update co-occurrence; a strategy warms as the
+    /// original did ([`Admission::Original`]) unless suffixed `+guarded` (the product's
+    /// admission); any of them but `belady` suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
     /// what `serve` runs by default ([`RunSpec::production_default`]). `json` is the strategy
     /// config (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
     pub fn parse(name: &str, json: Option<&str>) -> Result<Self, SimError> {
@@ -139,6 +162,7 @@ impl RunSpec {
                 kind: RunKind::None,
                 refresh: Some(RefreshConfig::default()),
                 warm_start: false,
+                admission: Admission::Guarded,
             });
         }
         if name == "warmstart" {
@@ -147,6 +171,7 @@ impl RunSpec {
                 kind: RunKind::None,
                 refresh: None,
                 warm_start: true,
+                admission: Admission::Guarded,
             });
         }
         if let Some(base) = name.strip_suffix("+refresh") {
@@ -161,9 +186,22 @@ impl RunSpec {
             spec.refresh = Some(RefreshConfig::default());
             return Ok(spec);
         }
+        if let Some(base) = name.strip_suffix("+guarded") {
+            let mut spec = Self::parse(base, json)?;
+            if !matches!(spec.kind, RunKind::Strategy { .. }) {
+                return Err(SimError::Strategy {
+                    name: name.to_owned(),
+                    reason: "only a strategy's warms can be guarded".into(),
+                });
+            }
+            spec.name = name.to_owned();
+            spec.admission = Admission::Guarded;
+            return Ok(spec);
+        }
         let kind = match name {
             "none" => RunKind::None,
             "oracle" => RunKind::Oracle,
+            "structure" => RunKind::Structure,
             "belady" => RunKind::Belady,
             other => {
                 let (base, signal) = match other.split_once(':') {
@@ -189,11 +227,17 @@ impl RunSpec {
                 RunKind::Strategy { config, signal }
             }
         };
+        let admission = if matches!(kind, RunKind::Strategy { .. }) {
+            Admission::Original
+        } else {
+            Admission::Guarded
+        };
         Ok(Self {
             name: name.to_owned(),
             kind,
             refresh: None,
             warm_start: false,
+            admission,
         })
     }
 
@@ -210,6 +254,7 @@ impl RunSpec {
             },
             refresh: Some(RefreshConfig::default()),
             warm_start: true,
+            admission: Admission::Guarded,
         }
     }
 }
@@ -245,6 +290,8 @@ pub struct SimConfig {
     pub cold_start_s: Option<f64>,
     /// Length of the window after the restart, seconds (default 60).
     pub cold_window_s: f64,
+    /// The pairs file's descriptions (`--pairs`), for `structure` runs.
+    pub pairs: Vec<trace::PairInfo>,
 }
 
 impl Default for SimConfig {
@@ -263,6 +310,7 @@ impl Default for SimConfig {
             threads: 0,
             cold_start_s: None,
             cold_window_s: 60.0,
+            pairs: Vec::new(),
         }
     }
 }
@@ -366,6 +414,7 @@ pub fn simulate(
                 kind: RunKind::None,
                 refresh: None,
                 warm_start: false,
+                admission: Admission::Guarded,
             },
         );
     }
@@ -389,6 +438,16 @@ pub fn simulate(
         .iter()
         .any(|r| r.kind == RunKind::Oracle)
         .then(|| oracle::OracleIndex::build(trace));
+    if runs.iter().any(|r| r.kind == RunKind::Structure) && config.pairs.is_empty() {
+        return Err(SimError::Strategy {
+            name: "structure".into(),
+            reason: "needs the pools' tokens: give a pairs file (--pairs)".into(),
+        });
+    }
+    let structure_index = runs
+        .iter()
+        .any(|r| r.kind == RunKind::Structure)
+        .then(|| structure::StructureIndex::build(trace, &config.pairs));
     let belady_index = runs
         .iter()
         .any(|r| r.kind == RunKind::Belady)
@@ -430,7 +489,7 @@ pub fn simulate(
                         _ => replay::run(
                             &prepared,
                             run,
-                            oracle_index.as_ref(),
+                            (oracle_index.as_ref(), structure_index.as_ref()),
                             l1,
                             config,
                             &report_progress,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::oracle::OracleIndex;
-use super::{Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
+use super::structure::StructureIndex;
+use super::{Admission, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
 use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
@@ -78,7 +79,7 @@ fn price_at(ts_us: u64) -> Price {
 pub(super) fn run(
     prepared: &Prepared<'_>,
     spec: &RunSpec,
-    oracle: Option<&OracleIndex>,
+    (oracle, structure): (Option<&OracleIndex>, Option<&StructureIndex>),
     l1: usize,
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
@@ -250,6 +251,8 @@ pub(super) fn run(
                 let admitted = if matches!(kind, RunKind::Oracle) {
                     cache.load_l1(id, price_at(at));
                     true
+                } else if spec.admission == Admission::Original {
+                    cache.promote_unguarded(id, price_at(at)).0
                 } else {
                     cache.promote(id, price_at(at)).0
                 };
@@ -283,11 +286,29 @@ pub(super) fn run(
                             t.record_price_update(id, now_ms);
                         }
                         let plan = warmer.plan(id, now_ms);
+                        if spec.admission == Admission::Original {
+                            // The original's L1 check is a `cache.get`: it touches the
+                            // selected pairs already in L1.
+                            for &q in plan.selected.iter().filter(|q| !plan.to_fetch.contains(q)) {
+                                cache.get_l1_only(q);
+                            }
+                        }
                         plan.to_fetch
                             .iter()
                             .filter_map(|&q| ids.by_slot.get(ids.interner.slot(q)).copied())
                             .collect()
                     }
+                    (RunKind::Structure, _, _) => structure
+                        .map(|s| s.neighbours(p as u32))
+                        .unwrap_or_default()
+                        .iter()
+                        .copied()
+                        .filter(|&q| {
+                            in_flight[q as usize] == 0
+                                && !cache.contains_l1(ids.by_pair[q as usize])
+                        })
+                        .take(config.warmer.max_pairs_per_warm)
+                        .collect(),
                     (RunKind::Oracle, _, Some(cursor)) => {
                         cursor.pick(i, now_us.saturating_add(latency), config.oracle_k, |q| {
                             cache.contains_l1(ids.by_pair[q as usize])

@@ -154,16 +154,24 @@ fn oracle_warm_lands_after_latency() {
     assert_eq!(oracle.l2_round_trips, 2);
 }
 
+/// Training for a strategy: 0 and 1 update together 6 times, 10 s apart (outside the 1 s
+/// window of each other), so the tracker learns 1 after 0.
+fn co_updates() -> Vec<(u64, Op, u32)> {
+    (0..6u64)
+        .flat_map(|k| {
+            [
+                (k * 10_000_000, Op::Update, 0),
+                (k * 10_000_000 + 1_000, Op::Update, 1),
+            ]
+        })
+        .collect()
+}
+
 /// Hand-computed: a real strategy, trained by repeated co-updates, warms its partner; a read
 /// before the warm lands is a late miss, one after it is a hit.
 #[test]
 fn strategy_warm_is_late_then_useful() {
-    let mut events = Vec::new();
-    // Train: 0 and 1 update together 6 times, 10 s apart (outside the 1 s window of each other).
-    for k in 0..6u64 {
-        events.push((k * 10_000_000, Op::Update, 0));
-        events.push((k * 10_000_000 + 1_000, Op::Update, 1));
-    }
+    let mut events = co_updates();
     let t0 = 100_000_000;
     events.extend([
         (t0, Op::Update, 0),              // warm of 1 issued, lands at t0 + 250
@@ -382,4 +390,82 @@ fn default_strategy_is_the_production_profile() {
         RunSpec::parse("topn+refresh", None).unwrap().refresh,
         Some(pairwarm::warmer::RefreshConfig::default())
     );
+}
+
+/// Hand-computed: the original-equivalent baseline (`topn` under `lru`) warms into a full
+/// LRU as most recent, displacing the least recent entry; the product's admission
+/// (`topn+guarded`) turns the same warm away.
+#[test]
+fn original_warms_displace_guarded_ones_do_not() {
+    let mut events = co_updates();
+    let t0 = 100_000_000;
+    events.extend([
+        (t0, Op::Read, 2),        // L1 (2 entries): [2, ...]
+        (t0 + 10, Op::Read, 3),   // [3, 2]
+        (t0 + 20, Op::Update, 0), // [0, 3]; the warm of 1 lands at t0 + 270:
+        //                             original [1, 0] (3 displaced); guarded: turned away
+        (t0 + 1_000, Op::Read, 3), // original: miss; none / guarded: hit
+        (t0 + 1_010, Op::Read, 1), // original: hit; none / guarded: miss
+    ]);
+    let t = trace(4, &events);
+    let config = SimConfig {
+        l1_sizes: vec![2],
+        l1_policy: L1Policy::Lru,
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "topn", "topn+guarded"]);
+    let at = |name: &str| row(&report, name, 2);
+    assert_eq!(at("none").hit_rate, 0.25);
+    assert_eq!(
+        at("topn").hit_rate,
+        0.25,
+        "the warm's hit cost the displaced entry's"
+    );
+    assert_eq!(at("topn").accuracy, 1.0, "{:?}", at("topn"));
+    assert_eq!(at("topn+guarded").hit_rate, 0.25);
+    assert_eq!(at("topn+guarded").accuracy, 0.0, "{:?}", at("topn+guarded"));
+    assert!(RunSpec::parse("none+guarded", None).is_err());
+}
+
+/// Hand-computed: `structure` warms the updated pool's siblings from the pairs file; a
+/// sibling read after the warm lands is a hit. Without a pairs file it is an error.
+#[test]
+fn structure_warms_siblings_from_the_pairs_file() {
+    use pairwarm_sim::trace::PairInfo;
+    let t = trace(
+        4,
+        &[
+            (1_000, Op::Update, 0), // warms 1 (same tokens, other DEX) and the WETH leg 2
+            (2_000, Op::Read, 1),
+            (2_010, Op::Read, 3), // unrelated: miss
+        ],
+    );
+    let info = |n: u32, dex: &str, t0: &str, t1: &str| PairInfo {
+        pair: pair(n).address,
+        chain: "ethereum".into(),
+        dex: dex.into(),
+        token0: t0.into(),
+        token1: t1.into(),
+    };
+    let pairs = vec![
+        info(0, "uniswap-v2", "WETH", "USDC"),
+        info(1, "sushiswap", "USDC", "WETH"),
+        info(2, "uniswap-v2", "WETH", "DAI"),
+        info(3, "uniswap-v2", "PEPE", "DAI"),
+    ];
+    let config = SimConfig {
+        l1_sizes: vec![8],
+        pairs,
+        ..SimConfig::default()
+    };
+    let report = run(&t, config.clone(), &["none", "structure"]);
+    assert_eq!(row(&report, "none", 8).hit_rate, 0.0);
+    assert_eq!(row(&report, "structure", 8).hit_rate, 0.5);
+    let no_pairs = SimConfig {
+        runs: vec![RunSpec::parse("structure", None).unwrap()],
+        pairs: Vec::new(),
+        ..config
+    };
+    let err = simulate(&t, &no_pairs, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("--pairs"), "{err}");
 }

@@ -21,9 +21,12 @@ pub struct SimulateArgs {
     #[arg(long, value_delimiter = ',', default_value = "128")]
     l1: Vec<usize>,
     /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
-    /// timebased; a strategy suffixed `:reads` learns from reads after updates; `+refresh`
-    /// adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone), `warmstart`
-    /// (preload after --cold-start), `default` (what serve runs by default).
+    /// timebased (these warm as the original did: unguarded, most recent in LRU); a strategy
+    /// suffixed `:reads` learns from reads after updates, `+guarded` warms with the product's
+    /// admission; `+refresh` adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead
+    /// alone), `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
+    /// cross-chain twins and triangle legs from --pairs), `default` (what serve runs by
+    /// default).
     #[arg(
         long,
         value_delimiter = ',',
@@ -99,11 +102,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if trace.skipped_rows > 0 {
         eprintln!("skipped {} malformed rows", trace.skipped_rows);
     }
+    let mut pools = Vec::new();
     if let Some(pairs) = &args.pairs {
-        let info = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
+        pools = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
         eprintln!(
-            "pairs file: {} pools (structure available; the built-in strategies learn it from the trace)",
-            info.len()
+            "pairs file: {} pools (structure for `structure` runs; the other strategies learn from the trace)",
+            pools.len()
         );
     }
     if trace.events.is_empty() {
@@ -128,6 +132,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         threads: args.threads,
         cold_start_s: args.cold_start,
         cold_window_s: args.cold_window_s,
+        pairs: pools,
         ..SimConfig::default()
     };
     config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;

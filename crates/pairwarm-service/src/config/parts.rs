@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pairwarm::cache::L1Policy;
+
 /// L1/L2 settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheSettings {
@@ -12,6 +14,8 @@ pub struct CacheSettings {
     pub l1_size_mb: Option<u64>,
     /// `CACHE_L1_TTL_MS`.
     pub l1_ttl_ms: Option<u64>,
+    /// `CACHE_L1_POLICY`: the L1 eviction policy (`default` is the product's).
+    pub l1_policy: L1Policy,
     /// `CACHE_L2_ENABLED`.
     pub l2_enabled: bool,
     /// `CACHE_USE_PRICE_MATRIX`.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pairwarm::cache::{RedisTls, RedisUrl};
+use pairwarm::cache::L1Policy;
 use pairwarm::container::WarmingConfig;
 use pairwarm::strategy::StrategyConfig;
 
@@ -253,6 +254,7 @@ impl Draft {
                 cache: CacheSettings {
                     l1_size_mb: None,
                     l1_ttl_ms: None,
+                    l1_policy: L1Policy::Default,
                     l2_enabled: true,
                     use_price_matrix: false,
                 },

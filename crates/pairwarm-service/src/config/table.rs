@@ -472,6 +472,20 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "CACHE_L1_POLICY",
+                "l1-policy",
+                Fallback::Value("default"),
+                Kind::Text(
+                    "default, lru, quickcache, quickcache-adaptive, s3fifo, wtinylfu or wtinylfu-fixed",
+                ),
+                Restart,
+                "L1 eviction policy, named as `pairwarm simulate --l1-policy` names it; `default` is W-TinyLFU with an adaptive window (docs/simulation.md says why), `lru` the original's.",
+                |d, v| {
+                    d.config.cache.l1_policy = v.text()?.parse().map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+            row(
                 "CACHE_L2_ENABLED",
                 "l2-enabled",
                 Fallback::Value("true"),

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use pairwarm::cache::L1Policy;
 use pairwarm::container::Profile;
 
 use super::*;
@@ -32,6 +33,7 @@ fn defaults() {
         CacheSettings {
             l1_size_mb: None,
             l1_ttl_ms: None,
+            l1_policy: L1Policy::Default,
             l2_enabled: true,
             use_price_matrix: false
         }
@@ -135,7 +137,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        68,
+        69,
         "a new setting? update this count and the docs"
     );
 }
@@ -220,6 +222,24 @@ fn production_requires_a_signing_key() {
     assert!(!dev.is_production() && dev.signing_keys().is_none());
 }
 
+#[test]
+fn l1_policy_is_named_as_simulate_names_it() {
+    for (raw, policy) in [
+        ("lru", L1Policy::Lru),
+        ("S3FIFO", L1Policy::S3Fifo),
+        (" wtinylfu-fixed ", L1Policy::WTinyLfuFixed),
+        ("default", L1Policy::Default),
+    ] {
+        let c = config(&[("CACHE_L1_POLICY", raw)]).unwrap();
+        assert_eq!(c.cache.l1_policy, policy, "{raw}");
+    }
+    let err = one_error(&[("CACHE_L1_POLICY", "arc")]).to_string();
+    assert!(
+        err.contains("quickcache-adaptive"),
+        "names the accepted form: {err}"
+    );
+}
+
 const BAD: &[(&str, &str)] = &[
     ("WARMING_PROFILE", "qa"),
     ("WARMING_STRATEGY", "lru"),
@@ -233,6 +253,7 @@ const BAD: &[(&str, &str)] = &[
     ("METRICS_PREFIX", "9bad"),
     ("CACHE_L1_SIZE", "64MB"),
     ("CACHE_L1_TTL_MS", "0"),
+    ("CACHE_L1_POLICY", "arc"),
     ("CACHE_L2_ENABLED", "2"),
     ("CACHE_USE_PRICE_MATRIX", "y"),
     ("REDIS_URL", "localhost:6379"),

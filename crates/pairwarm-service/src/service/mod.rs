@@ -115,6 +115,7 @@ impl ServiceBuilder {
             HierarchicalCache::builder()
                 .l1_size_mb(l1_size_mb)
                 .l1_ttl(config.cache.l1_ttl_ms.map(Duration::from_millis))
+                .l1_policy(config.cache.l1_policy)
                 .use_price_matrix(config.cache.use_price_matrix)
                 .l2_enabled(config.cache.l2_enabled)
                 .interner(interner.clone())

@@ -765,6 +765,25 @@ impl<L: L2Store> HierarchicalCache<L> {
         (true, evicted)
     }
 
+    /// The original system's warm (`cache.set` of the fetched value): inserted like any
+    /// load, whatever it displaces — most recent in LRU. Kept only to reproduce the
+    /// original as a baseline (`pairwarm simulate`'s strategy runs without `+guarded`); the
+    /// product warms with [`HierarchicalCache::promote`]. Keeps a newer L1 price.
+    pub fn promote_unguarded(&self, id: PairId, price: Price) -> (bool, Evictions) {
+        if let Some(current) = self.l1.peek(id)
+            && self.fresh(current)
+            && (current.price.block, current.price.ts_ms) > (price.block, price.ts_ms)
+        {
+            return (false, Evictions::default());
+        }
+        let (done, evicted) = self.insert_l1(id, price, Insert::Load);
+        if done == Inserted::Skipped {
+            return (false, evicted);
+        }
+        self.counters.promoted();
+        (true, evicted)
+    }
+
     /// Renews a price that is in L1 (refresh-ahead): the value and its TTL clock are
     /// replaced in place, the eviction policy is not told (a refresh is not a read). A
     /// pair no longer in L1 is left out. Returns whether it was refreshed.

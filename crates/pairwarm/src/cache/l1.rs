@@ -31,9 +31,14 @@ pub enum L1Policy {
     #[default]
     Default,
     /// Strict least-recently-used, the original system's policy, kept so its behaviour
-    /// can be reproduced and compared. Warmed entries are guarded as in every policy (a
-    /// free or expired slot only, entering as least recent), where the original inserted
-    /// them as most recent. One mutex per cache.
+    /// can be reproduced and compared. A warm ([`HierarchicalCache::promote`]) takes only a
+    /// free or expired slot, entering as least recent; the original inserted warms as most
+    /// recent whatever they displaced, which
+    /// [`HierarchicalCache::promote_unguarded`] reproduces for the baseline. One mutex per
+    /// cache.
+    ///
+    /// [`HierarchicalCache::promote`]: super::HierarchicalCache::promote
+    /// [`HierarchicalCache::promote_unguarded`]: super::HierarchicalCache::promote_unguarded
     Lru,
     /// quick_cache's scan-resistant policy with a fixed 90% hot share (the previous default).
     QuickCache,

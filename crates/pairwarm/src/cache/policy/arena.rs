@@ -4,13 +4,18 @@
 
 use std::collections::HashMap;
 
+use super::speculation::Speculation;
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
 use crate::pair::PairId;
 
 pub(super) const NIL: u32 = u32::MAX;
-/// Queues a policy can thread its nodes on.
-pub(super) const QUEUES: usize = 3;
+/// Queues a policy can thread its nodes on: three of its own, plus [`SPECULATIVE`].
+pub(super) const QUEUES: usize = 4;
+/// The queue of warmed entries not read yet (shared by every policy): a FIFO of at most
+/// the policy's speculative quota, outside the policy's own segments. A read or a write
+/// of one of them hands it to the policy as if it had just been loaded.
+pub(super) const SPECULATIVE: u8 = 3;
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Node {
@@ -33,6 +38,8 @@ pub(super) struct Arena {
     front: [u32; QUEUES],
     back: [u32; QUEUES],
     lens: [usize; QUEUES],
+    /// How many slots unread guesses may hold.
+    speculation: Speculation,
 }
 
 impl Arena {
@@ -47,6 +54,30 @@ impl Arena {
             front: [NIL; QUEUES],
             back: [NIL; QUEUES],
             lens: [0; QUEUES],
+            speculation: Speculation::new(super::speculative_quota(capacity)),
+        }
+    }
+
+    /// A guess was read (or written): it joins queue `q` as a demand load would, and counts
+    /// for speculation.
+    pub(super) fn guess_taken(&mut self, ix: u32, q: u8) {
+        self.move_back(ix, q);
+        self.speculation.guess_read();
+    }
+
+    /// A read of `id` missed (feeds the speculation gate's marginal-slot measure).
+    #[inline]
+    pub(super) fn missed(&mut self, id: PairId) {
+        self.speculation.missed(id);
+    }
+
+    /// Evicts unread guesses beyond the gate's limit while the arena holds more than
+    /// `max_len` entries (guesses are the first to go once they stopped paying).
+    pub(super) fn trim_speculative(&mut self, max_len: usize, evicted: &mut Evictions) {
+        while self.len() > max_len && self.queue_len(SPECULATIVE) > self.speculation.limit() {
+            if !self.evict_speculative(evicted) {
+                break;
+            }
         }
     }
 
@@ -82,13 +113,6 @@ impl Arena {
     pub(super) fn insert_back(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
         let ix = self.alloc(id, entry, q, freq);
         self.link_back(q, ix);
-        ix
-    }
-
-    /// A new node at the front of `q` (the next to leave it).
-    pub(super) fn insert_front(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
-        let ix = self.alloc(id, entry, q, freq);
-        self.link_front(q, ix);
         ix
     }
 
@@ -161,37 +185,90 @@ impl Arena {
 
     /// Evicts a node: removes it and reports its id.
     pub(super) fn evict(&mut self, ix: u32, evicted: &mut Evictions) -> PairId {
-        let gone = self.remove(ix).id;
-        evicted.push(gone);
-        gone
+        let node = self.remove(ix);
+        if node.queue != SPECULATIVE {
+            self.speculation.evicted(node.id);
+        }
+        evicted.push(node.id);
+        node.id
     }
 
-    /// The guarded admission of a warmed entry, shared by the hand-written policies: into a
-    /// free slot, or in place of `victim` (the policy's next victim) only if it expired
-    /// (stored before `stale_before_ms`); it enters at the front of `q` (the next to go)
-    /// with `freq`. Returns what it did and the evicted victim's id, if any.
+    /// The admission of a warmed entry, shared by the hand-written policies. A warm is a
+    /// guess: it enters the back of the [`SPECULATIVE`] FIFO and, when L1 is full, takes
+    /// the slot of (in this order) the policy's next victim if that expired (stored before
+    /// `stale_before_ms`), the oldest unread guess once the gate's limit is held, and —
+    /// only while the speculation gate is open (guesses out-earn the marginal slot,
+    /// [`Speculation`]) — `displaceable`: the policy's cheapest *probationary* entry,
+    /// never a protected one. With nothing to take, the warm is skipped (and remembered by the
+    /// gate). So a wrong guess only displaces another guess or a probation candidate, and
+    /// guesses that do not pay take no live entry's slot.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn admit_guess(
         &mut self,
         id: PairId,
         entry: L1Entry,
-        (q, freq): (u8, u8),
         capacity: usize,
-        victim: Option<u32>,
+        (next, displaceable): (Option<u32>, Option<u32>),
         stale_before_ms: u64,
         evicted: &mut Evictions,
-    ) -> (Inserted, Option<PairId>) {
-        let mut gone = None;
+    ) -> Inserted {
         if self.len() >= capacity {
-            match victim {
-                Some(v) if self.node(v).entry.stored_ms < stale_before_ms => {
-                    gone = Some(self.evict(v, evicted));
+            let limit = self.speculation.limit();
+            let guesses = self.queue_len(SPECULATIVE);
+            let take = match next {
+                Some(v) if self.node(v).entry.stored_ms < stale_before_ms => Some(v),
+                // A guess for a guess displaces nothing real.
+                _ if guesses > 0 && guesses >= limit => self.front(SPECULATIVE),
+                _ if limit > 0 => displaceable,
+                _ => None,
+            };
+            match take {
+                Some(v) => {
+                    self.evict(v, evicted);
                 }
-                _ => return (Inserted::Skipped, None),
+                None => {
+                    self.speculation.turned_away(id);
+                    return Inserted::Skipped;
+                }
             }
         }
-        self.insert_front(id, entry, q, freq);
-        (Inserted::Added, gone)
+        self.insert_back(id, entry, SPECULATIVE, 0);
+        Inserted::Added
+    }
+
+    /// [`Arena::admit_guess`] for the CLOCK-style policies (S3-FIFO, quick_cache's): the
+    /// next victim is the front of `probation` (else of `main`), and a guess may displace
+    /// it only if it was never referenced (it would leave next anyway).
+    pub(super) fn admit_guess_clock(
+        &mut self,
+        (id, entry): (PairId, L1Entry),
+        capacity: usize,
+        (probation, main): (u8, u8),
+        stale_before_ms: u64,
+        evicted: &mut Evictions,
+    ) -> Inserted {
+        let next = self.front(probation).or_else(|| self.front(main));
+        let unreferenced = self.front(probation).filter(|&ix| self.node(ix).freq == 0);
+        self.admit_guess(
+            id,
+            entry,
+            capacity,
+            (next, unreferenced),
+            stale_before_ms,
+            evicted,
+        )
+    }
+
+    /// Evicts the oldest unread guess, if any (a policy's last resort when its own
+    /// segments are empty).
+    pub(super) fn evict_speculative(&mut self, evicted: &mut Evictions) -> bool {
+        match self.front(SPECULATIVE) {
+            Some(ix) => {
+                self.evict(ix, evicted);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(super) fn clear(&mut self) {
@@ -201,6 +278,7 @@ impl Arena {
         self.front = [NIL; QUEUES];
         self.back = [NIL; QUEUES];
         self.lens = [0; QUEUES];
+        self.speculation.clear();
     }
 
     fn link_back(&mut self, q: u8, ix: u32) {
@@ -218,24 +296,6 @@ impl Arena {
             self.nodes[old as usize].next = ix;
         }
         self.back[qi] = ix;
-        self.lens[qi] += 1;
-    }
-
-    fn link_front(&mut self, q: u8, ix: u32) {
-        let qi = q as usize;
-        let old = self.front[qi];
-        {
-            let n = &mut self.nodes[ix as usize];
-            n.prev = NIL;
-            n.next = old;
-            n.queue = q;
-        }
-        if old == NIL {
-            self.back[qi] = ix;
-        } else {
-            self.nodes[old as usize].prev = ix;
-        }
-        self.front[qi] = ix;
         self.lens[qi] += 1;
     }
 

@@ -10,7 +10,7 @@
 //!
 //! Hand-written because quick_cache cannot change `hot_allocation` after construction.
 
-use super::arena::Arena;
+use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
@@ -69,7 +69,15 @@ impl HotCold {
         {
             self.hot_max = Self::clamp_hot(self.capacity, self.hot_max as i64 + adjust);
         }
-        let ix = found?;
+        let Some(ix) = found else {
+            self.arena.missed(id);
+            return None;
+        };
+        if self.arena.node(ix).queue == SPECULATIVE {
+            // A warmed entry's first read: from now on it is what a demand load would be.
+            self.arena.guess_taken(ix, COLD);
+            return Some(self.arena.node(ix).entry);
+        }
         let node = self.arena.node_mut(ix);
         node.freq = (node.freq + 1).min(MAX_REF);
         Some(node.entry)
@@ -83,28 +91,26 @@ impl HotCold {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
+            if kind == Insert::Write && self.arena.node(ix).queue == SPECULATIVE {
+                // Overwritten before it was read: not a guess that paid.
+                self.arena.move_back(ix, COLD);
+            }
             return self.arena.replace(ix, entry, kind, MAX_REF);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm { stale_before_ms } => {
-                // A guess goes to the front of the cold ring, unreferenced (the next victim).
-                let victim = self.arena.front(COLD).or_else(|| self.arena.front(HOT));
-                self.arena
-                    .admit_guess(
-                        id,
-                        entry,
-                        (COLD, 0),
-                        self.capacity,
-                        victim,
-                        stale_before_ms,
-                        evicted,
-                    )
-                    .0
-            }
+            Insert::Warm { stale_before_ms } => self.arena.admit_guess_clock(
+                (id, entry),
+                self.capacity,
+                (COLD, HOT),
+                stale_before_ms,
+                evicted,
+            ),
             Insert::Write | Insert::Load => {
                 let returning = self.ghosts.take(id);
                 let enter_hot = returning || self.arena.queue_len(HOT) < self.hot_max;
+                self.arena
+                    .trim_speculative(self.capacity.saturating_sub(1), evicted);
                 while self.arena.len() >= self.capacity {
                     if !self.advance_cold(evicted) {
                         break;
@@ -158,7 +164,7 @@ impl HotCold {
             self.arena.evict(ix, evicted);
             return true;
         }
-        false
+        self.arena.evict_speculative(evicted)
     }
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {

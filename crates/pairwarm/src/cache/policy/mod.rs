@@ -16,6 +16,7 @@ mod ghost;
 mod hotcold;
 mod s3fifo;
 mod sketch;
+mod speculation;
 mod wtinylfu;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +30,15 @@ pub(crate) use wtinylfu::WTinyLfu;
 use super::entry::{Evictions, L1Entry};
 use crate::pair::PairId;
 
+/// Share of a policy's capacity that unread warmed entries may hold at most, while they
+/// pay for it (see [`Insert::Warm`] and `speculation.rs`).
+const SPECULATIVE_SHARE: f64 = 1.0 / 32.0;
+
+/// Unread warmed entries a policy of `capacity` holds at most (at least one).
+pub(super) fn speculative_quota(capacity: usize) -> usize {
+    ((capacity as f64 * SPECULATIVE_SHARE).round() as usize).max(1)
+}
+
 /// Why a value is put into L1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insert {
@@ -36,10 +46,14 @@ pub enum Insert {
     Write,
     /// A value loaded after a read missed (the read was already counted as the access).
     Load,
-    /// A warmed (predicted) value: a guess. It is admitted only into a free slot or in
-    /// place of the policy's next victim if that victim has expired (stored before
-    /// `stale_before_ms`; 0 without a TTL), so it never displaces a live entry. It enters
-    /// as the next victim itself: unread, it is the first to go.
+    /// A warmed (predicted) value: a guess. The hand-written policies hold unread guesses
+    /// in a FIFO of their own. A full L1 gives a guess the slot of an expired victim
+    /// (stored before `stale_before_ms`; 0 without a TTL); and, only while guesses have
+    /// been earning more hits per slot than the cache's marginal slots (measured with
+    /// ghosts), the slot of the oldest unread guess once 1/32 of the capacity is held, or
+    /// of the policy's next *probationary* victim — never a protected entry. A guess that
+    /// is read joins the policy as if it had just been loaded. LRU admits a guess only into
+    /// a free or expired slot, as least recent.
     Warm {
         /// Entries stored before this clock time (ms) are expired.
         stale_before_ms: u64,

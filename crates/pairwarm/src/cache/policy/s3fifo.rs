@@ -8,7 +8,7 @@
 //! zero frequency; in a price cache every update is such an insert, so hot pools would be
 //! demoted on every price change. Here an update is an access and keeps the entry's place.
 
-use super::arena::Arena;
+use super::arena::{Arena, SPECULATIVE};
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
@@ -48,7 +48,15 @@ impl S3Fifo {
     }
 
     pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
-        let ix = self.arena.find(id)?;
+        let Some(ix) = self.arena.find(id) else {
+            self.arena.missed(id);
+            return None;
+        };
+        if self.arena.node(ix).queue == SPECULATIVE {
+            // A warmed entry's first read: from now on it is what a demand load would be.
+            self.arena.guess_taken(ix, SMALL);
+            return Some(self.arena.node(ix).entry);
+        }
         let node = self.arena.node_mut(ix);
         node.freq = (node.freq + 1).min(MAX_FREQ);
         Some(node.entry)
@@ -62,27 +70,24 @@ impl S3Fifo {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
+            if kind == Insert::Write && self.arena.node(ix).queue == SPECULATIVE {
+                // Overwritten before it was read: not a guess that paid.
+                self.arena.move_back(ix, SMALL);
+            }
             return self.arena.replace(ix, entry, kind, MAX_FREQ);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
-            Insert::Warm { stale_before_ms } => {
-                // A guess enters at the front of the small queue, unreferenced: the next
-                // victim.
-                let victim = self.arena.front(SMALL).or_else(|| self.arena.front(MAIN));
-                self.arena
-                    .admit_guess(
-                        id,
-                        entry,
-                        (SMALL, 0),
-                        self.capacity,
-                        victim,
-                        stale_before_ms,
-                        evicted,
-                    )
-                    .0
-            }
+            Insert::Warm { stale_before_ms } => self.arena.admit_guess_clock(
+                (id, entry),
+                self.capacity,
+                (SMALL, MAIN),
+                stale_before_ms,
+                evicted,
+            ),
             Insert::Write | Insert::Load => {
+                self.arena
+                    .trim_speculative(self.capacity.saturating_sub(1), evicted);
                 while self.arena.len() >= self.capacity {
                     if !self.evict(evicted) {
                         break;
@@ -126,14 +131,14 @@ impl S3Fifo {
             self.arena.evict(ix, evicted);
             return true;
         }
-        // Main empty: the small queue is all there is.
+        // Main empty: the small queue is all there is, then unread guesses.
         match self.arena.front(SMALL) {
             Some(ix) => {
                 let gone = self.arena.evict(ix, evicted);
                 self.ghosts.push(gone);
                 true
             }
-            None => false,
+            None => self.arena.evict_speculative(evicted),
         }
     }
 

@@ -13,7 +13,7 @@
 //! TinyLFU with a fixed (or no) window, and neither exposes what a speculative (warmed)
 //! insert needs.
 
-use super::arena::Arena;
+use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::sketch::FrequencySketch;
 use super::{Insert, Inserted};
@@ -37,9 +37,6 @@ const INITIAL_WINDOW: f64 = 0.5;
 /// A candidate this frequent is admitted at random 1 time in 128 even if it loses, so an
 /// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
 const RANDOM_ADMIT_FREQUENCY: u8 = 6;
-/// `Node::freq` of a warmed entry not read yet (0 otherwise): it defends its slot with no
-/// frequency, so a guess never makes the policy turn away an entry that was requested.
-const SPECULATIVE: u8 = 1;
 
 pub(crate) struct WTinyLfu {
     arena: Arena,
@@ -92,25 +89,27 @@ impl WTinyLfu {
     pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
         self.sketch.increment(id);
         let found = self.arena.find(id);
-        if let Some(ix) = found {
-            self.touch(ix);
+        // The climber judges the policy, not the warmer: a hit on an unread warmed entry
+        // is one the policy alone would have missed.
+        let own_hit = found.is_some_and(|ix| self.arena.node(ix).queue != SPECULATIVE);
+        match found {
+            Some(ix) => self.touch(ix),
+            None => self.arena.missed(id),
         }
-        if let Some(adjust) = self
-            .climber
-            .as_mut()
-            .and_then(|c| c.record(found.is_some()))
-        {
+        if let Some(adjust) = self.climber.as_mut().and_then(|c| c.record(own_hit)) {
             let window = (self.window_max as i64 + adjust).max(1) as usize;
             self.set_window(window);
         }
         found.map(|ix| self.arena.node(ix).entry)
     }
 
-    /// A hit: LRU move within window/protected, promotion from probation.
+    /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's
+    /// first access makes it what a demand load would have made it: the newest of the
+    /// window (it may overflow the window until the next insert rebalances).
     fn touch(&mut self, ix: u32) {
-        self.arena.node_mut(ix).freq = 0;
         match self.arena.node(ix).queue {
             WINDOW => self.arena.move_back(ix, WINDOW),
+            SPECULATIVE => self.arena.guess_taken(ix, WINDOW),
             PROBATION => {
                 self.arena.move_back(ix, PROTECTED);
                 self.demote_protected();
@@ -139,7 +138,12 @@ impl WTinyLfu {
             self.arena.node_mut(ix).entry = entry;
             if kind == Insert::Write {
                 self.sketch.increment(id);
-                self.touch(ix);
+                if self.arena.node(ix).queue == SPECULATIVE {
+                    // Overwritten before it was read: not a guess that paid.
+                    self.arena.move_back(ix, WINDOW);
+                } else {
+                    self.touch(ix);
+                }
             }
             return Inserted::Replaced;
         }
@@ -159,10 +163,9 @@ impl WTinyLfu {
         }
     }
 
-    /// A warmed entry is a guess: it takes a free slot or the slot of an expired victim,
-    /// never a live entry, and enters at the front of probation (the next victim), so a
-    /// wrong guess leaves before anything that was read. (Admitting it against a live
-    /// victim by TinyLFU frequency was measured too: it cost up to 0.3 points.)
+    /// A warmed entry is a guess (see [`Insert::Warm`]): it may displace an expired
+    /// victim, an older unread guess, or probation's next victim — never the window's or
+    /// protected entries.
     fn insert_speculative(
         &mut self,
         id: PairId,
@@ -170,24 +173,23 @@ impl WTinyLfu {
         stale_before_ms: u64,
         evicted: &mut Evictions,
     ) -> Inserted {
-        let victim = self.victim();
-        self.arena
-            .admit_guess(
-                id,
-                entry,
-                (PROBATION, SPECULATIVE),
-                self.capacity,
-                victim,
-                stale_before_ms,
-                evicted,
-            )
-            .0
+        let next = self.victim();
+        let probation = self.arena.front(PROBATION);
+        self.arena.admit_guess(
+            id,
+            entry,
+            self.capacity,
+            (next, probation),
+            stale_before_ms,
+            evicted,
+        )
     }
 
-    /// Main's next victim (probation first), or the window's if main is empty.
+    /// Main's next victim (probation first), then unread guesses, then the window's.
     fn victim(&self) -> Option<u32> {
         self.arena
             .front(PROBATION)
+            .or_else(|| self.arena.front(SPECULATIVE))
             .or_else(|| self.arena.front(PROTECTED))
             .or_else(|| self.arena.front(WINDOW))
     }
@@ -195,6 +197,7 @@ impl WTinyLfu {
     /// Moves window overflow into main (with TinyLFU admission when full) and evicts down to
     /// the capacity.
     fn rebalance(&mut self, evicted: &mut Evictions) {
+        self.arena.trim_speculative(self.capacity, evicted);
         while self.arena.queue_len(WINDOW) > self.window_max {
             let Some(candidate) = self.arena.front(WINDOW) else {
                 break;
@@ -206,6 +209,7 @@ impl WTinyLfu {
             let victim = self
                 .arena
                 .front(PROBATION)
+                .or_else(|| self.arena.front(SPECULATIVE))
                 .or_else(|| self.arena.front(PROTECTED));
             match victim {
                 Some(victim) if self.admit(candidate, victim) => {
@@ -227,7 +231,7 @@ impl WTinyLfu {
     }
 
     fn admit(&mut self, candidate: u32, victim: u32) -> bool {
-        if self.arena.node(victim).freq == SPECULATIVE {
+        if self.arena.node(victim).queue == SPECULATIVE {
             return true;
         }
         let c = self.sketch.frequency(self.arena.node(candidate).id);
@@ -255,5 +259,75 @@ impl WTinyLfu {
         if let Some(c) = &mut self.climber {
             c.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Price;
+
+    fn entry() -> L1Entry {
+        L1Entry {
+            price: Price::new(1.0, 0, 0),
+            stored_ms: 0,
+        }
+    }
+
+    const WARM: Insert = Insert::Warm { stale_before_ms: 0 };
+
+    /// A warm into a full cache is turned away until guesses have shown they earn more than
+    /// the marginal slots; then it takes probation's next victim (never a protected entry)
+    /// and, once the quota of unread guesses is held, the oldest unread guess.
+    #[test]
+    fn warms_displace_only_probation_and_only_once_guesses_pay() {
+        let id = PairId::from_raw;
+        let mut p = WTinyLfu::new(64, false);
+        let mut ev = Evictions::default();
+        for i in 0..64 {
+            p.insert(id(i), entry(), Insert::Write, &mut ev);
+        }
+        for i in 0..64 {
+            p.get(id(i));
+        }
+        assert!(ev.is_empty());
+        assert_eq!(p.len(), 64);
+        assert_eq!(
+            p.insert(id(1000), entry(), WARM, &mut ev),
+            Inserted::Skipped
+        );
+        // Guesses turned away and then read (misses they would have served) open the gate.
+        for g in 2000..2008 {
+            assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
+            assert!(p.get(id(g)).is_none());
+        }
+        let probation_front = |p: &WTinyLfu| p.arena.front(PROBATION).map(|ix| p.arena.node(ix).id);
+        let protected: Vec<PairId> = (0..64)
+            .map(id)
+            .filter(|&i| {
+                p.arena
+                    .find(i)
+                    .is_some_and(|ix| p.arena.node(ix).queue == PROTECTED)
+            })
+            .collect();
+        assert!(!protected.is_empty());
+        // The quota at 64 entries is 2 guesses: each of the first two takes probation's
+        // next victim.
+        for g in [3000, 3001] {
+            let victim = probation_front(&p).expect("probation is not empty");
+            ev = Evictions::default();
+            assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Added);
+            assert_eq!(ev.iter().collect::<Vec<_>>(), vec![victim]);
+            assert!(!protected.contains(&victim));
+        }
+        // The third replaces the oldest unread guess.
+        ev = Evictions::default();
+        assert_eq!(p.insert(id(3002), entry(), WARM, &mut ev), Inserted::Added);
+        assert_eq!(ev.iter().collect::<Vec<_>>(), vec![id(3000)]);
+        assert_eq!(p.len(), 64);
+        // A read guess becomes an ordinary entry of the window.
+        assert!(p.get(id(3001)).is_some());
+        let ix = p.arena.find(id(3001)).expect("present");
+        assert_eq!(p.arena.node(ix).queue, WINDOW);
     }
 }

@@ -1,0 +1,137 @@
+//! Whether guesses pay for their slots: the gate of the speculative region.
+//!
+//! Warmed entries not read yet hold slots of their own ([`super::arena::SPECULATIVE`]). Each
+//! such slot is taken from the real entries, so speculation pays only if a guess slot earns
+//! more hits than the cache's *marginal* slot would. Both are measured with ghosts (ids
+//! without values, as ARC measures its lists), so the measurement itself costs no slot:
+//! a hit a guess slot earned is a read of an unread guess, or a missed read of one of the
+//! last `quota` guesses that were *not* admitted; a hit `quota` more real slots would have
+//! earned is a missed read of one of the last `quota` real entries evicted. While guesses
+//! earn more, they may hold up to `quota` slots at capacity; otherwise none (they still
+//! take free or expired slots, and are the first to leave).
+//!
+//! Why a gate and not a fixed share: with a predictor that is right 2% of the time (update
+//! co-occurrence on our DEX traces) every slot given to guesses is a loss, and under an
+//! adaptive policy any change of contents moves its hill climber by up to ±1.5 points; with
+//! one that is right a third of the time (the pools' structure on the market traces) the
+//! same slots earn up to +6.8 points (docs/simulation.md).
+
+use super::ghost::Ghosts;
+use crate::pair::PairId;
+
+/// Scores are halved when their sum reaches this: the gate follows the last few dozen
+/// events, not the whole history.
+const HORIZON: f32 = 64.0;
+/// Hits guesses must earn beyond the marginal slots' before the gate opens: a couple of
+/// lucky guesses must not open it (every opening moves an adaptive policy's climber).
+const EVIDENCE: f32 = 8.0;
+/// And they must earn this many times the marginal slots' hits.
+const ADVANTAGE: f32 = 2.0;
+
+pub(super) struct Speculation {
+    quota: usize,
+    margin: Ghosts,
+    /// Guesses turned away (not admitted).
+    guesses: Ghosts,
+    guess_score: f32,
+    margin_score: f32,
+}
+
+impl Speculation {
+    pub(super) fn new(quota: usize) -> Self {
+        let quota = quota.max(1);
+        Self {
+            quota,
+            margin: Ghosts::new(quota),
+            guesses: Ghosts::new(quota),
+            guess_score: 0.0,
+            margin_score: 0.0,
+        }
+    }
+
+    /// Slots unread guesses may take from real entries now (0: free or expired ones only).
+    #[inline]
+    pub(super) fn limit(&self) -> usize {
+        if self.guess_score >= ADVANTAGE * self.margin_score + EVIDENCE {
+            self.quota
+        } else {
+            0
+        }
+    }
+
+    /// An unread guess was read: a hit a guess slot earned.
+    pub(super) fn guess_read(&mut self) {
+        self.guess_score += 1.0;
+        self.age();
+    }
+
+    /// A guess was turned away.
+    pub(super) fn turned_away(&mut self, id: PairId) {
+        self.guesses.push(id);
+    }
+
+    /// A real (non-guess) entry was evicted.
+    pub(super) fn evicted(&mut self, id: PairId) {
+        self.margin.push(id);
+    }
+
+    /// A read missed: a hit `quota` guess slots would have earned if `id` was among the
+    /// last `quota` guesses turned away, and one `quota` more real slots would have earned
+    /// if it was among the last `quota` real entries evicted.
+    pub(super) fn missed(&mut self, id: PairId) {
+        // Both ghosts hold `quota` ids, so raw counts compare per slot.
+        if self.guesses.take(id) {
+            self.guess_score += 1.0;
+        }
+        if self.margin.take(id) {
+            self.margin_score += 1.0;
+        }
+        self.age();
+    }
+
+    fn age(&mut self) {
+        if self.guess_score + self.margin_score >= HORIZON {
+            self.guess_score /= 2.0;
+            self.margin_score /= 2.0;
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.margin.clear();
+        self.guesses.clear();
+        self.guess_score = 0.0;
+        self.margin_score = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_only_while_guesses_out_earn_the_marginal_slot() {
+        let mut s = Speculation::new(8);
+        assert_eq!(s.limit(), 0, "closed until guesses prove themselves");
+        // Guesses turned away and then read (each would have been a hit): EVIDENCE of
+        // them open the gate.
+        for i in 0..8 {
+            assert_eq!(s.limit(), 0, "after {i} hits");
+            s.turned_away(PairId::from_raw(50 + i));
+            s.missed(PairId::from_raw(50 + i));
+        }
+        assert_eq!(s.limit(), 8);
+        // A miss on one of the last evicted real entries closes it again (8 < 2 x 1 + 8).
+        s.evicted(PairId::from_raw(1));
+        s.missed(PairId::from_raw(1));
+        assert_eq!(s.limit(), 0);
+        // Misses on ids neither guessed nor recently evicted count for nothing, and a
+        // ghost counts once.
+        s.missed(PairId::from_raw(100));
+        s.missed(PairId::from_raw(50));
+        assert_eq!(s.limit(), 0);
+        // Reads of admitted guesses count like ghost hits.
+        s.guess_read();
+        s.guess_read();
+        assert_eq!(s.limit(), 8);
+    }
+}
