@@ -233,11 +233,7 @@ impl<L: L2Store> Processor<L> {
     }
 
     /// The batch's write-through (L1, then L2 in one round trip); counts a failure.
-    async fn write(
-        &self,
-        batch: &Prepared,
-        updates: &[PriceUpdate],
-    ) -> Result<(), L2WriteFailed> {
+    async fn write(&self, batch: &Prepared, updates: &[PriceUpdate]) -> Result<(), L2WriteFailed> {
         match self.cache.set_many(&batch.writes).await {
             Ok(_) => {
                 self.counters.l2_write_failing.store(0, Ordering::Relaxed);

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pairwarm::cache::{RedisTls, RedisUrl};
 use pairwarm::cache::L1Policy;
+use pairwarm::cache::{RedisTls, RedisUrl};
 use pairwarm::container::WarmingConfig;
 use pairwarm::strategy::StrategyConfig;
 
