@@ -113,6 +113,7 @@ fn populated(prefix: &str) -> WarmingMetrics {
     m.stream_dead_letter_reason("bad_json").inc();
     m.stream_bad_updates("bad_address").inc_by(2);
     m.stream_signature_failures("unsigned").inc();
+    m.l2_write_failures().inc_by(3);
     m
 }
 
@@ -234,6 +235,7 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     assert_eq!(v(dl, &[("reason", "malformed")]), 1.0);
     assert_eq!(v(dl, &[("reason", "max_deliveries")]), 0.0);
     assert_eq!(v("arbitrage_stream_consumer_lag", &[]), 12.0);
+    assert_eq!(v("arbitrage_cache_l2_write_failures_total", &[]), 3.0);
 
     // L2's entry count was never set: no fake 0 series.
     let entries = exp.families.get("arbitrage_cache_entries").unwrap();
