@@ -73,13 +73,17 @@ format_args() {
 }
 per_entry() { if [ "$1" = original ]; then echo "$BATCH"; else echo 1; fi; }
 
-# Entries of `stream` added and not yet acknowledged by group `pairwarm`.
+# Entries of `stream` added and not yet acknowledged by group `pairwarm`. (awk reads all of
+# redis-cli's output: exiting early would kill it with SIGPIPE, which pipefail turns into
+# the script's exit.)
 backlog() {
   local stream=$1 added read pending
-  added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; print; exit}')
-  read=$(cli XINFO GROUPS "$stream" | awk '/^entries-read$/{getline; print; exit}')
-  pending=$(cli XINFO GROUPS "$stream" | awk '/^pending$/{getline; print; exit}')
-  echo $((${added:-0} - ${read:-0} + ${pending:-0}))
+  added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; v = $0} END {print v}')
+  read=$(cli XINFO GROUPS "$stream" | awk '/^entries-read$/{getline; v = $0} END {print v}')
+  pending=$(cli XINFO GROUPS "$stream" | awk '/^pending$/{getline; v = $0} END {print v}')
+  # The counters come from separate calls: clamp the few that straddle an ack.
+  local b=$((${added:-0} - ${read:-0} + ${pending:-0}))
+  echo $((b < 0 ? 0 : b))
 }
 
 # redis-server's CPU time so far, in clock ticks.
@@ -180,7 +184,7 @@ sustained() {
     fi
   fi
   local fed cpu_feed cpu_serve added elapsed
-  added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; print; exit}')
+  added=$(cli XINFO STREAM "$stream" | awk '/^entries-added$/{getline; v = $0} END {print v}')
   elapsed=$((SECONDS - started))
   stop "$feed_pid"
   feed_pid=""
