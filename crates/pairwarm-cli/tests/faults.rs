@@ -220,8 +220,9 @@ fn one_of_two_instances_killed_loses_nothing() {
     );
     wait_all_acknowledged(&redis, N, || a.ctx());
     let recovered_in = killed.elapsed();
-    // Two instances write concurrently and the claimed entries are written late: only a
-    // newer-wins L2 write keeps the newest price, so staleness is reported, not asserted.
+    // Two instances write concurrently and the claimed entries are written late; the
+    // newer-wins L2 write keeps the newest price, but two updates of one pool that arrived
+    // in the same millisecond cannot be ordered, so staleness is reported, not asserted.
     let audit = l2_audit(&mut conn, STREAM);
     eprintln!("L2 after two instances: {audit:?}");
     let missing = audit.missing;

@@ -121,6 +121,7 @@ fn populated(prefix: &str) -> WarmingMetrics {
         evictions: 17,
         ..TrackerStats::default()
     });
+    m.l2_write_failures().inc_by(3);
     m
 }
 
@@ -249,6 +250,7 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     assert_eq!(v("arbitrage_warming_shadow_mode", &[]), 1.0);
     assert_eq!(v("arbitrage_correlation_pairs_capacity", &[]), 5_000.0);
     assert_eq!(v("arbitrage_correlation_pairs_evicted_total", &[]), 17.0);
+    assert_eq!(v("arbitrage_cache_l2_write_failures_total", &[]), 3.0);
 
     // L2's entry count was never set: no fake 0 series.
     let entries = exp.families.get("arbitrage_cache_entries").unwrap();
