@@ -1,12 +1,13 @@
 //! `Address::parse` on arbitrary UTF-8.
 //!
-//! Invariants: an accepted address displays as 42 characters, `0x` and lowercase hex, equal
-//! to the input up to ASCII case, and re-parses to the same address; a rejection's message
-//! is bounded (inputs are clipped).
+//! Invariants: an accepted EVM address displays as 42 characters, `0x` and lowercase hex,
+//! equal to the input up to ASCII case; an accepted base58 (Solana) address is 32 bytes and
+//! displays exactly as the input (base58 is case-sensitive and canonical); both re-parse
+//! to the same address; a rejection's message is bounded (inputs are clipped).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm::pair::Address;
+use pairwarm::pair::{Address, AddressKind};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
@@ -15,18 +16,23 @@ fuzz_target!(|data: &[u8]| {
     match Address::parse(input) {
         Ok(address) => {
             let shown = address.to_string();
-            assert_eq!(shown.len(), 42, "{shown}");
-            assert!(shown.starts_with("0x"), "{shown}");
-            assert!(
-                shown[2..]
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-                "{shown}"
-            );
-            assert!(
-                shown.eq_ignore_ascii_case(input),
-                "{input:?} shown as {shown}"
-            );
+            match address.kind() {
+                AddressKind::Evm => {
+                    assert_eq!(shown.len(), 42, "{shown}");
+                    assert!(shown.starts_with("0x"), "{shown}");
+                    assert!(
+                        shown[2..]
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                        "{shown}"
+                    );
+                    assert!(shown.eq_ignore_ascii_case(input), "{input:?} shown as {shown}");
+                }
+                AddressKind::Base58 => {
+                    assert_eq!(address.as_bytes().len(), 32);
+                    assert_eq!(shown, input, "base58 keeps its text exactly");
+                }
+            }
             assert_eq!(Address::parse(&shown).ok(), Some(address));
         }
         Err(e) => {

@@ -1,18 +1,28 @@
 //! Invariants shared by the fuzz targets.
 
-use pairwarm_service::entry::{EntryError, parse_entry, to_fields};
+use pairwarm_service::entry::{
+    BadUpdates, EntryError, EntryFormat, EntryRules, MAX_BAD_SAMPLES, PriceUpdate, encode_batch,
+    encode_update, parse_entry, to_fields,
+};
 
 /// Every label [`EntryError::reason`] may return (the dead-letter `reason` field and the
-/// metric label: a closed set keeps the metric's cardinality bounded).
-pub const ENTRY_REASONS: [&str; 9] = [
+/// metric labels: a closed set keeps the metrics' cardinality bounded).
+pub const ENTRY_REASONS: [&str; 16] = [
     "missing_field",
     "bad_address",
     "bad_chain",
+    "unknown_chain",
     "bad_price",
+    "bad_reserve",
     "bad_number",
     "bad_field",
+    "not_an_object",
     "bad_json",
+    "bad_envelope",
+    "unknown_format",
     "too_large",
+    "unsigned",
+    "bad_signature",
     "chain_limit",
 ];
 
@@ -23,25 +33,63 @@ pub const ENTRY_REASONS: [&str; 9] = [
 /// for that and still catches a value that is not clipped.
 pub const MAX_MESSAGE_LEN: usize = 2048;
 
-/// Parses `fields` as a stream entry and checks what the parser promises:
-/// - accepted: the price is finite and > 0, and [`to_fields`] re-encodes it to fields
-///   that parse back to the same update (what `pairwarm feed` writes, `serve` reads);
+const STREAM: &str = "stream:price-updates";
+
+/// Parses `fields` as a stream entry (default rules: no key, the original's chains) and
+/// checks what the parser promises:
+/// - accepted: every update's price is finite and > 0; refused updates inside an envelope
+///   have documented reasons and at most [`MAX_BAD_SAMPLES`] samples; the updates
+///   re-encode (flat: [`to_fields`]; the original's: [`encode_update`] / [`encode_batch`],
+///   what `pairwarm feed` writes) to an entry that parses back to equal updates;
 /// - rejected: `reason()` is a documented label and the message is bounded.
 pub fn check_entry<K: AsRef<[u8]>, V: AsRef<[u8]>>(fields: &[(K, V)]) {
-    match parse_entry(fields) {
-        Ok(update) => {
-            assert!(
-                update.price.is_finite() && update.price > 0.0,
-                "accepted price {}",
-                update.price
-            );
-            let encoded = to_fields(&update);
-            match parse_entry(&encoded) {
-                Ok(again) => assert_eq!(again, update, "re-encoded as {encoded:?}"),
-                Err(e) => panic!("{update:?} re-encoded as {encoded:?} is rejected: {e}"),
+    let rules = EntryRules::default();
+    let mut out = Vec::new();
+    let mut bad = BadUpdates::default();
+    match parse_entry(STREAM, fields, &rules, &mut out, &mut bad) {
+        Ok(format) => {
+            for u in &out {
+                assert!(u.price.is_finite() && u.price > 0.0, "accepted price {}", u.price);
             }
+            assert!(bad.samples.len() <= MAX_BAD_SAMPLES);
+            assert_eq!(bad.total() as usize >= bad.samples.len(), true);
+            for (_, e) in &bad.samples {
+                check_entry_error(e);
+            }
+            assert!(bad.is_empty() || format == EntryFormat::Batch);
+            check_round_trip(format, &out);
         }
         Err(e) => check_entry_error(&e),
+    }
+}
+
+fn check_round_trip(format: EntryFormat, updates: &[PriceUpdate]) {
+    let encoded: Vec<(&'static str, String)> = match (format, updates) {
+        (EntryFormat::Flat, [one]) => to_fields(one),
+        (EntryFormat::Single, [one]) => vec![("data", encode_update(one, 1))],
+        (EntryFormat::Batch, many) => vec![("data", encode_batch(many, 1))],
+        (format, many) => panic!("{format:?} entry gave {} updates", many.len()),
+    };
+    let mut again = Vec::new();
+    let mut bad = BadUpdates::default();
+    let rules = EntryRules::default();
+    match parse_entry(STREAM, &encoded, &rules, &mut again, &mut bad) {
+        Ok(_) => {
+            // An update without a time gets the encoder's; the rest is the same.
+            let expected: Vec<PriceUpdate> = updates
+                .iter()
+                .map(|u| match format {
+                    EntryFormat::Flat => u.clone(),
+                    _ => PriceUpdate {
+                        ts_ms: Some(u.ts_ms.unwrap_or(1)),
+                        ..u.clone()
+                    },
+                })
+                .collect();
+            assert_eq!(again, expected, "re-encoded as {encoded:?}");
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+        Err(e) => panic!("{updates:?} re-encoded as {encoded:?} is rejected: {e}"),
     }
 }
 

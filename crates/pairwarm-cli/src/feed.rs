@@ -1,13 +1,15 @@
-//! `pairwarm feed`: writes price updates into a Redis stream, in the documented entry format,
-//! at a chosen rate — for staging, load tests and the service's integration tests.
+//! `pairwarm feed`: writes price updates into a Redis stream at a chosen rate — for staging,
+//! load tests and the service's integration tests. By default in the original system's
+//! format (a `data` batch envelope of `--batch` updates per entry, `sig` with
+//! `STREAM_SIGNING_KEY`, `XADD ... MAXLEN ~`), or in pairwarm's flat format.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl};
-use pairwarm_service::entry::{PriceUpdate, to_fields};
+use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl, Reserve};
+use pairwarm_service::entry::{PriceUpdate, SigningKeys, encode_batch, encode_update, to_fields};
 use pairwarm_service::feed::synthetic;
 use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
 
@@ -41,6 +43,19 @@ pub struct FeedArgs {
     /// Entries per pipelined round trip.
     #[arg(long, default_value_t = 256)]
     pipeline: usize,
+    /// Entry format: `original` (the original's `data` JSON) or `flat` (pairwarm's fields).
+    #[arg(long, value_enum, default_value_t = Format::Original)]
+    format: Format,
+    /// Updates per entry in the original format: a batch envelope of N updates (the
+    /// original's detectors batch 50-1,000); 1 writes single-update entries.
+    #[arg(long, default_value_t = 50)]
+    batch: usize,
+    /// `MAXLEN ~` of the stream (the original's default for price updates); 0: no trimming.
+    #[arg(long, default_value_t = 100_000)]
+    maxlen: u64,
+    /// Sign entries (`sig`) with this key, as the original does.
+    #[arg(long, env = "STREAM_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -68,6 +83,65 @@ impl FeedArgs {
             url: self.redis_url.clone(),
             tls: RedisTls { ca_pem, client_pem },
         })
+    }
+}
+
+/// Entry formats `pairwarm feed` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The original's `data` document (batch envelope or single update).
+    Original,
+    /// pairwarm's flat fields.
+    Flat,
+}
+
+/// Gives an update without reserves exact ones with its price (`price = reserve0 /
+/// reserve1`, reserve1 = 10^21), as the original's entries always carry them.
+fn with_reserves(mut u: PriceUpdate) -> PriceUpdate {
+    const R1: u128 = 1_000_000_000_000_000_000_000;
+    if u.reserve0.is_zero() && u.reserve1.is_zero() {
+        let r0 = u.price * R1 as f64;
+        if r0.is_finite() && r0 >= 1.0 && r0 < u128::MAX as f64 {
+            u.reserve0 = Reserve::new(r0 as u128);
+            u.reserve1 = Reserve::new(R1);
+        }
+    }
+    u
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The stream fields of one entry holding `updates`.
+fn entry_fields(
+    args: &FeedArgs,
+    keys: Option<&SigningKeys>,
+    updates: &[PriceUpdate],
+) -> Vec<(&'static str, String)> {
+    match args.format {
+        Format::Flat => {
+            let mut fields = updates.first().map(to_fields).unwrap_or_default();
+            if let Some(keys) = keys {
+                let sig = keys.sign_flat(&args.stream, &fields);
+                fields.push(("sig", sig));
+            }
+            fields
+        }
+        Format::Original => {
+            let data = match updates {
+                [one] if args.batch <= 1 => encode_update(one, now_ms()),
+                many => encode_batch(many, now_ms()),
+            };
+            let mut fields = Vec::with_capacity(2);
+            if let Some(keys) = keys {
+                fields.push(("sig", keys.sign(&args.stream, data.as_bytes())));
+            }
+            fields.insert(0, ("data", data));
+            fields
+        }
     }
 }
 
@@ -102,6 +176,8 @@ fn updates_from_trace(args: &FeedArgs, path: &PathBuf) -> anyhow::Result<Vec<Pri
             token0: meta.map(|m| m.token0.to_ascii_lowercase()),
             token1: meta.map(|m| m.token1.to_ascii_lowercase()),
             price: *price,
+            reserve0: Reserve::ZERO,
+            reserve1: Reserve::ZERO,
             block: 0,
             ts_ms: Some(e.ts_us / 1000),
         });
@@ -149,28 +225,50 @@ async fn feed(
         .await
         .with_context(|| format!("connect to {}", args.redis_url))?;
     let bar = crate::progress::bar(total, "feeding", args.quiet);
+    let keys = args
+        .signing_key
+        .as_deref()
+        .map(|k| SigningKeys::new(k, None));
+    let per_entry = match args.format {
+        Format::Flat => 1,
+        Format::Original => args.batch.max(1),
+    };
     let started = Instant::now();
     let mut sent: u64 = 0;
+    let mut entries: u64 = 0;
     let chunk = args.pipeline.max(1);
+    let mut updates: Vec<PriceUpdate> = Vec::with_capacity(per_entry);
     loop {
         let mut pipe = redis::pipe();
         let mut n = 0;
-        for update in source.by_ref().take(chunk) {
+        let mut in_pipe = 0;
+        while in_pipe < chunk {
+            updates.clear();
+            updates.extend(source.by_ref().take(per_entry).map(with_reserves));
+            if updates.is_empty() {
+                break;
+            }
             let mut cmd = redis::cmd("XADD");
-            cmd.arg(&args.stream).arg("*");
-            for (k, v) in to_fields(&update) {
+            cmd.arg(&args.stream);
+            if args.maxlen > 0 {
+                cmd.arg("MAXLEN").arg("~").arg(args.maxlen);
+            }
+            cmd.arg("*");
+            for (k, v) in entry_fields(args, keys.as_ref(), &updates) {
                 cmd.arg(k).arg(v);
             }
             pipe.add_command(cmd).ignore();
-            n += 1;
+            n += updates.len() as u64;
+            in_pipe += 1;
         }
-        if n == 0 {
+        if in_pipe == 0 {
             break;
         }
         pipe.query_async::<()>(&mut conn)
             .await
             .with_context(|| format!("XADD to {}", args.stream))?;
         sent += n;
+        entries += in_pipe as u64;
         bar.set_position(sent);
         if args.rate > 0 {
             let due = Duration::from_secs_f64(sent as f64 / args.rate as f64);
@@ -182,7 +280,7 @@ async fn feed(
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "fed {sent} updates to {} in {secs:.2} s ({:.0}/s)",
+        "fed {sent} updates in {entries} entries to {} in {secs:.2} s ({:.0} updates/s)",
         args.stream,
         sent as f64 / secs.max(1e-9)
     );

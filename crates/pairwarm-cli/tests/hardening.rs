@@ -245,9 +245,12 @@ fn rediss_with_a_test_ca_and_client_certificate() {
     assert_eq!(keys.len(), 1_000);
     // `pairwarm feed` takes the same variables.
     let mut feed = pairwarm();
+    // Flat entries, one update each, so entries and updates count alike.
     feed.args([
         "feed",
         "--synthetic",
+        "--format",
+        "flat",
         "--rate",
         "0",
         "--quiet",

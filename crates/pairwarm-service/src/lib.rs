@@ -38,14 +38,12 @@
 //! // Feed price updates (what a stream entry carries), a few blocks of two pools.
 //! for block in 0..5u64 {
 //!     let update = |pool: &str, price: f64| PriceUpdate {
-//!         chain: "ethereum".into(),
-//!         pair: Address::parse(pool).unwrap(),
 //!         dex: Some("uniswap".into()),
 //!         token0: Some("weth".into()),
 //!         token1: Some("usdc".into()),
-//!         price,
 //!         block,
 //!         ts_ms: Some(1_700_000_000_000 + block * 12_000),
+//!         ..PriceUpdate::new("ethereum", Address::parse(pool).unwrap(), price)
 //!     };
 //!     service
 //!         .process(&[

@@ -105,6 +105,16 @@ pub struct Published {
     pub buy: String,
     /// Address of the sell leg.
     pub sell: String,
+    /// DEX of the buy leg (empty if unknown).
+    pub buy_dex: String,
+    /// DEX of the sell leg (empty if unknown).
+    pub sell_dex: String,
+    /// token0 of the updated pool, if the update named it.
+    pub token0: Option<String>,
+    /// token1 of the updated pool, if the update named it.
+    pub token1: Option<String>,
+    /// Block of the update.
+    pub block: u64,
     /// Time of the update, ms.
     pub ts_ms: u64,
 }
@@ -135,9 +145,11 @@ impl<L: L2Store> Processor<L> {
         let interner = self.cache.interner();
         let now = wall_clock_ms();
         let mut ids: Vec<(PairId, f64, u64)> = Vec::with_capacity(updates.len());
+        // Position in `updates` of each entry of `ids` (for the detector's output).
+        let mut origin: Vec<usize> = Vec::with_capacity(updates.len());
         let mut addresses = Vec::with_capacity(updates.len());
         let mut writes: Vec<(PairId, Price)> = Vec::with_capacity(updates.len());
-        for u in updates {
+        for (n, u) in updates.iter().enumerate() {
             let Ok(chain) = interner.chain_id(&u.chain) else {
                 self.counters.rejected.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -151,8 +163,12 @@ impl<L: L2Store> Processor<L> {
             }
             let ts = u.ts_ms.unwrap_or(now);
             ids.push((id, u.price, ts));
+            origin.push(n);
             addresses.push(u.pair);
-            writes.push((id, Price::new(u.price, u.block, ts)));
+            writes.push((
+                id,
+                Price::new(u.price, u.block, ts).with_reserves(u.reserve0, u.reserve1),
+            ));
         }
         if let Err(e) = self.cache.set_many(&writes).await {
             self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +184,7 @@ impl<L: L2Store> Processor<L> {
         self.counters
             .updates
             .fetch_add(ids.len() as u64, Ordering::Relaxed);
-        self.detect(&ids).await
+        self.detect(&ids, updates, &origin).await
     }
 
     fn track(&self, id: PairId, ts: u64) {
@@ -219,7 +235,12 @@ impl<L: L2Store> Processor<L> {
         }
     }
 
-    async fn detect(&self, ids: &[(PairId, f64, u64)]) -> Vec<Published> {
+    async fn detect(
+        &self,
+        ids: &[(PairId, f64, u64)],
+        updates: &[PriceUpdate],
+        origin: &[usize],
+    ) -> Vec<Published> {
         let interner = self.cache.interner();
         let plans: Vec<ReadPlan> = ids
             .iter()
@@ -273,7 +294,17 @@ impl<L: L2Store> Processor<L> {
             }
         };
         let mut out = Vec::new();
-        for ((&(id, price, ts), plan), &(start, len)) in ids.iter().zip(&plans).zip(&spans) {
+        let registry = self.detector.registry();
+        let dex_of = |p: PairId| {
+            registry
+                .meta(p)
+                .and_then(|m| registry.with_dex_name(m.dex, str::to_owned))
+                .unwrap_or_default()
+        };
+        for (((&(id, price, ts), plan), &(start, len)), &n) in
+            ids.iter().zip(&plans).zip(&spans).zip(origin)
+        {
+            let update = &updates[n];
             for opportunity in self
                 .detector
                 .evaluate(id, price, plan, &prices[start..start + len])
@@ -293,6 +324,11 @@ impl<L: L2Store> Processor<L> {
                     pool: addr(opportunity.pool),
                     buy: addr(opportunity.buy),
                     sell: addr(opportunity.sell),
+                    buy_dex: dex_of(opportunity.buy),
+                    sell_dex: dex_of(opportunity.sell),
+                    token0: update.token0.clone(),
+                    token1: update.token1.clone(),
+                    block: update.block,
                     opportunity,
                     ts_ms: ts,
                 });

@@ -233,12 +233,18 @@ impl RolloutControls {
 }
 
 /// A stable fraction in [0, 1) of an address, in parts per million (SplitMix64 of its
-/// first 8 bytes; addresses are already uniformly distributed, the mix guards against
-/// vanity prefixes).
+/// first and last 8 bytes; addresses are already uniformly distributed, the mix guards
+/// against vanity prefixes). Works for 20-byte EVM and 32-byte base58 addresses alike.
 pub fn pair_fraction_ppm(address: &Address) -> u32 {
     let b = address.as_bytes();
-    let mut x = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-        ^ u64::from_le_bytes([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]);
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        if let Some(bytes) = b.get(at..at + 8) {
+            w.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(w)
+    };
+    let mut x = word(0) ^ word(b.len().saturating_sub(8));
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

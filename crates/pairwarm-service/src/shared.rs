@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     /// The Redis of L2, streams, publishing and snapshots (`None` on the in-memory L2).
     pub(crate) redis: Option<RedisL2>,
     pub(crate) stats: FeedStats,
+    /// How stream entries are judged (size, signature, chains), fixed at start.
+    pub(crate) entry_rules: crate::entry::EntryRules,
     /// Whether L2 answered its last check.
     pub(crate) l2_ok: AtomicBool,
     pub(crate) ready: watch::Sender<bool>,
@@ -62,6 +64,7 @@ impl Shared {
         listener: Option<std::net::TcpListener>,
     ) -> Self {
         Self {
+            entry_rules: config.entry_rules(),
             config: parking_lot::Mutex::new(config),
             feed,
             metrics: parts.metrics.clone(),
@@ -94,10 +97,20 @@ impl Shared {
         self.refresh_ready();
     }
 
-    /// Samples the warmer counters into the health window (the background timer's job).
+    /// Updates handled so far: processed, dead-lettered (one update per flat entry) or
+    /// refused inside an envelope. `PAIRWARM_MAX_UPDATES` counts these, not entries.
+    pub(crate) fn handled_updates(&self) -> u64 {
+        self.processor.counters.updates.load(Ordering::Relaxed)
+            + self.stats.dead_lettered.load(Ordering::Relaxed)
+            + self.stats.bad_updates.load(Ordering::Relaxed)
+    }
+
+    /// Samples the warmer and feed counters into the health windows (the background
+    /// timer's job).
     pub(crate) fn sample_health(&self) {
         let stats = self.parts.warmer.stats();
         self.health_window.lock().sample(Instant::now(), stats);
+        self.stats.sample(Instant::now());
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
@@ -137,7 +150,7 @@ impl Shared {
         if !self.stats.running.load(Ordering::Relaxed) {
             failures.push("price feed not running".to_owned());
         }
-        let mut degradations = Vec::new();
+        let mut degradations = self.stats.degradations(self.feed);
         let waiting = self.stats.dead_letters_waiting.load(Ordering::Relaxed);
         if waiting > 0 {
             degradations.push(format!(

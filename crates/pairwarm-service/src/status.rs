@@ -78,11 +78,17 @@ pub(crate) fn log_final(inner: &Shared) {
     tracing::info!("final: {}", line(inner, &mut Window::default()));
     if let Some(s) = inner.stats.summary() {
         let (p50, p99, max) = s.latency_us;
+        let updates = inner
+            .processor
+            .counters
+            .updates
+            .load(std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
-            "stream: {} entries in {:.2} s = {:.0} entries/s; read-to-ack latency per entry p50 {p50} µs, p99 {p99} µs, max {max} µs",
+            "stream: {} entries ({updates} updates) in {:.2} s = {:.0} entries/s, {:.0} updates/s; read-to-ack latency per entry p50 {p50} µs, p99 {p99} µs, max {max} µs",
             s.entries,
             s.seconds,
-            s.per_second
+            s.per_second,
+            updates as f64 / s.seconds
         );
     }
 }

@@ -22,6 +22,9 @@ fn config(redis: &RedisServer, consumer: &str) -> ConsumerConfig {
         block_ms: 10,
         claim_idle_ms: 60_000,
         claim_every: Duration::from_secs(3600),
+        // These tests write entries before the consumer creates its group.
+        group_start: "0",
+        dead_letter_maxlen: 1000,
         dead_consumer_idle: Duration::ZERO,
     }
 }

@@ -9,7 +9,7 @@ use pairwarm_service::health::Status;
 use pairwarm_service::{Service, ServiceConfig};
 use pairwarm_testkit::RedisServer;
 use serde_json::Value;
-use support::Running;
+use support::{Running, num};
 
 const STREAM: &str = "stream:price-updates";
 const DLQ: &str = "stream:price-updates:dlq";
@@ -22,6 +22,8 @@ async fn start(redis: &RedisServer) -> Running {
         .set("REDIS_URL", redis.url())
         .set("PAIRWARM_CONSUMER", CONSUMER)
         .set("PAIRWARM_STATUS_INTERVAL", "0")
+        // Entries are written before the service creates its group.
+        .set("PAIRWARM_GROUP_START", "beginning")
         .build()
         .unwrap();
     Running::start(Service::builder(config).listen(false).build().unwrap()).await
@@ -29,15 +31,6 @@ async fn start(redis: &RedisServer) -> Running {
 
 fn health(running: &Running) -> Value {
     running.service.health().body
-}
-
-fn num(v: &Value, path: &str) -> u64 {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = &cur[part];
-    }
-    cur.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
 }
 
 async fn wait_for<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {

@@ -19,6 +19,8 @@ fn update(n: u32, tokens: (&str, &str), ts_ms: u64) -> PriceUpdate {
         token0: Some(tokens.0.into()),
         token1: Some(tokens.1.into()),
         price: 1000.0,
+        reserve0: pairwarm::cache::Reserve::ZERO,
+        reserve1: pairwarm::cache::Reserve::ZERO,
         block: 0,
         ts_ms: Some(ts_ms),
     }

@@ -70,6 +70,8 @@ fn update(chain: &str, n: u32, dex: &str, price: f64, ts_ms: u64) -> PriceUpdate
         token0: Some("weth".into()),
         token1: Some("usdc".into()),
         price,
+        reserve0: pairwarm::cache::Reserve::ZERO,
+        reserve1: pairwarm::cache::Reserve::ZERO,
         block: ts_ms / 12_000,
         ts_ms: Some(ts_ms),
     }
@@ -112,9 +114,19 @@ async fn cross_dex_spreads_are_returned_ready_to_publish() {
     let o = &found[0];
     assert_eq!(o.chain, "ethereum");
     assert_eq!(o.opportunity.kind, OpportunityKind::CrossDex);
+    // Prices are reserve0 / reserve1 (token0 per token1): token0 is cheapest in token1
+    // where that price is highest, so it is bought on pool 2.
     assert_eq!(
         (o.buy.as_str(), o.sell.as_str()),
-        (pool(1).to_string().as_str(), pool(2).to_string().as_str())
+        (pool(2).to_string().as_str(), pool(1).to_string().as_str())
+    );
+    assert_eq!(
+        (o.opportunity.buy_price, o.opportunity.sell_price),
+        (1020.0, 1000.0)
+    );
+    assert_eq!(
+        (o.buy_dex.as_str(), o.sell_dex.as_str()),
+        ("sushiswap", "uniswap")
     );
     assert_eq!(o.pool, pool(2).to_string());
     assert!((o.opportunity.spread_bps - 140.0).abs() < 0.5, "{o:?}");

@@ -68,6 +68,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod chains;
 pub mod container;
 pub mod log_throttle;
 pub mod metrics;

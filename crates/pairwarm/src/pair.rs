@@ -23,11 +23,21 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 /// Errors for pair identities that come from outside (stream entries, trace files, config).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PairError {
-    /// The address does not start with `0x`.
-    #[error("invalid pair address {input:?}: expected a 0x prefix")]
+    /// The address neither starts with `0x` nor is base58.
+    #[error(
+        "invalid pair address {input:?}: expected 0x + 40 hex digits (EVM) or the base58 text of 32 bytes (Solana)"
+    )]
     MissingPrefix {
         /// The rejected input.
         input: String,
+    },
+    /// Base58 text that does not decode to 32 bytes.
+    #[error("invalid pair address {input:?}: base58 of {}, expected 32 bytes (Solana)", match bytes { Some(n) => format!("{n} bytes"), None => "more than 32 bytes".to_owned() })]
+    BadBase58Length {
+        /// The rejected input.
+        input: String,
+        /// Bytes it decodes to (`None`: more than 32).
+        bytes: Option<usize>,
     },
     /// The address has the wrong number of hex digits.
     #[error("invalid pair address {input:?}: expected 40 hex digits after 0x, found {digits}")]
@@ -65,24 +75,55 @@ pub enum PairError {
     },
 }
 
-/// A 20-byte EVM pool/pair address, stored as bytes and shown as lowercase `0x` hex.
+/// Longest text form of an [`Address`]: a 32-byte base58 address takes at most 44
+/// characters, an EVM one exactly 42.
+pub const MAX_ADDRESS_TEXT: usize = 44;
+
+/// A pool/pair address: a 20-byte EVM address or a 32-byte Solana (base58) address.
+///
+/// EVM addresses are shown as lowercase `0x` hex (the original system lowercases them in
+/// keys); base58 is case-sensitive and is shown exactly as its canonical encoding, which is
+/// the text it was parsed from. `Copy`, 33 bytes, no allocation to parse, hash or show.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Address([u8; 20]);
+pub struct Address {
+    /// 20 (EVM) or 32 (base58).
+    len: u8,
+    /// The address bytes, zero-padded after `len`.
+    bytes: [u8; 32],
+}
+
+/// The two address families pairwarm knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressKind {
+    /// `0x` + 40 hex digits (Ethereum and the other EVM chains).
+    Evm,
+    /// Base58 of 32 bytes (Solana).
+    Base58,
+}
 
 impl Address {
-    /// Parses `0x` followed by exactly 40 hex digits, case-insensitively.
+    /// Parses an EVM address (`0x` followed by exactly 40 hex digits, case-insensitively)
+    /// or a Solana address (the base58 text of 32 bytes, case-sensitive).
     ///
     /// ```
     /// use pairwarm::pair::Address;
     /// let a = Address::parse("0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc").unwrap();
     /// assert_eq!(a.to_string(), "0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc");
+    /// let s = Address::parse("58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2").unwrap();
+    /// assert_eq!(s.to_string(), "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2");
     /// assert!(Address::parse("0x12").is_err());
     /// ```
     pub fn parse(input: &str) -> Result<Self, PairError> {
-        let digits = input
+        match input
             .strip_prefix("0x")
             .or_else(|| input.strip_prefix("0X"))
-            .ok_or_else(|| PairError::MissingPrefix { input: clip(input) })?;
+        {
+            Some(digits) => Self::parse_hex(input, digits),
+            None => Self::parse_base58(input),
+        }
+    }
+
+    fn parse_hex(input: &str, digits: &str) -> Result<Self, PairError> {
         if digits.len() != 40 {
             return Err(PairError::BadLength {
                 input: clip(input),
@@ -96,36 +137,91 @@ impl Address {
             let lo = hex_value(chunk[1]).ok_or_else(|| bad_hex(input, 3 + 2 * i))?;
             out[i] = (hi << 4) | lo;
         }
-        Ok(Self(out))
+        Ok(Self::from_bytes(out))
     }
 
-    /// Builds an address from raw bytes.
-    pub const fn from_bytes(bytes: [u8; 20]) -> Self {
-        Self(bytes)
-    }
-
-    /// The raw bytes.
-    pub const fn as_bytes(&self) -> &[u8; 20] {
-        &self.0
-    }
-
-    /// Writes the lowercase `0x…` form into a fixed buffer, without allocating.
-    pub fn encode_into<'b>(&self, buf: &'b mut [u8; 42]) -> &'b str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        buf[0] = b'0';
-        buf[1] = b'x';
-        for (i, b) in self.0.iter().enumerate() {
-            buf[2 + 2 * i] = HEX[(b >> 4) as usize];
-            buf[3 + 2 * i] = HEX[(b & 0x0f) as usize];
+    /// Base58 of exactly 32 bytes. Text that is not base58 at all is reported as a
+    /// missing `0x` (the common mistake); base58 of another length names the length.
+    fn parse_base58(input: &str) -> Result<Self, PairError> {
+        let is_base58 = !input.is_empty()
+            && input.len() <= MAX_ADDRESS_TEXT
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'));
+        if !is_base58 {
+            return Err(PairError::MissingPrefix { input: clip(input) });
         }
-        // Only ASCII hex digits and 'x' were written.
-        std::str::from_utf8(buf).unwrap_or("0x")
+        let mut bytes = [0u8; 32];
+        // A longer decoding overflows the buffer: the same error as a short one.
+        let len = bs58::decode(input)
+            .onto(&mut bytes[..])
+            .unwrap_or(usize::MAX);
+        if len != 32 {
+            return Err(PairError::BadBase58Length {
+                input: clip(input),
+                bytes: (len != usize::MAX).then_some(len),
+            });
+        }
+        Ok(Self { len: 32, bytes })
+    }
+
+    /// An EVM address from its 20 bytes.
+    pub const fn from_bytes(evm: [u8; 20]) -> Self {
+        let mut bytes = [0u8; 32];
+        let mut i = 0;
+        while i < 20 {
+            bytes[i] = evm[i];
+            i += 1;
+        }
+        Self { len: 20, bytes }
+    }
+
+    /// A Solana address from its 32 bytes.
+    pub const fn from_base58_bytes(bytes: [u8; 32]) -> Self {
+        Self { len: 32, bytes }
+    }
+
+    /// The family of the address.
+    pub const fn kind(&self) -> AddressKind {
+        if self.len == 32 {
+            AddressKind::Base58
+        } else {
+            AddressKind::Evm
+        }
+    }
+
+    /// The raw bytes: 20 for EVM, 32 for base58.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len).min(32)]
+    }
+
+    /// Writes the text form (lowercase `0x…` or base58) into a fixed buffer, without
+    /// allocating.
+    pub fn encode_into<'b>(&self, buf: &'b mut [u8; MAX_ADDRESS_TEXT]) -> &'b str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let len = match self.kind() {
+            AddressKind::Evm => {
+                buf[0] = b'0';
+                buf[1] = b'x';
+                for (i, b) in self.as_bytes().iter().enumerate() {
+                    buf[2 + 2 * i] = HEX[(b >> 4) as usize];
+                    buf[3 + 2 * i] = HEX[(b & 0x0f) as usize];
+                }
+                42
+            }
+            // 32 bytes never take more than 44 characters.
+            AddressKind::Base58 => bs58::encode(self.as_bytes())
+                .onto(&mut buf[..])
+                .unwrap_or(0),
+        };
+        // Only ASCII was written.
+        std::str::from_utf8(&buf[..len]).unwrap_or("0x")
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 42];
+        let mut buf = [0u8; MAX_ADDRESS_TEXT];
         f.write_str(self.encode_into(&mut buf))
     }
 }
@@ -588,6 +684,49 @@ mod tests {
             Address::parse("0xé"),
             Err(PairError::BadLength { digits: 1, .. })
         ));
+    }
+
+    #[test]
+    fn base58_addresses_are_pairs_of_their_own_and_keep_their_case() {
+        // Raydium's SOL/USDC pool: case-sensitive base58, shown exactly as given.
+        let text = "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2";
+        let a = Address::parse(text).unwrap();
+        assert_eq!(a.kind(), AddressKind::Base58);
+        assert_eq!(a.as_bytes().len(), 32);
+        assert_eq!(a.to_string(), text);
+        let mut buf = [0u8; MAX_ADDRESS_TEXT];
+        assert_eq!(a.encode_into(&mut buf), text);
+        // Another case is another address (or none), never the same one.
+        let lower = Address::parse(&text.to_ascii_lowercase());
+        assert_ne!(lower.ok(), Some(a));
+        // Leading zero bytes are leading '1's and survive the round trip.
+        let ones = "11111111111111111111111111111111";
+        assert_eq!(Address::parse(ones).unwrap().to_string(), ones);
+        assert_eq!(Address::parse(ones).unwrap().as_bytes(), &[0u8; 32]);
+        // Base58 of another length, and text that is not base58 at all.
+        assert!(matches!(
+            Address::parse("3yZe7d"),
+            Err(PairError::BadBase58Length { bytes: Some(4), .. })
+        ));
+        assert!(matches!(
+            Address::parse(&"z".repeat(44)),
+            Err(PairError::BadBase58Length { bytes: None, .. })
+        ));
+        assert!(matches!(
+            Address::parse("0OIl0OIl0OIl"),
+            Err(PairError::MissingPrefix { .. })
+        ));
+        // Interned next to an EVM pair with the same leading bytes: distinct pairs.
+        let i = PairInterner::new(16);
+        let sol = i.intern_str("solana", text).unwrap();
+        let mut evm = [0u8; 20];
+        evm.copy_from_slice(&a.as_bytes()[..20]);
+        let other = i.intern(PairKey {
+            chain: i.chain_id("solana").unwrap(),
+            address: Address::from_bytes(evm),
+        });
+        assert_ne!(sol, other);
+        assert_eq!(i.resolve(sol).unwrap().address.to_string(), text);
     }
 
     #[test]

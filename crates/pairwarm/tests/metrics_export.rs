@@ -118,6 +118,9 @@ fn populated(prefix: &str) -> WarmingMetrics {
         evictions: 17,
         ..TrackerStats::default()
     });
+    m.stream_dead_letter_reason("bad_json").inc();
+    m.stream_bad_updates("bad_address").inc_by(2);
+    m.stream_signature_failures("unsigned").inc();
     m
 }
 

@@ -41,9 +41,10 @@ async fn values_written_by_one_client_are_read_by_another() {
         .arg(format!("cache:l2:price:ethereum:{}", addr(1)))
         .query(&mut server.connection())
         .unwrap();
+    // ... and the value the original's shape.
     assert_eq!(
         raw,
-        r#"{"price":1850.25,"block":19000001,"timestamp":1700000000000}"#
+        r#"{"price":1850.25,"reserve0":"0","reserve1":"0","timestamp":1700000000000,"blockNumber":19000001}"#
     );
     let r = intern(&reader, 1);
     assert_eq!(
@@ -226,11 +227,14 @@ async fn set_many_writes_all_in_one_round_trip() {
     let items: Vec<(PairId, Price)> = (0..50)
         .map(|n| (intern(&cache, 100 + n), Price::new(f64::from(n), 2, 3)))
         .collect();
+    // The first write loads the newer-wins script (NOSCRIPT, SCRIPT LOAD, retry).
+    cache.set_many(&items[..1]).await.unwrap();
     let before = cache.l2().unwrap().round_trips();
     server.reset_stats();
     cache.set_many(&items).await.unwrap();
     assert_eq!(cache.l2().unwrap().round_trips(), before + 1);
-    assert_eq!(server.command_calls("set"), 50);
+    // One newer-wins script call for the batch (up to 256 keys per call).
+    assert_eq!(server.command_calls("evalsha"), 1);
     let other = cache_on(&server, 64);
     let ids: Vec<PairId> = (0..50).map(|n| intern(&other, 100 + n)).collect();
     let got = other.get_many(&ids).await.unwrap();
@@ -243,6 +247,86 @@ async fn set_many_writes_all_in_one_round_trip() {
         .query(&mut server.connection())
         .unwrap();
     assert!(pttl > 290_000, "default L2 TTL is 300 s, got {pttl} ms");
+}
+
+/// Newer wins, atomically in Redis: an older update (lower `blockNumber`, or the same block
+/// and an earlier `timestamp`) never replaces a newer value, whoever wrote it.
+#[tokio::test]
+async fn an_older_update_never_overwrites_a_newer_value() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 64);
+    let id = intern(&cache, 7);
+    let key = cache.l2_key(id).unwrap();
+    let mut conn = server.connection();
+    let raw = |conn: &mut redis::Connection| -> String {
+        redis::cmd("GET").arg(&key).query(conn).unwrap()
+    };
+    // The original wrote block 21000005 (its exact value shape, SETEX 300).
+    let original = r#"{"price":2.5e-9,"reserve0":"50000000000000","reserve1":"20000000000000000000000","timestamp":1795923835406,"blockNumber":21000005}"#;
+    let _: () = redis::cmd("SETEX")
+        .arg(&key)
+        .arg(300)
+        .arg(original)
+        .query(&mut conn)
+        .unwrap();
+    // A replayed older block, and the same block with an earlier timestamp: refused.
+    for older in [
+        Price::new(9.0, 21_000_004, 1_795_923_999_999),
+        Price::new(9.0, 21_000_005, 1_795_923_835_405),
+    ] {
+        assert_eq!(cache.set_many(&[(id, older)]).await.unwrap(), 1);
+        assert_eq!(raw(&mut conn), original);
+    }
+    // L1 does not keep the refused price: the next read is L2's newer value.
+    assert_eq!(
+        cache.get(id).await.unwrap().map(|p| p.block),
+        Some(21_000_005)
+    );
+    // Same block, later timestamp; then a later block: written.
+    let newer = Price::new(3.0, 21_000_005, 1_795_923_835_407);
+    assert_eq!(cache.set_many(&[(id, newer)]).await.unwrap(), 0);
+    assert!(raw(&mut conn).contains(r#""timestamp":1795923835407"#));
+    cache.set(id, Price::new(4.0, 21_000_006, 1)).await.unwrap();
+    assert!(raw(&mut conn).contains(r#""blockNumber":21000006"#));
+    // And the older block cannot come back through `set` either.
+    cache.set(id, Price::new(5.0, 21_000_005, 9)).await.unwrap();
+    assert!(raw(&mut conn).contains(r#""blockNumber":21000006"#));
+    let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).unwrap();
+    assert!(
+        pttl > 290_000 && pttl <= 300_000,
+        "TTL 300 s, got {pttl} ms"
+    );
+}
+
+/// A batch holding a pair several times writes it once, its newest price; a batch above
+/// 256 keys is several script calls in the one round trip.
+#[tokio::test]
+async fn a_batch_writes_each_pair_once_with_its_newest_price() {
+    let server = RedisServer::start();
+    let cache = cache_on(&server, 64);
+    let id = intern(&cache, 9);
+    let refused = cache
+        .set_many(&[
+            (id, Price::new(1.0, 5, 0)),
+            (id, Price::new(2.0, 7, 1)),
+            (id, Price::new(3.0, 3, 0)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(refused, 2);
+    let raw: String = redis::cmd("GET")
+        .arg(cache.l2_key(id).unwrap())
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(raw.starts_with(r#"{"price":2.0,"#), "{raw}");
+    let many: Vec<(PairId, Price)> = (0..300)
+        .map(|n| (intern(&cache, 1000 + n), Price::new(1.0, 1, 1)))
+        .collect();
+    let before = cache.l2().unwrap().round_trips();
+    server.reset_stats();
+    assert_eq!(cache.set_many(&many).await.unwrap(), 0);
+    assert_eq!(cache.l2().unwrap().round_trips(), before + 1);
+    assert_eq!(server.command_calls("evalsha"), 2);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use pairwarm::cache::{HierarchicalCache, L2Error, L2Store, MemoryL2, Price};
+use pairwarm::cache::{HierarchicalCache, L2Error, L2Store, L2Write, MemoryL2, Price};
 use pairwarm::pair::PairId;
 use pairwarm::strategy::StrategyConfig;
 use pairwarm::tracker::{CorrelationTracker, TrackerConfig};
@@ -59,7 +59,7 @@ impl L2Store for GatedL2 {
         self.inner.set(key, value, ttl).await
     }
 
-    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+    async fn set_many(&self, items: Vec<L2Write>, ttl: Duration) -> Result<Vec<bool>, L2Error> {
         self.inner.set_many(items, ttl).await
     }
 

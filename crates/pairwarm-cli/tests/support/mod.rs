@@ -294,6 +294,8 @@ pub fn serve_command(
     cmd.args(args);
     if let Some(url) = redis_url {
         cmd.env("REDIS_URL", url);
+        // The tests write entries before serve creates its group.
+        cmd.env("PAIRWARM_GROUP_START", "beginning");
     }
     for (k, v) in env {
         cmd.env(k, v);
@@ -563,10 +565,19 @@ fn parse_labels(inner: &str, line: &str) -> Vec<(String, String)> {
     out
 }
 
-/// `pairwarm feed --synthetic --count n --rate 0` into `stream`; asserts success.
+/// `pairwarm feed --synthetic --format flat --count n --rate 0` into `stream` (one update
+/// per entry, so entries and updates count alike); asserts success.
 pub fn feed_synthetic(redis_url: &str, stream: &str, count: u64, seed: u64) {
     let out = pairwarm()
-        .args(["feed", "--synthetic", "--rate", "0", "--quiet"])
+        .args([
+            "feed",
+            "--synthetic",
+            "--format",
+            "flat",
+            "--rate",
+            "0",
+            "--quiet",
+        ])
         .args(["--count", &count.to_string()])
         .args(["--seed", &seed.to_string()])
         .args(["--stream", stream])
@@ -582,7 +593,9 @@ pub fn feed_synthetic(redis_url: &str, stream: &str, count: u64, seed: u64) {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("fed {count} updates to {stream}")),
+        err.contains(&format!(
+            "fed {count} updates in {count} entries to {stream}"
+        )),
         "feed did not report {count} updates: {err}"
     );
 }

@@ -49,8 +49,8 @@ use crate::rollout::RolloutState;
 pub use env_file::{EnvFileError, parse_env_file};
 pub use error::{ConfigError, ConfigErrors};
 pub use parts::{
-    CacheSettings, DetectorSettings, FeedSettings, FeedSource, HttpSettings, LogFormat,
-    SnapshotSettings, SnapshotTarget,
+    CacheSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart, HttpSettings,
+    LogFormat, OpportunityFormat, SnapshotSettings, SnapshotTarget,
 };
 pub use reference::{PRECEDENCE, reference_markdown};
 pub(crate) use sources::Draft;
@@ -79,6 +79,12 @@ pub struct ServiceConfig {
     pub redis_tls: RedisTls,
     /// `PAIRWARM_ADMIN_TOKEN`.
     pub admin_token: Option<Secret>,
+    /// `STREAM_SIGNING_KEY`.
+    pub signing_key: Option<Secret>,
+    /// `STREAM_SIGNING_KEY_PREVIOUS`.
+    pub signing_key_previous: Option<Secret>,
+    /// `NODE_ENV` (the original's production switch).
+    pub node_env: Option<String>,
     /// Price feed and stream consumer settings.
     pub feed: FeedSettings,
     /// The reference detector's settings.
@@ -183,6 +189,36 @@ impl ServiceConfig {
         settings()
             .filter(|s| self.value(s.name) != other.value(s.name))
             .collect()
+    }
+
+    /// Whether this is a production deployment: `WARMING_PROFILE=production` or the
+    /// original's `NODE_ENV=production` (either one).
+    pub fn is_production(&self) -> bool {
+        self.profile == Some(Profile::Production)
+            || self
+                .node_env
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case("production"))
+    }
+
+    /// The signing keys, when `STREAM_SIGNING_KEY` is set.
+    pub fn signing_keys(&self) -> Option<crate::entry::SigningKeys> {
+        let key = self.signing_key.as_ref()?;
+        Some(crate::entry::SigningKeys::new(
+            key.expose(),
+            self.signing_key_previous.as_ref().map(Secret::expose),
+        ))
+    }
+
+    /// How stream entries are judged (size, signature, chains), from these settings.
+    pub fn entry_rules(&self) -> crate::entry::EntryRules {
+        crate::entry::EntryRules {
+            max_data_bytes: self.feed.max_entry_bytes,
+            keys: self.signing_keys(),
+            chains: crate::entry::ChainPolicy {
+                extra: self.feed.extra_chains.clone(),
+            },
+        }
     }
 
     /// The env file these settings were read from, if any.

@@ -113,6 +113,46 @@ pub struct FeedSettings {
     pub synthetic_seed: u64,
     /// `PAIRWARM_MAX_UPDATES`.
     pub max_updates: Option<u64>,
+    /// `PAIRWARM_EXTRA_CHAINS` (lowercase).
+    pub extra_chains: Vec<String>,
+    /// `PAIRWARM_MAX_ENTRY_BYTES`.
+    pub max_entry_bytes: usize,
+    /// `PAIRWARM_GROUP_START`.
+    pub group_start: GroupStart,
+    /// `PAIRWARM_DEAD_LETTER_MAXLEN`.
+    pub dead_letter_maxlen: u64,
+    /// `PAIRWARM_OPPORTUNITY_FORMAT`.
+    pub opportunity_format: OpportunityFormat,
+    /// `STREAM_MAXLEN_OPPORTUNITIES`.
+    pub opportunities_maxlen: u64,
+}
+
+/// Where a new consumer group starts reading (`PAIRWARM_GROUP_START`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupStart {
+    /// `$`: only entries added after the group is created.
+    End,
+    /// `0`: the whole retained history.
+    Beginning,
+}
+
+impl GroupStart {
+    /// The id given to `XGROUP CREATE`.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::End => "$",
+            Self::Beginning => "0",
+        }
+    }
+}
+
+/// How opportunities are published (`PAIRWARM_OPPORTUNITY_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpportunityFormat {
+    /// The original's: `data` JSON (+ `sig`), as its coordinator reads it.
+    Original,
+    /// pairwarm's flat fields.
+    Flat,
 }
 
 impl FeedSettings {

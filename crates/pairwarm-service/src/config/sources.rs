@@ -260,6 +260,9 @@ impl Draft {
                 redis_url: None,
                 redis_tls: RedisTls::default(),
                 admin_token: None,
+                signing_key: None,
+                signing_key_previous: None,
+                node_env: None,
                 feed: FeedSettings {
                     source: FeedSource::Auto,
                     streams: Vec::new(),
@@ -274,6 +277,12 @@ impl Draft {
                     synthetic_rate: 1,
                     synthetic_seed: 0,
                     max_updates: None,
+                    extra_chains: Vec::new(),
+                    max_entry_bytes: 0,
+                    group_start: crate::config::GroupStart::End,
+                    dead_letter_maxlen: 1,
+                    opportunity_format: crate::config::OpportunityFormat::Original,
+                    opportunities_maxlen: 1,
                 },
                 detector: DetectorSettings {
                     hub_tokens: Vec::new(),
@@ -357,6 +366,14 @@ impl Draft {
                 value: c.value("PAIRWARM_SNAPSHOT").unwrap_or_default().to_owned(),
                 expected: "a file path (a `redis:<key>` snapshot needs REDIS_URL)".into(),
                 origin: origin(c, "PAIRWARM_SNAPSHOT"),
+            });
+        }
+        if c.is_production() && c.signing_key.is_none() {
+            errors.push(ConfigError::Invalid {
+                variable: "STREAM_SIGNING_KEY",
+                value: String::new(),
+                expected: "a key: production (WARMING_PROFILE=production or NODE_ENV=production) refuses unsigned streams, as the original does".into(),
+                origin: origin(c, "STREAM_SIGNING_KEY"),
             });
         }
         match (self.tls_cert.take(), self.tls_key.take()) {

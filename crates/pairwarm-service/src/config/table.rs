@@ -15,7 +15,7 @@ use pairwarm::container::{Profile, WarmingConfig};
 
 use super::Draft;
 use super::values;
-use crate::config::{FeedSource, SnapshotTarget};
+use crate::config::{FeedSource, GroupStart, OpportunityFormat, SnapshotTarget};
 use pairwarm::cache::RedisTarget;
 
 /// A setting: one row of the configuration reference.
@@ -255,6 +255,16 @@ pub fn settings() -> impl Iterator<Item = &'static Setting> {
 /// The setting named `name` (environment variable name).
 pub fn setting(name: &str) -> Option<&'static Setting> {
     settings().find(|s| s.name == name)
+}
+
+/// A signing key: any text but control characters (a pasted newline would silently make
+/// every signature differ from the original's).
+fn signing_key(v: Value) -> Result<String, Reject> {
+    let key = v.text()?;
+    if key.chars().any(char::is_control) {
+        return Err(Reject::Invalid);
+    }
+    Ok(key)
 }
 
 const fn row(
@@ -872,6 +882,162 @@ pub static SECTIONS: &[Section] = &[
                 "Stop after this many updates (tests, benchmarks).",
                 |d, v| {
                     d.config.feed.max_updates = Some(v.int()?);
+                    Ok(())
+                },
+            ),
+        ],
+    },
+    Section {
+        title: "Sharing a Redis with the original system (see docs/migration.md)",
+        settings: &[
+            Setting {
+                secret: true,
+                ..row(
+                    "STREAM_SIGNING_KEY",
+                    "stream-signing-key",
+                    Absent("none: entries are neither signed nor verified (development)"),
+                    Kind::Text(
+                        "the original's key (text without control characters, used as UTF-8 bytes)",
+                    ),
+                    Restart,
+                    "HMAC-SHA256 key of the streams, the original's variable: every consumed entry must carry a valid `sig` (else it is dead-lettered as `unsigned` or `bad_signature`) and every published entry is signed. Required by the production profile.",
+                    |d, v| {
+                        d.config.signing_key = Some(super::Secret(signing_key(v)?));
+                        Ok(())
+                    },
+                )
+            },
+            Setting {
+                secret: true,
+                ..row(
+                    "STREAM_SIGNING_KEY_PREVIOUS",
+                    "stream-signing-key-previous",
+                    Absent("none"),
+                    Kind::Text(
+                        "the previous key, during a rotation (text without control characters)",
+                    ),
+                    Restart,
+                    "Previous signing key, also accepted when verifying (key rotation), the original's variable.",
+                    |d, v| {
+                        d.config.signing_key_previous = Some(super::Secret(signing_key(v)?));
+                        Ok(())
+                    },
+                )
+            },
+            row(
+                "NODE_ENV",
+                "node-env",
+                Absent("none"),
+                Kind::Text("a name of letters, digits, '_' or '-'; `production` means production"),
+                Restart,
+                "The original's production switch: `production` (like `WARMING_PROFILE=production`) refuses to start without `STREAM_SIGNING_KEY`.",
+                |d, v| {
+                    let env = v.text()?;
+                    if env.is_empty()
+                        || !env
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return Err(Reject::Invalid);
+                    }
+                    d.config.node_env = Some(env);
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_EXTRA_CHAINS",
+                "extra-chains",
+                Absent("none: only the original's canonical chains and their aliases"),
+                Kind::Text(NAMES),
+                Restart,
+                "Chain names accepted besides the original's (e.g. a devnet); entries of any other chain are dead-lettered as `unknown_chain`.",
+                |d, v| {
+                    let mut chains = Vec::new();
+                    for name in values::names(&v.text()?).map_err(Reject::Because)? {
+                        chains.push(
+                            pairwarm::pair::normalize_chain(&name)
+                                .map_err(|e| Reject::Because(e.to_string()))?,
+                        );
+                    }
+                    d.config.feed.extra_chains = chains;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_MAX_ENTRY_BYTES",
+                "max-entry-bytes",
+                Fallback::Value("4194304"),
+                Kind::Int {
+                    min: 4096,
+                    max: 64 << 20,
+                },
+                Restart,
+                "Largest `data` document of a stream entry, bytes (the original's batches of 1,000 updates are ~620 KB).",
+                |d, v| {
+                    d.config.feed.max_entry_bytes = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_GROUP_START",
+                "group-start",
+                Fallback::Value("end"),
+                Kind::Text("end (`$`) or beginning (`0`)"),
+                Restart,
+                "Where a new consumer group starts: at the stream's end (only entries added from now on) or at its beginning (the whole retained history). An existing group keeps its position.",
+                |d, v| {
+                    d.config.feed.group_start = match v.text()?.to_ascii_lowercase().as_str() {
+                        "end" | "$" => GroupStart::End,
+                        "beginning" | "0" => GroupStart::Beginning,
+                        _ => return Err(Reject::Invalid),
+                    };
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_DEAD_LETTER_MAXLEN",
+                "dead-letter-maxlen",
+                Fallback::Value("10000"),
+                Kind::Int {
+                    min: 1,
+                    max: 10_000_000,
+                },
+                Restart,
+                "Entries the dead-letter streams keep (`MAXLEN ~`); each copy holds at most 4 KiB per field.",
+                |d, v| {
+                    d.config.feed.dead_letter_maxlen = v.int()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "PAIRWARM_OPPORTUNITY_FORMAT",
+                "opportunity-format",
+                Fallback::Value("original"),
+                Kind::Text("original or flat"),
+                Restart,
+                "Format of published opportunities: `original` (a signed `data` JSON its coordinator accepts) or `flat` (pairwarm's fields: chain, kind, pool, buy, sell, spread_bps, ts_ms).",
+                |d, v| {
+                    d.config.feed.opportunity_format = match v.text()?.to_ascii_lowercase().as_str()
+                    {
+                        "original" => OpportunityFormat::Original,
+                        "flat" => OpportunityFormat::Flat,
+                        _ => return Err(Reject::Invalid),
+                    };
+                    Ok(())
+                },
+            ),
+            row(
+                "STREAM_MAXLEN_OPPORTUNITIES",
+                "opportunities-maxlen",
+                Fallback::Value("200000"),
+                Kind::Int {
+                    min: 1,
+                    max: 100_000_000,
+                },
+                Restart,
+                "Entries the opportunities stream keeps (`MAXLEN ~`), the original's variable and default.",
+                |d, v| {
+                    d.config.feed.opportunities_maxlen = v.int()?;
                     Ok(())
                 },
             ),

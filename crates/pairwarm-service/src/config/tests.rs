@@ -135,7 +135,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        54,
+        63,
         "a new setting? update this count and the docs"
     );
 }
@@ -193,10 +193,31 @@ fn adaptive_falls_back_when_its_flag_is_off() {
     );
     let c = config(&[
         ("WARMING_PROFILE", "production"),
+        ("STREAM_SIGNING_KEY", "interop-signing-key"),
         ("FEATURE_ADAPTIVE_STRATEGY_ENABLED", "0"),
     ])
     .unwrap();
     assert_eq!(c.warming.strategy.kind(), "topn");
+}
+
+/// Production (either switch) refuses to start without a signing key, as the original
+/// does with NODE_ENV=production; the key itself is never echoed.
+#[test]
+fn production_requires_a_signing_key() {
+    for switch in [
+        ("WARMING_PROFILE", "production"),
+        ("NODE_ENV", "production"),
+    ] {
+        let err = one_error(&[switch]);
+        assert_eq!(err.variable(), Some("STREAM_SIGNING_KEY"), "{err}");
+        assert!(err.to_string().contains("production"), "{err}");
+        let c = config(&[switch, ("STREAM_SIGNING_KEY", "k3y-value")]).unwrap();
+        assert!(c.is_production());
+        assert!(c.signing_keys().is_some());
+        assert!(!format!("{c:?}").contains("k3y-value"));
+    }
+    let dev = config(&[("NODE_ENV", "development")]).unwrap();
+    assert!(!dev.is_production() && dev.signing_keys().is_none());
 }
 
 const BAD: &[(&str, &str)] = &[
@@ -254,6 +275,15 @@ const BAD: &[(&str, &str)] = &[
     ("PAIRWARM_STATUS_INTERVAL", "5d"),
     ("PAIRWARM_LOG_FORMAT", "xml"),
     ("PAIRWARM_SHUTDOWN_TIMEOUT", "-1s"),
+    ("STREAM_SIGNING_KEY", "two\nlines"),
+    ("STREAM_SIGNING_KEY_PREVIOUS", "tab\tkey"),
+    ("NODE_ENV", "prod env!"),
+    ("PAIRWARM_EXTRA_CHAINS", "dev net!"),
+    ("PAIRWARM_MAX_ENTRY_BYTES", "1024"),
+    ("PAIRWARM_GROUP_START", "middle"),
+    ("PAIRWARM_DEAD_LETTER_MAXLEN", "0"),
+    ("PAIRWARM_OPPORTUNITY_FORMAT", "xml"),
+    ("STREAM_MAXLEN_OPPORTUNITIES", "0"),
 ];
 
 #[test]

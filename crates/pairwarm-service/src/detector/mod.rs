@@ -82,6 +82,10 @@ pub struct Opportunity {
     pub sell: PairId,
     /// Net spread after fees, basis points.
     pub spread_bps: f64,
+    /// Price of the buy pool, in the original's convention (reserve0 / reserve1).
+    pub buy_price: f64,
+    /// Price of the sell pool, in the original's convention.
+    pub sell_price: f64,
 }
 
 /// What to read for one update.
@@ -176,15 +180,18 @@ impl Detector {
     }
 
     /// Price of one `from` in `to` on `pool`, if the pool trades that pair.
+    ///
+    /// `price` is in the original's convention, `reserve0 / reserve1`: the amount of
+    /// token0 one token1 is worth. So one token0 is worth `1 / price` token1.
     fn rate(&self, pool: PairId, price: f64, from: TokenId, to: TokenId) -> Option<f64> {
         let meta = self.registry.meta(pool)?;
         if price <= 0.0 || !price.is_finite() {
             return None;
         }
         if meta.token0 == from && meta.token1 == to {
-            Some(price)
-        } else if meta.token1 == from && meta.token0 == to {
             Some(1.0 / price)
+        } else if meta.token1 == from && meta.token0 == to {
+            Some(price)
         } else {
             None
         }
@@ -207,19 +214,20 @@ impl Detector {
         let Some(own) = self.rate(pool, price, a, b) else {
             return out;
         };
-        // Cross-DEX: buy A where A->B is cheapest, sell where dearest.
-        let mut lo = (own, pool);
-        let mut hi = (own, pool);
+        // Cross-DEX: buy A where A->B is cheapest, sell where dearest. The pool prices
+        // (original's convention) ride along for the published opportunity.
+        let mut lo = (own, pool, price);
+        let mut hi = (own, pool, price);
         for (i, &sibling) in plan.siblings.iter().enumerate() {
             let Some(Some(p)) = prices.get(i) else {
                 continue;
             };
             if let Some(r) = self.rate(sibling, p.price, a, b) {
                 if r < lo.0 {
-                    lo = (r, sibling);
+                    lo = (r, sibling, p.price);
                 }
                 if r > hi.0 {
-                    hi = (r, sibling);
+                    hi = (r, sibling, p.price);
                 }
             }
         }
@@ -232,6 +240,8 @@ impl Detector {
                     buy: lo.1,
                     sell: hi.1,
                     spread_bps: spread,
+                    buy_price: lo.2,
+                    sell_price: hi.2,
                 });
             }
         }
@@ -274,6 +284,8 @@ impl Detector {
                     buy: pool,
                     sell: leg_a,
                     spread_bps: spread,
+                    buy_price: price,
+                    sell_price: pa.price,
                 });
             }
         }

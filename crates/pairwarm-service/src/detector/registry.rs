@@ -20,9 +20,16 @@ fn fixed_hasher() -> foldhash::fast::FixedState {
 /// A token, hashed (names or addresses from stream entries; collisions are negligible).
 pub type TokenId = u64;
 
-/// Hashes a token name or address (already lowercased by the entry parser).
+/// Hashes a token name or address, ignoring ASCII case (symbols and `0x` addresses are
+/// case-insensitive; base58 addresses differing only in case do not occur), without
+/// allocating.
 pub fn token_id(token: &str) -> TokenId {
-    fixed_hasher().hash_one(token) | 1
+    use std::hash::Hasher;
+    let mut h = fixed_hasher().build_hasher();
+    for b in token.bytes() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    h.finish() | 1
 }
 
 const NO_TOKEN: u64 = 0;

@@ -53,12 +53,14 @@ fn plans_siblings_and_triangle_legs() {
 #[tokio::test]
 async fn finds_cross_dex_spread_net_of_fees() {
     let (cache, detector, pools, chain) = setup();
-    // usdc->dai 1.00 on uniswap; sushiswap quotes dai/usdc at 1/1.02 (usdc->dai 1.02).
+    // Prices are the original's reserve0 / reserve1 (token0 per token1).
+    // usdc->dai 1.00 on uniswap (usdc/dai at 1); sushiswap's dai/usdc pool holds 1.02 dai
+    // per usdc (usdc->dai 1.02); curve's usdc/dai 1/1.001 usdc per dai.
+    cache.set(pools[1], Price::new(1.02, 1, 1)).await.unwrap();
     cache
-        .set(pools[1], Price::new(1.0 / 1.02, 1, 1))
+        .set(pools[2], Price::new(1.0 / 1.001, 1, 1))
         .await
         .unwrap();
-    cache.set(pools[2], Price::new(1.001, 1, 1)).await.unwrap();
     let found = detector.check(&cache, pools[0], chain, 1.0).await.unwrap();
     assert_eq!(found.len(), 1);
     let o = &found[0];
@@ -76,11 +78,15 @@ async fn finds_cross_dex_spread_net_of_fees() {
 async fn triangle_and_no_false_positive_below_fees() {
     let (cache, detector, pools, chain) = setup();
     cache.set(pools[1], Price::new(1.0, 1, 1)).await.unwrap();
-    cache.set(pools[2], Price::new(1.001, 1, 1)).await.unwrap();
-    // usdc->weth 0.0005, dai->weth 0.00049 => usdc->dai via weth = 0.0005/0.00049 = 1.0204
-    cache.set(pools[3], Price::new(0.0005, 1, 1)).await.unwrap();
     cache
-        .set(pools[4], Price::new(0.00049, 1, 1))
+        .set(pools[2], Price::new(1.0 / 1.001, 1, 1))
+        .await
+        .unwrap();
+    // usdc->weth 0.0005 (2000 usdc per weth), dai->weth 0.00049 => usdc->dai via weth =
+    // 0.0005/0.00049 = 1.0204
+    cache.set(pools[3], Price::new(2000.0, 1, 1)).await.unwrap();
+    cache
+        .set(pools[4], Price::new(1.0 / 0.00049, 1, 1))
         .await
         .unwrap();
     let found = detector.check(&cache, pools[0], chain, 1.0).await.unwrap();
@@ -123,4 +129,77 @@ fn a_dex_beyond_the_limit_pays_the_default_fee() {
     );
     assert_eq!(detector.fee_bps(pools[1024]), 30.0, "the 1,025th has none");
     assert_eq!(detector.fee_bps(pools[0]), 30.0);
+}
+
+/// The reference's sample batch (original-wire-formats.md §1), through the detector: the
+/// USDC/WETH pools on uniswap_v2 and sushiswap differ by 2% (reserve1 20,000 vs 20,400
+/// WETH), a cross-DEX spread of ~140 bps net of fees, never the 1.6e21 bps a reciprocal
+/// price on one of the keys gave.
+#[tokio::test]
+async fn the_references_sample_batch_gives_a_sane_spread() {
+    let cache = HierarchicalCache::builder()
+        .l1_entries(64)
+        .build_in_memory();
+    let registry = Arc::new(PoolRegistry::new(cache.interner().clone()));
+    let detector = Detector::new(
+        registry.clone(),
+        DetectorConfig {
+            hub_tokens: vec!["0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2".into()],
+            ..DetectorConfig::default()
+        },
+    );
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    let mut out = Vec::new();
+    crate::entry::parse_entry(
+        "stream:price-updates",
+        &[(
+            "data",
+            include_str!("../../tests/data/reference_batch.json"),
+        )],
+        &crate::entry::EntryRules::default(),
+        &mut out,
+        &mut crate::entry::BadUpdates::default(),
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for u in &out {
+        let id = cache.interner().intern(pairwarm::pair::PairKey {
+            chain,
+            address: u.pair,
+        });
+        registry.observe(
+            id,
+            chain,
+            u.dex.as_deref().unwrap(),
+            u.token0.as_deref().unwrap(),
+            u.token1.as_deref().unwrap(),
+        );
+        cache
+            .set(
+                id,
+                Price::new(u.price, u.block, u.ts_ms.unwrap())
+                    .with_reserves(u.reserve0, u.reserve1),
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let mut spreads = Vec::new();
+    for (u, &id) in out.iter().zip(&ids) {
+        for o in detector.check(&cache, id, chain, u.price).await.unwrap() {
+            spreads.push((o.kind, o.spread_bps, o.buy_price, o.sell_price));
+        }
+    }
+    assert!(
+        !spreads.is_empty(),
+        "the 2% cross-DEX gap is an opportunity"
+    );
+    for (kind, bps, buy, sell) in spreads {
+        assert_eq!(kind, OpportunityKind::CrossDex);
+        // (20,400 / 20,000 - 1) = 200 bps gross, 2 x 30 bps fees.
+        assert!((bps - 140.0).abs() < 0.5, "{bps} bps");
+        // token0 (USDC) is bought where it is cheapest in WETH (uniswap_v2, fewer WETH per
+        // USDC) and sold on sushiswap.
+        assert!(buy == 2.5e-9 && sell == 2.450980392e-9, "{buy} {sell}");
+    }
 }

@@ -1,56 +1,110 @@
-//! Price-update stream entries: the documented wire format and its parser.
+//! Price-update stream entries: the two formats read on one stream, and their validation.
 //!
-//! An entry of the price stream (`stream:price-updates` by default) carries these fields:
+//! **The original's format** (what its detectors publish): one field `data` holding a JSON
+//! document, either one update or a batch envelope
+//! `{"type":"batch","count":N,"messages":[<update>, ...],"timestamp":<ms>}`, and, when
+//! signing is on, a field `sig` (see [`signing`]). An update object uses the original's
+//! field names; unknown fields and nested objects (`pipelineTimestamps`, tracing context)
+//! are skipped without being built:
 //!
 //! | field | required | meaning |
 //! |---|---|---|
-//! | `chain` | yes | chain name (`ethereum`, `bsc`, ...), `[a-z0-9_-]`, case-insensitive |
-//! | `pair` | yes | pool address, `0x` + 40 hex digits, case-insensitive |
-//! | `price` | one of | decimal string, the price of token0 in token1, finite and > 0 |
-//! | `reserve0` + `reserve1` | one of | decimal reserves; price = reserve1 / reserve0 |
-//! | `dex` | no | DEX name (the detector compares pools of one token pair across DEXes) |
-//! | `token0`, `token1` | no | token addresses or symbols (needed by the detector) |
-//! | `block` | no | block number (integer) |
-//! | `ts_ms` | no | observation time, ms since the Unix epoch (default: time of receipt) |
+//! | `chain` | yes | canonical chain id or an alias the original knows (`eth`, `bnb`, ...) |
+//! | `pairAddress` (or `pair`) | yes | pool address: `0x` + 40 hex (EVM), base58 of 32 bytes (Solana) |
+//! | `price` | one of | `reserve0 / reserve1` (the original's convention), finite and > 0 |
+//! | `reserve0` + `reserve1` | one of | integer reserves as decimal strings; kept exactly |
+//! | `dex`, `token0`, `token1` | no | DEX name and token addresses (the detector needs them) |
+//! | `blockNumber` (or `block`) | no | block of the update |
+//! | `timestamp` (or `ts_ms`) | no | ms since the epoch (default: time of receipt) |
 //!
-//! Alternatively a single field `data` holds a JSON object with the same keys (numbers may
-//! be JSON numbers or strings). A malformed entry yields an [`EntryError`] whose
-//! [`reason`](EntryError::reason) is a short fixed label (bounded metric cardinality) and
-//! whose message names the field and value.
+//! **pairwarm's flat format**: the same values as separate stream fields `chain`, `pair`,
+//! `price` or `reserve0`+`reserve1`, `dex`, `token0`, `token1`, `block`, `ts_ms`.
+//!
+//! Every entry goes through [`parse_entry`], the one place entries are judged: field sizes,
+//! the signature, the format, each update. An entry that cannot be read at all yields an
+//! [`EntryError`] (the entry is dead-lettered whole); an update refused inside a readable
+//! batch envelope is counted in [`BadUpdates`] and the envelope's other updates are kept.
+//! Errors carry a short fixed [`reason`](EntryError::reason) (bounded metric cardinality)
+//! and a message naming the field and value.
 
-use serde_json::Value;
+mod original;
+pub mod signing;
+mod update;
 
-use pairwarm::pair::{Address, ChainId, PairInterner, normalize_chain};
+use std::borrow::Cow;
 
-/// Largest accepted field value, bytes (a price entry is ~200 bytes in all).
+use pairwarm::cache::Reserve;
+use pairwarm::pair::{Address, ChainId, PairInterner};
+
+pub use original::{encode_batch, encode_update};
+pub use signing::{SignatureError, SigningKeys};
+pub use update::{ChainPolicy, Given};
+
+/// Largest accepted value of a flat field, bytes (a price entry is ~200 bytes in all).
 pub const MAX_FIELD_BYTES: usize = 256;
-/// Largest accepted `data` JSON, bytes.
-pub const MAX_DATA_BYTES: usize = 4096;
+/// Default largest accepted `data` document, bytes (`PAIRWARM_MAX_ENTRY_BYTES`): 4 MiB,
+/// several times the original's largest observed batch (~620 KB for 1,000 updates).
+pub const DEFAULT_MAX_DATA_BYTES: usize = 4 << 20;
 /// Longest accepted DEX or token name.
 pub const MAX_NAME_LEN: usize = 64;
+/// Bad updates of one envelope whose errors are kept (the rest are only counted).
+pub const MAX_BAD_SAMPLES: usize = 3;
 
 /// A parsed price update.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PriceUpdate {
-    /// Normalised (lowercase) chain name.
+    /// Canonical chain id (an alias normalised), or an operator-accepted extra chain.
     pub chain: String,
     /// Pool address.
     pub pair: Address,
-    /// DEX name, if given.
+    /// DEX name, if given (lowercased).
     pub dex: Option<String>,
-    /// token0, if given (lowercased).
+    /// token0, if given (`0x` addresses lowercased; base58 and symbols kept as given).
     pub token0: Option<String>,
-    /// token1, if given (lowercased).
+    /// token1, if given (as token0).
     pub token1: Option<String>,
-    /// Price of token0 in token1.
+    /// `reserve0 / reserve1` (the original's convention), or the producer's `price`.
     pub price: f64,
+    /// Reserve of token0, exact (zero if not given).
+    pub reserve0: Reserve,
+    /// Reserve of token1, exact (zero if not given).
+    pub reserve1: Reserve,
     /// Block number (0 if not given).
     pub block: u64,
     /// Observation time, ms since the epoch (`None` if not given).
     pub ts_ms: Option<u64>,
 }
 
-/// Why an entry was rejected.
+impl PriceUpdate {
+    /// An update with a price and no reserves, block, time or metadata.
+    pub fn new(chain: impl Into<String>, pair: Address, price: f64) -> Self {
+        Self {
+            chain: chain.into(),
+            pair,
+            dex: None,
+            token0: None,
+            token1: None,
+            price,
+            reserve0: Reserve::ZERO,
+            reserve1: Reserve::ZERO,
+            block: 0,
+            ts_ms: None,
+        }
+    }
+
+    /// The update's chain in `interner`, or [`EntryError::ChainLimit`] when the interner
+    /// is full of other chains (the pipeline would have to skip the update).
+    pub fn chain_id(&self, interner: &PairInterner) -> Result<ChainId, EntryError> {
+        interner
+            .chain_id(&self.chain)
+            .map_err(|_| EntryError::ChainLimit {
+                chain: clip(&self.chain),
+                max: pairwarm::pair::MAX_CHAINS,
+            })
+    }
+}
+
+/// Why an entry (or an update inside an envelope) was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EntryError {
     /// A required field is absent.
@@ -66,10 +120,20 @@ pub enum EntryError {
         /// What was wrong.
         reason: String,
     },
-    /// The `data` field is not a JSON object.
-    #[error("field `data` is not a JSON object: {0}")]
+    /// A well-formed chain name that is neither a canonical chain of the original, one of
+    /// its aliases, nor in `PAIRWARM_EXTRA_CHAINS`.
+    #[error("chain {0:?} is not a chain of the original system (nor in PAIRWARM_EXTRA_CHAINS)")]
+    UnknownChain(String),
+    /// The `data` field is not a JSON document of the original's shape.
+    #[error("field `data` is not a price update or batch envelope: {0}")]
     BadJson(String),
-    /// A field or the `data` JSON is larger than accepted.
+    /// A batch envelope without a readable `messages` array.
+    #[error("batch envelope: {0}")]
+    BadEnvelope(String),
+    /// An entry with neither `data` nor the flat fields.
+    #[error("entry has neither a `data` field nor pairwarm's flat fields (chain, pair)")]
+    UnknownFormat,
+    /// A field or the `data` document is larger than accepted.
     #[error("field `{field}` is {len} bytes, more than {max}")]
     TooLarge {
         /// The field.
@@ -79,6 +143,9 @@ pub enum EntryError {
         /// The limit.
         max: usize,
     },
+    /// A signature problem while `STREAM_SIGNING_KEY` is set.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     /// A well-formed chain the service cannot take: it already knows as many chains as its
     /// per-chain tables hold ([`pairwarm::pair::MAX_CHAINS`]).
     #[error("chain {chain:?} is beyond the limit of {max} chains")]
@@ -91,40 +158,33 @@ pub enum EntryError {
 }
 
 impl EntryError {
-    /// Short fixed label for the dead-letter `reason` field and metric label.
+    /// Short fixed label for the dead-letter `reason` field and metric labels.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Missing(_) => "missing_field",
             Self::Bad { field, .. } => match *field {
                 "pair" => "bad_address",
                 "chain" => "bad_chain",
-                "price" | "reserve0" | "reserve1" => "bad_price",
+                "price" => "bad_price",
+                "reserve0" | "reserve1" => "bad_reserve",
                 "block" | "ts_ms" => "bad_number",
+                "update" => "not_an_object",
                 _ => "bad_field",
             },
+            Self::UnknownChain(_) => "unknown_chain",
             Self::BadJson(_) => "bad_json",
+            Self::BadEnvelope(_) => "bad_envelope",
+            Self::UnknownFormat => "unknown_format",
             Self::TooLarge { .. } => "too_large",
+            Self::Signature(e) => e.reason(),
             Self::ChainLimit { .. } => "chain_limit",
         }
     }
 }
 
-impl PriceUpdate {
-    /// The update's chain in `interner`, or [`EntryError::ChainLimit`] when the interner
-    /// is full of other chains (the pipeline would have to skip the update).
-    pub fn chain_id(&self, interner: &PairInterner) -> Result<ChainId, EntryError> {
-        interner
-            .chain_id(&self.chain)
-            .map_err(|_| EntryError::ChainLimit {
-                chain: clip(&self.chain),
-                max: pairwarm::pair::MAX_CHAINS,
-            })
-    }
-}
-
 /// Bounds the size of values echoed back in errors (a hostile 1 MB field stays short),
 /// cutting on a character boundary.
-fn clip(input: &str) -> String {
+pub(crate) fn clip(input: &str) -> String {
     const MAX: usize = 80;
     if input.len() <= MAX {
         return input.to_owned();
@@ -136,7 +196,7 @@ fn clip(input: &str) -> String {
     format!("{}…", &input[..end])
 }
 
-fn bad(field: &'static str, value: &str, reason: impl Into<String>) -> EntryError {
+pub(crate) fn bad(field: &'static str, value: &str, reason: impl Into<String>) -> EntryError {
     EntryError::Bad {
         field,
         value: clip(value),
@@ -144,51 +204,99 @@ fn bad(field: &'static str, value: &str, reason: impl Into<String>) -> EntryErro
     }
 }
 
-/// The known fields, as borrowed text.
-#[derive(Default)]
-struct Fields<'a> {
-    chain: Option<&'a str>,
-    pair: Option<&'a str>,
-    dex: Option<&'a str>,
-    token0: Option<&'a str>,
-    token1: Option<&'a str>,
-    price: Option<&'a str>,
-    reserve0: Option<&'a str>,
-    reserve1: Option<&'a str>,
-    block: Option<&'a str>,
-    ts_ms: Option<&'a str>,
-    data: Option<&'a str>,
+/// How entries are judged: size limit, signing keys, accepted chains. One value, built
+/// from the service's settings, so every check lives next to the others.
+#[derive(Clone, Debug)]
+pub struct EntryRules {
+    /// Largest `data` document, bytes (`PAIRWARM_MAX_ENTRY_BYTES`).
+    pub max_data_bytes: usize,
+    /// `STREAM_SIGNING_KEY` (and `_PREVIOUS`): every entry must carry a valid `sig`.
+    pub keys: Option<SigningKeys>,
+    /// Which chain names are accepted.
+    pub chains: ChainPolicy,
 }
 
-impl<'a> Fields<'a> {
-    fn set(&mut self, name: &str, value: &'a str) {
-        let slot = match name {
-            "chain" => &mut self.chain,
-            "pair" => &mut self.pair,
-            "dex" => &mut self.dex,
-            "token0" => &mut self.token0,
-            "token1" => &mut self.token1,
-            "price" => &mut self.price,
-            "reserve0" => &mut self.reserve0,
-            "reserve1" => &mut self.reserve1,
-            "block" => &mut self.block,
-            "ts_ms" => &mut self.ts_ms,
-            "data" => &mut self.data,
-            _ => return,
-        };
-        *slot = Some(value);
+impl Default for EntryRules {
+    /// 4 MiB documents, no signing, the original's chains only.
+    fn default() -> Self {
+        Self {
+            max_data_bytes: DEFAULT_MAX_DATA_BYTES,
+            keys: None,
+            chains: ChainPolicy::default(),
+        }
     }
 }
 
-/// Parses an entry given as `(field, value)` byte pairs (as Redis returns them).
+/// Which format an entry had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryFormat {
+    /// The original's `data` document holding one update.
+    Single,
+    /// The original's batch envelope.
+    Batch,
+    /// pairwarm's flat fields.
+    Flat,
+}
+
+/// Updates refused inside readable batch envelopes: counted by reason, a few kept.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BadUpdates {
+    /// `(reason label, count)`, in first-seen order (a closed set of labels).
+    pub counts: Vec<(&'static str, u64)>,
+    /// The first [`MAX_BAD_SAMPLES`] errors: `(index in the envelope, error)`.
+    pub samples: Vec<(usize, EntryError)>,
+}
+
+impl BadUpdates {
+    /// Records update `index`'s error.
+    pub fn push(&mut self, index: usize, error: EntryError) {
+        let reason = error.reason();
+        match self.counts.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push((reason, 1)),
+        }
+        if self.samples.len() < MAX_BAD_SAMPLES {
+            self.samples.push((index, error));
+        }
+    }
+
+    /// Updates refused in all.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Nothing refused.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Forgets everything (reuse per entry).
+    pub fn clear(&mut self) {
+        self.counts.clear();
+        self.samples.clear();
+    }
+}
+
+/// Judges one entry given as `(field, value)` byte pairs (as Redis returns them) read from
+/// `stream`: sizes, signature (with keys set), format, then each update. Accepted updates
+/// are appended to `out`; updates refused inside a readable envelope go to `bad`.
+///
+/// # Errors
+/// The entry as a whole is unusable (too large, unsigned or badly signed, unreadable
+/// document, or its only update is bad): it goes to the dead-letter stream.
 pub fn parse_entry<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    stream: &str,
     fields: &[(K, V)],
-) -> Result<PriceUpdate, EntryError> {
-    let mut known = Fields::default();
+    rules: &EntryRules,
+    out: &mut Vec<PriceUpdate>,
+    bad: &mut BadUpdates,
+) -> Result<EntryFormat, EntryError> {
+    let mut data: Option<&[u8]> = None;
+    let mut sig: Option<&[u8]> = None;
     for (k, v) in fields {
         let (k, v) = (k.as_ref(), v.as_ref());
         let limit = if k == b"data" {
-            MAX_DATA_BYTES
+            rules.max_data_bytes
         } else {
             MAX_FIELD_BYTES
         };
@@ -199,156 +307,57 @@ pub fn parse_entry<K: AsRef<[u8]>, V: AsRef<[u8]>>(
                 max: limit,
             });
         }
-        let Some(field) = std::str::from_utf8(k).ok().and_then(known_field) else {
+        match k {
+            b"data" => data = Some(v),
+            b"sig" => sig = Some(v),
+            _ => {}
+        }
+    }
+    if let Some(keys) = &rules.keys {
+        match data {
+            Some(data) => keys.verify(stream, data, sig)?,
+            None => keys.verify_flat(stream, fields, sig)?,
+        }
+    }
+    if let Some(data) = data {
+        let text =
+            std::str::from_utf8(data).map_err(|_| EntryError::BadJson("not valid UTF-8".into()))?;
+        return original::parse_document(text, rules, out, bad);
+    }
+    out.push(parse_flat(fields, rules)?);
+    Ok(EntryFormat::Flat)
+}
+
+/// pairwarm's flat format: every value a stream field.
+fn parse_flat<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    fields: &[(K, V)],
+    rules: &EntryRules,
+) -> Result<PriceUpdate, EntryError> {
+    let mut known = update::UpdateFields::default();
+    let mut any = false;
+    for (k, v) in fields {
+        let Some(slot) = std::str::from_utf8(k.as_ref())
+            .ok()
+            .and_then(|name| known.slot(name))
+        else {
             // Unknown fields are ignored, so producers can add their own.
             continue;
         };
-        let value = std::str::from_utf8(v).map_err(|_| EntryError::Bad {
-            field,
-            value: clip(&String::from_utf8_lossy(v)),
-            reason: "not valid UTF-8".into(),
+        let (field, value) = slot;
+        let text = std::str::from_utf8(v.as_ref()).map_err(|_| {
+            bad(
+                field,
+                &String::from_utf8_lossy(v.as_ref()),
+                "not valid UTF-8",
+            )
         })?;
-        known.set(field, value);
+        *value = Some(Given::Text(Cow::Borrowed(text)));
+        any = true;
     }
-    if let Some(data) = known.data {
-        return parse_data(data);
+    if !any {
+        return Err(EntryError::UnknownFormat);
     }
-    build(&known)
-}
-
-const FIELDS: [&str; 11] = [
-    "chain", "pair", "dex", "token0", "token1", "price", "reserve0", "reserve1", "block", "ts_ms",
-    "data",
-];
-
-fn known_field(name: &str) -> Option<&'static str> {
-    FIELDS.iter().copied().find(|f| *f == name)
-}
-
-/// Parses the single-field form: `data` = a JSON object with the same keys.
-fn parse_data(data: &str) -> Result<PriceUpdate, EntryError> {
-    let value: Value =
-        serde_json::from_str(data).map_err(|e| EntryError::BadJson(e.to_string()))?;
-    let Value::Object(map) = value else {
-        return Err(EntryError::BadJson("expected an object".into()));
-    };
-    // Numbers may be JSON numbers or strings; render both to text and reuse one parser.
-    let mut owned: Vec<(&str, String)> = Vec::with_capacity(map.len());
-    for (k, v) in &map {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Null => continue,
-            other => {
-                return Err(EntryError::BadJson(format!(
-                    "key {:?} holds {}, expected a string or a number",
-                    clip(k),
-                    kind_of(other)
-                )));
-            }
-        };
-        if text.len() > MAX_FIELD_BYTES {
-            return Err(EntryError::TooLarge {
-                field: clip(k),
-                len: text.len(),
-                max: MAX_FIELD_BYTES,
-            });
-        }
-        owned.push((k.as_str(), text));
-    }
-    let mut known = Fields::default();
-    for (k, v) in &owned {
-        if *k != "data" {
-            known.set(k, v);
-        }
-    }
-    build(&known)
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn decimal(field: &'static str, text: &str) -> Result<f64, EntryError> {
-    let t = text.trim();
-    let ok_chars = !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    let value: f64 = if ok_chars { t.parse().ok() } else { None }
-        .ok_or_else(|| bad(field, text, "not a decimal number"))?;
-    if !value.is_finite() || value <= 0.0 {
-        return Err(bad(field, text, "must be finite and greater than 0"));
-    }
-    Ok(value)
-}
-
-fn integer(field: &'static str, text: &str) -> Result<u64, EntryError> {
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| bad(field, text, "not a non-negative integer"))
-}
-
-fn name(field: &'static str, text: &str) -> Result<String, EntryError> {
-    let ok = !text.is_empty()
-        && text.len() <= MAX_NAME_LEN
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !ok {
-        return Err(bad(
-            field,
-            text,
-            format!("expected 1-{MAX_NAME_LEN} characters of a-z, 0-9, '_', '-', '.'"),
-        ));
-    }
-    Ok(text.to_ascii_lowercase())
-}
-
-fn build(f: &Fields<'_>) -> Result<PriceUpdate, EntryError> {
-    let chain_text = f.chain.ok_or(EntryError::Missing("chain"))?;
-    let chain = normalize_chain(chain_text).map_err(|e| bad("chain", chain_text, e.to_string()))?;
-    let pair_text = f.pair.ok_or(EntryError::Missing("pair"))?;
-    let pair =
-        Address::parse(pair_text.trim()).map_err(|e| bad("pair", pair_text, e.to_string()))?;
-    let price = match (f.price, f.reserve0, f.reserve1) {
-        (Some(p), _, _) => decimal("price", p)?,
-        (None, Some(r0), Some(r1)) => {
-            let (r0, r1) = (decimal("reserve0", r0)?, decimal("reserve1", r1)?);
-            let price = r1 / r0;
-            if !price.is_finite() || price <= 0.0 {
-                return Err(bad(
-                    "reserve1",
-                    &format!("{r1}/{r0}"),
-                    "reserve ratio is not a finite positive price",
-                ));
-            }
-            price
-        }
-        (None, Some(_), None) => return Err(EntryError::Missing("reserve1")),
-        (None, None, Some(_)) => return Err(EntryError::Missing("reserve0")),
-        (None, None, None) => return Err(EntryError::Missing("price")),
-    };
-    Ok(PriceUpdate {
-        chain,
-        pair,
-        dex: f.dex.map(|d| name("dex", d)).transpose()?,
-        token0: f.token0.map(|t| name("token0", t)).transpose()?,
-        token1: f.token1.map(|t| name("token1", t)).transpose()?,
-        price,
-        block: f
-            .block
-            .map(|b| integer("block", b))
-            .transpose()?
-            .unwrap_or(0),
-        ts_ms: f.ts_ms.map(|t| integer("ts_ms", t)).transpose()?,
-    })
+    known.build(rules)
 }
 
 /// A price as the shortest decimal text that parses back to the same `f64`.
@@ -367,7 +376,8 @@ fn price_text(price: f64) -> String {
     }
 }
 
-/// Encodes an update as stream fields in the documented flat form (for `pairwarm feed`).
+/// Encodes an update as stream fields in pairwarm's flat form (for `pairwarm feed
+/// --format flat`). Reserves are written when known, with the price.
 pub fn to_fields(update: &PriceUpdate) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("chain", update.chain.clone()),
@@ -375,6 +385,10 @@ pub fn to_fields(update: &PriceUpdate) -> Vec<(&'static str, String)> {
         ("price", price_text(update.price)),
         ("block", update.block.to_string()),
     ];
+    if !update.reserve0.is_zero() || !update.reserve1.is_zero() {
+        out.push(("reserve0", update.reserve0.to_string()));
+        out.push(("reserve1", update.reserve1.to_string()));
+    }
     if let Some(ts) = update.ts_ms {
         out.push(("ts_ms", ts.to_string()));
     }

@@ -38,6 +38,8 @@ fn consumer_config(inner: &Shared, consumer: String) -> Option<ConsumerConfig> {
         block_ms: feed.block_ms,
         claim_idle_ms: feed.claim_idle_ms,
         claim_every: Duration::from_millis((feed.claim_idle_ms / 2).clamp(100, 30_000)),
+        group_start: feed.group_start.id(),
+        dead_letter_maxlen: feed.dead_letter_maxlen,
         dead_consumer_idle: feed.dead_consumer_idle,
     })
 }
@@ -53,7 +55,7 @@ fn triage(inner: &Shared, e: FeedError) -> Result<FeedError, FeedError> {
     Ok(e)
 }
 
-/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` entries are done).
+/// Reads the streams until told to stop (or `PAIRWARM_MAX_UPDATES` updates are handled).
 pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Result<(), FeedError> {
     let identity = {
         let config = inner.config.lock();
@@ -150,7 +152,7 @@ pub(super) async fn run(inner: &Shared, mut stop: watch::Receiver<bool>) -> Resu
                 continue 'connect;
             }
             backoff = FIRST_BACKOFF;
-            if max_updates.is_some_and(|max| inner.stats.processed.load(Ordering::Relaxed) >= max) {
+            if max_updates.is_some_and(|max| inner.handled_updates() >= max) {
                 return finish(inner, &mut consumer, prefetch, &mut refused).await;
             }
         }

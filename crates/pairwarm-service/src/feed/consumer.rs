@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::FeedError;
-use super::dead_letter::DeadLetter;
+use super::dead_letter::{DeadLetter, Sample};
 use crate::stream::{
     RawEntry, decode_autoclaim_reply, decode_read_reply, group_backlog, pending_delivery_count,
 };
@@ -48,9 +48,17 @@ pub struct ConsumerConfig {
     pub claim_idle_ms: u64,
     /// How often to look for entries to claim (and for dead consumers).
     pub claim_every: Duration,
+    /// Where a group this consumer creates starts: `$` (the end) or `0`.
+    pub group_start: &'static str,
+    /// `MAXLEN ~` of the dead-letter streams.
+    pub dead_letter_maxlen: u64,
     /// Remove other consumers idle this long that own no pending entries (zero: never).
     pub dead_consumer_idle: Duration,
 }
+
+/// Bytes of one field value a dead-letter copy keeps (a 620 KB envelope is clipped, and
+/// the copy says so): the dead-letter stream stays small whatever comes in.
+pub const DEAD_LETTER_VALUE_BYTES: usize = 4096;
 
 /// Entries of one read, and whether they were delivered before (own pending entries after
 /// a restart or reconnect, or claimed from another consumer) or are new.
@@ -142,15 +150,15 @@ impl StreamConsumer {
         Ok(consumer)
     }
 
-    /// Creates the group on each stream (from the beginning, so entries written before
-    /// the first start are processed too); an existing group is kept.
+    /// Creates the group on each stream at `group_start` (`$` by default: a shared stream's
+    /// retained history is not replayed); an existing group keeps its position.
     async fn ensure_groups(&mut self) -> Result<(), FeedError> {
         for stream in &self.cfg.streams {
             let created: redis::RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")
                 .arg(stream)
                 .arg(&self.cfg.group)
-                .arg("0")
+                .arg(self.cfg.group_start)
                 .arg("MKSTREAM")
                 .query_async(&mut self.conn)
                 .await;
@@ -347,7 +355,7 @@ impl StreamConsumer {
             add.arg(format!("{}:dlq", e.stream))
                 .arg("MAXLEN")
                 .arg("~")
-                .arg(100_000)
+                .arg(self.cfg.dead_letter_maxlen)
                 .arg("*")
                 .arg("reason")
                 .arg(letter.reason.label())
@@ -355,8 +363,17 @@ impl StreamConsumer {
                 .arg(letter.reason.to_string())
                 .arg("source_id")
                 .arg(&e.id);
+            let mut clipped = Vec::new();
             for (k, v) in e.fields.iter().flatten() {
-                add.arg(k.as_slice()).arg(v.as_slice());
+                if v.len() > DEAD_LETTER_VALUE_BYTES {
+                    clipped.push(format!("{}={}", String::from_utf8_lossy(k), v.len()));
+                }
+                add.arg(k.as_slice())
+                    .arg(&v[..v.len().min(DEAD_LETTER_VALUE_BYTES)]);
+            }
+            if !clipped.is_empty() {
+                // `<field>=<original bytes>` of each value cut to DEAD_LETTER_VALUE_BYTES.
+                add.arg("truncated").arg(clipped.join(","));
             }
             pipe.add_command(add);
         }
@@ -387,6 +404,36 @@ impl StreamConsumer {
             self.ack(stream, ids).await?;
         }
         Ok(ok)
+    }
+
+    /// Copies samples of updates refused inside good envelopes to `<stream>:dlq` (reason,
+    /// error, source entry id, index in the envelope), in one round trip. Nothing is
+    /// acknowledged here: the envelopes were processed.
+    pub async fn dead_letter_samples(&mut self, samples: &[Sample<'_>]) -> Result<(), FeedError> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for s in samples {
+            pipe.cmd("XADD")
+                .arg(format!("{}:dlq", s.entry.stream))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.cfg.dead_letter_maxlen)
+                .arg("*")
+                .arg("reason")
+                .arg(s.error.reason())
+                .arg("error")
+                .arg(s.error.to_string())
+                .arg("source_id")
+                .arg(&s.entry.id)
+                .arg("index")
+                .arg(s.index)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.cmd)
+            .await
+            .map_err(FeedError::redis("dead-letter sample XADD"))
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.

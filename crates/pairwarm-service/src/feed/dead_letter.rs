@@ -47,7 +47,11 @@ impl DeadLetterReason {
     /// The label of `stream_dead_letter_total{reason}` (a closed set of four).
     pub fn metric(&self) -> MetricReason {
         match self {
-            Self::Rejected(EntryError::ChainLimit { .. }) => MetricReason::Other,
+            Self::Rejected(
+                EntryError::ChainLimit { .. }
+                | EntryError::UnknownChain(_)
+                | EntryError::Signature(_),
+            ) => MetricReason::Other,
             Self::Rejected(_) => MetricReason::Malformed,
             Self::Deleted => MetricReason::Trimmed,
             Self::MaxDeliveries { .. } => MetricReason::MaxDeliveries,
@@ -64,18 +68,61 @@ pub struct DeadLetter<'a> {
     pub reason: DeadLetterReason,
 }
 
-/// Counts dead letters whose copy Redis accepted (their entries are acknowledged).
+/// An update refused inside a good batch envelope, sampled to the dead-letter stream (the
+/// envelope itself is processed and acknowledged, never copied).
+#[derive(Debug)]
+pub struct Sample<'a> {
+    /// The envelope's entry.
+    pub entry: &'a RawEntry,
+    /// Position of the update in the envelope's `messages`.
+    pub index: usize,
+    /// Why it was refused.
+    pub error: EntryError,
+}
+
+/// Counts dead letters whose copy Redis accepted (their entries are acknowledged): the
+/// coarse and the fine reason, and signature failures.
 pub(crate) fn record_dead_letters(inner: &Shared, copied: &[&DeadLetter<'_>]) {
     inner
         .stats
         .dead_lettered
         .fetch_add(copied.len() as u64, Ordering::Relaxed);
+    let signature_failures = copied
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.reason,
+                DeadLetterReason::Rejected(EntryError::Signature(_))
+            )
+        })
+        .count() as u64;
+    inner
+        .stats
+        .signature_failures
+        .fetch_add(signature_failures, Ordering::Relaxed);
     let Some(m) = &inner.metrics else {
         return;
     };
     m.stream().entries_processed.inc_by(copied.len() as u64);
     for l in copied {
         m.stream().dead_letter(l.reason.metric()).inc();
+        m.stream_dead_letter_reason(l.reason.label()).inc();
+        if let DeadLetterReason::Rejected(EntryError::Signature(e)) = &l.reason {
+            m.stream_signature_failures(e.reason()).inc();
+        }
+    }
+}
+
+/// Counts updates refused inside good envelopes, by fine reason.
+pub(crate) fn record_bad_updates(inner: &Shared, bad: &crate::entry::BadUpdates) {
+    inner
+        .stats
+        .bad_updates
+        .fetch_add(bad.total(), Ordering::Relaxed);
+    if let Some(m) = &inner.metrics {
+        for &(reason, n) in &bad.counts {
+            m.stream_bad_updates(reason).inc_by(n);
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub fn updates(seed: u64) -> Result<impl Iterator<Item = PriceUpdate> + Send, Ge
                 token0: Some(pool.token0.to_ascii_lowercase()),
                 token1: Some(pool.token1.to_ascii_lowercase()),
                 price: event.price.unwrap_or(1.0),
+                reserve0: pairwarm::cache::Reserve::ZERO,
+                reserve1: pairwarm::cache::Reserve::ZERO,
                 block: event.block,
                 ts_ms: None,
             });

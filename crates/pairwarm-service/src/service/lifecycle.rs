@@ -175,9 +175,7 @@ async fn feed_finished(inner: &Shared) {
         if inner.stats.ended.load(Ordering::Acquire) {
             return;
         }
-        let done = inner.processor.counters.updates.load(Ordering::Relaxed)
-            + inner.stats.dead_lettered.load(Ordering::Relaxed);
-        if max.is_some_and(|max| done >= max) {
+        if max.is_some_and(|max| inner.handled_updates() >= max) {
             return;
         }
     }

@@ -59,3 +59,14 @@ pub async fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Opt
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The number at a dotted `path` of a health document (`"stream.processed"`).
+#[allow(dead_code)] // not every test file reads health documents
+pub fn num(v: &serde_json::Value, path: &str) -> u64 {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = &cur[part];
+    }
+    cur.as_u64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {v:#}"))
+}

@@ -581,7 +581,7 @@ impl<W: Write> TraceWriter<W> {
         self.line.clear();
         // Writing into a Vec cannot fail.
         let _ = write!(self.line, "{ts_us},{},{chain_name},", op.code());
-        let mut hex = [0u8; 42];
+        let mut hex = [0u8; crate::pair::MAX_ADDRESS_TEXT];
         self.line
             .extend_from_slice(address.encode_into(&mut hex).as_bytes());
         self.line.push(b'\n');

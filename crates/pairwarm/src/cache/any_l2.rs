@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::l2::{L2Error, L2Store};
+use super::l2::{L2Error, L2Store, L2Write};
 use super::memory_l2::MemoryL2;
 use super::redis_l2::RedisL2;
 
@@ -41,7 +41,7 @@ impl L2Store for AnyL2 {
         }
     }
 
-    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+    async fn set_many(&self, items: Vec<L2Write>, ttl: Duration) -> Result<Vec<bool>, L2Error> {
         match self {
             Self::Memory(l2) => l2.set_many(items, ttl).await,
             Self::Redis(l2) => l2.set_many(items, ttl).await,

@@ -1,11 +1,14 @@
 //! L2 value encoding: JSON, as the original system stores values (`JSON.stringify`).
 //!
-//! Encoded form: `{"price":1234.5,"block":19000000,"timestamp":1700000000000}`. Decoding
-//! also accepts a bare JSON number (a price with no block or timestamp), so values written
-//! by simpler producers are readable. Anything else, a negative or non-finite price, or a
+//! Encoded form, exactly the original's (`SETEX key 300 <json>`):
+//! `{"price":2.5e-9,"reserve0":"50000000000000","reserve1":"20000000000000000000000","timestamp":1795923835406,"blockNumber":21000000}`:
+//! reserves as decimal strings (exact integers, see [`Reserve`]), `blockNumber` and
+//! `timestamp` (ms). Decoding keeps every one of these fields and ignores unknown ones; it
+//! also reads pairwarm's earlier `{"price","block","timestamp"}` and a bare JSON number (a
+//! price with no block or timestamp), so values written by simpler producers are readable. Anything else, a negative or non-finite price, or a
 //! value larger than [`MAX_VALUE_BYTES`] is a [`ValueError`] naming the key.
 
-use super::Price;
+use super::{Price, Reserve};
 
 /// Largest L2 value accepted, in bytes. A price is ~70 bytes; anything near this limit is
 /// not ours and is rejected before parsing.
@@ -34,18 +37,53 @@ pub enum ValueError {
     },
 }
 
-/// Encodes a price as JSON bytes.
+/// The value exactly as the original writes it, field for field and in its order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Out {
+    price: f64,
+    reserve0: Reserve,
+    reserve1: Reserve,
+    timestamp: u64,
+    block_number: u64,
+}
+
+/// Encodes a price as the original's JSON value:
+/// `{"price":..,"reserve0":"..","reserve1":"..","timestamp":..,"blockNumber":..}`.
 pub fn encode(price: &Price) -> Vec<u8> {
-    // Serialising a struct of numbers cannot fail; non-finite floats become `null`,
-    // which `decode` then rejects rather than silently reading a wrong price.
-    serde_json::to_vec(price).unwrap_or_else(|_| b"null".to_vec())
+    let out = Out {
+        price: price.price,
+        reserve0: price.reserve0,
+        reserve1: price.reserve1,
+        timestamp: price.ts_ms,
+        block_number: price.block,
+    };
+    // Serialising numbers and decimal strings cannot fail; a non-finite price becomes
+    // `null`, which `decode` then rejects rather than silently reading a wrong price.
+    serde_json::to_vec(&out).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// What is read: the original's fields (unknown ones ignored), or pairwarm's earlier
+/// `block` in place of `blockNumber`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct In {
+    price: f64,
+    #[serde(default)]
+    reserve0: Reserve,
+    #[serde(default)]
+    reserve1: Reserve,
+    #[serde(default)]
+    timestamp: u64,
+    #[serde(default, alias = "block")]
+    block_number: u64,
 }
 
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum Wire {
     Bare(f64),
-    Full(Price),
+    Full(In),
 }
 
 /// Decodes a value read from L2 at `key`.
@@ -63,10 +101,12 @@ pub fn decode(key: &str, bytes: &[u8]) -> Result<Price, ValueError> {
     };
     let price = match serde_json::from_slice::<Wire>(bytes) {
         Ok(Wire::Bare(price)) => Price::new(price, 0, 0),
-        Ok(Wire::Full(price)) => price,
+        Ok(Wire::Full(v)) => {
+            Price::new(v.price, v.block_number, v.timestamp).with_reserves(v.reserve0, v.reserve1)
+        }
         Err(e) => {
             // Give the precise reason of the object form, the one we write.
-            let reason = serde_json::from_slice::<Price>(bytes)
+            let reason = serde_json::from_slice::<In>(bytes)
                 .err()
                 .map_or_else(|| e.to_string(), |e| e.to_string());
             return Err(undecodable(reason));
@@ -91,9 +131,28 @@ mod tests {
         let bytes = encode(&p);
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
-            r#"{"price":1234.5,"block":19000000,"timestamp":1700000000000}"#
+            r#"{"price":1234.5,"reserve0":"0","reserve1":"0","timestamp":1700000000000,"blockNumber":19000000}"#
         );
         assert_eq!(decode("k", &bytes), Ok(p));
+    }
+
+    /// The reference's L2 value, byte for byte: read without loss, written back identical.
+    #[test]
+    fn the_originals_value_round_trips_byte_for_byte() {
+        let original = r#"{"price":2.5e-9,"reserve0":"50000000000000","reserve1":"20000000000000000000000","timestamp":1795923835406,"blockNumber":21000000}"#;
+        let p = decode("k", original.as_bytes()).unwrap();
+        assert_eq!(p.price, 2.5e-9);
+        assert_eq!(p.reserve0.get(), 50_000_000_000_000);
+        assert_eq!(p.reserve1.get(), 20_000_000_000_000_000_000_000);
+        assert_eq!((p.block, p.ts_ms), (21_000_000, 1_795_923_835_406));
+        assert_eq!(std::str::from_utf8(&encode(&p)).unwrap(), original);
+        // pairwarm's earlier shape and unknown fields still read.
+        let old = decode(
+            "k",
+            br#"{"price":3,"block":7,"timestamp":9,"extra":{"a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!((old.price, old.block, old.ts_ms), (3.0, 7, 9));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::clock::Clock;
 use super::codec::{self, ValueError};
 use super::entry::{Evictions, L1Entry};
 use super::l1::{L1Policy, L1Store};
-use super::l2::{L2Error, L2Store};
+use super::l2::{L2Error, L2Store, L2Write};
 use super::policy::{Insert, Inserted};
 use super::price_matrix::PriceMatrix;
 use super::refresh::RefreshQueue;
@@ -334,9 +334,10 @@ impl<L: L2Store> HierarchicalCache<L> {
             .resolve(id)
             .ok_or(CacheError::UnknownPair(id))?;
         let chain = self.interner.chain_name(key.chain).unwrap_or("unknown");
-        let mut buf = [0u8; 42];
+        let mut buf = [0u8; crate::pair::MAX_ADDRESS_TEXT];
         let address = key.address.encode_into(&mut buf);
-        let mut out = String::with_capacity(self.key_prefix.len() + chain.len() + 1 + 42);
+        let mut out =
+            String::with_capacity(self.key_prefix.len() + chain.len() + 1 + address.len());
         out.push_str(&self.key_prefix);
         out.push_str(chain);
         out.push(':');
@@ -649,40 +650,82 @@ impl<L: L2Store> HierarchicalCache<L> {
             .collect())
     }
 
-    /// Writes a price to L1 and through to L2. L1 is written even if L2 fails (the error
-    /// is returned so the caller can count it).
+    /// Writes a price to L1 and through to L2, unless a newer price of the pair is held
+    /// (see [`HierarchicalCache::set_many`]). L1 is written even if L2 fails (the error is
+    /// returned so the caller can count it).
     pub async fn set(&self, id: PairId, price: Price) -> Result<(), CacheError> {
-        self.write_l1(id, price);
-        if let Some(l2) = &self.l2 {
-            let key = self.l2_key(id)?;
-            if let Err(e) = l2.set(&key, codec::encode(&price), self.l2_ttl).await {
-                self.counters.count(self.chain(id), Event::L2Error);
-                return Err(e.into());
-            }
+        if self.l2.is_some() {
+            // An id no longer interned has no key: report it, as a read would.
+            self.l2_key(id)?;
         }
-        Ok(())
+        self.set_many(&[(id, price)]).await.map(|_| ())
     }
 
     /// Writes many prices to L1 and through to L2 in one round trip (the service's batch
-    /// path). Pairs whose id is no longer interned are skipped in L2.
-    pub async fn set_many(&self, items: &[(PairId, Price)]) -> Result<(), CacheError> {
-        for &(id, price) in items {
-            self.write_l1(id, price);
-        }
-        let Some(l2) = &self.l2 else {
-            return Ok(());
-        };
-        let encoded: Vec<(String, Vec<u8>)> = items
+    /// path). **Newer wins** (by `blockNumber`, then `timestamp`): a price older than the
+    /// one in L1 does not replace it, and L2 keeps a newer value atomically (a replayed
+    /// history never rolls a shared price back); when L2 kept its newer value the pair is
+    /// dropped from L1, so the next read fetches it. Pairs whose id is no longer interned
+    /// are skipped in L2. A pair given several times in the batch is written once, with
+    /// its newest price. Returns how many of the given prices were not stored because a
+    /// newer one (in L1, in L2, or later in the batch) wins.
+    pub async fn set_many(&self, items: &[(PairId, Price)]) -> Result<usize, CacheError> {
+        let given = items.len();
+        let newest = newest_per_pair(items);
+        let items: &[(PairId, Price)] = &newest;
+        let superseded = given - items.len();
+        let wrote_l1: Vec<bool> = items
             .iter()
-            .filter_map(|&(id, price)| Some((self.l2_key(id).ok()?, codec::encode(&price))))
+            .map(|&(id, price)| {
+                let newer_in_l1 = self
+                    .l1
+                    .peek(id)
+                    .is_some_and(|held| self.fresh(held) && price.is_older_than(&held.price));
+                if !newer_in_l1 {
+                    self.write_l1(id, price);
+                }
+                !newer_in_l1
+            })
             .collect();
-        if let Err(e) = l2.set_many(encoded, self.l2_ttl).await {
-            if let Some(&(id, _)) = items.first() {
-                self.counters.count(self.chain(id), Event::L2Error);
+        let stale_in_l1 = superseded + wrote_l1.iter().filter(|w| !**w).count();
+        let Some(l2) = &self.l2 else {
+            return Ok(stale_in_l1);
+        };
+        // (id, whether L1 took the price) of each write sent.
+        let mut sent = Vec::with_capacity(items.len());
+        let writes: Vec<L2Write> = items
+            .iter()
+            .zip(&wrote_l1)
+            .filter_map(|(&(id, price), &in_l1)| {
+                let key = self.l2_key(id).ok()?;
+                sent.push((id, in_l1));
+                Some(L2Write {
+                    key,
+                    value: codec::encode(&price),
+                    block: price.block,
+                    ts_ms: price.ts_ms,
+                })
+            })
+            .collect();
+        match l2.set_many(writes, self.l2_ttl).await {
+            Ok(written) => {
+                let mut refused_by_l2_only = 0;
+                for (&(id, in_l1), ok) in sent.iter().zip(written) {
+                    if !ok && in_l1 {
+                        // L1 just took a price older than L2's: drop it, L2 answers next.
+                        refused_by_l2_only += 1;
+                        self.invalidate(id);
+                    }
+                }
+                Ok(stale_in_l1 + refused_by_l2_only)
             }
-            return Err(e.into());
+            Err(e) => {
+                if let Some(&(id, _)) = items.first() {
+                    self.counters.count(self.chain(id), Event::L2Error);
+                }
+                Err(e.into())
+            }
         }
-        Ok(())
     }
 
     /// Writes a price into L1 only (local writes in a process whose L2 is written by
@@ -842,4 +885,34 @@ impl<L: L2Store> HierarchicalCache<L> {
             .map(|(i, name)| self.counters.chain(ChainId(i as u16), name))
             .collect()
     }
+}
+
+/// The newest price of each pair of `items` (by block, then timestamp; the later of equals),
+/// in the order of first appearance. A batch of a feed often holds a hot pool many times.
+fn newest_per_pair(items: &[(PairId, Price)]) -> Vec<(PairId, Price)> {
+    let mut out: Vec<(PairId, Price)> = Vec::with_capacity(items.len());
+    if items.len() <= 1 {
+        out.extend_from_slice(items);
+        return out;
+    }
+    let mut at: std::collections::HashMap<PairId, usize, foldhash::fast::FixedState> =
+        std::collections::HashMap::with_capacity_and_hasher(
+            items.len(),
+            crate::pair::fixed_hasher(),
+        );
+    for &(id, price) in items {
+        match at.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let held = &mut out[*e.get()].1;
+                if !price.is_older_than(held) {
+                    *held = price;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push((id, price));
+            }
+        }
+    }
+    out
 }

@@ -56,6 +56,19 @@ impl L2Error {
     }
 }
 
+/// One write of [`L2Store::set_many`]: the encoded value and the version it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L2Write {
+    /// The key.
+    pub key: String,
+    /// The encoded value ([`codec`](super::codec)).
+    pub value: Vec<u8>,
+    /// Its `blockNumber`.
+    pub block: u64,
+    /// Its `timestamp`, ms.
+    pub ts_ms: u64,
+}
+
 /// A shared key-value store of encoded prices.
 ///
 /// Implementations must bound every call in time and count each network round trip.
@@ -66,7 +79,8 @@ pub trait L2Store: Send + Sync + 'static {
         keys: &[String],
     ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, L2Error>> + Send;
 
-    /// Stores `value` at `key`, expiring after `ttl`.
+    /// Stores `value` at `key`, expiring after `ttl`, whatever is there (tools and tests;
+    /// the cache writes through [`L2Store::set_many`], which keeps newer values).
     fn set(
         &self,
         key: &str,
@@ -74,12 +88,16 @@ pub trait L2Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> impl Future<Output = Result<(), L2Error>> + Send;
 
-    /// Stores many values with one expiry in one round trip (a pipeline for Redis).
+    /// Stores many values with one expiry in one round trip (a pipeline for Redis), each
+    /// only if it is not older than the value already there (newer wins, compared by
+    /// `blockNumber`, then `timestamp`, atomically in the store), so replaying history
+    /// never rolls a shared price back. Returns, per item, whether it was written (`false`:
+    /// the store kept a newer value).
     fn set_many(
         &self,
-        items: Vec<(String, Vec<u8>)>,
+        items: Vec<L2Write>,
         ttl: Duration,
-    ) -> impl Future<Output = Result<(), L2Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<bool>, L2Error>> + Send;
 
     /// Removes `key`.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), L2Error>> + Send;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use super::clock::Clock;
-use super::l2::{L2Error, L2Store};
+use super::codec;
+use super::l2::{L2Error, L2Store, L2Write};
 
 #[derive(Default)]
 struct Inner {
@@ -115,17 +116,26 @@ impl L2Store for MemoryL2 {
         Ok(())
     }
 
-    async fn set_many(&self, items: Vec<(String, Vec<u8>)>, ttl: Duration) -> Result<(), L2Error> {
+    async fn set_many(&self, items: Vec<L2Write>, ttl: Duration) -> Result<Vec<bool>, L2Error> {
         self.round_trip("SET").await?;
-        let expires = self
-            .clock
-            .now_ms()
-            .saturating_add(ttl.as_millis().min(u128::from(u64::MAX)) as u64);
+        let now = self.clock.now_ms();
+        let expires = now.saturating_add(ttl.as_millis().min(u128::from(u64::MAX)) as u64);
         let mut map = self.inner.map.write();
-        for (key, value) in items {
-            map.insert(key, (value, expires));
-        }
-        Ok(())
+        Ok(items
+            .into_iter()
+            .map(|w| {
+                // Newer wins, as the Redis script decides it (an unreadable value loses).
+                let newer_held = map
+                    .get(&w.key)
+                    .filter(|(_, expires)| *expires > now)
+                    .and_then(|(v, _)| codec::decode(&w.key, v).ok())
+                    .is_some_and(|held| (held.block, held.ts_ms) > (w.block, w.ts_ms));
+                if !newer_held {
+                    map.insert(w.key, (w.value, expires));
+                }
+                !newer_held
+            })
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), L2Error> {

@@ -42,7 +42,7 @@ pub use hierarchical::{
     CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, WarmFetch,
 };
 pub use l1::L1Policy;
-pub use l2::{L2Error, L2Store};
+pub use l2::{L2Error, L2Store, L2Write};
 pub use memory_l2::MemoryL2;
 pub use policy::{Insert, Inserted};
 pub use price_matrix::PriceMatrix;
@@ -51,30 +51,57 @@ pub use redis_l2::{RedisL2, RedisL2Config};
 pub use redis_target::{RedisTarget, RedisTls, RedisUrl, redact_url};
 pub use stats::{CacheStats, ChainCacheStats, LevelStats};
 
-use serde::{Deserialize, Serialize};
+mod reserve;
 
-/// A pool price as cached: the price, the block it was observed in and its timestamp.
+pub use reserve::{Reserve, ReserveError};
+
+/// A pool price as cached and as the original system stores it in L2: the price, the
+/// pool's integer reserves, the block it was observed in and its timestamp.
 ///
-/// `Copy` and 24 bytes, so an L1 read copies it out without allocating.
-#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+/// **Price convention** (the original's): `price` is `reserve0 / reserve1`, the amount of
+/// token0 one token1 is worth, in the tokens' smallest units. When a producer gives a
+/// price, that value is the price; reserves are kept exactly as given (zero when the
+/// producer gave none).
+///
+/// `Copy`, 56 bytes (alignment 8), so an L1 read copies it out without allocating and an
+/// L1 entry (with its timestamp) fills one 64-byte cache line.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Price {
-    /// Price of token0 in token1 (or whatever unit the producer uses, consistently).
+    /// `reserve0 / reserve1` (the original's `price`).
     pub price: f64,
-    /// Block number the price was read at (0 if unknown).
-    #[serde(default)]
+    /// Block number the price was read at (0 if unknown); `blockNumber` in L2.
     pub block: u64,
-    /// Milliseconds since the Unix epoch when the price was observed (0 if unknown).
-    #[serde(default, rename = "timestamp")]
+    /// Milliseconds since the Unix epoch when the price was observed (0 if unknown);
+    /// `timestamp` in L2.
     pub ts_ms: u64,
+    /// Reserve of token0, exact (zero if unknown).
+    pub reserve0: Reserve,
+    /// Reserve of token1, exact (zero if unknown).
+    pub reserve1: Reserve,
 }
 
 impl Price {
-    /// A price with block and timestamp.
+    /// A price with block and timestamp, without reserves.
     pub const fn new(price: f64, block: u64, ts_ms: u64) -> Self {
         Self {
             price,
             block,
             ts_ms,
+            reserve0: Reserve::ZERO,
+            reserve1: Reserve::ZERO,
         }
+    }
+
+    /// The same price with the pool's reserves.
+    pub const fn with_reserves(mut self, reserve0: Reserve, reserve1: Reserve) -> Self {
+        self.reserve0 = reserve0;
+        self.reserve1 = reserve1;
+        self
+    }
+
+    /// Whether this value is older than `other` by the original's order: `blockNumber`,
+    /// then `timestamp`. A write of an older value never replaces a newer one.
+    pub fn is_older_than(&self, other: &Self) -> bool {
+        (self.block, self.ts_ms) < (other.block, other.ts_ms)
     }
 }

@@ -4,7 +4,7 @@
 //! if a write overlapped it (after a bounded number of retries it reports a miss rather
 //! than spin). Writers to *different* slots never contend; two writers to the same slot
 //! serialise on the slot's sequence number. The table is allocated once, sized to the
-//! interner's capacity, so its memory is fixed: 48 bytes per slot.
+//! interner's capacity, so its memory is fixed: 80 bytes per slot.
 //!
 //! A slot remembers the full [`PairId`] (with generation) of its pair, so after the interner
 //! recycles a slot for another pair, reads of the old id miss instead of returning the new
@@ -12,8 +12,8 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
-use super::Price;
 use super::entry::{Evictions, L1Entry};
+use super::{Price, Reserve};
 use crate::pair::{PairId, PairInterner};
 
 const EMPTY: u64 = u64::MAX;
@@ -27,6 +27,8 @@ struct Slot {
     block: AtomicU64,
     ts_ms: AtomicU64,
     stored_ms: AtomicU64,
+    /// `reserve0` and `reserve1`, low word first.
+    reserves: [AtomicU64; 4],
 }
 
 /// Fixed-slot price table indexed by [`PairId`] slot (see the module docs).
@@ -73,10 +75,14 @@ impl PriceMatrix {
             let block = slot.block.load(Ordering::Relaxed);
             let ts_ms = slot.ts_ms.load(Ordering::Relaxed);
             let stored_ms = slot.stored_ms.load(Ordering::Relaxed);
+            let r = slot.reserves.each_ref().map(|w| w.load(Ordering::Relaxed));
             fence(Ordering::Acquire);
             if slot.seq.load(Ordering::Relaxed) == before {
+                let reserve =
+                    |lo: u64, hi: u64| Reserve::new((u128::from(hi) << 64) | u128::from(lo));
                 return (owner == u64::from(id.raw())).then(|| L1Entry {
-                    price: Price::new(f64::from_bits(price), block, ts_ms),
+                    price: Price::new(f64::from_bits(price), block, ts_ms)
+                        .with_reserves(reserve(r[0], r[1]), reserve(r[2], r[3])),
                     stored_ms,
                 });
             }
@@ -122,6 +128,10 @@ impl PriceMatrix {
             slot.block.store(entry.price.block, Ordering::Relaxed);
             slot.ts_ms.store(entry.price.ts_ms, Ordering::Relaxed);
             slot.stored_ms.store(entry.stored_ms, Ordering::Relaxed);
+            let (r0, r1) = (entry.price.reserve0.get(), entry.price.reserve1.get());
+            for (word, value) in slot.reserves.iter().zip([r0, r0 >> 64, r1, r1 >> 64]) {
+                word.store(value as u64, Ordering::Relaxed);
+            }
             previous
         });
         if previous == EMPTY {

@@ -250,6 +250,9 @@ pub(crate) struct Families {
     pub(crate) opportunities: SeriesFamily<Counter>,
     pub(crate) stream_processed: SeriesFamily<Counter>,
     pub(crate) stream_dead_letter: SeriesFamily<Counter>,
+    pub(crate) stream_dead_letter_reasons: SeriesFamily<Counter>,
+    pub(crate) stream_bad_updates: SeriesFamily<Counter>,
+    pub(crate) stream_signature_failures: SeriesFamily<Counter>,
     pub(crate) stream_dead_letter_refused: SeriesFamily<Counter>,
     pub(crate) stream_lag: SeriesFamily<Gauge>,
 }

@@ -33,6 +33,9 @@
 //! | `detector_opportunities_total` | counter | chain | [`ChainMetrics::opportunities`] |
 //! | `stream_entries_processed_total` | counter | — | [`StreamMetrics::entries_processed`] |
 //! | `stream_dead_letter_total` | counter | reason (`malformed`/`max_deliveries`/`trimmed`/`other`) | [`StreamMetrics::dead_letter`] |
+//! | `stream_dead_letter_reasons_total` | counter | reason (fine: `bad_json`, `unsigned`, ...) | [`WarmingMetrics::stream_dead_letter_reason`] |
+//! | `stream_bad_updates_total` | counter | reason (fine) | [`WarmingMetrics::stream_bad_updates`] |
+//! | `stream_signature_failures_total` | counter | reason (`unsigned`, `bad_signature`) | [`WarmingMetrics::stream_signature_failures`] |
 //! | `stream_dead_letter_refused_total` | counter | — | [`StreamMetrics::dead_letter_refused`] |
 //! | `stream_consumer_lag` | gauge | — | [`StreamMetrics::set_consumer_lag`] |
 //!

@@ -258,6 +258,10 @@ impl WarmingMetrics {
             opportunities: b.define(&spec::DETECTOR_OPPORTUNITIES, Counter::default),
             stream_processed: b.define(&spec::STREAM_ENTRIES_PROCESSED, Counter::default),
             stream_dead_letter: b.define(&spec::STREAM_DEAD_LETTER, Counter::default),
+            stream_dead_letter_reasons: b
+                .define(&spec::STREAM_DEAD_LETTER_REASONS, Counter::default),
+            stream_bad_updates: b.define(&spec::STREAM_BAD_UPDATES, Counter::default),
+            stream_signature_failures: b.define(&spec::STREAM_SIGNATURE_FAILURES, Counter::default),
             stream_dead_letter_refused: b
                 .define(&spec::STREAM_DEAD_LETTER_REFUSED, Counter::default),
             stream_lag: b.define(&spec::STREAM_CONSUMER_LAG, Gauge::default),
@@ -476,6 +480,26 @@ impl WarmingMetrics {
             counter.inc_by(delta);
         }
         *last = stats.evictions;
+    }
+
+    /// `stream_dead_letter_reasons_total{reason}`: the fine reason (a fixed label such as
+    /// `bad_json` or `unsigned`; never input text, so the series stay few).
+    pub fn stream_dead_letter_reason(&self, reason: &'static str) -> Counter {
+        self.families
+            .stream_dead_letter_reasons
+            .get_or_create(&[reason])
+    }
+
+    /// `stream_bad_updates_total{reason}` (fixed labels, as above).
+    pub fn stream_bad_updates(&self, reason: &'static str) -> Counter {
+        self.families.stream_bad_updates.get_or_create(&[reason])
+    }
+
+    /// `stream_signature_failures_total{reason}` (`unsigned`, `bad_signature`).
+    pub fn stream_signature_failures(&self, reason: &'static str) -> Counter {
+        self.families
+            .stream_signature_failures
+            .get_or_create(&[reason])
     }
 
     /// Brings `cache_hits_total` / `cache_misses_total` up to the cache's own cumulative

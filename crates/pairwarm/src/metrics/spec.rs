@@ -213,6 +213,36 @@ pub static STREAM_DEAD_LETTER: MetricSpec = MetricSpec {
     help: "Stream entries moved to the dead-letter stream, by reason",
 };
 
+/// `stream_dead_letter_reasons_total{reason}` (service): the fine reason of each
+/// dead-lettered entry, the `reason` field of its dead-letter copy (`bad_json`,
+/// `missing_field`, `unknown_chain`, `bad_signature`, `unsigned`, `too_large`, `deleted`,
+/// `max_deliveries`, ...: a closed set of fixed labels).
+pub static STREAM_DEAD_LETTER_REASONS: MetricSpec = MetricSpec {
+    name: "stream_dead_letter_reasons_total",
+    kind: Counter,
+    labels: &["reason"],
+    help: "Stream entries moved to the dead-letter stream, by fine reason",
+};
+
+/// `stream_bad_updates_total{reason}` (service): updates refused inside an otherwise good
+/// batch envelope (the envelope is processed and acknowledged; a bounded sample of these
+/// goes to the dead-letter stream).
+pub static STREAM_BAD_UPDATES: MetricSpec = MetricSpec {
+    name: "stream_bad_updates_total",
+    kind: Counter,
+    labels: &["reason"],
+    help: "Updates refused inside a good batch envelope, by fine reason",
+};
+
+/// `stream_signature_failures_total{reason}` (service): `unsigned` or `bad_signature`
+/// entries while `STREAM_SIGNING_KEY` is set.
+pub static STREAM_SIGNATURE_FAILURES: MetricSpec = MetricSpec {
+    name: "stream_signature_failures_total",
+    kind: Counter,
+    labels: &["reason"],
+    help: "Stream entries refused for their signature (unsigned, bad_signature)",
+};
+
 /// `stream_dead_letter_refused_total` (service).
 pub static STREAM_DEAD_LETTER_REFUSED: MetricSpec = MetricSpec {
     name: "stream_dead_letter_refused_total",
@@ -230,7 +260,7 @@ pub static STREAM_CONSUMER_LAG: MetricSpec = MetricSpec {
 };
 
 /// Every exported metric, in export order.
-pub static ALL_METRICS: [&MetricSpec; 26] = [
+pub static ALL_METRICS: [&MetricSpec; 29] = [
     &WARMING_OPERATIONS,
     &WARMING_PAIRS_WARMED,
     &WARMING_DURATION,
@@ -255,6 +285,9 @@ pub static ALL_METRICS: [&MetricSpec; 26] = [
     &DETECTOR_OPPORTUNITIES,
     &STREAM_ENTRIES_PROCESSED,
     &STREAM_DEAD_LETTER,
+    &STREAM_DEAD_LETTER_REASONS,
+    &STREAM_BAD_UPDATES,
+    &STREAM_SIGNATURE_FAILURES,
     &STREAM_DEAD_LETTER_REFUSED,
     &STREAM_CONSUMER_LAG,
 ];

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::neighbours::Entry;
 use super::{CorrelationTracker, MAX_NEIGHBOURS, Signal};
-use crate::pair::{Address, ChainId, MAX_CHAINS, PairId, PairInterner, PairKey};
+use crate::pair::{Address, AddressKind, ChainId, MAX_CHAINS, PairId, PairInterner, PairKey};
 
 /// First 8 bytes of every tracker snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"PWTRACK\0";
@@ -359,7 +359,9 @@ impl CorrelationTracker {
             let Some(key) = interner.resolve(id) else {
                 continue;
             };
-            if interner.chain_name(key.chain).is_none() {
+            // Version 1 holds 20-byte EVM addresses: base58 (Solana) pairs are relearned
+            // after a restore instead.
+            if interner.chain_name(key.chain).is_none() || key.address.kind() != AddressKind::Evm {
                 continue;
             }
             let updates = self.decay.value_at(
