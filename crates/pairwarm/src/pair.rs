@@ -249,8 +249,9 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// Bounds the size of inputs echoed back in errors (a hostile 1 MB "address" stays short),
-/// cutting on a character boundary.
-pub(crate) fn clip(input: &str) -> String {
+/// cutting on a character boundary: at most 80 bytes, then `…`. Public so that every parser
+/// of outside input (the service's stream entries too) echoes input the same bounded way.
+pub fn clip(input: &str) -> String {
     const MAX: usize = 80;
     if input.len() <= MAX {
         return input.to_owned();

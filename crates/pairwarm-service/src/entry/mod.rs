@@ -189,19 +189,8 @@ impl EntryError {
     }
 }
 
-/// Bounds the size of values echoed back in errors (a hostile 1 MB field stays short),
-/// cutting on a character boundary.
-pub(crate) fn clip(input: &str) -> String {
-    const MAX: usize = 80;
-    if input.len() <= MAX {
-        return input.to_owned();
-    }
-    let mut end = MAX;
-    while !input.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &input[..end])
-}
+/// Bounds the size of values echoed back in errors (one rule for every parser).
+pub(crate) use pairwarm::pair::clip;
 
 pub(crate) fn bad(field: &'static str, value: &str, reason: impl Into<String>) -> EntryError {
     EntryError::Bad {
