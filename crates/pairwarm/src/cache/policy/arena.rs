@@ -172,6 +172,35 @@ impl Arena {
         Inserted::Replaced
     }
 
+    /// A read hit on `ix` in a CLOCK-style policy: a guess's first read joins `entry_q` as a
+    /// demand load would; any other hit counts a reference (saturating at `max_ref`).
+    pub(super) fn clock_hit(&mut self, ix: u32, entry_q: u8, max_ref: u8) -> L1Entry {
+        if self.nodes[ix as usize].queue == SPECULATIVE {
+            self.guess_taken(ix, entry_q);
+            return self.nodes[ix as usize].entry;
+        }
+        let node = &mut self.nodes[ix as usize];
+        node.freq = (node.freq + 1).min(max_ref);
+        node.entry
+    }
+
+    /// A put of a pair already present in a CLOCK-style policy: a guess overwritten before
+    /// it was read goes to `entry_q` without counting as a guess that paid; then
+    /// [`replace`](Self::replace).
+    pub(super) fn clock_replace(
+        &mut self,
+        ix: u32,
+        entry: L1Entry,
+        kind: Insert,
+        entry_q: u8,
+        max_ref: u8,
+    ) -> Inserted {
+        if kind == Insert::Write && self.nodes[ix as usize].queue == SPECULATIVE {
+            self.move_back(ix, entry_q);
+        }
+        self.replace(ix, entry, kind, max_ref)
+    }
+
     /// Removes `id` if present.
     pub(super) fn remove_id(&mut self, id: PairId) -> bool {
         match self.find(id) {

@@ -10,7 +10,7 @@
 //!
 //! Hand-written because quick_cache cannot change `hot_allocation` after construction.
 
-use super::arena::{Arena, SPECULATIVE};
+use super::arena::Arena;
 use super::climber::HillClimber;
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
@@ -73,14 +73,8 @@ impl HotCold {
             self.arena.missed(id);
             return None;
         };
-        if self.arena.node(ix).queue == SPECULATIVE {
-            // A warmed entry's first read: from now on it is what a demand load would be.
-            self.arena.guess_taken(ix, COLD);
-            return Some(self.arena.node(ix).entry);
-        }
-        let node = self.arena.node_mut(ix);
-        node.freq = (node.freq + 1).min(MAX_REF);
-        Some(node.entry)
+        // A warmed entry's first read makes it what a demand load would be.
+        Some(self.arena.clock_hit(ix, COLD, MAX_REF))
     }
 
     pub(crate) fn insert(
@@ -91,11 +85,7 @@ impl HotCold {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
-            if kind == Insert::Write && self.arena.node(ix).queue == SPECULATIVE {
-                // Overwritten before it was read: not a guess that paid.
-                self.arena.move_back(ix, COLD);
-            }
-            return self.arena.replace(ix, entry, kind, MAX_REF);
+            return self.arena.clock_replace(ix, entry, kind, COLD, MAX_REF);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,

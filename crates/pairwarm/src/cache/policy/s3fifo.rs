@@ -8,7 +8,7 @@
 //! zero frequency; in a price cache every update is such an insert, so hot pools would be
 //! demoted on every price change. Here an update is an access and keeps the entry's place.
 
-use super::arena::{Arena, SPECULATIVE};
+use super::arena::Arena;
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
@@ -52,14 +52,8 @@ impl S3Fifo {
             self.arena.missed(id);
             return None;
         };
-        if self.arena.node(ix).queue == SPECULATIVE {
-            // A warmed entry's first read: from now on it is what a demand load would be.
-            self.arena.guess_taken(ix, SMALL);
-            return Some(self.arena.node(ix).entry);
-        }
-        let node = self.arena.node_mut(ix);
-        node.freq = (node.freq + 1).min(MAX_FREQ);
-        Some(node.entry)
+        // A warmed entry's first read makes it what a demand load would be.
+        Some(self.arena.clock_hit(ix, SMALL, MAX_FREQ))
     }
 
     pub(crate) fn insert(
@@ -70,11 +64,7 @@ impl S3Fifo {
         evicted: &mut Evictions,
     ) -> Inserted {
         if let Some(ix) = self.arena.find(id) {
-            if kind == Insert::Write && self.arena.node(ix).queue == SPECULATIVE {
-                // Overwritten before it was read: not a guess that paid.
-                self.arena.move_back(ix, SMALL);
-            }
-            return self.arena.replace(ix, entry, kind, MAX_FREQ);
+            return self.arena.clock_replace(ix, entry, kind, SMALL, MAX_FREQ);
         }
         match kind {
             Insert::Refresh => Inserted::Skipped,
