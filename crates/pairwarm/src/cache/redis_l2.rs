@@ -9,9 +9,16 @@
 //! Batches use one `MGET` (one round trip whatever the batch size); a batch of writes is one
 //! `EVALSHA` of a newer-wins script per 256 keys, pipelined (one round trip): each `SET key
 //! value PX ttl` (the original's `SETEX key 300`) happens only if the held value is not
-//! newer by `blockNumber`, then `timestamp`, decided atomically inside Redis. (A multi-key
-//! script needs its keys in one slot on a Redis Cluster; this store is standalone only.) Do not use this connection for blocking commands such as
-//! `XREADGROUP ... BLOCK`: they would stall every cache read queued behind them.
+//! newer by `blockNumber`, then `timestamp`, decided atomically inside Redis. Do not use
+//! this connection for blocking commands such as `XREADGROUP ... BLOCK`: they would stall
+//! every cache read queued behind them.
+//!
+//! On a Redis Cluster ([`RedisTopology::Cluster`](super::RedisTopology)) the connection is
+//! redis-rs's cluster client: `MGET` is split per hash slot and sent concurrently by the
+//! client; a script's keys must share a slot, so a write batch is grouped by slot (256
+//! keys per call within a slot) and sent as one pipeline per slot, all at once (see
+//! [`RedisConnection::query_per_slot`]). With the default key shape nearly every key has
+//! its own slot; hash-tagged keys (`REDIS_CLUSTER_HASH_TAGS`) put a chain's keys in one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +27,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::l2::{L2Error, L2Store, L2Write};
+use super::redis_conn::RedisConnection;
 use super::redis_error::{RedisErrorClass, classify_redis_error};
-use super::redis_target::{RedisTarget, RedisUrl};
+use super::redis_target::{ClusterTimeouts, RedisTarget, RedisUrl};
 
 /// Connection settings for [`RedisL2`].
 #[derive(Clone, Debug)]
@@ -61,7 +69,7 @@ impl RedisL2Config {
 /// Redis-backed L2. Cloning shares the connection.
 #[derive(Clone)]
 pub struct RedisL2 {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     /// For scrubbing the password out of error text.
     url: Arc<RedisUrl>,
     op_timeout: Duration,
@@ -77,6 +85,9 @@ impl RedisL2 {
             .target
             .client()
             .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
+        if config.target.is_cluster() {
+            return Self::cluster_lazy(config);
+        }
         let manager_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(config.response_timeout))
             .set_connection_timeout(Some(config.connection_timeout))
@@ -86,12 +97,37 @@ impl RedisL2 {
             .set_number_of_retries(config.reconnect_retries);
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| L2Error::Config(format!("{url}: {}", url.scrub(&e.to_string()))))?;
-        Ok(Self {
+        Ok(Self::with(RedisConnection::Managed(conn), config))
+    }
+
+    fn with(conn: RedisConnection, config: &RedisL2Config) -> Self {
+        Self {
             conn,
-            url: Arc::new(url.clone()),
+            url: Arc::new(config.target.url.clone()),
             op_timeout: config.op_timeout,
             round_trips: Arc::new(AtomicU64::new(0)),
-        })
+        }
+    }
+
+    /// The cluster client, connecting on first use (it discovers the cluster through the
+    /// seed nodes and refreshes its slot map on redirections and reconnects).
+    fn cluster_lazy(config: &RedisL2Config) -> Result<Self, L2Error> {
+        let timeouts = cluster_timeouts(config);
+        let client = config
+            .target
+            .cluster_client(timeouts)
+            .map_err(|e| L2Error::Config(e.to_string()))?;
+        let conn = client.get_pending_async_connection_with_config(
+            redis::cluster::ClusterConfig::new()
+                .set_connection_timeout(timeouts.connection)
+                .set_response_timeout(timeouts.response),
+        );
+        Ok(Self::with(RedisConnection::Cluster(conn), config))
+    }
+
+    /// Whether this store is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     /// Connects and checks the server answers `PING`.
@@ -109,25 +145,22 @@ impl RedisL2 {
 
     /// The underlying connection, for callers that need other non-blocking commands on
     /// the same multiplexed connection (stream acks, snapshots).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
     }
 
-    /// Sends a pipeline in one round trip (bounded by `op_timeout`); one result per
-    /// command, so one refused command does not hide the others' replies.
+    /// Sends commands (each with its routing key) in one round trip, one pipeline per
+    /// slot on a cluster (bounded by `op_timeout`); one result per command, so one refused
+    /// command does not hide the others' replies.
     async fn pipeline(
         &self,
         op: &'static str,
-        pipe: &redis::Pipeline,
+        cmds: &[(&str, redis::Cmd)],
     ) -> Result<Vec<redis::RedisResult<redis::Value>>, L2Error> {
-        let mut conn = self.conn.clone();
-        let mut pipe = pipe.clone();
-        self.bounded(op, async move {
-            pipe.ignore_errors()
-                .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
-                .await
-        })
-        .await
+        let conn = self.conn.clone();
+        let cmds = cmds.to_vec();
+        self.bounded(op, async move { conn.query_per_slot(cmds).await })
+            .await
     }
 
     /// Loads the newer-wins script (`SCRIPT LOAD`).
@@ -170,17 +203,14 @@ impl RedisL2 {
     /// [`L2Error::Refused`] at once instead of as a timeout after the retries.
     pub async fn probe(config: &RedisL2Config) -> Result<(), L2Error> {
         let url = &config.target.url;
-        let client = config
-            .target
-            .client()
-            .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
-        let conn_config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connection_timeout))
-            .set_response_timeout(Some(config.response_timeout));
         let call = async {
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&conn_config)
-                .await?;
+            let mut conn = RedisConnection::connect(
+                &config.target,
+                config.connection_timeout,
+                config.response_timeout,
+            )
+            .await?;
+            // On a cluster `PING` goes to every node and must succeed on all.
             redis::cmd("PING").query_async::<String>(&mut conn).await
         };
         let deadline = config.connection_timeout + config.response_timeout;
@@ -192,6 +222,16 @@ impl RedisL2 {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(classify(url, "PING", &e)),
         }
+    }
+}
+
+fn cluster_timeouts(config: &RedisL2Config) -> ClusterTimeouts {
+    ClusterTimeouts {
+        connection: config.connection_timeout,
+        response: config.response_timeout,
+        retries: u32::try_from(config.reconnect_retries).unwrap_or(u32::MAX),
+        min_wait: config.min_reconnect_delay,
+        max_wait: config.max_reconnect_delay,
     }
 }
 
@@ -265,6 +305,40 @@ static NEWER_WINS: Script = Script {
     hash: std::sync::OnceLock::new(),
 };
 
+/// The items of each script call, by index: runs of [`KEYS_PER_CALL`] in order on one
+/// server; on a cluster, grouped by hash slot first (a script's keys must share a slot),
+/// each slot's items in their order.
+fn script_calls(items: &[L2Write], cluster: bool) -> Vec<Vec<usize>> {
+    if !cluster {
+        return (0..items.len())
+            .collect::<Vec<_>>()
+            .chunks(KEYS_PER_CALL)
+            .map(<[usize]>::to_vec)
+            .collect();
+    }
+    let mut per_slot: std::collections::HashMap<_, Vec<usize>> = std::collections::HashMap::new();
+    let mut order = Vec::new();
+    for (i, w) in items.iter().enumerate() {
+        let slot = redis::cluster_routing::Slot::for_key(&w.key);
+        per_slot
+            .entry(slot)
+            .or_insert_with(|| {
+                order.push(slot);
+                Vec::new()
+            })
+            .push(i);
+    }
+    order
+        .iter()
+        .filter_map(|slot| per_slot.remove(slot))
+        .flat_map(|run| {
+            run.chunks(KEYS_PER_CALL)
+                .map(<[usize]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn is_noscript(reply: &redis::RedisResult<redis::Value>) -> bool {
     matches!(reply, Err(e) if e.code() == Some("NOSCRIPT"))
 }
@@ -323,27 +397,34 @@ impl L2Store for RedisL2 {
             return Ok(Vec::new());
         }
         let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
-        let mut pipe = redis::pipe();
-        for chunk in items.chunks(KEYS_PER_CALL) {
-            let cmd = pipe.cmd("EVALSHA").arg(NEWER_WINS.hash()).arg(chunk.len());
-            for w in chunk {
-                cmd.arg(&w.key);
-            }
-            cmd.arg(px);
-            for w in chunk {
-                cmd.arg(&w.value).arg(w.block).arg(w.ts_ms);
-            }
-        }
-        let replies = self.pipeline("SET", &pipe).await?;
+        let calls = script_calls(&items, self.is_cluster());
+        let cmds: Vec<(&str, redis::Cmd)> = calls
+            .iter()
+            .map(|call| {
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(NEWER_WINS.hash()).arg(call.len());
+                for &i in call {
+                    cmd.arg(&items[i].key);
+                }
+                cmd.arg(px);
+                for &i in call {
+                    let w = &items[i];
+                    cmd.arg(&w.value).arg(w.block).arg(w.ts_ms);
+                }
+                (items[call[0]].key.as_str(), cmd)
+            })
+            .collect();
+        let replies = self.pipeline("SET", &cmds).await?;
         let replies = if replies.iter().any(is_noscript) {
-            // First write since Redis started (or SCRIPT FLUSH): load the script, once.
+            // First write since Redis started (or SCRIPT FLUSH; on a cluster, `SCRIPT LOAD`
+            // goes to every master): load the script, once.
             self.load_script().await?;
-            self.pipeline("SET", &pipe).await?
+            self.pipeline("SET", &cmds).await?
         } else {
             replies
         };
-        let mut written = Vec::with_capacity(items.len());
-        for (reply, chunk) in replies.into_iter().zip(items.chunks(KEYS_PER_CALL)) {
+        let mut written = vec![false; items.len()];
+        for (reply, chunk) in replies.into_iter().zip(&calls) {
             let flags = match reply {
                 Ok(redis::Value::BulkString(b)) => b,
                 Ok(redis::Value::SimpleString(s)) => s.into_bytes(),
@@ -365,7 +446,9 @@ impl L2Store for RedisL2 {
                     ),
                 });
             }
-            written.extend(flags.iter().map(|f| *f == b'1'));
+            for (&i, f) in chunk.iter().zip(&flags) {
+                written[i] = *f == b'1';
+            }
         }
         Ok(written)
     }
