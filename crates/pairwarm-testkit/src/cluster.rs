@@ -84,7 +84,12 @@ impl RedisCluster {
         let create = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
-            .args(cluster.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)))
+            .args(
+                cluster
+                    .nodes
+                    .iter()
+                    .map(|n| format!("127.0.0.1:{}", n.port)),
+            )
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
