@@ -117,6 +117,7 @@ impl ServiceBuilder {
                 .l1_ttl(config.cache.l1_ttl_ms.map(Duration::from_millis))
                 .l1_policy(config.cache.l1_policy)
                 .use_price_matrix(config.cache.use_price_matrix)
+                .chain_hash_tag(config.redis_cluster.hash_tags)
                 .l2_enabled(config.cache.l2_enabled)
                 .interner(interner.clone())
                 .build(l2),

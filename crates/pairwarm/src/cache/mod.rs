@@ -26,6 +26,7 @@ mod hierarchical;
 mod l1;
 mod l2;
 mod memory_l2;
+mod newer_wins;
 mod policy;
 mod price_matrix;
 mod redis_conn;
@@ -33,6 +34,7 @@ mod redis_error;
 mod redis_l2;
 mod redis_target;
 mod refresh;
+mod slot_owners;
 mod stats;
 
 pub use any_l2::AnyL2;

@@ -15,10 +15,10 @@
 //!
 //! On a Redis Cluster ([`RedisTopology::Cluster`](super::RedisTopology)) the connection is
 //! redis-rs's cluster client: `MGET` is split per hash slot and sent concurrently by the
-//! client; a script's keys must share a slot, so a write batch is grouped by slot (256
-//! keys per call within a slot) and sent as one pipeline per slot, all at once (see
-//! [`RedisConnection::query_per_slot`]). With the default key shape nearly every key has
-//! its own slot; hash-tagged keys (`REDIS_CLUSTER_HASH_TAGS`) put a chain's keys in one.
+//! client; a write batch is grouped by the node owning each key's slot (`CLUSTER SLOTS`,
+//! re-read when found stale) and written by one call of the cluster variant of the script
+//! per node and 256 keys, all nodes at once ([`NEWER_WINS_CLUSTER`], which needs Redis
+//! >= 7.0: its keys may span the slots of its node).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +27,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::l2::{L2Error, L2Store, L2Write};
+use super::newer_wins::{KEYS_PER_CALL, NEWER_WINS, NEWER_WINS_CLUSTER, Script};
 use super::redis_conn::RedisConnection;
+use super::slot_owners::{SlotOwners, is_stale_topology};
 use super::redis_error::{RedisErrorClass, classify_redis_error};
 use super::redis_target::{ClusterTimeouts, RedisTarget, RedisUrl};
 
@@ -74,6 +76,9 @@ pub struct RedisL2 {
     url: Arc<RedisUrl>,
     op_timeout: Duration,
     round_trips: Arc<AtomicU64>,
+    /// On a cluster, which node owns each slot (read when first needed, re-read when a
+    /// write finds it stale).
+    owners: Arc<parking_lot::RwLock<Option<Arc<SlotOwners>>>>,
 }
 
 impl RedisL2 {
@@ -106,6 +111,7 @@ impl RedisL2 {
             url: Arc::new(config.target.url.clone()),
             op_timeout: config.op_timeout,
             round_trips: Arc::new(AtomicU64::new(0)),
+            owners: Arc::default(),
         }
     }
 
@@ -163,12 +169,44 @@ impl RedisL2 {
             .await
     }
 
-    /// Loads the newer-wins script (`SCRIPT LOAD`).
-    async fn load_script(&self) -> Result<(), L2Error> {
+    /// Loads a script (`SCRIPT LOAD`; on a cluster the client sends it to every node).
+    async fn load_script(&self, script: &Script) -> Result<(), L2Error> {
         let mut cmd = redis::cmd("SCRIPT");
-        cmd.arg("LOAD").arg(NEWER_WINS.source);
+        cmd.arg("LOAD").arg(script.source);
         let _: String = self.run("SCRIPT LOAD", cmd).await?;
         Ok(())
+    }
+
+    /// The cluster's slot owners, read with `CLUSTER SLOTS` when unknown or `stale`.
+    async fn slot_owners(&self, stale: bool) -> Result<Arc<SlotOwners>, L2Error> {
+        if !stale && let Some(owners) = self.owners.read().clone() {
+            return Ok(owners);
+        }
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SLOTS");
+        let reply: redis::Value = self.run("CLUSTER SLOTS", cmd).await?;
+        let owners = Arc::new(SlotOwners::parse(&reply).ok_or_else(|| L2Error::Command {
+            op: "CLUSTER SLOTS",
+            reason: format!("not a slot map: {reply:?}"),
+        })?);
+        *self.owners.write() = Some(owners.clone());
+        Ok(owners)
+    }
+
+    /// The script and the items of each of its calls: on one server, runs of
+    /// [`KEYS_PER_CALL`]; on a cluster, grouped by the node owning each key.
+    async fn write_plan(
+        &self,
+        items: &[L2Write],
+        stale: bool,
+    ) -> Result<(&'static Script, Vec<Vec<usize>>), L2Error> {
+        if !self.is_cluster() {
+            let all: Vec<usize> = (0..items.len()).collect();
+            let calls = all.chunks(KEYS_PER_CALL).map(<[usize]>::to_vec).collect();
+            return Ok((&NEWER_WINS, calls));
+        }
+        let owners = self.slot_owners(stale).await?;
+        Ok((&NEWER_WINS_CLUSTER, owners.calls(items)))
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -235,110 +273,6 @@ fn cluster_timeouts(config: &RedisL2Config) -> ClusterTimeouts {
     }
 }
 
-/// The newer-wins write of a batch: `KEYS` are the keys, `ARGV[1]` the TTL in ms, then per
-/// key its value, `blockNumber` and `timestamp`. Each value held is kept if its
-/// `blockNumber` (or pairwarm's earlier `block`), then its `timestamp`, is greater than the
-/// new one's; otherwise `SET key value PX ttl`. Returns a string of `1` (written) and `0`
-/// (kept a newer value), one per key.
-///
-/// One call per batch, not one per key: Redis' per-call cost of a script was measured at
-/// 3-4x that of a plain `SET` (27,700 vs 228,000 writes/s, pipelined, same session), a
-/// loop in one call at 2-3x. The version is read with a plain `string.find` and an
-/// anchored digit match: both the original (`JSON.stringify`) and pairwarm write compact
-/// JSON, and a `%s*` pattern scan cost twice as much. A held value without a version (a
-/// bare price) is replaced.
-const NEWER_WINS_LUA: &str = r#"
-local ttl = ARGV[1]
-local out = {}
-for i = 1, #KEYS do
-  local nb = tonumber(ARGV[3 * i])
-  local held = redis.call('GET', KEYS[i])
-  local keep = false
-  if held then
-    local b
-    local p = string.find(held, '"blockNumber":', 1, true)
-    if p then
-      b = tonumber(string.match(held, '^%d+', p + 14))
-    else
-      p = string.find(held, '"block":', 1, true)
-      if p then b = tonumber(string.match(held, '^%d+', p + 8)) end
-    end
-    if b then
-      if b > nb then
-        keep = true
-      elseif b == nb then
-        p = string.find(held, '"timestamp":', 1, true)
-        local t = p and tonumber(string.match(held, '^%d+', p + 12)) or 0
-        if t > tonumber(ARGV[3 * i + 1]) then keep = true end
-      end
-    end
-  end
-  if keep then
-    out[i] = '0'
-  else
-    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ttl)
-    out[i] = '1'
-  end
-end
-return table.concat(out)
-"#;
-
-/// Keys per script call: bounds how long one call holds Redis (~1 ms); larger batches are
-/// several calls in the same pipeline (still one round trip).
-const KEYS_PER_CALL: usize = 256;
-
-/// The script and its SHA-1 (`EVALSHA` sends only the hash).
-struct Script {
-    source: &'static str,
-    hash: std::sync::OnceLock<String>,
-}
-
-impl Script {
-    fn hash(&self) -> &str {
-        self.hash
-            .get_or_init(|| redis::Script::new(self.source).get_hash().to_owned())
-    }
-}
-
-static NEWER_WINS: Script = Script {
-    source: NEWER_WINS_LUA,
-    hash: std::sync::OnceLock::new(),
-};
-
-/// The items of each script call, by index: runs of [`KEYS_PER_CALL`] in order on one
-/// server; on a cluster, grouped by hash slot first (a script's keys must share a slot),
-/// each slot's items in their order.
-fn script_calls(items: &[L2Write], cluster: bool) -> Vec<Vec<usize>> {
-    if !cluster {
-        return (0..items.len())
-            .collect::<Vec<_>>()
-            .chunks(KEYS_PER_CALL)
-            .map(<[usize]>::to_vec)
-            .collect();
-    }
-    let mut per_slot: std::collections::HashMap<_, Vec<usize>> = std::collections::HashMap::new();
-    let mut order = Vec::new();
-    for (i, w) in items.iter().enumerate() {
-        let slot = redis::cluster_routing::Slot::for_key(&w.key);
-        per_slot
-            .entry(slot)
-            .or_insert_with(|| {
-                order.push(slot);
-                Vec::new()
-            })
-            .push(i);
-    }
-    order
-        .iter()
-        .filter_map(|slot| per_slot.remove(slot))
-        .flat_map(|run| {
-            run.chunks(KEYS_PER_CALL)
-                .map(<[usize]>::to_vec)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 fn is_noscript(reply: &redis::RedisResult<redis::Value>) -> bool {
     matches!(reply, Err(e) if e.code() == Some("NOSCRIPT"))
 }
@@ -397,31 +331,30 @@ impl L2Store for RedisL2 {
             return Ok(Vec::new());
         }
         let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
-        let calls = script_calls(&items, self.is_cluster());
-        let cmds: Vec<(&str, redis::Cmd)> = calls
-            .iter()
-            .map(|call| {
-                let mut cmd = redis::cmd("EVALSHA");
-                cmd.arg(NEWER_WINS.hash()).arg(call.len());
-                for &i in call {
-                    cmd.arg(&items[i].key);
-                }
-                cmd.arg(px);
-                for &i in call {
-                    let w = &items[i];
-                    cmd.arg(&w.value).arg(w.block).arg(w.ts_ms);
-                }
-                (items[call[0]].key.as_str(), cmd)
-            })
-            .collect();
-        let replies = self.pipeline("SET", &cmds).await?;
-        let replies = if replies.iter().any(is_noscript) {
-            // First write since Redis started (or SCRIPT FLUSH; on a cluster, `SCRIPT LOAD`
-            // goes to every master): load the script, once.
-            self.load_script().await?;
-            self.pipeline("SET", &cmds).await?
-        } else {
-            replies
+        let mut stale = false;
+        let mut attempts = 0;
+        let (calls, replies) = loop {
+            attempts += 1;
+            let (script, calls) = self.write_plan(&items, stale).await?;
+            let cmds: Vec<(&str, redis::Cmd)> = calls
+                .iter()
+                .map(|call| (items[call[0]].key.as_str(), script.call(&items, call, px)))
+                .collect();
+            let replies = self.pipeline("SET", &cmds).await?;
+            if attempts > 2 {
+                break (calls, replies);
+            }
+            if replies.iter().any(is_noscript) {
+                // First write since Redis started (or SCRIPT FLUSH): load the script, once
+                // (on every node of a cluster), and write again.
+                self.load_script(script).await?;
+            } else if self.is_cluster() && replies.iter().any(is_stale_topology) {
+                // A slot moved since the owners were read: read them again and write again
+                // (newer wins, so what the first attempt wrote is written alike).
+                stale = true;
+            } else {
+                break (calls, replies);
+            }
         };
         let mut written = vec![false; items.len()];
         for (reply, chunk) in replies.into_iter().zip(&calls) {
