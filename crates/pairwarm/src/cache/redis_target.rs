@@ -434,7 +434,46 @@ mod tests {
                 ca_pem: Some(b"x".to_vec()),
                 client_pem: None,
             },
+            ..RedisTarget::default()
         };
         assert!(tls_on_plain.client().is_err());
+    }
+
+    #[test]
+    fn cluster_seeds_take_the_urls_scheme_and_credentials() {
+        let target = RedisTarget {
+            url: "rediss://app:hunter2@10.0.0.1:7000".into(),
+            topology: RedisTopology::Cluster {
+                seeds: vec!["10.0.0.2:7001".into(), "node-c:7002".into()],
+            },
+            ..RedisTarget::default()
+        };
+        assert_eq!(
+            target.seed_urls(),
+            [
+                "rediss://app:hunter2@10.0.0.1:7000",
+                "rediss://app:hunter2@10.0.0.2:7001",
+                "rediss://app:hunter2@node-c:7002",
+            ]
+        );
+        let timeouts = ClusterTimeouts {
+            connection: std::time::Duration::from_secs(1),
+            response: std::time::Duration::from_secs(1),
+            retries: 1,
+            min_wait: std::time::Duration::ZERO,
+            max_wait: std::time::Duration::ZERO,
+        };
+        assert!(target.cluster_client(timeouts).is_ok());
+        // A cluster has only database 0; the error names it and hides the password.
+        let db = RedisTarget {
+            url: "redis://:hunter2@10.0.0.1:7000/3".into(),
+            topology: RedisTopology::Cluster { seeds: Vec::new() },
+            ..RedisTarget::default()
+        };
+        let err = db.cluster_client(timeouts).unwrap_err().to_string();
+        assert!(err.contains("database 0"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("redis://:***@10.0.0.1:7000/3"), "{err}");
+        assert!(RedisTarget::from("redis://h:1/").cluster_client(timeouts).is_err());
     }
 }
