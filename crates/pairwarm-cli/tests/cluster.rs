@@ -136,10 +136,19 @@ fn serve_processes_every_entry_on_a_three_master_cluster() {
     const ENTRIES: u64 = FLAT + ENVELOPED / 50;
     let cluster = RedisCluster::start();
     feed(&cluster, STREAM, FLAT, 1, &["--format", "flat"]);
-    feed(&cluster, STREAM, ENVELOPED, 2, &["--format", "original", "--batch", "50"]);
+    feed(
+        &cluster,
+        STREAM,
+        ENVELOPED,
+        2,
+        &["--format", "original", "--batch", "50"],
+    );
     let mut conn = cluster.connection();
     let (entries, all) = updates(&mut conn, STREAM);
-    assert_eq!((entries as u64, all.len() as u64), (ENTRIES, FLAT + ENVELOPED));
+    assert_eq!(
+        (entries as u64, all.len() as u64),
+        (ENTRIES, FLAT + ENVELOPED)
+    );
 
     let serve = serve(&cluster, &[]);
     serve.wait_processed(ENTRIES, WAIT);
@@ -148,7 +157,11 @@ fn serve_processes_every_entry_on_a_three_master_cluster() {
     assert_eq!(stream["mode"], "redis", "{h:#}");
     assert_eq!(stream["deadLettered"].as_u64(), Some(0), "{h:#}");
     assert_eq!(stream["badUpdates"].as_u64(), Some(0), "{h:#}");
-    assert_eq!(h["detector"]["updates"].as_u64(), Some(FLAT + ENVELOPED), "{h:#}");
+    assert_eq!(
+        h["detector"]["updates"].as_u64(),
+        Some(FLAT + ENVELOPED),
+        "{h:#}"
+    );
     assert_eq!(xpending(&mut conn, STREAM), 0);
     let m = serve.metrics();
     assert_eq!(
@@ -168,7 +181,11 @@ fn serve_processes_every_entry_on_a_three_master_cluster() {
     assert!(expected.len() > 1000, "{} pools", expected.len());
     assert_l2_holds(&mut conn, &expected);
     let per_node = cluster.keys_per_node("cache:l2:price:*");
-    assert_eq!(per_node.iter().sum::<usize>(), expected.len(), "{per_node:?}");
+    assert_eq!(
+        per_node.iter().sum::<usize>(),
+        expected.len(),
+        "{per_node:?}"
+    );
     assert!(
         per_node.iter().all(|&n| n * 5 > expected.len()),
         "keys on every master: {per_node:?}"

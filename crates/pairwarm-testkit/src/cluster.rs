@@ -182,6 +182,88 @@ impl RedisCluster {
             })
             .collect()
     }
+
+    /// The hash slot of `key` (`CLUSTER KEYSLOT`).
+    pub fn slot_of(&self, key: &str) -> u16 {
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut self.node_connection(0))
+            .unwrap_or_else(|e| panic!("CLUSTER KEYSLOT {key}: {e}"))
+    }
+
+    /// The index of the node serving `slot` (from `CLUSTER NODES`).
+    pub fn owner_of(&self, slot: u16) -> usize {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut self.node_connection(0))
+            .unwrap_or_else(|e| panic!("CLUSTER NODES: {e}"));
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let Some(addr) = fields.get(1).and_then(|a| a.split('@').next()) else {
+                continue;
+            };
+            let serves = fields.iter().skip(8).any(|range| {
+                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(lo), Ok(hi)) if (lo..=hi).contains(&slot))
+            });
+            if serves && let Some(i) = self.addresses().iter().position(|a| a == addr) {
+                return i;
+            }
+        }
+        panic!("no node serves slot {slot}:\n{nodes}")
+    }
+
+    /// Moves `slot` and its keys to node `to`, as a resharding does (`SETSLOT IMPORTING` /
+    /// `MIGRATING`, `MIGRATE`, `SETSLOT NODE` on every node). Clients holding the old
+    /// layout then get `MOVED` (or, for a script, `non local key`).
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let from = self.owner_of(slot);
+        assert_ne!(from, to, "slot {slot} is already on node {to}");
+        let id = |i: usize| -> String {
+            redis::cmd("CLUSTER")
+                .arg("MYID")
+                .query(&mut self.node_connection(i))
+                .unwrap_or_else(|e| panic!("CLUSTER MYID: {e}"))
+        };
+        let (from_id, to_id) = (id(from), id(to));
+        let setslot = |i: usize, args: &[&str]| {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(args)
+                .query(&mut self.node_connection(i))
+                .unwrap_or_else(|e| panic!("CLUSTER SETSLOT {slot} {args:?} on node {i}: {e}"));
+        };
+        setslot(to, &["IMPORTING", &from_id]);
+        setslot(from, &["MIGRATING", &to_id]);
+        let mut source = self.node_connection(from);
+        loop {
+            let keys: Vec<String> = redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(100)
+                .query(&mut source)
+                .unwrap_or_else(|e| panic!("CLUSTER GETKEYSINSLOT: {e}"));
+            if keys.is_empty() {
+                break;
+            }
+            let _: () = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(self.nodes[to].port)
+                .arg("")
+                .arg(0)
+                .arg(5000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query(&mut source)
+                .unwrap_or_else(|e| panic!("MIGRATE: {e}"));
+        }
+        for i in 0..self.nodes.len() {
+            setslot(i, &["NODE", &to_id]);
+        }
+        assert_eq!(self.owner_of(slot), to, "slot {slot} moved");
+    }
 }
 
 impl Drop for RedisCluster {

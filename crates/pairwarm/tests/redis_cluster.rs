@@ -2,7 +2,7 @@
 //! slot, writes grouped by slot, the newer-wins rule, and the opt-in hash-tagged keys.
 
 use pairwarm::cache::{
-    HierarchicalCache, Price, RedisL2, RedisL2Config, RedisTarget, RedisTopology,
+    HierarchicalCache, L2Store, Price, RedisL2, RedisL2Config, RedisTarget, RedisTopology,
 };
 use pairwarm::pair::PairId;
 use pairwarm_testkit::RedisCluster;
@@ -176,4 +176,39 @@ fn evalsha_calls(cluster: &RedisCluster, node: usize) -> u64 {
         .query(&mut cluster.node_connection(node))
         .unwrap();
     pairwarm_testkit::parse_command_calls(&info, "evalsha")
+}
+
+/// A slot moved to another master after the cache read the slot map (a resharding): the
+/// next write finds the map stale, reads it again and writes every key where it now lives.
+#[tokio::test]
+async fn a_write_after_a_slot_moved_lands_on_the_new_owner() {
+    let cluster = RedisCluster::start();
+    let cache = cache_on(&cluster, false);
+    let ids: Vec<PairId> = (0..200).map(|n| intern(&cache, "ethereum", n)).collect();
+    let first: Vec<(PairId, Price)> = ids.iter().map(|&id| (id, Price::new(1.0, 1, 1))).collect();
+    assert_eq!(cache.set_many(&first).await.unwrap(), 0);
+    let key = cache.l2_key(ids[0]).unwrap();
+    let slot = cluster.slot_of(&key);
+    let to = (cluster.owner_of(slot) + 1) % pairwarm_testkit::CLUSTER_MASTERS;
+    cluster.move_slot(slot, to);
+    let second: Vec<(PairId, Price)> = ids.iter().map(|&id| (id, Price::new(2.0, 2, 2))).collect();
+    let before = cache.l2().unwrap().round_trips();
+    assert_eq!(cache.set_many(&second).await.unwrap(), 0);
+    // The stale write (refused: a key not on the node the call ran on), `CLUSTER SLOTS`,
+    // the write again.
+    assert_eq!(cache.l2().unwrap().round_trips(), before + 3);
+    let mut conn = cluster.connection();
+    for &id in &ids {
+        let raw: String = redis::cmd("GET")
+            .arg(cache.l2_key(id).unwrap())
+            .query(&mut conn)
+            .unwrap();
+        assert!(raw.starts_with(r#"{"price":2.0,"#), "{raw}");
+    }
+    // The moved key is on its new node.
+    let held: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query(&mut cluster.node_connection(to))
+        .unwrap();
+    assert!(held.is_some_and(|v| v.contains(r#""blockNumber":2"#)));
 }

@@ -44,7 +44,10 @@ pub struct WarmBenchRow {
     pub baseline_round_trips_per_warm: f64,
 }
 
-async fn command_calls(conn: &mut pairwarm::cache::RedisConnection, cmd: &str) -> anyhow::Result<u64> {
+async fn command_calls(
+    conn: &mut pairwarm::cache::RedisConnection,
+    cmd: &str,
+) -> anyhow::Result<u64> {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(conn)

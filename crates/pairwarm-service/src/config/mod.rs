@@ -49,9 +49,8 @@ use crate::rollout::RolloutState;
 pub use env_file::{EnvFileError, parse_env_file};
 pub use error::{ConfigError, ConfigErrors};
 pub use parts::{
-    ClusterSettings,
-    CacheSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart, HttpSettings, LogFormat,
-    OpportunityFormat, SnapshotSettings, SnapshotTarget,
+    CacheSettings, ClusterSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart,
+    HttpSettings, LogFormat, OpportunityFormat, SnapshotSettings, SnapshotTarget,
 };
 pub use reference::{PRECEDENCE, reference_markdown};
 pub(crate) use sources::Draft;

@@ -417,7 +417,10 @@ impl Draft {
         if !c.redis_cluster.nodes.is_empty() && !c.redis_cluster.enabled {
             errors.push(ConfigError::Invalid {
                 variable: "REDIS_CLUSTER_NODES",
-                value: c.value("REDIS_CLUSTER_NODES").unwrap_or_default().to_owned(),
+                value: c
+                    .value("REDIS_CLUSTER_NODES")
+                    .unwrap_or_default()
+                    .to_owned(),
                 expected: "unset (seed nodes need REDIS_CLUSTER=true)".into(),
                 origin: origin(c, "REDIS_CLUSTER_NODES"),
             });

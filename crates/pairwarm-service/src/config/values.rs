@@ -120,7 +120,9 @@ pub fn stream_names(value: &str) -> Parsed<Vec<String>> {
             let tag_ok = match (item.find('{'), item.find('}')) {
                 (None, None) => true,
                 (Some(open), Some(close)) => {
-                    open + 1 < close && item.matches('{').count() == 1 && item.matches('}').count() == 1
+                    open + 1 < close
+                        && item.matches('{').count() == 1
+                        && item.matches('}').count() == 1
                 }
                 _ => false,
             };
@@ -144,9 +146,10 @@ pub fn host_ports(value: &str) -> Parsed<Vec<String>> {
         .map(|item| {
             let (host, port) = item.rsplit_once(':').ok_or(EXPECTED)?;
             let host_ok = !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'));
+                && host.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+                });
             match port.parse::<u16>() {
                 Ok(p) if p > 0 && host_ok => Ok(item.clone()),
                 _ => Err(EXPECTED),

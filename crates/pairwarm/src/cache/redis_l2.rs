@@ -29,9 +29,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::l2::{L2Error, L2Store, L2Write};
 use super::newer_wins::{KEYS_PER_CALL, NEWER_WINS, NEWER_WINS_CLUSTER, Script};
 use super::redis_conn::RedisConnection;
-use super::slot_owners::{SlotOwners, is_stale_topology};
 use super::redis_error::{RedisErrorClass, classify_redis_error};
 use super::redis_target::{ClusterTimeouts, RedisTarget, RedisUrl};
+use super::slot_owners::{SlotOwners, is_stale_topology};
 
 /// Connection settings for [`RedisL2`].
 #[derive(Clone, Debug)]

@@ -474,6 +474,10 @@ mod tests {
         assert!(err.contains("database 0"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("redis://:***@10.0.0.1:7000/3"), "{err}");
-        assert!(RedisTarget::from("redis://h:1/").cluster_client(timeouts).is_err());
+        assert!(
+            RedisTarget::from("redis://h:1/")
+                .cluster_client(timeouts)
+                .is_err()
+        );
     }
 }
