@@ -137,7 +137,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        69,
+        72,
         "a new setting? update this count and the docs"
     );
 }
@@ -260,6 +260,9 @@ const BAD: &[(&str, &str)] = &[
     ("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"),
     ("REDIS_TLS_CERT_FILE", "/nonexistent/client.pem"),
     ("REDIS_TLS_KEY_FILE", "/nonexistent/client.key"),
+    ("REDIS_CLUSTER", "cluster"),
+    ("REDIS_CLUSTER_NODES", "127.0.0.1"),
+    ("REDIS_CLUSTER_HASH_TAGS", "tagged"),
     ("ANALYZER_USE_SHARED", "shared"),
     ("ANALYZER_MAX_TRACKED_PAIRS", "1"),
     ("ANALYZER_CO_OCCURRENCE_WINDOW_MS", "0"),
