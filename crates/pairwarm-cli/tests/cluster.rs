@@ -50,22 +50,13 @@ fn serve(cluster: &RedisCluster, env: &[(&str, &str)]) -> Serve {
 
 /// Every update of `stream`, in stream order, with the time of its entry id.
 fn updates(conn: &mut impl ConnectionLike, stream: &str) -> (usize, Vec<(PriceUpdate, u64)>) {
-    let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
-        .arg(stream)
-        .arg("-")
-        .arg("+")
-        .query(conn)
-        .unwrap_or_else(|e| panic!("XRANGE {stream}: {e}"));
+    let entries = xrange(conn, stream);
     let rules = EntryRules::default();
     let mut out = Vec::new();
-    for (id, flat) in &entries {
-        let fields: Vec<(Vec<u8>, Vec<u8>)> = flat
-            .chunks(2)
-            .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or_default()))
-            .collect();
+    for (id, fields) in &entries {
         let mut parsed = Vec::new();
         let mut bad = BadUpdates::default();
-        parse_entry(stream, &fields, &rules, &mut parsed, &mut bad)
+        parse_entry(stream, fields, &rules, &mut parsed, &mut bad)
             .unwrap_or_else(|e| panic!("entry {id}: {e}"));
         let id_ms: u64 = id.split('-').next().unwrap().parse().unwrap();
         out.extend(parsed.into_iter().map(|u| (u, id_ms)));

@@ -105,58 +105,46 @@ pub fn names(value: &str) -> Parsed<Vec<String>> {
         .map_err(|e| format!("a comma-separated list of names, each {e}"))
 }
 
+/// The comma-separated items of `value` (at least one), each accepted by `ok`; otherwise
+/// `expected`.
+fn checked_list(value: &str, expected: &str, ok: impl Fn(&str) -> bool) -> Parsed<Vec<String>> {
+    let items = list(value);
+    if items.is_empty() || !items.iter().all(|item| ok(item)) {
+        return Err(expected.to_owned());
+    }
+    Ok(items)
+}
+
 /// Comma-separated stream names: [`name`]s that may also hold one Redis Cluster hash tag
 /// (`stream:price-updates:{ethereum}`), at least one.
 pub fn stream_names(value: &str) -> Parsed<Vec<String>> {
     const EXPECTED: &str = "a comma-separated list of names, each 1-128 characters of letters, digits, '_', ':', '.' or '-', with at most one non-empty {hash tag}";
-    let items = list(value);
-    if items.is_empty() {
-        return Err(EXPECTED.into());
-    }
-    items
-        .iter()
-        .map(|item| {
-            let plain: String = item.chars().filter(|c| !matches!(c, '{' | '}')).collect();
-            let tag_ok = match (item.find('{'), item.find('}')) {
-                (None, None) => true,
-                (Some(open), Some(close)) => {
-                    open + 1 < close
-                        && item.matches('{').count() == 1
-                        && item.matches('}').count() == 1
-                }
-                _ => false,
-            };
-            match name(&plain) {
-                Ok(_) if tag_ok && item.len() <= 128 => Ok(item.clone()),
-                _ => Err(EXPECTED.to_owned()),
+    checked_list(value, EXPECTED, |item| {
+        let plain: String = item.chars().filter(|c| !matches!(c, '{' | '}')).collect();
+        let tag_ok = match (item.find('{'), item.find('}')) {
+            (None, None) => true,
+            (Some(open), Some(close)) => {
+                open + 1 < close && item.matches('{').count() == 1 && item.matches('}').count() == 1
             }
-        })
-        .collect()
+            _ => false,
+        };
+        tag_ok && item.len() <= 128 && name(&plain).is_ok()
+    })
 }
 
 /// Comma-separated `host:port` pairs, at least one (Redis Cluster seed nodes).
 pub fn host_ports(value: &str) -> Parsed<Vec<String>> {
     const EXPECTED: &str = "comma-separated host:port seed nodes, e.g. 10.0.0.2:6379,10.0.0.3:6379";
-    let items = list(value);
-    if items.is_empty() {
-        return Err(EXPECTED.into());
-    }
-    items
-        .iter()
-        .map(|item| {
-            let (host, port) = item.rsplit_once(':').ok_or(EXPECTED)?;
-            let host_ok = !host.is_empty()
-                && host.bytes().all(|b| {
-                    b.is_ascii_alphanumeric()
-                        || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
-                });
-            match port.parse::<u16>() {
-                Ok(p) if p > 0 && host_ok => Ok(item.clone()),
-                _ => Err(EXPECTED),
-            }
-        })
-        .collect::<Result<_, &str>>()
-        .map_err(str::to_owned)
+    checked_list(value, EXPECTED, |item| {
+        let Some((host, port)) = item.rsplit_once(':') else {
+            return false;
+        };
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+            });
+        host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
 }
 
 /// `<dex>=<basis points>` pairs, comma-separated; DEX names are lowercased.
