@@ -204,6 +204,43 @@ fn solana_pools_are_base58_and_keep_their_case() {
     );
 }
 
+/// `pairwarm feed` writes the original's shape, whose tokens are always present: `""` for
+/// a pair without tokens. `serve` refused those updates (`bad_field`, "expected 1-64
+/// characters"), so every update fed from a trace was dead-lettered (found by the
+/// `stream_entry` and `original_data` fuzz targets' round trip).
+#[test]
+fn updates_fed_without_tokens_read_back() {
+    let u = parse(&[
+        ("chain", "bsc"),
+        ("pair", PAIR),
+        ("price", "3.5"),
+        ("ts_ms", "7"),
+    ])
+    .unwrap();
+    assert_eq!((u.token0.as_deref(), u.token1.as_deref()), (None, None));
+    let single = encode_update(&u, 1);
+    assert!(single.contains(r#""token0":"""#), "{single}");
+    let (_, again, bad) = parse_with(&[("data", &single)], &EntryRules::default()).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(
+        (again[0].token0.as_deref(), again[0].token1.as_deref()),
+        (None, None)
+    );
+    assert_eq!(again[0].price, 3.5);
+    let batch = encode_batch(std::slice::from_ref(&u), 1);
+    let (_, again, bad) = parse_with(&[("data", &batch)], &EntryRules::default()).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(again.len(), 1);
+    // A token given but malformed is still refused.
+    let err = parse(&[
+        ("chain", "bsc"),
+        ("pair", PAIR),
+        ("price", "1"),
+        ("token0", " "),
+    ]);
+    assert_eq!(err.unwrap_err().reason(), "bad_field");
+}
+
 #[test]
 fn flat_entry() {
     let u = parse(&[
