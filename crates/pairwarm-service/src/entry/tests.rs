@@ -110,6 +110,31 @@ fn bad_updates_inside_a_good_envelope_are_counted_one_by_one() {
     assert_eq!(bad.samples[0].0, 1);
 }
 
+/// serde_json's message quoted a JSON string given as the document whole: a 2 KB `data`
+/// string gave a 2.5 KB `bad_json` message for the dead letter and the log (found by the
+/// `original_data` and `stream_entry` fuzz targets, seeds `long_json_string`).
+#[test]
+fn json_errors_quoting_the_input_are_clipped() {
+    let data = format!("\"{}\"", "x".repeat(10_000));
+    let err = parse_with(&[("data", &data)], &EntryRules::default()).unwrap_err();
+    assert_eq!(err.reason(), "bad_json");
+    let message = err.to_string();
+    assert!(
+        message.len() < 300,
+        "{}-byte message: {message}",
+        message.len()
+    );
+    assert!(message.contains("invalid type: string \"xxx"), "{message}");
+    assert!(message.ends_with("at line 1 column 10002"), "{message}");
+    // Short messages are kept whole.
+    let err = parse_with(&[("data", "[1,2]")], &EntryRules::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "field `data` is not a price update or batch envelope: invalid type: sequence, \
+         expected a JSON object (an update or a batch envelope) at line 1 column 0"
+    );
+}
+
 #[test]
 fn unreadable_envelopes_are_refused_whole() {
     for (data, reason) in [
