@@ -4,9 +4,12 @@
 //! panic; the reference's key verifies exactly the signatures it makes (the computed `sig`
 //! verifies in lower and upper case, the fuzzed one only if it decodes to the same bytes);
 //! refusals have the documented reasons (`unsigned`, `bad_signature`) and go through the
-//! entry parser with the same reason.
+//! entry parser with the same reason, unless a field is over its size limit (`too_large`,
+//! checked before the signature).
 
-use pairwarm_service::entry::{BadUpdates, EntryRules, SignatureError, SigningKeys, parse_entry};
+use pairwarm_service::entry::{
+    BadUpdates, EntryRules, MAX_FIELD_BYTES, SignatureError, SigningKeys, parse_entry,
+};
 
 const STREAM: &str = "stream:price-updates";
 
@@ -46,9 +49,12 @@ pub fn run(input: &[u8]) {
         &mut out,
         &mut BadUpdates::default(),
     );
-    if let Err(e) = &verdict
-        && data.len() <= rules.max_data_bytes
-    {
-        assert_eq!(result.map_err(|e| e.reason()).err(), Some(e.reason()));
+    // Field sizes are checked first: a `data` above `max_data_bytes` or a `sig` above
+    // `MAX_FIELD_BYTES` is `too_large` whatever its signature.
+    let reason = result.map_err(|e| e.reason()).err();
+    if data.len() > rules.max_data_bytes || sig.len() > MAX_FIELD_BYTES {
+        assert_eq!(reason, Some("too_large"));
+    } else if let Err(e) = &verdict {
+        assert_eq!(reason, Some(e.reason()));
     }
 }
