@@ -32,8 +32,9 @@ fn config() -> impl Strategy<Value = TrackerConfig> {
         prop::sample::select(vec![0.0, 1.0, 3.0]),
         any::<bool>(),
         prop::sample::select(vec![0u64, 100, 1000]),
+        prop::sample::select(vec![0u64, 1, 50]),
     )
-        .prop_map(|(cap, m, k, h, min_co, reads, window)| TrackerConfig {
+        .prop_map(|(cap, m, k, h, min_co, reads, window, lead)| TrackerConfig {
             window_ms: window,
             max_tracked_pairs: cap,
             neighbours_per_pair: m,
@@ -45,6 +46,7 @@ fn config() -> impl Strategy<Value = TrackerConfig> {
             } else {
                 Signal::Updates
             },
+            min_lead_ms: lead.min(window),
         })
 }
 
