@@ -43,6 +43,10 @@ for trace in "$OUT"/traces/*.csv.gz; do
       --json "$OUT/results/$name.prod-ttl$ttl.json" >/dev/null
   done
 done
+# Hit rate over time per warming strategy (docs/hitrate/dex-base-ttl3000-l1-128.svg).
+$BIN simulate --trace "$OUT/traces/dex-base.csv.gz" "${SIM[@]}" --l1-ttl-ms 3000 --l1 128 \
+  --strategy none,topn,refresh,default,oracle --l1-policy default \
+  --plot "$OUT/dex-base-ttl3000-l1-128.svg" >/dev/null
 python3 scripts/hitrate_report.py all "$OUT/results" | tee "$OUT/report.md"
 python3 scripts/hitrate_report.py plot-policies "$OUT/results" "$OUT/policies.svg"
-echo "wrote $OUT/report.md and $OUT/policies.svg" >&2
+echo "wrote $OUT/report.md, $OUT/policies.svg and $OUT/dex-base-ttl3000-l1-128.svg" >&2
