@@ -81,6 +81,17 @@ fn market(seed: u64, f: impl FnOnce(&mut MarketConfig)) -> WorkloadModel {
     WorkloadModel::Market(Box::new(config))
 }
 
+/// `market-base`'s settings (also those of its seed variant).
+fn market_base(c: &mut MarketConfig) {
+    c.zipf = 1.4;
+    c.irm_zipf = 1.3;
+    c.irm_reads_per_s = 90.0;
+    c.max_route_reads = 8;
+    for chain in &mut c.chains {
+        chain.updates_per_s *= 0.6;
+    }
+}
+
 /// Every evaluation workload, in report order.
 pub fn all() -> Vec<Workload> {
     vec![
@@ -126,15 +137,7 @@ pub fn all() -> Vec<Workload> {
         Workload {
             name: "market-base",
             description: "market model: block-synchronous read sweeps, cross-chain lead/lag, independent Zipf reads, scans, drifting hot set",
-            model: market(201, |c| {
-                c.zipf = 1.4;
-                c.irm_zipf = 1.3;
-                c.irm_reads_per_s = 90.0;
-                c.max_route_reads = 8;
-                for chain in &mut c.chains {
-                    chain.updates_per_s *= 0.6;
-                }
-            }),
+            model: market(201, market_base),
         },
         Workload {
             name: "market-irm-scan",
@@ -249,15 +252,7 @@ pub fn all() -> Vec<Workload> {
         Workload {
             name: "market-base-seed2",
             description: "market-base's settings, another universe and stream (seed 211)",
-            model: market(211, |c| {
-                c.zipf = 1.4;
-                c.irm_zipf = 1.3;
-                c.irm_reads_per_s = 90.0;
-                c.max_route_reads = 8;
-                for chain in &mut c.chains {
-                    chain.updates_per_s *= 0.6;
-                }
-            }),
+            model: market(211, market_base),
         },
         Workload {
             name: "market-small-1k",
