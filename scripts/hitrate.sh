@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Reproduces every hit-rate figure of docs/simulation.md with one command:
 #   scripts/hitrate.sh [OUT_DIR]        (default: target/hitrate)
-# 1. writes the eight evaluation workloads (pairwarm trace workloads),
+# 1. writes the eighteen evaluation workloads (pairwarm trace workloads: the eight of round 2
+#    and ten robustness variants: seeds, 1k/20k pools, no cascades, Poisson blocks, slow
+#    chains with a regime change, steep fan-out, sweep-only reads),
 # 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
 # 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
 #    default policy, strategies none / topn (the original's) / default / structure (from the
-#    pairs file) / oracle / belady,
+#    pairs file) / topn:reads+guarded (lead-time-aware read learning, --min-lead-ms 1) /
+#    oracle / belady,
 # 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
 # 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
 # 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
-# Takes a few minutes on 2 cores; progress is printed per trace.
+# Takes about 15 minutes on 2 cores; progress is printed per trace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-target/hitrate}"
@@ -27,7 +30,8 @@ for trace in "$OUT"/traces/*.csv.gz; do
   for ttl in none 3000; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
     $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \
-      --l1 64,128,512 --strategy none,topn,default,structure,oracle,belady --l1-policy lru,default \
+      --l1 64,128,512 --strategy none,topn,default,structure,topn:reads+guarded,oracle,belady \
+      --l1-policy lru,default --min-lead-ms 1 \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
   done
   $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
@@ -39,6 +43,10 @@ for trace in "$OUT"/traces/*.csv.gz; do
       --json "$OUT/results/$name.prod-ttl$ttl.json" >/dev/null
   done
 done
+# Hit rate over time per warming strategy (docs/hitrate/dex-base-ttl3000-l1-128.svg).
+$BIN simulate --trace "$OUT/traces/dex-base.csv.gz" "${SIM[@]}" --l1-ttl-ms 3000 --l1 128 \
+  --strategy none,topn,refresh,default,oracle --l1-policy default \
+  --plot "$OUT/dex-base-ttl3000-l1-128.svg" >/dev/null
 python3 scripts/hitrate_report.py all "$OUT/results" | tee "$OUT/report.md"
 python3 scripts/hitrate_report.py plot-policies "$OUT/results" "$OUT/policies.svg"
-echo "wrote $OUT/report.md and $OUT/policies.svg" >&2
+echo "wrote $OUT/report.md, $OUT/policies.svg and $OUT/dex-base-ttl3000-l1-128.svg" >&2

@@ -14,6 +14,10 @@ import os
 import sys
 
 
+# What `--l1-policy default` is (L1Policy::PRODUCT_DEFAULT, crates/pairwarm/src/cache/l1.rs).
+DEFAULT_POLICY = "wtinylfu"
+
+
 def load(dirname, suffix):
     out = {}
     for name in sorted(os.listdir(dirname)):
@@ -67,19 +71,27 @@ def policies_table(dirname):
             cells.append(f"{b['hit_rate'] * 100:.2f}" if b else "")
             print("| " + " | ".join(cells) + " |")
         print()
-    print("#### Robustness summary (all traces x sizes)\n")
-    print("| policy | mean vs LRU (pt) | worst vs LRU (pt) | where |")
-    print("|---|---|---|---|")
+    print(f"#### Robustness summary (all {len(runs)} traces x {len(sizes)} sizes)\n")
+    print("| policy | mean vs LRU (pt) | worst vs LRU (pt) | where | points below LRU - 0.5 |")
+    print("|---|---|---|---|---|")
     for p in others:
         mean = sum(total[p]) / max(len(total[p]), 1)
-        print(f"| {p} | {mean:+.2f} | {worst[p][0]:+.2f} | {worst[p][1]} |")
+        below = sum(1 for d in total[p] if d < -0.5)
+        print(f"| {p} | {mean:+.2f} | {worst[p][0]:+.2f} | {worst[p][1]} | {below} of {len(total[p])} |")
+    print()
+    if DEFAULT_POLICY in worst:
+        ok = worst[DEFAULT_POLICY][0] >= -0.5
+        print(f"Policy check (the default, {DEFAULT_POLICY}, never more than 0.5 points below LRU): "
+              f"{'passed' if ok else 'FAILED'} (worst {worst[DEFAULT_POLICY][0]:+.2f}, {worst[DEFAULT_POLICY][1]})\n")
 
 
 def accept_table(dirname):
     fails = []
+    checks = {}
+    extra = {}
     print("Acceptance grid: hit rate (%) per L1 policy / strategy; checks in the last columns.\n")
-    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | structure vs none (lru / default policy) | belady | oracle | half-gap target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | structure vs none (lru / default policy) | lead-aware reads vs none (lru / default policy) | belady | oracle | half-gap target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ttl in ("none", "3000"):
         runs = load(dirname, f".accept-ttl{ttl}.json")
         for trace, data in runs.items():
@@ -95,12 +107,56 @@ def accept_table(dirname):
                 v1, v2, v3 = dd - ln, min(ld - ln, dd - dn), dd - lt
                 ok1, ok2 = v1 >= 0, v2 >= -0.2
                 ok3 = v3 >= 3 or l1 == 64
+                where = f"{trace} @ {l1}, TTL {ttl}"
+                for key, v, applies in (("vs_lru_none", v1, True), ("vs_none", v2, True), ("vs_lru_topn", v3, l1 != 64)):
+                    if applies:
+                        c = checks.setdefault(key, [0, 0, (1e9, "")])
+                        c[1] += 1
+                        c[0] += {"vs_lru_none": ok1, "vs_none": ok2, "vs_lru_topn": ok3}[key]
+                        if v < c[2][0]:
+                            c[2] = (v, where)
                 for ok, what in ((ok1, "below lru none"), (ok2, "default strategy < none - 0.2"), (ok3, "< lru topn + 3")):
                     if not ok:
                         fails.append(f"{trace} ttl={ttl} l1={l1}: {what}")
                 mark = lambda ok: "" if ok else " ✗"
                 sl, sd = g("structure", "lru") - ln, g("structure", "default") - dn
-                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {sl:+.2f} / {sd:+.2f} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+                reads = "topn:reads+guarded"
+                if rate(rows, reads, "lru", l1):
+                    rl, rd = g(reads, "lru") - ln, g(reads, "default") - dn
+                    lead = f"{rl:+.2f} / {rd:+.2f}"
+                    for key, v in (("reads_lru", rl), ("reads_default", rd)):
+                        extra.setdefault(key, []).append((v, where))
+                else:
+                    lead = ""
+                for key, v in (("structure_lru", sl), ("structure_default", sd)):
+                    extra.setdefault(key, []).append((v, where))
+                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {sl:+.2f} / {sd:+.2f} | {lead} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+    print()
+    names = {
+        "vs_lru_none": "default/default >= lru/none (L1 64/128/512)",
+        "vs_none": "strategy default >= none - 0.2, LRU and default policy (min of the two)",
+        "vs_lru_topn": "default/default >= lru/topn + 3 (L1 128/512)",
+    }
+    print("| check | passed | worst margin (pt) | where |")
+    print("|---|---|---|---|")
+    for key, label in names.items():
+        if key in checks:
+            ok, n, (v, where) = checks[key]
+            print(f"| {label} | {ok}/{n} | {v:+.2f} | {where} |")
+    print()
+    print("Predictors not in the default (gain over `none`, points, over every trace, size and TTL above):\n")
+    print("| run | policy | mean | best | worst | where worst | points below -0.2 |")
+    print("|---|---|---|---|---|---|---|")
+    for key, label in (("structure_lru", ("structure", "lru")), ("structure_default", ("structure", "default")),
+                       ("reads_lru", ("topn:reads+guarded (min lead 1 ms)", "lru")),
+                       ("reads_default", ("topn:reads+guarded (min lead 1 ms)", "default"))):
+        vals = extra.get(key)
+        if vals:
+            mean = sum(v for v, _ in vals) / len(vals)
+            lo = min(vals)
+            hi = max(v for v, _ in vals)
+            below = sum(1 for v, _ in vals if v < -0.2)
+            print(f"| {label[0]} | {label[1]} | {mean:+.2f} | {hi:+.2f} | {lo[0]:+.2f} | {lo[1]} | {below} of {len(vals)} |")
     print()
     print(f"Acceptance checks failed: {len(fails)}")
     for f in fails:

@@ -306,7 +306,7 @@ fn run_workloads(args: WorkloadsArgs) -> anyhow::Result<()> {
         .filter(|w| args.only.is_empty() || args.only.iter().any(|n| n == w.name));
     let Some(dir) = args.out_dir.filter(|_| !args.list) else {
         for w in chosen {
-            writeln!(out, "{:<20} {}", w.name, w.description)?;
+            writeln!(out, "{:<24} {}", w.name, w.description)?;
         }
         return print_report(&out);
     };
@@ -321,7 +321,7 @@ fn run_workloads(args: WorkloadsArgs) -> anyhow::Result<()> {
         let s = trace.stats();
         writeln!(
             out,
-            "{:<20} {:>8} updates {:>8} reads ({:.2} reads/update) {:>6} pairs in trace, {:>6} pools, {:>7.1} s span, top-10% share {:.2}  ({:.1} s)",
+            "{:<24} {:>8} updates {:>8} reads ({:.2} reads/update) {:>6} pairs in trace, {:>6} pools, {:>7.1} s span, top-10% share {:.2}  ({:.1} s)",
             w.name,
             s.updates,
             s.reads,

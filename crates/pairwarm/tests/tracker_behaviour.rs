@@ -378,6 +378,35 @@ fn read_signal_learns_reads_after_updates() {
 }
 
 #[test]
+fn lead_time_aware_reads_skip_reads_no_warm_can_beat() {
+    let t = with(TrackerConfig {
+        signal: Signal::Reads,
+        min_lead_ms: 5,
+        ..no_decay()
+    });
+    for k in 1..=6u64 {
+        let base = k * BLOCK;
+        // 2 updates 100 ms before the block's second update of 1: the reads of 8 come
+        // 3 ms after the latest update of 1 (too soon), the reads of 7 5 ms after (kept).
+        t.record_price_update(p(1), base);
+        t.record_price_update(p(1), base + 100);
+        t.record_read(p(7), base + 105);
+        t.record_read(p(8), base + 103);
+    }
+    let warm = t.pairs_to_warm(p(1), 6 * BLOCK + 105, 5, 0.0);
+    // 8 is never credited, not even to the earlier update of 1 (103 ms before it): the
+    // read answers the latest update.
+    assert_eq!(pairs(&warm), vec![7], "{warm:?}");
+    assert!((warm[0].co_occurrences - 6.0).abs() < 0.01, "{warm:?}");
+    let bad = TrackerConfig {
+        min_lead_ms: 2_000,
+        ..TrackerConfig::default()
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("min_lead_ms = 2000"), "{err}");
+}
+
+#[test]
 fn update_signal_only_counts_reads() {
     let t = tracker();
     for k in 1..=5u64 {

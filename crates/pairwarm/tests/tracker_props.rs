@@ -32,20 +32,24 @@ fn config() -> impl Strategy<Value = TrackerConfig> {
         prop::sample::select(vec![0.0, 1.0, 3.0]),
         any::<bool>(),
         prop::sample::select(vec![0u64, 100, 1000]),
+        prop::sample::select(vec![0u64, 1, 50]),
     )
-        .prop_map(|(cap, m, k, h, min_co, reads, window)| TrackerConfig {
-            window_ms: window,
-            max_tracked_pairs: cap,
-            neighbours_per_pair: m,
-            half_life_ms: h,
-            min_co_occurrences: min_co,
-            max_credits_per_update: k,
-            signal: if reads {
-                Signal::Reads
-            } else {
-                Signal::Updates
+        .prop_map(
+            |(cap, m, k, h, min_co, reads, window, lead)| TrackerConfig {
+                window_ms: window,
+                max_tracked_pairs: cap,
+                neighbours_per_pair: m,
+                half_life_ms: h,
+                min_co_occurrences: min_co,
+                max_credits_per_update: k,
+                signal: if reads {
+                    Signal::Reads
+                } else {
+                    Signal::Updates
+                },
+                min_lead_ms: lead.min(window),
             },
-        })
+        )
 }
 
 /// Applies `ops` (time advancing by each op's delta) and returns every query's answer.

@@ -60,6 +60,10 @@ pub struct SimulateArgs {
     /// Tracker co-occurrence window, ms (default: the tracker's, 1000 as the original).
     #[arg(long)]
     window_ms: Option<u64>,
+    /// Read-learning runs (`:reads`): a read credits an update only if it comes at least
+    /// this many ms after it (lead-time-aware learning; 0: every read in the window).
+    #[arg(long)]
+    min_lead_ms: Option<u64>,
     /// Tracker decay half-life, ms.
     #[arg(long)]
     half_life_ms: Option<u64>,
@@ -136,6 +140,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         ..SimConfig::default()
     };
     config.warmer.max_pairs_per_warm = args.max_pairs_per_warm;
+    if let Some(m) = args.min_lead_ms {
+        config.tracker.min_lead_ms = m;
+    }
     if let Some(w) = args.window_ms {
         config.tracker.window_ms = w;
     }

@@ -81,6 +81,17 @@ fn market(seed: u64, f: impl FnOnce(&mut MarketConfig)) -> WorkloadModel {
     WorkloadModel::Market(Box::new(config))
 }
 
+/// `market-base`'s settings (also those of its seed variant).
+fn market_base(c: &mut MarketConfig) {
+    c.zipf = 1.4;
+    c.irm_zipf = 1.3;
+    c.irm_reads_per_s = 90.0;
+    c.max_route_reads = 8;
+    for chain in &mut c.chains {
+        chain.updates_per_s *= 0.6;
+    }
+}
+
 /// Every evaluation workload, in report order.
 pub fn all() -> Vec<Workload> {
     vec![
@@ -126,15 +137,7 @@ pub fn all() -> Vec<Workload> {
         Workload {
             name: "market-base",
             description: "market model: block-synchronous read sweeps, cross-chain lead/lag, independent Zipf reads, scans, drifting hot set",
-            model: market(201, |c| {
-                c.zipf = 1.4;
-                c.irm_zipf = 1.3;
-                c.irm_reads_per_s = 90.0;
-                c.max_route_reads = 8;
-                for chain in &mut c.chains {
-                    chain.updates_per_s *= 0.6;
-                }
-            }),
+            model: market(201, market_base),
         },
         Workload {
             name: "market-irm-scan",
@@ -193,6 +196,91 @@ pub fn all() -> Vec<Workload> {
                 c.scan_every_s = 120.0;
                 c.max_route_reads = 8;
                 c.irm_reads_per_s = 40.0;
+            }),
+        },
+        // Round 3: the robustness set. Seed variants of the base settings and one
+        // parameter pushed to an extreme per workload, so that a choice that only holds on
+        // the eight above shows up as a failed check.
+        Workload {
+            name: "dex-base-seed2",
+            description: "DEX model at its defaults, another universe and stream (seed 111)",
+            model: dex(111, 215, |_| {}),
+        },
+        Workload {
+            name: "dex-small-1k",
+            description: "DEX model with ~1,000 pools (45 tokens per chain)",
+            model: dex(112, 45, |_| {}),
+        },
+        Workload {
+            name: "dex-large-20k",
+            description: "DEX model with ~20,000 pools (860 tokens per chain), long tail mostly cold",
+            model: dex(113, 860, |c| c.zipf_exponent = 0.9),
+        },
+        Workload {
+            name: "dex-no-cascade-poisson",
+            description: "DEX model without cascades and with Poisson (non-bursty) blocks",
+            model: dex(114, 215, |c| {
+                c.cascade_prob = 0.0;
+                c.burst_shape = 0.0;
+            }),
+        },
+        Workload {
+            name: "dex-slow-chains-regime",
+            description: "DEX model on ethereum and bsc only (big blocks), slow detector (200 ± 50 µs), popularity re-drawn halfway",
+            model: dex(115, 500, |c| {
+                c.chains = ["ethereum", "bsc"]
+                    .iter()
+                    .filter_map(|n| ChainConfig::preset(n))
+                    .collect();
+                c.detector_us_per_update = 200;
+                c.detector_jitter_us = 50;
+                c.regime_change_at = Some(150_000);
+                c.cascade_prob = 0.45;
+            }),
+        },
+        Workload {
+            name: "dex-steep-fanout",
+            description: "DEX model: very steep popularity (Zipf 1.6), cascades to up to 4 siblings, few noise swaps",
+            model: dex(116, 215, |c| {
+                c.zipf_exponent = 1.6;
+                c.cascade_prob = 0.5;
+                c.cascade_max_fanout = 4;
+                c.noise_swap_prob = 0.02;
+                c.extra_read_prob = 0.0;
+            }),
+        },
+        Workload {
+            name: "market-base-seed2",
+            description: "market-base's settings, another universe and stream (seed 211)",
+            model: market(211, market_base),
+        },
+        Workload {
+            name: "market-small-1k",
+            description: "market model with 1,000 pools, calm blocks (burst sigma 0.3), no drift",
+            model: market(212, |c| {
+                c.pools = 1_000;
+                c.burst_sigma = 0.3;
+                c.shift_every_s = 0.0;
+            }),
+        },
+        Workload {
+            name: "market-large-20k",
+            description: "market model with 20,000 pools, flat updates (Zipf 0.9), fast drift",
+            model: market(213, |c| {
+                c.pools = 20_000;
+                c.zipf = 0.9;
+                c.shift_every_s = 15.0;
+                c.shift_fraction = 0.1;
+            }),
+        },
+        Workload {
+            name: "market-sweeps-only",
+            description: "market model: block sweeps only (no independent reads, no scans), slow sweep (40 µs a read), all cross-chain followers",
+            model: market(214, |c| {
+                c.irm_reads_per_s = 0.0;
+                c.scan_every_s = 0.0;
+                c.read_gap_us = 40;
+                c.cross_chain_prob = 0.9;
             }),
         },
     ]

@@ -437,6 +437,13 @@ impl CorrelationTracker {
             if t > ts_ms || other == reader.handle || done.contains(other) {
                 continue;
             }
+            // Lead-time awareness: a read sooner than `min_lead_ms` after the pair's latest
+            // update could not have been served by a warm issued at it; its earlier updates
+            // are not credited instead (the read answers the latest one).
+            if t.saturating_add(self.config.min_lead_ms) > ts_ms {
+                done.push(other);
+                continue;
+            }
             let Some(slot) = self.dir.resolve(other) else {
                 continue;
             };

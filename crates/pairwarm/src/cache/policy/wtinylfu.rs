@@ -298,8 +298,9 @@ mod tests {
             p.insert(id(1000), entry(), WARM, &mut ev),
             Inserted::Skipped
         );
-        // Guesses turned away and then read (misses they would have served) open the gate.
-        for g in 2000..2008 {
+        // Guesses turned away and then read (misses they would have served) open the gate
+        // (EVIDENCE = 16 of them).
+        for g in 2000..2016 {
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
             assert!(p.get(id(g)).is_none());
         }
