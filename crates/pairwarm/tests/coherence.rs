@@ -8,8 +8,9 @@ use pairwarm::cache::{
     Coherence, CoherenceStats, HierarchicalCache, Price, RedisL2, RedisL2Config, TrackingDriver,
     connect_tracked,
 };
+use pairwarm::cache::{RedisTarget, RedisTls};
 use pairwarm::pair::PairId;
-use pairwarm_testkit::RedisServer;
+use pairwarm_testkit::{RedisOptions, RedisServer};
 
 type Cache = Arc<HierarchicalCache<RedisL2>>;
 
@@ -26,7 +27,11 @@ impl Drop for Tracked {
 }
 
 async fn tracked(server: &RedisServer) -> Tracked {
-    let (l2, pushes) = connect_tracked(&RedisL2Config::new(server.url())).unwrap();
+    tracked_on(&RedisL2Config::new(server.url())).await
+}
+
+async fn tracked_on(config: &RedisL2Config) -> Tracked {
+    let (l2, pushes) = connect_tracked(config).unwrap();
     let cache = Arc::new(
         HierarchicalCache::builder()
             .l1_entries(1024)
@@ -223,4 +228,32 @@ async fn a_cache_without_coherence_cannot_be_driven() {
     let (l2, pushes) = connect_tracked(&RedisL2Config::new(server.url())).unwrap();
     let cache = Arc::new(HierarchicalCache::builder().build(l2.clone()));
     assert!(TrackingDriver::new(cache, l2, pushes).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_works_over_tls_with_a_password() {
+    let server = RedisServer::start_with(RedisOptions {
+        tls: Some(true),
+        password: Some("s3cret-pw".into()),
+        ..RedisOptions::default()
+    });
+    let certs = server.tls().unwrap();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let target = RedisTarget {
+        url: server.url().into(),
+        tls: RedisTls {
+            ca_pem: Some(read(&certs.ca_cert)),
+            client_pem: Some((read(&certs.client_cert), read(&certs.client_key))),
+        },
+    };
+    assert!(target.url.is_tls());
+    let a = tracked_on(&RedisL2Config::new(target)).await;
+    let p = a.id(4);
+    foreign_write(&server, 4, 1.0, 1);
+    read_until_cached(&a.cache, p, 1.0).await;
+    foreign_write(&server, 4, 2.0, 2);
+    wait_for("the new value in L1", || {
+        a.cache.peek_l1(p).map(|x| x.price) == Some(2.0)
+    })
+    .await;
 }
