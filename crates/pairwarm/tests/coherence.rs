@@ -84,6 +84,14 @@ async fn read_until_cached(cache: &Cache, id: PairId, price: f64) {
     }
 }
 
+/// Waits (bounded) until L1 holds `price` for `id` (re-fetched, or written).
+async fn wait_in_l1(cache: &Cache, id: PairId, price: f64) {
+    wait_for(&format!("{price} in L1"), || {
+        cache.peek_l1(id).map(|x| x.price) == Some(price)
+    })
+    .await;
+}
+
 fn addr(n: u32) -> String {
     format!("0x{:040x}", 0xc0de_0000_u64 + u64::from(n))
 }
@@ -128,10 +136,7 @@ async fn a_foreign_write_reaches_every_l1_and_hot_keys_are_refetched() {
     foreign_write(&server, 1, 2.5e-9, 21_000_001);
     // Both L1s stop serving 100.0 and hold the new value again without a read (re-fetched).
     for t in [&a, &b] {
-        wait_for("the new value in L1", || {
-            t.cache.peek_l1(t.id(1)).map(|p| p.price) == Some(2.5e-9)
-        })
-        .await;
+        wait_in_l1(&t.cache, t.id(1), 2.5e-9).await;
         let s = t.stats();
         assert!(s.dropped >= 1 && s.refetched >= 1, "{s:?}");
     }
@@ -163,10 +168,7 @@ async fn a_killed_tracking_connection_flushes_l1_then_tracks_again() {
         .set(p, Price::new(7.0, 100, 1_795_923_835_000))
         .await
         .unwrap();
-    wait_for("the value in L1", || {
-        a.cache.peek_l1(p).map(|x| x.price) == Some(7.0)
-    })
-    .await;
+    wait_in_l1(&a.cache, p, 7.0).await;
 
     // Kill every client connection and write while A's tracking is off.
     let mut admin = server.connection();
@@ -185,10 +187,7 @@ async fn a_killed_tracking_connection_flushes_l1_then_tracks_again() {
 
     // Coherent again on the new connection.
     foreign_write(&server, 2, 9.0, 102);
-    wait_for("the new value in L1", || {
-        a.cache.peek_l1(p).map(|x| x.price) == Some(9.0)
-    })
-    .await;
+    wait_in_l1(&a.cache, p, 9.0).await;
     assert_eq!(a.stats().resets, 1);
 }
 
@@ -216,10 +215,7 @@ async fn a_redis_restart_and_a_flushall_flush_l1() {
     foreign_write(&server, 3, 3.0, 3);
     read_until_cached(&a.cache, p, 3.0).await;
     foreign_write(&server, 3, 4.0, 4);
-    wait_for("the new value in L1", || {
-        a.cache.peek_l1(p).map(|x| x.price) == Some(4.0)
-    })
-    .await;
+    wait_in_l1(&a.cache, p, 4.0).await;
 }
 
 #[tokio::test]
@@ -252,8 +248,5 @@ async fn tracking_works_over_tls_with_a_password() {
     foreign_write(&server, 4, 1.0, 1);
     read_until_cached(&a.cache, p, 1.0).await;
     foreign_write(&server, 4, 2.0, 2);
-    wait_for("the new value in L1", || {
-        a.cache.peek_l1(p).map(|x| x.price) == Some(2.0)
-    })
-    .await;
+    wait_in_l1(&a.cache, p, 2.0).await;
 }
