@@ -1,5 +1,5 @@
-//! Measures L1 coherence (client tracking) against a `redis-server` this program starts on
-//! a loopback port: a measurement, not a test (nothing here asserts a time).
+//! `pairwarm bench coherence`: L1 coherence (client tracking) measured against a real Redis
+//! (a scratch instance: keys under `cache:l2:price:bench-*:`), a measurement, not a test.
 //!
 //! 1. **Staleness bound**: two caches (two instances' worth of connections) hold a key in
 //!    L1; another client writes it (`SETEX`, the original's value shape). Time from the
@@ -11,21 +11,35 @@
 //!    coherence `off` and `tracking`, in one run.
 //!
 //! ```sh
-//! cargo run --release -p pairwarm --example coherence -- [--writes 1000] [--steps 4000]
+//! pairwarm bench coherence --redis-url redis://127.0.0.1:6391/0 [--writes 1000] [--steps 4000]
 //! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use hdrhistogram::Histogram;
 use pairwarm::cache::{
-    Coherence, CoherenceMode, HierarchicalCache, Price, RedisL2, RedisL2Config, TrackingDriver,
-    connect_tracked,
+    Coherence, CoherenceMode, HierarchicalCache, Price, RedisL2, RedisL2Config, RedisUrl,
+    TrackingDriver, connect_tracked,
 };
 use pairwarm::pair::PairId;
-use pairwarm_testkit::RedisServer;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Zipf};
+
+/// Arguments of `pairwarm bench coherence`.
+#[derive(clap::Args, Debug)]
+pub struct CoherenceBenchArgs {
+    /// Redis to measure against (a scratch instance: keys under `cache:l2:price:bench-*:`).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = crate::redis_url)]
+    pub redis_url: RedisUrl,
+    /// Foreign writes timed for the staleness bound.
+    #[arg(long, default_value_t = 1_000)]
+    pub writes: u64,
+    /// Steps of the cost run (each: a batch of 32 writes by one instance, 64 reads on each).
+    #[arg(long, default_value_t = 4_000)]
+    pub steps: u64,
+}
 
 type Cache = Arc<HierarchicalCache<RedisL2>>;
 
@@ -35,8 +49,8 @@ fn addr(n: u32) -> String {
     format!("0x{:040x}", 0x5eed_0000_u64 + u64::from(n))
 }
 
-fn key(n: u32) -> String {
-    format!("cache:l2:price:ethereum:{}", addr(n))
+fn key(chain: &str, n: u32) -> String {
+    format!("cache:l2:price:{chain}:{}", addr(n))
 }
 
 fn original_value(block: u64) -> String {
@@ -60,8 +74,8 @@ impl Drop for Instance {
     }
 }
 
-fn instance(rt: &tokio::runtime::Runtime, server: &RedisServer, mode: CoherenceMode) -> Instance {
-    let config = RedisL2Config::new(server.url());
+fn instance(rt: &tokio::runtime::Runtime, url: &RedisUrl, mode: CoherenceMode) -> Instance {
+    let config = RedisL2Config::new(url.clone());
     rt.block_on(async {
         let builder = HierarchicalCache::builder().l1_entries(4 * KEYS as usize);
         match mode {
@@ -88,9 +102,9 @@ fn instance(rt: &tokio::runtime::Runtime, server: &RedisServer, mode: CoherenceM
     })
 }
 
-fn ids(cache: &Cache) -> Vec<PairId> {
+fn ids(cache: &Cache, chain: &str) -> Vec<PairId> {
     (0..KEYS)
-        .map(|n| cache.interner().intern_str("ethereum", &addr(n)).unwrap())
+        .map(|n| cache.interner().intern_str(chain, &addr(n)).unwrap())
         .collect()
 }
 
@@ -98,61 +112,52 @@ fn block_in_l1(cache: &Cache, id: PairId) -> Option<u64> {
     cache.peek_l1(id).map(|p| p.block)
 }
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn us(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1_000.0
 }
 
-fn main() {
-    let writes = arg("--writes", 1_000);
-    let steps = arg("--steps", 4_000);
-    let server = RedisServer::start();
+pub fn run(args: CoherenceBenchArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    staleness(&rt, &server, writes);
-    let _: () = redis::cmd("FLUSHALL")
-        .query(&mut server.connection())
-        .unwrap();
-    let off = cost(&rt, &server, CoherenceMode::Off, steps);
-    let _: () = redis::cmd("FLUSHALL")
-        .query(&mut server.connection())
-        .unwrap();
-    let on = cost(&rt, &server, CoherenceMode::Tracking, steps);
+        .context("start tokio runtime")?;
+    let mut conn = redis::Client::open(args.redis_url.expose())
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .with_context(|| format!("connect to {}", args.redis_url))?;
+    staleness(&rt, &args.redis_url, &mut conn, args.writes);
+    let off = cost(&rt, &args.redis_url, CoherenceMode::Off, args.steps);
+    let on = cost(&rt, &args.redis_url, CoherenceMode::Tracking, args.steps);
     println!(
         "cost ratios (tracking / off): L1 hit rate {:.3}, ops/s {:.3}",
         on.hit_rate / off.hit_rate,
         on.ops_per_s / off.ops_per_s
     );
+    Ok(())
 }
 
 /// Part 1: foreign write -> no instance returns the old value.
-fn staleness(rt: &tokio::runtime::Runtime, server: &RedisServer, writes: u64) {
+fn staleness(
+    rt: &tokio::runtime::Runtime,
+    url: &RedisUrl,
+    conn: &mut redis::Connection,
+    writes: u64,
+) {
+    const CHAIN: &str = "bench-stale";
     let instances = [
-        instance(rt, server, CoherenceMode::Tracking),
-        instance(rt, server, CoherenceMode::Tracking),
+        instance(rt, url, CoherenceMode::Tracking),
+        instance(rt, url, CoherenceMode::Tracking),
     ];
     let caches = [instances[0].cache.clone(), instances[1].cache.clone()];
-    let ids: Vec<Vec<PairId>> = caches.iter().map(ids).collect();
-    let mut conn = server.connection();
+    let ids: Vec<Vec<PairId>> = caches.iter().map(|c| ids(c, CHAIN)).collect();
     let keys = 100u32;
     let mut block = vec![1u64; keys as usize];
     for n in 0..keys {
         let _: () = redis::cmd("SETEX")
-            .arg(key(n))
+            .arg(key(CHAIN, n))
             .arg(300)
             .arg(original_value(1))
-            .query(&mut conn)
+            .query(conn)
             .unwrap();
     }
     for (cache, ids) in caches.iter().zip(&ids) {
@@ -174,10 +179,10 @@ fn staleness(rt: &tokio::runtime::Runtime, server: &RedisServer, writes: u64) {
         }
         let new = old + 1;
         let _: () = redis::cmd("SETEX")
-            .arg(key(n))
+            .arg(key(CHAIN, n))
             .arg(300)
             .arg(original_value(new))
-            .query(&mut conn)
+            .query(conn)
             .unwrap();
         let t0 = Instant::now();
         let holds_old = |c: usize| block_in_l1(&caches[c], ids[c][n as usize]) == Some(old);
@@ -214,15 +219,11 @@ struct Cost {
 }
 
 /// Part 2: two instances sharing a feed, with coherence `mode`.
-fn cost(
-    rt: &tokio::runtime::Runtime,
-    server: &RedisServer,
-    mode: CoherenceMode,
-    steps: u64,
-) -> Cost {
-    let instances = [instance(rt, server, mode), instance(rt, server, mode)];
+fn cost(rt: &tokio::runtime::Runtime, url: &RedisUrl, mode: CoherenceMode, steps: u64) -> Cost {
+    let chain = format!("bench-{mode}");
+    let instances = [instance(rt, url, mode), instance(rt, url, mode)];
     let caches = [instances[0].cache.clone(), instances[1].cache.clone()];
-    let ids: Vec<Vec<PairId>> = caches.iter().map(ids).collect();
+    let ids: Vec<Vec<PairId>> = caches.iter().map(|c| ids(c, &chain)).collect();
     let zipf = Zipf::new(f64::from(KEYS), 1.0).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut truth = vec![0u64; KEYS as usize];
