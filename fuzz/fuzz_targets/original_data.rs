@@ -1,13 +1,9 @@
 //! The original's `data` document (a single update or a batch envelope) on arbitrary
-//! bytes, as the `data` field of a stream entry.
 //!
-//! Invariants: see `pairwarm_fuzz::check_entry` (accepted updates have a finite positive
-//! price and re-encode, as `pairwarm feed` writes them, to an entry that parses back to
-//! equal updates; refused updates and entries carry documented reasons, bounded messages).
+//! The body and its invariants: `pairwarm_fuzz_checks::original_data` (shared with the test that
+//! replays the committed corpus, `crates/pairwarm-fuzz-checks/tests/corpora.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    pairwarm_fuzz::check_entry(&[(&b"data"[..], data)]);
-});
+fuzz_target!(|data: &[u8]| pairwarm_fuzz_checks::original_data::run(data));

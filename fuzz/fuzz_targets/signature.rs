@@ -1,55 +1,9 @@
 //! Signature verification on an arbitrary `sig` field and data.
 //!
-//! Input layout: `sig` bytes, the byte 0xFF, then the `data` bytes. Invariants: never a
-//! panic; the reference's key verifies exactly the signatures it makes (the computed `sig`
-//! verifies in lower and upper case, the fuzzed one only if it decodes to the same bytes);
-//! refusals have the documented reasons (`unsigned`, `bad_signature`) and go through the
-//! entry parser with the same reason.
+//! The body and its invariants: `pairwarm_fuzz_checks::signature` (shared with the test that
+//! replays the committed corpus, `crates/pairwarm-fuzz-checks/tests/corpora.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pairwarm_service::entry::{BadUpdates, EntryRules, SignatureError, SigningKeys, parse_entry};
 
-const STREAM: &str = "stream:price-updates";
-
-fuzz_target!(|input: &[u8]| {
-    let (sig, data) = match input.iter().position(|b| *b == 0xFF) {
-        Some(at) => (&input[..at], &input[at + 1..]),
-        None => (input, &b""[..]),
-    };
-    let keys = SigningKeys::new("interop-signing-key", Some("previous-key"));
-    let good = keys.sign(STREAM, data);
-    assert_eq!(keys.verify(STREAM, data, Some(good.as_bytes())), Ok(()));
-    assert_eq!(
-        keys.verify(STREAM, data, Some(good.to_ascii_uppercase().as_bytes())),
-        Ok(())
-    );
-    let verdict = keys.verify(STREAM, data, Some(sig));
-    let same_bytes = sig.len() == 64 && sig.eq_ignore_ascii_case(good.as_bytes());
-    let previous = SigningKeys::new("previous-key", None).sign(STREAM, data);
-    let same_previous = sig.len() == 64 && sig.eq_ignore_ascii_case(previous.as_bytes());
-    match &verdict {
-        Ok(()) => assert!(same_bytes || same_previous, "{sig:?} accepted"),
-        Err(SignatureError::Malformed { len }) => assert_eq!(*len, sig.len()),
-        Err(SignatureError::Mismatch) => assert!(!same_bytes && !same_previous),
-        Err(SignatureError::Unsigned) => panic!("a sig was given"),
-    }
-    // Through the entry parser: a refused signature is the entry's reason.
-    let rules = EntryRules {
-        keys: Some(keys),
-        ..EntryRules::default()
-    };
-    let mut out = Vec::new();
-    let result = parse_entry(
-        STREAM,
-        &[(&b"data"[..], data), (&b"sig"[..], sig)],
-        &rules,
-        &mut out,
-        &mut BadUpdates::default(),
-    );
-    if let Err(e) = &verdict {
-        if data.len() <= rules.max_data_bytes {
-            assert_eq!(result.map_err(|e| e.reason()).err(), Some(e.reason()));
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| pairwarm_fuzz_checks::signature::run(data));

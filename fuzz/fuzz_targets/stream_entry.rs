@@ -1,14 +1,9 @@
 //! `parse_entry` on arbitrary `(field, value)` pairs.
 //!
-//! Input layout: chunks separated by the byte 0xFF (never part of UTF-8 text, so any text
-//! field or value can be expressed), taken in pairs `field 0xFF value 0xFF field ...`; an
-//! odd last chunk is dropped. Invariants: see `pairwarm_fuzz::check_entry`.
+//! The body and its invariants: `pairwarm_fuzz_checks::stream_entry` (shared with the test that
+//! replays the committed corpus, `crates/pairwarm-fuzz-checks/tests/corpora.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let chunks: Vec<&[u8]> = data.split(|b| *b == 0xFF).collect();
-    let fields: Vec<(&[u8], &[u8])> = chunks.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect();
-    pairwarm_fuzz::check_entry(&fields);
-});
+fuzz_target!(|data: &[u8]| pairwarm_fuzz_checks::stream_entry::run(data));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl, Reserve};
+use pairwarm::cache::{RedisConnection, RedisTarget, RedisTls, RedisTopology, RedisUrl, Reserve};
 use pairwarm_service::entry::{PriceUpdate, SigningKeys, encode_batch, encode_update, to_fields};
 use pairwarm_service::feed::synthetic;
 use pairwarm_sim::trace::{Op, PairInfo, ReadOptions, read_pairs, read_trace};
@@ -68,6 +68,9 @@ pub struct FeedArgs {
     /// `rediss://`: private key of the client certificate (PEM).
     #[arg(long, env = "REDIS_TLS_KEY_FILE", requires = "redis_tls_cert_file")]
     redis_tls_key_file: Option<PathBuf>,
+    /// The URL is a seed node of a Redis Cluster (the stream's node is found by its slot).
+    #[arg(long, env = "REDIS_CLUSTER", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    redis_cluster: bool,
 }
 
 impl FeedArgs {
@@ -82,6 +85,11 @@ impl FeedArgs {
         Ok(RedisTarget {
             url: self.redis_url.clone(),
             tls: RedisTls { ca_pem, client_pem },
+            topology: if self.redis_cluster {
+                RedisTopology::Cluster { seeds: Vec::new() }
+            } else {
+                RedisTopology::Standalone
+            },
         })
     }
 }
@@ -226,16 +234,16 @@ async fn feed(
     mut source: Box<dyn Iterator<Item = PriceUpdate>>,
     total: u64,
 ) -> anyhow::Result<()> {
-    let client = args.target()?.client()?;
     // A pipeline of hundreds of XADDs on a loaded machine can take longer than the
-    // client's default 500 ms response timeout; a load tool must not give up on it.
-    let config = redis::AsyncConnectionConfig::new()
-        .set_response_timeout(Some(Duration::from_secs(10)))
-        .set_connection_timeout(Some(Duration::from_secs(5)));
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .with_context(|| format!("connect to {}", args.redis_url))?;
+    // client's default 500 ms response timeout; a load tool must not give up on it. (On a
+    // cluster the pipeline goes to the stream's node: one key, one slot.)
+    let mut conn = RedisConnection::connect(
+        &args.target()?,
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+    )
+    .await
+    .with_context(|| format!("connect to {}", args.redis_url))?;
     let bar = crate::progress::bar(total, "feeding", args.quiet);
     let keys = args
         .signing_key

@@ -11,7 +11,10 @@
 //! (`requirepass`), an append-only file fsynced on every write (so a SIGKILLed server
 //! comes back with everything it acknowledged), and TLS only (`rediss://`) with a CA,
 //! server and client certificates generated for the test ([`TestTls`]).
+//!
+//! [`RedisCluster`] starts a 3-master Redis Cluster the same way.
 
+mod cluster;
 mod prometheus;
 mod tls;
 
@@ -22,6 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use cluster::{CLUSTER_MASTERS, RedisCluster};
 pub use prometheus::{PrometheusServer, require_tool};
 pub use tls::TestTls;
 

@@ -592,6 +592,7 @@ impl PairInterner {
 
     /// Chain of the pair currently in `id`'s slot, without locking. For a recycled id this
     /// may name the new owner's chain, which is good enough for per-chain counters.
+    #[inline]
     pub fn chain_of(&self, id: PairId) -> ChainId {
         let slot = self.slot(id);
         ChainId(

@@ -241,6 +241,7 @@ async fn tracking_works_over_tls_with_a_password() {
             ca_pem: Some(read(&certs.ca_cert)),
             client_pem: Some((read(&certs.client_cert), read(&certs.client_key))),
         },
+        ..RedisTarget::default()
     };
     assert!(target.url.is_tls());
     let a = tracked_on(&RedisL2Config::new(target)).await;

@@ -381,6 +381,7 @@ async fn rediss_verifies_the_server_with_the_configured_ca() {
     let target = RedisTarget {
         url: server.url().into(),
         tls: tls(&certs.ca_cert),
+        ..RedisTarget::default()
     };
     let l2 = RedisL2::connect(&RedisL2Config::new(target)).await.unwrap();
     l2.set("k", b"v".to_vec(), Duration::from_secs(60))
@@ -393,6 +394,7 @@ async fn rediss_verifies_the_server_with_the_configured_ca() {
     let wrong_ca = RedisTarget {
         url: server.url().into(),
         tls: tls(&certs.other_ca_cert),
+        ..RedisTarget::default()
     };
     let err = RedisL2::probe(&RedisL2Config::new(wrong_ca))
         .await

@@ -180,3 +180,16 @@ fn wrong_types_and_bad_json_are_explained() {
     let e = err("topn", r#"{"topN":5"#);
     assert!(e.contains("not valid JSON") && e.contains("line 1"), "{e}");
 }
+
+/// A JSON string with a multi-byte character across byte 64 as the whole config panicked
+/// (`String::truncate` mid-character) instead of being refused: found by the
+/// `strategy_config` fuzz target (seed `multibyte_string`).
+#[test]
+fn a_long_non_object_is_clipped_on_a_character_boundary() {
+    let text = format!("\"{}ǜ{}\"", "C".repeat(62), "C".repeat(100));
+    let e = err("topn", &text);
+    assert!(e.contains("must be a JSON object, found \"CCC"), "{e}");
+    assert!(e.len() < 200, "{e}");
+    let e = err("adaptive", &format!("[\"{}\"]", "é".repeat(100)));
+    assert!(e.contains("must be a JSON object, found [\"éé"), "{e}");
+}

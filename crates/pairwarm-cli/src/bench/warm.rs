@@ -44,7 +44,10 @@ pub struct WarmBenchRow {
     pub baseline_round_trips_per_warm: f64,
 }
 
-async fn command_calls(conn: &mut redis::aio::ConnectionManager, cmd: &str) -> anyhow::Result<u64> {
+async fn command_calls(
+    conn: &mut pairwarm::cache::RedisConnection,
+    cmd: &str,
+) -> anyhow::Result<u64> {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(conn)
@@ -59,7 +62,7 @@ async fn command_calls(conn: &mut redis::aio::ConnectionManager, cmd: &str) -> a
         .unwrap_or(0))
 }
 
-async fn reset_stats(conn: &mut redis::aio::ConnectionManager) -> anyhow::Result<()> {
+async fn reset_stats(conn: &mut pairwarm::cache::RedisConnection) -> anyhow::Result<()> {
     redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async::<()>(conn)

@@ -685,7 +685,7 @@ pub fn group_info(conn: &mut redis::Connection, stream: &str, group: &str) -> Gr
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// `XRANGE <stream> - +` as `(id, fields)`.
-pub fn xrange(conn: &mut redis::Connection, stream: &str) -> Vec<(String, Fields)> {
+pub fn xrange(conn: &mut impl redis::ConnectionLike, stream: &str) -> Vec<(String, Fields)> {
     let reply: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
         .arg(stream)
         .arg("-")

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use pairwarm::cache::{RedisTarget, RedisTls, RedisUrl};
+use pairwarm::cache::{RedisTarget, RedisTls, RedisTopology, RedisUrl};
 use pairwarm::container::{Profile, WarmingConfig};
 
 use crate::rollout::RolloutState;
@@ -49,8 +49,8 @@ use crate::rollout::RolloutState;
 pub use env_file::{EnvFileError, parse_env_file};
 pub use error::{ConfigError, ConfigErrors};
 pub use parts::{
-    CacheSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart, HttpSettings, LogFormat,
-    OpportunityFormat, SnapshotSettings, SnapshotTarget,
+    CacheSettings, ClusterSettings, DetectorSettings, FeedSettings, FeedSource, GroupStart,
+    HttpSettings, LogFormat, OpportunityFormat, SnapshotSettings, SnapshotTarget,
 };
 pub use reference::{PRECEDENCE, reference_markdown};
 pub(crate) use sources::Draft;
@@ -77,6 +77,8 @@ pub struct ServiceConfig {
     pub redis_url: Option<RedisUrl>,
     /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE` (their contents).
     pub redis_tls: RedisTls,
+    /// Whether `REDIS_URL` is a Redis Cluster, its other seeds, and the key shape.
+    pub redis_cluster: ClusterSettings,
     /// `PAIRWARM_ADMIN_TOKEN`.
     pub admin_token: Option<Secret>,
     /// `STREAM_SIGNING_KEY`.
@@ -168,6 +170,13 @@ impl ServiceConfig {
         Some(RedisTarget {
             url: self.redis_url.clone()?,
             tls: self.redis_tls.clone(),
+            topology: if self.redis_cluster.enabled {
+                RedisTopology::Cluster {
+                    seeds: self.redis_cluster.nodes.clone(),
+                }
+            } else {
+                RedisTopology::Standalone
+            },
         })
     }
 

@@ -7,6 +7,18 @@ use std::time::Duration;
 
 use pairwarm::cache::{CoherenceMode, L1Policy};
 
+/// Redis Cluster settings (`REDIS_CLUSTER`, `REDIS_CLUSTER_NODES`,
+/// `REDIS_CLUSTER_HASH_TAGS`); see `docs/cluster.md`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// `REDIS_CLUSTER`: `REDIS_URL` is a seed node of a Redis Cluster.
+    pub enabled: bool,
+    /// `REDIS_CLUSTER_NODES`: further seed nodes, `host:port`.
+    pub nodes: Vec<String>,
+    /// `REDIS_CLUSTER_HASH_TAGS`: L2 keys `cache:l2:price:{<chain>}:<address>`.
+    pub hash_tags: bool,
+}
+
 /// L1/L2 settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheSettings {

@@ -262,6 +262,7 @@ impl Draft {
                 rollout: RolloutState::default(),
                 redis_url: None,
                 redis_tls: RedisTls::default(),
+                redis_cluster: super::ClusterSettings::default(),
                 admin_token: None,
                 signing_key: None,
                 signing_key_previous: None,
@@ -412,6 +413,37 @@ impl Draft {
                 value: c.value(variable).unwrap_or_default().to_owned(),
                 expected: "unset (TLS certificates need a rediss:// REDIS_URL)".into(),
                 origin: origin(c, variable),
+            });
+        }
+        if !c.redis_cluster.nodes.is_empty() && !c.redis_cluster.enabled {
+            errors.push(ConfigError::Invalid {
+                variable: "REDIS_CLUSTER_NODES",
+                value: c
+                    .value("REDIS_CLUSTER_NODES")
+                    .unwrap_or_default()
+                    .to_owned(),
+                expected: "unset (seed nodes need REDIS_CLUSTER=true)".into(),
+                origin: origin(c, "REDIS_CLUSTER_NODES"),
+            });
+        }
+        if c.redis_cluster.enabled
+            && let Some(target) = c.redis_target()
+            && let Err(e) = target.cluster_client(pairwarm::cache::ClusterTimeouts {
+                connection: Duration::from_secs(1),
+                response: Duration::from_secs(1),
+                retries: 0,
+                min_wait: Duration::ZERO,
+                max_wait: Duration::ZERO,
+            })
+        {
+            errors.push(ConfigError::Invalid {
+                variable: "REDIS_URL",
+                value: c.value("REDIS_URL").map(pairwarm::cache::redact_url).unwrap_or_default(),
+                expected: format!(
+                    "a seed node of the cluster, redis://[user:password@]host:port or rediss:// ({})",
+                    e.detail().unwrap_or_default()
+                ),
+                origin: origin(c, "REDIS_URL"),
             });
         }
         if c.feed.source == FeedSource::Redis && c.redis_url.is_none() {

@@ -296,6 +296,8 @@ use Reload::{Live, Restart};
 const PROFILE: &str = "development, staging or production";
 const STRATEGIES: &str = "topn, threshold, adaptive or timebased";
 const NAMES: &str = "comma-separated names of letters, digits, '_', ':', '.' or '-'";
+const STREAM_NAMES: &str =
+    "comma-separated names of letters, digits, '_', ':', '.', '-', and a {hash tag}";
 
 /// The reference, section by section.
 pub static SECTIONS: &[Section] = &[
@@ -590,6 +592,43 @@ pub static SECTIONS: &[Section] = &[
                     Ok(())
                 },
             ),
+            row(
+                "REDIS_CLUSTER",
+                "redis-cluster",
+                Fallback::Value("false"),
+                Kind::Bool,
+                Restart,
+                "`REDIS_URL` is a seed node of a Redis Cluster: L2 and the streams go through the cluster client, each command to the node of its key's hash slot (database 0 only). See docs/cluster.md.",
+                |d, v| {
+                    d.config.redis_cluster.enabled = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
+                "REDIS_CLUSTER_NODES",
+                "redis-cluster-nodes",
+                Absent("none: REDIS_URL is the only seed node"),
+                Kind::Text("comma-separated host:port seed nodes"),
+                Restart,
+                "Further seed nodes of the cluster (with REDIS_CLUSTER=true), tried when REDIS_URL's node is down; they take REDIS_URL's scheme, user and password.",
+                |d, v| {
+                    d.config.redis_cluster.nodes =
+                        values::host_ports(&v.text()?).map_err(Reject::Because)?;
+                    Ok(())
+                },
+            ),
+            row(
+                "REDIS_CLUSTER_HASH_TAGS",
+                "redis-cluster-hash-tags",
+                Fallback::Value("false"),
+                Kind::Bool,
+                Restart,
+                "L2 keys `cache:l2:price:{<chain>}:<address>`: a chain's prices share one hash slot, so a chain's stream named `...{<chain>}` and its keys live on one node and a batch is written with one script call per 256 keys. Off: the original's key shape, which the original's readers need.",
+                |d, v| {
+                    d.config.redis_cluster.hash_tags = v.bool()?;
+                    Ok(())
+                },
+            ),
         ],
     },
     Section {
@@ -746,11 +785,12 @@ pub static SECTIONS: &[Section] = &[
                 "PAIRWARM_STREAMS",
                 "streams",
                 Fallback::Value("stream:price-updates"),
-                Kind::Text(NAMES),
+                Kind::Text(STREAM_NAMES),
                 Restart,
-                "Price streams (one shared stream, or one per chain).",
+                "Price streams (one shared stream, or one per chain; on a cluster, `stream:price-updates:{<chain>}` puts a chain's stream in its keys' slot).",
                 |d, v| {
-                    d.config.feed.streams = values::names(&v.text()?).map_err(Reject::Because)?;
+                    d.config.feed.streams =
+                        values::stream_names(&v.text()?).map_err(Reject::Because)?;
                     Ok(())
                 },
             ),

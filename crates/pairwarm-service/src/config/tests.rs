@@ -138,7 +138,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        70,
+        73,
         "a new setting? update this count and the docs"
     );
 }
@@ -278,6 +278,9 @@ const BAD: &[(&str, &str)] = &[
     ("REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"),
     ("REDIS_TLS_CERT_FILE", "/nonexistent/client.pem"),
     ("REDIS_TLS_KEY_FILE", "/nonexistent/client.key"),
+    ("REDIS_CLUSTER", "cluster"),
+    ("REDIS_CLUSTER_NODES", "127.0.0.1"),
+    ("REDIS_CLUSTER_HASH_TAGS", "tagged"),
     ("ANALYZER_USE_SHARED", "shared"),
     ("ANALYZER_MAX_TRACKED_PAIRS", "1"),
     ("ANALYZER_CO_OCCURRENCE_WINDOW_MS", "0"),
@@ -603,4 +606,58 @@ fn log_format_is_text_or_json_in_any_case() {
     }
     let err = one_error(&[("PAIRWARM_LOG_FORMAT", "logfmt")]);
     assert!(err.to_string().contains("text or json"), "{err}");
+}
+
+#[test]
+fn a_cluster_is_named_by_redis_cluster_and_its_seed_nodes() {
+    use pairwarm::cache::RedisTopology;
+    // Off by default: one server.
+    let c = config(&[("REDIS_URL", "redis://127.0.0.1:7000")]).unwrap();
+    assert!(!c.redis_target().unwrap().is_cluster());
+    let c = config(&[
+        ("REDIS_URL", "redis://:hunter2@127.0.0.1:7000"),
+        ("REDIS_CLUSTER", "true"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:7001, node-c:7002"),
+        ("REDIS_CLUSTER_HASH_TAGS", "yes"),
+        (
+            "PAIRWARM_STREAMS",
+            "stream:price-updates:{ethereum},stream:price-updates:{bsc}",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.redis_target().unwrap().topology,
+        RedisTopology::Cluster {
+            seeds: vec!["127.0.0.1:7001".into(), "node-c:7002".into()]
+        }
+    );
+    assert!(c.redis_cluster.hash_tags);
+    assert_eq!(c.feed.streams[0], "stream:price-updates:{ethereum}");
+    // Seeds without the switch, a database other than 0, bad seeds and bad tags: one error
+    // each, naming the variable (and never the password).
+    let err = one_error(&[
+        ("REDIS_URL", "redis://127.0.0.1:7000"),
+        ("REDIS_CLUSTER_NODES", "127.0.0.1:7001"),
+    ]);
+    assert_eq!(err.variable(), Some("REDIS_CLUSTER_NODES"), "{err}");
+    assert!(err.to_string().contains("REDIS_CLUSTER=true"), "{err}");
+    let err = one_error(&[
+        ("REDIS_URL", "redis://:hunter2@127.0.0.1:7000/2"),
+        ("REDIS_CLUSTER", "true"),
+    ]);
+    assert_eq!(err.variable(), Some("REDIS_URL"), "{err}");
+    assert!(err.to_string().contains("database 0"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    for bad in ["127.0.0.1", "h:0", "h:port", ":7000"] {
+        let err = one_error(&[
+            ("REDIS_URL", "redis://127.0.0.1:7000"),
+            ("REDIS_CLUSTER", "true"),
+            ("REDIS_CLUSTER_NODES", bad),
+        ]);
+        assert_eq!(err.variable(), Some("REDIS_CLUSTER_NODES"), "{bad}: {err}");
+    }
+    for bad in ["s:{}", "s:{a", "s:}a{", "s:{a}{b}", "s:{a b}"] {
+        let err = one_error(&[("PAIRWARM_STREAMS", bad)]);
+        assert_eq!(err.variable(), Some("PAIRWARM_STREAMS"), "{bad}: {err}");
+    }
 }

@@ -105,6 +105,48 @@ pub fn names(value: &str) -> Parsed<Vec<String>> {
         .map_err(|e| format!("a comma-separated list of names, each {e}"))
 }
 
+/// The comma-separated items of `value` (at least one), each accepted by `ok`; otherwise
+/// `expected`.
+fn checked_list(value: &str, expected: &str, ok: impl Fn(&str) -> bool) -> Parsed<Vec<String>> {
+    let items = list(value);
+    if items.is_empty() || !items.iter().all(|item| ok(item)) {
+        return Err(expected.to_owned());
+    }
+    Ok(items)
+}
+
+/// Comma-separated stream names: [`name`]s that may also hold one Redis Cluster hash tag
+/// (`stream:price-updates:{ethereum}`), at least one.
+pub fn stream_names(value: &str) -> Parsed<Vec<String>> {
+    const EXPECTED: &str = "a comma-separated list of names, each 1-128 characters of letters, digits, '_', ':', '.' or '-', with at most one non-empty {hash tag}";
+    checked_list(value, EXPECTED, |item| {
+        let plain: String = item.chars().filter(|c| !matches!(c, '{' | '}')).collect();
+        let tag_ok = match (item.find('{'), item.find('}')) {
+            (None, None) => true,
+            (Some(open), Some(close)) => {
+                open + 1 < close && item.matches('{').count() == 1 && item.matches('}').count() == 1
+            }
+            _ => false,
+        };
+        tag_ok && item.len() <= 128 && name(&plain).is_ok()
+    })
+}
+
+/// Comma-separated `host:port` pairs, at least one (Redis Cluster seed nodes).
+pub fn host_ports(value: &str) -> Parsed<Vec<String>> {
+    const EXPECTED: &str = "comma-separated host:port seed nodes, e.g. 10.0.0.2:6379,10.0.0.3:6379";
+    checked_list(value, EXPECTED, |item| {
+        let Some((host, port)) = item.rsplit_once(':') else {
+            return false;
+        };
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+            });
+        host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
+}
+
 /// `<dex>=<basis points>` pairs, comma-separated; DEX names are lowercased.
 pub fn dex_fees(value: &str) -> Parsed<Vec<(String, f64)>> {
     const EXPECTED: &str = "comma-separated <dex>=<basis points> pairs, e.g. uniswap-v3=5,curve=4";

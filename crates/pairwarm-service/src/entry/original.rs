@@ -183,6 +183,25 @@ impl<'de> serde::Deserialize<'de> for Document<'de> {
     }
 }
 
+/// serde_json quotes an unexpected value whole (`invalid type: string "…"`, as long as the
+/// input), and the message goes into dead letters and logs: clipped like every input
+/// echoed in an error, keeping where the document went wrong.
+fn bad_json(e: &serde_json::Error) -> EntryError {
+    let message = e.to_string();
+    if message.len() <= MAX_JSON_ERROR_LEN {
+        return EntryError::BadJson(message);
+    }
+    let clipped = super::clip(&message);
+    EntryError::BadJson(if e.line() == 0 {
+        clipped
+    } else {
+        format!("{clipped} at line {} column {}", e.line(), e.column())
+    })
+}
+
+/// Longer serde_json messages are clipped (theirs are ~60 bytes without a quoted value).
+const MAX_JSON_ERROR_LEN: usize = 160;
+
 /// Parses a `data` document and appends its good updates to `out`.
 pub(super) fn parse_document(
     text: &str,
@@ -190,8 +209,7 @@ pub(super) fn parse_document(
     out: &mut Vec<PriceUpdate>,
     bad: &mut BadUpdates,
 ) -> Result<EntryFormat, EntryError> {
-    let doc: Document<'_> =
-        serde_json::from_str(text).map_err(|e| EntryError::BadJson(e.to_string()))?;
+    let doc: Document<'_> = serde_json::from_str(text).map_err(|e| bad_json(&e))?;
     let is_batch = matches!(&doc.kind, Some(Given::Text(t)) if t == "batch");
     if !is_batch && doc.messages.is_none() {
         out.push(doc.update.build(rules)?);

@@ -110,6 +110,31 @@ fn bad_updates_inside_a_good_envelope_are_counted_one_by_one() {
     assert_eq!(bad.samples[0].0, 1);
 }
 
+/// serde_json's message quoted a JSON string given as the document whole: a 2 KB `data`
+/// string gave a 2.5 KB `bad_json` message for the dead letter and the log (found by the
+/// `original_data` and `stream_entry` fuzz targets, seeds `long_json_string`).
+#[test]
+fn json_errors_quoting_the_input_are_clipped() {
+    let data = format!("\"{}\"", "x".repeat(10_000));
+    let err = parse_with(&[("data", &data)], &EntryRules::default()).unwrap_err();
+    assert_eq!(err.reason(), "bad_json");
+    let message = err.to_string();
+    assert!(
+        message.len() < 300,
+        "{}-byte message: {message}",
+        message.len()
+    );
+    assert!(message.contains("invalid type: string \"xxx"), "{message}");
+    assert!(message.ends_with("at line 1 column 10002"), "{message}");
+    // Short messages are kept whole.
+    let err = parse_with(&[("data", "[1,2]")], &EntryRules::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "field `data` is not a price update or batch envelope: invalid type: sequence, \
+         expected a JSON object (an update or a batch envelope) at line 1 column 0"
+    );
+}
+
 #[test]
 fn unreadable_envelopes_are_refused_whole() {
     for (data, reason) in [
@@ -202,6 +227,43 @@ fn solana_pools_are_base58_and_keep_their_case() {
             .reason(),
         "bad_address"
     );
+}
+
+/// `pairwarm feed` writes the original's shape, whose tokens are always present: `""` for
+/// a pair without tokens. `serve` refused those updates (`bad_field`, "expected 1-64
+/// characters"), so every update fed from a trace was dead-lettered (found by the
+/// `stream_entry` and `original_data` fuzz targets' round trip).
+#[test]
+fn updates_fed_without_tokens_read_back() {
+    let u = parse(&[
+        ("chain", "bsc"),
+        ("pair", PAIR),
+        ("price", "3.5"),
+        ("ts_ms", "7"),
+    ])
+    .unwrap();
+    assert_eq!((u.token0.as_deref(), u.token1.as_deref()), (None, None));
+    let single = encode_update(&u, 1);
+    assert!(single.contains(r#""token0":"""#), "{single}");
+    let (_, again, bad) = parse_with(&[("data", &single)], &EntryRules::default()).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(
+        (again[0].token0.as_deref(), again[0].token1.as_deref()),
+        (None, None)
+    );
+    assert_eq!(again[0].price, 3.5);
+    let batch = encode_batch(std::slice::from_ref(&u), 1);
+    let (_, again, bad) = parse_with(&[("data", &batch)], &EntryRules::default()).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(again.len(), 1);
+    // A token given but malformed is still refused.
+    let err = parse(&[
+        ("chain", "bsc"),
+        ("pair", PAIR),
+        ("price", "1"),
+        ("token0", " "),
+    ]);
+    assert_eq!(err.unwrap_err().reason(), "bad_field");
 }
 
 #[test]

@@ -180,16 +180,8 @@ impl<'a> UpdateFields<'a> {
                 .as_ref()
                 .map(|d| name("dex", d, true))
                 .transpose()?,
-            token0: self
-                .token0
-                .as_ref()
-                .map(|t| token("token0", t))
-                .transpose()?,
-            token1: self
-                .token1
-                .as_ref()
-                .map(|t| token("token1", t))
-                .transpose()?,
+            token0: optional_token("token0", self.token0.as_ref())?,
+            token1: optional_token("token1", self.token1.as_ref())?,
             price,
             reserve0: reserve0.unwrap_or(Reserve::ZERO),
             reserve1: reserve1.unwrap_or(Reserve::ZERO),
@@ -306,6 +298,20 @@ fn name(field: &'static str, given: &Given<'_>, lowercase: bool) -> Result<Strin
     } else {
         text.to_owned()
     })
+}
+
+/// A token that may be absent: not given, or given as `""`, which is how the original's
+/// JSON shape (whose `token0`/`token1` are always present) says "unknown", and what
+/// `pairwarm feed` writes for a pair without tokens.
+fn optional_token(
+    field: &'static str,
+    given: Option<&Given<'_>>,
+) -> Result<Option<String>, EntryError> {
+    match given {
+        None => Ok(None),
+        Some(Given::Text(t)) if t.is_empty() => Ok(None),
+        Some(given) => token(field, given).map(Some),
+    }
 }
 
 /// A token address or symbol: `0x` addresses lowercased (as the original keys them),

@@ -21,6 +21,11 @@
 //! - Entries are acknowledged (`XACK`) only after processing; malformed ones are copied to
 //!   `<stream>:dlq` with a `reason` (one pipelined round trip), and exactly the ones whose
 //!   copy Redis accepted are acknowledged, so nothing is lost without a trace.
+//! - On a Redis Cluster (`REDIS_CLUSTER`) every command and script runs on the node of its
+//!   keys: streams are read in groups that share a hash slot (one group per stream unless
+//!   their names share a `{hash tag}`), one group per read, rotating, so a read never mixes
+//!   slots; the blocking read waits on one group at a time for `block_ms` divided by the
+//!   number of groups. Pipelines (`XPENDING`, dead-letter `XADD`s) are sent one per slot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,9 +36,9 @@ use super::dead_letter::{DeadLetter, Sample, letter_bounds, letter_fields};
 use crate::stream::{
     RawEntry, decode_autoclaim_ids, decode_read_reply, group_backlog, pending_delivery_count,
 };
-use pairwarm::cache::RedisTarget;
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pairwarm::cache::{RedisConnection, RedisTarget};
 
 /// Consumer settings.
 #[derive(Clone, Debug)]
@@ -117,10 +122,15 @@ impl Batch {
 /// A consumer of the price streams in one consumer group, on its own two connections.
 pub struct StreamConsumer {
     /// Dedicated to `XREADGROUP` (may block for `block_ms`).
-    conn: MultiplexedConnection,
+    conn: RedisConnection,
     /// Acks and dead letters, so they never queue behind a blocked read.
-    cmd: MultiplexedConnection,
+    cmd: RedisConnection,
     cfg: ConsumerConfig,
+    /// Indexes of the streams read together: all of them on one server; on a cluster,
+    /// those sharing a hash slot.
+    groups: Arc<Vec<Vec<usize>>>,
+    /// The group the next read starts with (rotates, so no group starves another).
+    next_group: Arc<AtomicUsize>,
     /// Still draining this consumer's own pending entries (start-up recovery).
     own_pending: bool,
     /// Per stream, the last own pending entry recovery has returned: each recovery read
@@ -140,22 +150,17 @@ impl StreamConsumer {
     /// Connects (two connections: blocking reads, and everything else) and creates the
     /// group on every stream if it does not exist.
     pub async fn connect(cfg: ConsumerConfig) -> Result<Self, FeedError> {
-        let client = cfg
-            .target
-            .client()
-            .map_err(FeedError::redis("open Redis URL"))?;
-        let conn_cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
-            .set_response_timeout(Some(Duration::from_millis(cfg.block_ms + 2000)));
-        let conn = client
-            .get_multiplexed_async_connection_with_config(&conn_cfg)
-            .await
-            .map_err(FeedError::redis("connect"))?;
-        let cmd = client
-            .get_multiplexed_async_connection_with_config(&conn_cfg)
-            .await
-            .map_err(FeedError::redis("connect"))?;
+        let connect = || {
+            RedisConnection::connect(
+                &cfg.target,
+                Duration::from_secs(2),
+                // Longer than BLOCK, so a quiet stream is not mistaken for a dead server.
+                Duration::from_millis(cfg.block_ms + 2000),
+            )
+        };
+        let conn = connect().await.map_err(FeedError::redis("connect"))?;
+        let cmd = connect().await.map_err(FeedError::redis("connect"))?;
+        let groups = Arc::new(slot_groups(&cfg.streams, cfg.target.is_cluster()));
         let claim_cursor = vec!["0-0".to_string(); cfg.streams.len()];
         let recovery_cursor = claim_cursor.clone();
         let new_ids = vec![">".to_owned(); cfg.streams.len()];
@@ -163,6 +168,8 @@ impl StreamConsumer {
             conn,
             cmd,
             cfg,
+            groups,
+            next_group: Arc::new(AtomicUsize::new(0)),
             own_pending: true,
             recovery_cursor,
             new_ids,
@@ -270,8 +277,8 @@ impl StreamConsumer {
     }
 
     /// The bounded read from `ids` (one per stream: `>` for new entries, an id for own
-    /// pending entries after it); with `block`, when nothing waits, a blocking read of one
-    /// entry.
+    /// pending entries after it), group by group until one brings entries; with `block`,
+    /// when nothing waits, a blocking read of one entry (of one group).
     fn read(
         &self,
         ids: &[String],
@@ -279,6 +286,8 @@ impl StreamConsumer {
     ) -> impl std::future::Future<Output = Result<Vec<RawEntry>, FeedError>> + Send + 'static {
         let script = self.script.clone();
         let streams = self.cfg.streams.clone();
+        let groups = self.groups.clone();
+        let first = self.next_group.fetch_add(1, Ordering::Relaxed);
         let ids = ids.to_vec();
         let args = (
             self.cfg.group.clone(),
@@ -287,29 +296,40 @@ impl StreamConsumer {
             self.cfg.batch_max_bytes,
             self.cfg.whole_entry_bytes,
         );
-        let blocking = block.then(|| self.read_cmd(&self.new_ids, 1, true));
+        let blocking = block.then(|| {
+            let group = &self.groups[first % self.groups.len()];
+            // Several groups wait in turn: a quiet group must not delay the others long.
+            let block_ms = (self.cfg.block_ms / self.groups.len() as u64).max(1);
+            self.read_cmd(group, &self.new_ids, 1, Some(block_ms))
+        });
         let mut conn = self.conn.clone();
         async move {
-            let mut call = script.prepare_invoke();
-            for s in &streams {
-                call.key(s);
+            for g in 0..groups.len() {
+                let group = &groups[(first + g) % groups.len()];
+                let mut call = script.prepare_invoke();
+                for &i in group {
+                    call.key(&streams[i]);
+                }
+                call.arg(&args.0)
+                    .arg(&args.1)
+                    .arg(args.2)
+                    .arg(args.3)
+                    .arg(args.4)
+                    .arg(CUT_PREFIX_BYTES);
+                for &i in group {
+                    call.arg(&ids[i]);
+                }
+                let reply: redis::Value = call
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(FeedError::redis("XREADGROUP (bounded read script)"))?;
+                let entries = decode_read_reply(reply)?;
+                if !entries.is_empty() {
+                    return Ok(entries);
+                }
             }
-            call.arg(args.0)
-                .arg(args.1)
-                .arg(args.2)
-                .arg(args.3)
-                .arg(args.4)
-                .arg(CUT_PREFIX_BYTES);
-            for id in &ids {
-                call.arg(id);
-            }
-            let reply: redis::Value = call
-                .invoke_async(&mut conn)
-                .await
-                .map_err(FeedError::redis("XREADGROUP (bounded read script)"))?;
-            let entries = decode_read_reply(reply)?;
-            let Some(blocking) = blocking.filter(|_| entries.is_empty()) else {
-                return Ok(entries);
+            let Some(blocking) = blocking else {
+                return Ok(Vec::new());
             };
             let mut entries = read_group(conn, blocking).await?;
             for e in &mut entries {
@@ -326,18 +346,21 @@ impl StreamConsumer {
         &mut self,
         entries: &[RawEntry],
     ) -> Result<HashMap<(Arc<str>, String), u64>, FeedError> {
-        let mut pipe = redis::pipe();
-        for e in entries {
-            pipe.cmd("XPENDING")
-                .arg(&*e.stream)
-                .arg(&self.cfg.group)
-                .arg(&e.id)
-                .arg(&e.id)
-                .arg(1);
-        }
-        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
-            .ignore_errors()
-            .query_async(&mut self.cmd)
+        let cmds = entries
+            .iter()
+            .map(|e| {
+                let mut cmd = redis::cmd("XPENDING");
+                cmd.arg(&*e.stream)
+                    .arg(&self.cfg.group)
+                    .arg(&e.id)
+                    .arg(&e.id)
+                    .arg(1);
+                (&*e.stream, cmd)
+            })
+            .collect();
+        let replies = self
+            .cmd
+            .query_per_slot(cmds)
             .await
             .map_err(FeedError::redis("XPENDING"))?;
         Ok(entries
@@ -350,19 +373,31 @@ impl StreamConsumer {
             .collect())
     }
 
-    /// `XREADGROUP` of `count` entries from `ids` (one per stream: `>` for new entries, an
-    /// id for own pending entries after it).
-    fn read_cmd(&self, ids: &[String], count: usize, block: bool) -> redis::Cmd {
+    /// `XREADGROUP` of `count` entries from the streams of `group` at `ids` (one per
+    /// stream: `>` for new entries, an id for own pending entries after it).
+    fn read_cmd(
+        &self,
+        group: &[usize],
+        ids: &[String],
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.cfg.group)
             .arg(&self.cfg.consumer)
             .arg("COUNT")
             .arg(count);
-        if block {
-            cmd.arg("BLOCK").arg(self.cfg.block_ms);
+        if let Some(ms) = block_ms {
+            cmd.arg("BLOCK").arg(ms);
         }
-        cmd.arg("STREAMS").arg(&self.cfg.streams).arg(ids);
+        cmd.arg("STREAMS");
+        for &i in group {
+            cmd.arg(&self.cfg.streams[i]);
+        }
+        for &i in group {
+            cmd.arg(&ids[i]);
+        }
         cmd
     }
 
@@ -432,11 +467,12 @@ impl StreamConsumer {
         }
         let (maxlen, per_letter) =
             letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen);
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(letters.len());
         for letter in letters {
             let e = letter.entry;
+            let dlq = format!("{}:dlq", e.stream);
             let mut add = redis::cmd("XADD");
-            add.arg(format!("{}:dlq", e.stream))
+            add.arg(&dlq)
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(maxlen)
@@ -454,12 +490,12 @@ impl StreamConsumer {
             if let Some(note) = truncated {
                 add.arg("truncated").arg(note);
             }
-            pipe.add_command(add);
+            cmds.push((dlq, add));
         }
         // One reply per XADD; an error reply for one copy does not fail the others.
-        let replies: Vec<redis::RedisResult<redis::Value>> = pipe
-            .ignore_errors()
-            .query_async(&mut self.cmd)
+        let replies = self
+            .cmd
+            .query_per_slot(cmds)
             .await
             .map_err(FeedError::redis("dead-letter XADD"))?;
         let mut copied: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -499,10 +535,11 @@ impl StreamConsumer {
         }
         let (maxlen, _) =
             letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen);
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(samples.len());
         for s in samples {
-            pipe.cmd("XADD")
-                .arg(format!("{}:dlq", s.entry.stream))
+            let dlq = format!("{}:dlq", s.entry.stream);
+            let mut add = redis::cmd("XADD");
+            add.arg(&dlq)
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(maxlen)
@@ -514,12 +551,18 @@ impl StreamConsumer {
                 .arg("source_id")
                 .arg(&s.entry.id)
                 .arg("index")
-                .arg(s.index)
-                .ignore();
+                .arg(s.index);
+            cmds.push((dlq, add));
         }
-        pipe.query_async::<()>(&mut self.cmd)
+        let replies = self
+            .cmd
+            .query_per_slot(cmds)
             .await
-            .map_err(FeedError::redis("dead-letter sample XADD"))
+            .map_err(FeedError::redis("dead-letter sample XADD"))?;
+        match replies.into_iter().find_map(Result::err) {
+            Some(e) => Err(FeedError::redis("dead-letter sample XADD")(e)),
+            None => Ok(()),
+        }
     }
 
     /// Entries of the group not yet delivered plus delivered-but-unacknowledged ones.
@@ -538,8 +581,26 @@ impl StreamConsumer {
     }
 }
 
+/// The streams read together, by index: all in one group on one server; on a cluster,
+/// one group per hash slot (streams whose names share a `{hash tag}` share a slot), in the
+/// order of their first stream.
+fn slot_groups(streams: &[String], cluster: bool) -> Vec<Vec<usize>> {
+    if !cluster {
+        return vec![(0..streams.len()).collect()];
+    }
+    let mut groups: Vec<(redis::cluster_routing::Slot, Vec<usize>)> = Vec::new();
+    for (i, stream) in streams.iter().enumerate() {
+        let slot = redis::cluster_routing::Slot::for_key(stream);
+        match groups.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, group)) => group.push(i),
+            None => groups.push((slot, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, group)| group).collect()
+}
+
 async fn read_group(
-    mut conn: MultiplexedConnection,
+    mut conn: RedisConnection,
     cmd: redis::Cmd,
 ) -> Result<Vec<RawEntry>, FeedError> {
     let reply: redis::Value = cmd

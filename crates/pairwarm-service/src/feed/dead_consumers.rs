@@ -9,7 +9,7 @@
 //! entry between the check and the delete. Entries a dead consumer still owns are left to
 //! `XAUTOCLAIM`; once they are claimed, the consumer is removed on a later pass.
 
-use redis::aio::MultiplexedConnection;
+use pairwarm::cache::RedisConnection;
 
 use super::FeedError;
 
@@ -30,7 +30,7 @@ return removed
 
 /// One pass over `streams`: removes the dead consumers of `group` (never `me`).
 pub(super) async fn remove(
-    conn: &mut MultiplexedConnection,
+    conn: &mut RedisConnection,
     streams: &[String],
     group: &str,
     me: &str,

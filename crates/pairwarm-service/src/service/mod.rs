@@ -109,7 +109,8 @@ impl ServiceBuilder {
             && self.l2.is_none();
         let (l2, invalidations) = match (self.l2, config.redis_target()) {
             (Some(l2), _) => (l2, None),
-            (None, Some(target)) if coherent => {
+            // Client tracking on a standalone Redis only (not on a cluster).
+            (None, Some(target)) if coherent && !target.is_cluster() => {
                 let (l2, invalidations) = connect_tracked(&RedisL2Config::new(target))?;
                 (l2.into(), Some(invalidations))
             }
@@ -128,6 +129,7 @@ impl ServiceBuilder {
             .l1_ttl(config.cache.l1_ttl_ms.map(Duration::from_millis))
             .l1_policy(config.cache.l1_policy)
             .use_price_matrix(config.cache.use_price_matrix)
+            .chain_hash_tag(config.redis_cluster.hash_tags)
             .l2_enabled(config.cache.l2_enabled)
             .interner(interner.clone());
         if invalidations.is_some() {

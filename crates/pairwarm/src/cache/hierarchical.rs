@@ -99,6 +99,7 @@ pub struct CacheBuilder {
     l2_ttl: Duration,
     l1_ttl: Option<Duration>,
     key_prefix: String,
+    chain_hash_tag: bool,
     clock: Clock,
     interner: Option<Arc<PairInterner>>,
     eviction_listener: Option<EvictionListener>,
@@ -116,6 +117,7 @@ impl Default for CacheBuilder {
             l2_ttl: Duration::from_secs(300),
             l1_ttl: None,
             key_prefix: "cache:l2:price:".to_owned(),
+            chain_hash_tag: false,
             clock: Clock::System,
             interner: None,
             eviction_listener: None,
@@ -193,6 +195,16 @@ impl CacheBuilder {
         self
     }
 
+    /// Wraps the chain of L2 keys in a Redis Cluster hash tag:
+    /// `cache:l2:price:{<chain>}:<address>`, so all of a chain's prices share one hash slot
+    /// (one node, one newer-wins script call per 256 keys) and can live with a stream named
+    /// `...{<chain>}`. Off by default: the original's readers look for
+    /// `cache:l2:price:<chain>:<address>`.
+    pub fn chain_hash_tag(mut self, tagged: bool) -> Self {
+        self.chain_hash_tag = tagged;
+        self
+    }
+
     /// Clock for L1 expiry (manual in simulations).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -255,6 +267,7 @@ impl CacheBuilder {
             l1_ttl_ms,
             clock: self.clock,
             key_prefix: self.key_prefix,
+            chain_hash_tag: self.chain_hash_tag,
             counters: Counters::default(),
             writes,
             eviction_listener: self.eviction_listener,
@@ -289,6 +302,8 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     l1_ttl_ms: Option<u64>,
     clock: Clock,
     key_prefix: String,
+    /// `{<chain>}` in L2 keys ([`CacheBuilder::chain_hash_tag`]).
+    chain_hash_tag: bool,
     counters: Counters,
     /// Write sequence per interner slot, bumped by every write of a price (`set`,
     /// `set_many`, `set_l1`). A value fetched from L2 is put into L1 only if no write of
@@ -340,7 +355,8 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.l1.len()
     }
 
-    /// The L2 key of a pair: `<prefix><chain>:<address>`.
+    /// The L2 key of a pair: `<prefix><chain>:<address>`, or `<prefix>{<chain>}:<address>`
+    /// with [`CacheBuilder::chain_hash_tag`].
     pub fn l2_key(&self, id: PairId) -> Result<String, CacheError> {
         let key = self
             .interner
@@ -350,9 +366,15 @@ impl<L: L2Store> HierarchicalCache<L> {
         let mut buf = [0u8; crate::pair::MAX_ADDRESS_TEXT];
         let address = key.address.encode_into(&mut buf);
         let mut out =
-            String::with_capacity(self.key_prefix.len() + chain.len() + 1 + address.len());
+            String::with_capacity(self.key_prefix.len() + chain.len() + 3 + address.len());
         out.push_str(&self.key_prefix);
-        out.push_str(chain);
+        if self.chain_hash_tag {
+            out.push('{');
+            out.push_str(chain);
+            out.push('}');
+        } else {
+            out.push_str(chain);
+        }
         out.push(':');
         out.push_str(address);
         Ok(out)

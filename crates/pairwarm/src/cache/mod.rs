@@ -29,12 +29,15 @@ mod hierarchical;
 mod l1;
 mod l2;
 mod memory_l2;
+mod newer_wins;
 mod policy;
 mod price_matrix;
+mod redis_conn;
 mod redis_error;
 mod redis_l2;
 mod redis_target;
 mod refresh;
+mod slot_owners;
 mod stats;
 
 pub use any_l2::AnyL2;
@@ -53,9 +56,12 @@ pub use l2::{L2Error, L2Store, L2Write};
 pub use memory_l2::MemoryL2;
 pub use policy::{Insert, Inserted};
 pub use price_matrix::PriceMatrix;
+pub use redis_conn::RedisConnection;
 pub use redis_error::{Permanent, RedisErrorClass, classify_redis_error};
 pub use redis_l2::{RedisL2, RedisL2Config};
-pub use redis_target::{RedisTarget, RedisTls, RedisUrl, redact_url};
+pub use redis_target::{
+    ClusterTimeouts, RedisTarget, RedisTls, RedisTopology, RedisUrl, redact_url,
+};
 pub use stats::{CacheStats, ChainCacheStats, LevelStats};
 
 mod reserve;

@@ -9,9 +9,16 @@
 //! Batches use one `MGET` (one round trip whatever the batch size); a batch of writes is one
 //! `EVALSHA` of a newer-wins script per 256 keys, pipelined (one round trip): each `SET key
 //! value PX ttl` (the original's `SETEX key 300`) happens only if the held value is not
-//! newer by `blockNumber`, then `timestamp`, decided atomically inside Redis. (A multi-key
-//! script needs its keys in one slot on a Redis Cluster; this store is standalone only.) Do not use this connection for blocking commands such as
-//! `XREADGROUP ... BLOCK`: they would stall every cache read queued behind them.
+//! newer by `blockNumber`, then `timestamp`, decided atomically inside Redis. Do not use
+//! this connection for blocking commands such as `XREADGROUP ... BLOCK`: they would stall
+//! every cache read queued behind them.
+//!
+//! On a Redis Cluster ([`RedisTopology::Cluster`](super::RedisTopology)) the connection is
+//! redis-rs's cluster client: `MGET` is split per hash slot and sent concurrently by the
+//! client; a write batch is grouped by the node owning each key's slot (`CLUSTER SLOTS`,
+//! re-read when found stale) and written by one call of the cluster variant of the script
+//! per node and 256 keys, all nodes at once ([`NEWER_WINS_CLUSTER`], which needs Redis
+//! >= 7.0: its keys may span the slots of its node).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +27,11 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::l2::{L2Error, L2Store, L2Write};
+use super::newer_wins::{KEYS_PER_CALL, NEWER_WINS, NEWER_WINS_CLUSTER, Script};
+use super::redis_conn::RedisConnection;
 use super::redis_error::{RedisErrorClass, classify_redis_error};
-use super::redis_target::{RedisTarget, RedisUrl};
+use super::redis_target::{ClusterTimeouts, RedisTarget, RedisUrl};
+use super::slot_owners::{SlotOwners, is_stale_topology};
 
 /// Connection settings for [`RedisL2`].
 #[derive(Clone, Debug)]
@@ -61,11 +71,14 @@ impl RedisL2Config {
 /// Redis-backed L2. Cloning shares the connection.
 #[derive(Clone)]
 pub struct RedisL2 {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     /// For scrubbing the password out of error text.
     url: Arc<RedisUrl>,
     op_timeout: Duration,
     round_trips: Arc<AtomicU64>,
+    /// On a cluster, which node owns each slot (read when first needed, re-read when a
+    /// write finds it stale).
+    owners: Arc<parking_lot::RwLock<Option<Arc<SlotOwners>>>>,
 }
 
 impl RedisL2 {
@@ -94,6 +107,11 @@ impl RedisL2 {
             .target
             .client()
             .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
+        if config.target.is_cluster() {
+            // Client tracking is set up for a standalone connection only (see
+            // `super::coherence`); a cluster store takes no push sender.
+            return Self::cluster_lazy(config);
+        }
         if pushes.is_some() {
             client = super::coherence::resp3(&client)
                 .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
@@ -111,12 +129,38 @@ impl RedisL2 {
         }
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| L2Error::Config(format!("{url}: {}", url.scrub(&e.to_string()))))?;
-        Ok(Self {
+        Ok(Self::with(RedisConnection::Managed(conn), config))
+    }
+
+    fn with(conn: RedisConnection, config: &RedisL2Config) -> Self {
+        Self {
             conn,
-            url: Arc::new(url.clone()),
+            url: Arc::new(config.target.url.clone()),
             op_timeout: config.op_timeout,
             round_trips: Arc::new(AtomicU64::new(0)),
-        })
+            owners: Arc::default(),
+        }
+    }
+
+    /// The cluster client, connecting on first use (it discovers the cluster through the
+    /// seed nodes and refreshes its slot map on redirections and reconnects).
+    fn cluster_lazy(config: &RedisL2Config) -> Result<Self, L2Error> {
+        let timeouts = cluster_timeouts(config);
+        let client = config
+            .target
+            .cluster_client(timeouts)
+            .map_err(|e| L2Error::Config(e.to_string()))?;
+        let conn = client.get_pending_async_connection_with_config(
+            redis::cluster::ClusterConfig::new()
+                .set_connection_timeout(timeouts.connection)
+                .set_response_timeout(timeouts.response),
+        );
+        Ok(Self::with(RedisConnection::Cluster(conn), config))
+    }
+
+    /// Whether this store is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     /// Connects and checks the server answers `PING`.
@@ -134,33 +178,62 @@ impl RedisL2 {
 
     /// The underlying connection, for callers that need other non-blocking commands on
     /// the same multiplexed connection (stream acks, snapshots).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
     }
 
-    /// Sends a pipeline in one round trip (bounded by `op_timeout`); one result per
-    /// command, so one refused command does not hide the others' replies.
+    /// Sends commands (each with its routing key) in one round trip, one pipeline per
+    /// slot on a cluster (bounded by `op_timeout`); one result per command, so one refused
+    /// command does not hide the others' replies.
     async fn pipeline(
         &self,
         op: &'static str,
-        pipe: &redis::Pipeline,
+        cmds: &[(&str, redis::Cmd)],
     ) -> Result<Vec<redis::RedisResult<redis::Value>>, L2Error> {
-        let mut conn = self.conn.clone();
-        let mut pipe = pipe.clone();
-        self.bounded(op, async move {
-            pipe.ignore_errors()
-                .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
-                .await
-        })
-        .await
+        let conn = self.conn.clone();
+        let cmds = cmds.to_vec();
+        self.bounded(op, async move { conn.query_per_slot(cmds).await })
+            .await
     }
 
-    /// Loads the newer-wins script (`SCRIPT LOAD`).
-    async fn load_script(&self) -> Result<(), L2Error> {
+    /// Loads a script (`SCRIPT LOAD`; on a cluster the client sends it to every node).
+    async fn load_script(&self, script: &Script) -> Result<(), L2Error> {
         let mut cmd = redis::cmd("SCRIPT");
-        cmd.arg("LOAD").arg(NEWER_WINS.source);
+        cmd.arg("LOAD").arg(script.source);
         let _: String = self.run("SCRIPT LOAD", cmd).await?;
         Ok(())
+    }
+
+    /// The cluster's slot owners, read with `CLUSTER SLOTS` when unknown or `stale`.
+    async fn slot_owners(&self, stale: bool) -> Result<Arc<SlotOwners>, L2Error> {
+        if !stale && let Some(owners) = self.owners.read().clone() {
+            return Ok(owners);
+        }
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SLOTS");
+        let reply: redis::Value = self.run("CLUSTER SLOTS", cmd).await?;
+        let owners = Arc::new(SlotOwners::parse(&reply).ok_or_else(|| L2Error::Command {
+            op: "CLUSTER SLOTS",
+            reason: format!("not a slot map: {reply:?}"),
+        })?);
+        *self.owners.write() = Some(owners.clone());
+        Ok(owners)
+    }
+
+    /// The script and the items of each of its calls: on one server, runs of
+    /// [`KEYS_PER_CALL`]; on a cluster, grouped by the node owning each key.
+    async fn write_plan(
+        &self,
+        items: &[L2Write],
+        stale: bool,
+    ) -> Result<(&'static Script, Vec<Vec<usize>>), L2Error> {
+        if !self.is_cluster() {
+            let all: Vec<usize> = (0..items.len()).collect();
+            let calls = all.chunks(KEYS_PER_CALL).map(<[usize]>::to_vec).collect();
+            return Ok((&NEWER_WINS, calls));
+        }
+        let owners = self.slot_owners(stale).await?;
+        Ok((&NEWER_WINS_CLUSTER, owners.calls(items)))
     }
 
     async fn run<T: redis::FromRedisValue>(
@@ -195,17 +268,14 @@ impl RedisL2 {
     /// [`L2Error::Refused`] at once instead of as a timeout after the retries.
     pub async fn probe(config: &RedisL2Config) -> Result<(), L2Error> {
         let url = &config.target.url;
-        let client = config
-            .target
-            .client()
-            .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
-        let conn_config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connection_timeout))
-            .set_response_timeout(Some(config.response_timeout));
         let call = async {
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&conn_config)
-                .await?;
+            let mut conn = RedisConnection::connect(
+                &config.target,
+                config.connection_timeout,
+                config.response_timeout,
+            )
+            .await?;
+            // On a cluster `PING` goes to every node and must succeed on all.
             redis::cmd("PING").query_async::<String>(&mut conn).await
         };
         let deadline = config.connection_timeout + config.response_timeout;
@@ -220,75 +290,15 @@ impl RedisL2 {
     }
 }
 
-/// The newer-wins write of a batch: `KEYS` are the keys, `ARGV[1]` the TTL in ms, then per
-/// key its value, `blockNumber` and `timestamp`. Each value held is kept if its
-/// `blockNumber` (or pairwarm's earlier `block`), then its `timestamp`, is greater than the
-/// new one's; otherwise `SET key value PX ttl`. Returns a string of `1` (written) and `0`
-/// (kept a newer value), one per key.
-///
-/// One call per batch, not one per key: Redis' per-call cost of a script was measured at
-/// 3-4x that of a plain `SET` (27,700 vs 228,000 writes/s, pipelined, same session), a
-/// loop in one call at 2-3x. The version is read with a plain `string.find` and an
-/// anchored digit match: both the original (`JSON.stringify`) and pairwarm write compact
-/// JSON, and a `%s*` pattern scan cost twice as much. A held value without a version (a
-/// bare price) is replaced.
-const NEWER_WINS_LUA: &str = r#"
-local ttl = ARGV[1]
-local out = {}
-for i = 1, #KEYS do
-  local nb = tonumber(ARGV[3 * i])
-  local held = redis.call('GET', KEYS[i])
-  local keep = false
-  if held then
-    local b
-    local p = string.find(held, '"blockNumber":', 1, true)
-    if p then
-      b = tonumber(string.match(held, '^%d+', p + 14))
-    else
-      p = string.find(held, '"block":', 1, true)
-      if p then b = tonumber(string.match(held, '^%d+', p + 8)) end
-    end
-    if b then
-      if b > nb then
-        keep = true
-      elseif b == nb then
-        p = string.find(held, '"timestamp":', 1, true)
-        local t = p and tonumber(string.match(held, '^%d+', p + 12)) or 0
-        if t > tonumber(ARGV[3 * i + 1]) then keep = true end
-      end
-    end
-  end
-  if keep then
-    out[i] = '0'
-  else
-    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ttl)
-    out[i] = '1'
-  end
-end
-return table.concat(out)
-"#;
-
-/// Keys per script call: bounds how long one call holds Redis (~1 ms); larger batches are
-/// several calls in the same pipeline (still one round trip).
-const KEYS_PER_CALL: usize = 256;
-
-/// The script and its SHA-1 (`EVALSHA` sends only the hash).
-struct Script {
-    source: &'static str,
-    hash: std::sync::OnceLock<String>,
-}
-
-impl Script {
-    fn hash(&self) -> &str {
-        self.hash
-            .get_or_init(|| redis::Script::new(self.source).get_hash().to_owned())
+fn cluster_timeouts(config: &RedisL2Config) -> ClusterTimeouts {
+    ClusterTimeouts {
+        connection: config.connection_timeout,
+        response: config.response_timeout,
+        retries: u32::try_from(config.reconnect_retries).unwrap_or(u32::MAX),
+        min_wait: config.min_reconnect_delay,
+        max_wait: config.max_reconnect_delay,
     }
 }
-
-static NEWER_WINS: Script = Script {
-    source: NEWER_WINS_LUA,
-    hash: std::sync::OnceLock::new(),
-};
 
 fn is_noscript(reply: &redis::RedisResult<redis::Value>) -> bool {
     matches!(reply, Err(e) if e.code() == Some("NOSCRIPT"))
@@ -348,27 +358,33 @@ impl L2Store for RedisL2 {
             return Ok(Vec::new());
         }
         let px = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
-        let mut pipe = redis::pipe();
-        for chunk in items.chunks(KEYS_PER_CALL) {
-            let cmd = pipe.cmd("EVALSHA").arg(NEWER_WINS.hash()).arg(chunk.len());
-            for w in chunk {
-                cmd.arg(&w.key);
+        let mut stale = false;
+        let mut attempts = 0;
+        let (calls, replies) = loop {
+            attempts += 1;
+            let (script, calls) = self.write_plan(&items, stale).await?;
+            let cmds: Vec<(&str, redis::Cmd)> = calls
+                .iter()
+                .map(|call| (items[call[0]].key.as_str(), script.call(&items, call, px)))
+                .collect();
+            let replies = self.pipeline("SET", &cmds).await?;
+            if attempts > 2 {
+                break (calls, replies);
             }
-            cmd.arg(px);
-            for w in chunk {
-                cmd.arg(&w.value).arg(w.block).arg(w.ts_ms);
+            if replies.iter().any(is_noscript) {
+                // First write since Redis started (or SCRIPT FLUSH): load the script, once
+                // (on every node of a cluster), and write again.
+                self.load_script(script).await?;
+            } else if self.is_cluster() && replies.iter().any(is_stale_topology) {
+                // A slot moved since the owners were read: read them again and write again
+                // (newer wins, so what the first attempt wrote is written alike).
+                stale = true;
+            } else {
+                break (calls, replies);
             }
-        }
-        let replies = self.pipeline("SET", &pipe).await?;
-        let replies = if replies.iter().any(is_noscript) {
-            // First write since Redis started (or SCRIPT FLUSH): load the script, once.
-            self.load_script().await?;
-            self.pipeline("SET", &pipe).await?
-        } else {
-            replies
         };
-        let mut written = Vec::with_capacity(items.len());
-        for (reply, chunk) in replies.into_iter().zip(items.chunks(KEYS_PER_CALL)) {
+        let mut written = vec![false; items.len()];
+        for (reply, chunk) in replies.into_iter().zip(&calls) {
             let flags = match reply {
                 Ok(redis::Value::BulkString(b)) => b,
                 Ok(redis::Value::SimpleString(s)) => s.into_bytes(),
@@ -390,7 +406,9 @@ impl L2Store for RedisL2 {
                     ),
                 });
             }
-            written.extend(flags.iter().map(|f| *f == b'1'));
+            for (&i, f) in chunk.iter().zip(&flags) {
+                written[i] = *f == b'1';
+            }
         }
         Ok(written)
     }

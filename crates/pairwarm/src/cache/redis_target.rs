@@ -188,13 +188,30 @@ impl fmt::Debug for RedisTls {
     }
 }
 
-/// A Redis server to connect to: URL plus TLS material.
+/// A Redis server to connect to: URL plus TLS material, and whether the URL names one
+/// server or a seed node of a Redis Cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RedisTarget {
-    /// The URL (`redis://` or `rediss://`).
+    /// The URL (`redis://` or `rediss://`); with a cluster, its first seed node.
     pub url: RedisUrl,
     /// TLS material (`rediss://` only).
     pub tls: RedisTls,
+    /// One server, or a cluster ([`RedisTarget::cluster_client`]).
+    pub topology: RedisTopology,
+}
+
+/// Whether a [`RedisTarget`] is one server or a Redis Cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RedisTopology {
+    /// A standalone server (or a proxy in front of a cluster).
+    #[default]
+    Standalone,
+    /// A Redis Cluster: the URL is one seed node, `seeds` are more (`host:port`, same
+    /// scheme, user and password as the URL), tried in turn to discover the cluster.
+    Cluster {
+        /// Further seed nodes, `host:port`.
+        seeds: Vec<String>,
+    },
 }
 
 impl Default for RedisUrl {
@@ -208,11 +225,105 @@ impl<T: Into<RedisUrl>> From<T> for RedisTarget {
         Self {
             url: url.into(),
             tls: RedisTls::default(),
+            topology: RedisTopology::Standalone,
         }
     }
 }
 
 impl RedisTarget {
+    /// Whether this target is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.topology, RedisTopology::Cluster { .. })
+    }
+
+    /// The seed URLs of a cluster: the URL, then each further seed with the URL's scheme,
+    /// credentials and query (empty for a standalone target).
+    fn seed_urls(&self) -> Vec<String> {
+        let RedisTopology::Cluster { seeds } = &self.topology else {
+            return Vec::new();
+        };
+        let url = self.url.expose();
+        // `scheme://[userinfo@]` and the part after `host:port` (`/db?query`).
+        let start = url.find("://").map_or(0, |i| i + 3);
+        let host_at = start + url[start..].rfind('@').map_or(0, |i| i + 1);
+        let tail_at = url[host_at..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| host_at + i);
+        let mut out = vec![url.to_owned()];
+        out.extend(
+            seeds
+                .iter()
+                .map(|seed| format!("{}{seed}{}", &url[..host_at], &url[tail_at..])),
+        );
+        out
+    }
+
+    /// A redis-rs cluster client for this target (no connection is made yet): its seed
+    /// nodes, TLS material, connection and response timeouts. The cluster's own
+    /// per-request retries are `retries` with waits of `min_wait..=max_wait`.
+    ///
+    /// # Errors
+    /// Not a cluster target, a malformed URL or seed, a database other than 0 (a cluster
+    /// has only database 0), or unparsable PEM; the message shows the URL without its
+    /// password.
+    pub fn cluster_client(
+        &self,
+        timeouts: ClusterTimeouts,
+    ) -> Result<redis::cluster::ClusterClient, redis::RedisError> {
+        let invalid = |what: &str, e: &dyn fmt::Display| {
+            redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "invalid Redis Cluster configuration",
+                format!("{}: {what}: {}", self.url, self.url.scrub(&e.to_string())),
+            ))
+        };
+        if !self.is_cluster() {
+            return Err(invalid("not a cluster", &"REDIS_CLUSTER is off"));
+        }
+        // The same URL checks as a standalone client (scheme, port, TLS material).
+        let info = redis::IntoConnectionInfo::into_connection_info(self.url.expose())
+            .map_err(|e| invalid("seed URL", &e))?;
+        if info.redis_settings().db() != 0 {
+            return Err(invalid(
+                "database",
+                &"a Redis Cluster has only database 0: drop the /db part of REDIS_URL",
+            ));
+        }
+        if !self.url.is_tls() && !self.tls.is_empty() {
+            return Err(invalid(
+                "TLS",
+                &"TLS certificates given for a redis:// URL (use rediss:// for TLS)",
+            ));
+        }
+        let mut builder = redis::cluster::ClusterClientBuilder::new(self.seed_urls())
+            .connection_timeout(timeouts.connection)
+            .response_timeout(timeouts.response)
+            .retries(timeouts.retries)
+            .min_retry_wait(millis(timeouts.min_wait))
+            .max_retry_wait(millis(timeouts.max_wait));
+        if self.url.is_tls() {
+            install_crypto_provider();
+            if !self.tls.is_empty() {
+                builder = builder.certs(self.tls_certificates());
+            }
+        }
+        builder.build().map_err(|e| invalid("seed nodes", &e))
+    }
+
+    fn tls_certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .tls
+                .client_pem
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.tls.ca_pem.clone(),
+        }
+    }
+
     /// A redis-rs client for this target (no connection is made yet).
     ///
     /// # Errors
@@ -225,18 +336,7 @@ impl RedisTarget {
             if self.tls.is_empty() {
                 redis::Client::open(url)
             } else {
-                redis::Client::build_with_tls(
-                    url,
-                    redis::TlsCertificates {
-                        client_tls: self.tls.client_pem.as_ref().map(|(cert, key)| {
-                            redis::ClientTlsConfig {
-                                client_cert: cert.clone(),
-                                client_key: key.clone(),
-                            }
-                        }),
-                        root_cert: self.tls.ca_pem.clone(),
-                    },
-                )
+                redis::Client::build_with_tls(url, self.tls_certificates())
             }
         } else if !self.tls.is_empty() {
             return Err(redis::RedisError::from((
@@ -254,6 +354,25 @@ impl RedisTarget {
             ))
         })
     }
+}
+
+/// Timeouts and retries of a cluster client ([`RedisTarget::cluster_client`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterTimeouts {
+    /// Deadline for connecting to a node.
+    pub connection: std::time::Duration,
+    /// Deadline for a reply (longer than any `BLOCK` sent on the connection).
+    pub response: std::time::Duration,
+    /// Retries of one request (redirections, reconnects) before its error is returned.
+    pub retries: u32,
+    /// First wait between retries.
+    pub min_wait: std::time::Duration,
+    /// Longest wait between retries.
+    pub max_wait: std::time::Duration,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// rustls needs a process-wide crypto provider; redis-rs leaves choosing it to the
@@ -315,7 +434,50 @@ mod tests {
                 ca_pem: Some(b"x".to_vec()),
                 client_pem: None,
             },
+            ..RedisTarget::default()
         };
         assert!(tls_on_plain.client().is_err());
+    }
+
+    #[test]
+    fn cluster_seeds_take_the_urls_scheme_and_credentials() {
+        let target = RedisTarget {
+            url: "rediss://app:hunter2@10.0.0.1:7000".into(),
+            topology: RedisTopology::Cluster {
+                seeds: vec!["10.0.0.2:7001".into(), "node-c:7002".into()],
+            },
+            ..RedisTarget::default()
+        };
+        assert_eq!(
+            target.seed_urls(),
+            [
+                "rediss://app:hunter2@10.0.0.1:7000",
+                "rediss://app:hunter2@10.0.0.2:7001",
+                "rediss://app:hunter2@node-c:7002",
+            ]
+        );
+        let timeouts = ClusterTimeouts {
+            connection: std::time::Duration::from_secs(1),
+            response: std::time::Duration::from_secs(1),
+            retries: 1,
+            min_wait: std::time::Duration::ZERO,
+            max_wait: std::time::Duration::ZERO,
+        };
+        assert!(target.cluster_client(timeouts).is_ok());
+        // A cluster has only database 0; the error names it and hides the password.
+        let db = RedisTarget {
+            url: "redis://:hunter2@10.0.0.1:7000/3".into(),
+            topology: RedisTopology::Cluster { seeds: Vec::new() },
+            ..RedisTarget::default()
+        };
+        let err = db.cluster_client(timeouts).unwrap_err().to_string();
+        assert!(err.contains("database 0"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("redis://:***@10.0.0.1:7000/3"), "{err}");
+        assert!(
+            RedisTarget::from("redis://h:1/")
+                .cluster_client(timeouts)
+                .is_err()
+        );
     }
 }

@@ -434,8 +434,8 @@ impl StrategyConfig {
             })?,
         };
         let Value::Object(obj) = &value else {
-            let mut found = value.to_string();
-            found.truncate(64);
+            // Clipped on a character boundary (`String::truncate` panicked mid-character).
+            let found = crate::pair::clip(&value.to_string());
             return Err(StrategyConfigError::NotAnObject { kind, found });
         };
         let accepted = match kind {

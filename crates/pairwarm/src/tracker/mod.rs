@@ -352,9 +352,13 @@ impl CorrelationTracker {
         let mut capped = false;
         if credit {
             // Each distinct, still-tracked pair updated within the window before us gets
-            // us as a follower in its table (one bucket write per partner).
+            // us as a follower in its table (one bucket write per partner). The partners
+            // are chosen first (that reads only the ring and the handles), then their
+            // bucket lines are requested together, so the cache misses that make up most
+            // of an update's cost overlap instead of each credit waiting for its own.
+            // Same partners, same order, same credits as crediting while choosing.
             let cap = self.config.max_credits_per_update;
-            let seen_now = self.offset(epoch, ts_ms);
+            let mut partners = [0u32; MAX_CREDITS];
             for (other, t) in self.window.recent() {
                 if t.saturating_add(self.config.window_ms) < ts_ms {
                     break;
@@ -365,6 +369,20 @@ impl CorrelationTracker {
                 let Some(slot) = self.dir.resolve(other) else {
                     continue;
                 };
+                if let Some(p) = partners.get_mut(done.len) {
+                    *p = slot as u32;
+                }
+                done.push(other);
+                if done.len == cap {
+                    capped = true;
+                    break;
+                }
+            }
+            let partners = &partners[..done.len.min(MAX_CREDITS)];
+            self.tables.prefetch(partners, me.handle);
+            let seen_now = self.offset(epoch, ts_ms);
+            for &slot in partners {
+                let slot = slot as usize;
                 let (f, e) = self.align_epoch(slot, epoch);
                 let seen = if e == epoch {
                     seen_now
@@ -372,11 +390,6 @@ impl CorrelationTracker {
                     self.offset(e, ts_ms)
                 };
                 self.tables.credit(slot, me.handle, w * f, seen, None);
-                done.push(other);
-                if done.len == cap {
-                    capped = true;
-                    break;
-                }
             }
         }
         let credited = done.len;

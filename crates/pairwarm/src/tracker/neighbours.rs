@@ -112,6 +112,18 @@ impl Tables {
         &self.buckets[table * self.buckets_per_table + i]
     }
 
+    /// Starts loading the buckets [`credit`](Self::credit) will write for `key` in each of
+    /// `tables`: independent loads issued back to back, whose values nothing waits on
+    /// until the end, so their cache misses overlap. No effect on any result.
+    #[inline]
+    pub(crate) fn prefetch(&self, tables: &[u32], key: u32) {
+        let mut any = 0;
+        for &table in tables {
+            any ^= self.bucket(table as usize, key).keys[0].load(Relaxed);
+        }
+        std::hint::black_box(any);
+    }
+
     #[inline]
     fn table(&self, table: usize) -> &[Bucket] {
         let base = table * self.buckets_per_table;

@@ -139,8 +139,13 @@ impl Arena {
         ix
     }
 
-    /// Moves a node to the back of `q` (its own queue or another).
+    /// Moves a node to the back of `q` (its own queue or another). A node already at the
+    /// back of `q` stays put (re-linking it would change nothing but cost two cache lines).
+    #[inline]
     pub(super) fn move_back(&mut self, ix: u32, q: u8) {
+        if self.back[q as usize] == ix && self.nodes[ix as usize].queue == q {
+            return;
+        }
         self.unlink(ix);
         self.nodes[ix as usize].queue = q;
         self.link_back(q, ix);
@@ -310,6 +315,7 @@ impl Arena {
         self.speculation.clear();
     }
 
+    #[inline]
     fn link_back(&mut self, q: u8, ix: u32) {
         let qi = q as usize;
         let old = self.back[qi];
@@ -328,6 +334,7 @@ impl Arena {
         self.lens[qi] += 1;
     }
 
+    #[inline]
     fn unlink(&mut self, ix: u32) {
         let Node {
             prev, next, queue, ..

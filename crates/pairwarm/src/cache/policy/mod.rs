@@ -92,6 +92,7 @@ macro_rules! each {
 }
 
 impl OwnPolicy {
+    #[inline]
     fn get(&mut self, id: PairId) -> Option<L1Entry> {
         each!(self, p => p.get(id))
     }

@@ -67,6 +67,7 @@ impl FrequencySketch {
     }
 
     /// Counts one access of `id`.
+    #[inline]
     pub(super) fn increment(&mut self, id: PairId) {
         let h = Self::hashes(id);
         let mut added = false;

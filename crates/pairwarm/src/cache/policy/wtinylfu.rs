@@ -86,6 +86,7 @@ impl WTinyLfu {
 
     /// A request: counted in the sketch and the climber. Never evicts: a new window size
     /// takes effect at the next insert.
+    #[inline]
     pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
         self.sketch.increment(id);
         let found = self.arena.find(id);
@@ -106,6 +107,7 @@ impl WTinyLfu {
     /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's
     /// first access makes it what a demand load would have made it: the newest of the
     /// window (it may overflow the window until the next insert rebalances).
+    #[inline]
     fn touch(&mut self, ix: u32) {
         match self.arena.node(ix).queue {
             WINDOW => self.arena.move_back(ix, WINDOW),
