@@ -48,6 +48,17 @@ pub(crate) struct Shared {
     /// Warmer counters sampled by the background timer (never by readers).
     pub(crate) health_window: parking_lot::Mutex<HealthWindow>,
     pub(crate) started: Instant,
+    /// The L1 coherence driver (client tracking), stopped when the service is dropped.
+    pub(crate) coherence: Option<AbortOnDrop>,
+}
+
+/// A spawned task aborted when its owner is dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Shared {
@@ -81,6 +92,7 @@ impl Shared {
             listener: parking_lot::Mutex::new(listener),
             health_window: parking_lot::Mutex::default(),
             started: Instant::now(),
+            coherence: None,
         }
     }
 
@@ -227,6 +239,9 @@ impl Shared {
             return;
         };
         m.sync_cache(&self.cache.stats_by_chain());
+        if let Some(c) = self.cache.coherence() {
+            m.sync_coherence(&c.stats());
+        }
         let w = self.parts.warmer.stats();
         m.set_pending((w.queue_depth as u64 + w.in_flight) as usize);
         m.set_cache_entries(pairwarm::metrics::CacheLevel::L1, self.cache.l1_len());

@@ -576,6 +576,14 @@ impl PairInterner {
         Some(self.touch(slot as usize))
     }
 
+    /// The id of a `(chain, address)` given as text, if both are known; never takes a
+    /// chain or pair slot (for keys named from outside, such as Redis invalidations).
+    pub fn lookup_str(&self, chain: &str, address: &str) -> Option<PairId> {
+        let chain = self.find_chain(chain)?;
+        let address = Address::parse(address).ok()?;
+        self.lookup(&PairKey { chain, address })
+    }
+
     /// The key an id stands for, or `None` if its slot was recycled since.
     pub fn resolve(&self, id: PairId) -> Option<PairKey> {
         let (key, generation) = (*self.slots.get(self.slot(id))?.lock())?;

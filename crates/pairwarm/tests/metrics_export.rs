@@ -122,6 +122,16 @@ fn populated(prefix: &str) -> WarmingMetrics {
         ..TrackerStats::default()
     });
     m.l2_write_failures().inc_by(3);
+    let coherence = |invalidations, resets| pairwarm::cache::CoherenceStats {
+        live: true,
+        invalidations,
+        dropped: 5,
+        refetched: 4,
+        resets,
+    };
+    // Synced twice: counters advance by the increase, never count a value twice.
+    m.sync_coherence(&coherence(6, 1));
+    m.sync_coherence(&coherence(9, 1));
     m
 }
 
@@ -251,6 +261,11 @@ fn prometheus_text_parses_back_with_names_labels_types_and_values() {
     assert_eq!(v("arbitrage_correlation_pairs_capacity", &[]), 5_000.0);
     assert_eq!(v("arbitrage_correlation_pairs_evicted_total", &[]), 17.0);
     assert_eq!(v("arbitrage_cache_l2_write_failures_total", &[]), 3.0);
+    assert_eq!(v("arbitrage_cache_l1_coherent", &[]), 1.0);
+    assert_eq!(v("arbitrage_cache_l1_invalidations_total", &[]), 9.0);
+    assert_eq!(v("arbitrage_cache_l1_invalidation_drops_total", &[]), 5.0);
+    assert_eq!(v("arbitrage_cache_l1_refetches_total", &[]), 4.0);
+    assert_eq!(v("arbitrage_cache_l1_coherence_resets_total", &[]), 1.0);
 
     // L2's entry count was never set: no fake 0 series.
     let entries = exp.families.get("arbitrage_cache_entries").unwrap();

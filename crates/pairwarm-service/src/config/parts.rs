@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pairwarm::cache::L1Policy;
+use pairwarm::cache::{CoherenceMode, L1Policy};
 
 /// Redis Cluster settings (`REDIS_CLUSTER`, `REDIS_CLUSTER_NODES`,
 /// `REDIS_CLUSTER_HASH_TAGS`); see `docs/cluster.md`.
@@ -28,6 +28,9 @@ pub struct CacheSettings {
     pub l1_ttl_ms: Option<u64>,
     /// `CACHE_L1_POLICY`: the L1 eviction policy (`default` is the product's).
     pub l1_policy: L1Policy,
+    /// `CACHE_L1_COHERENCE`: keep L1 coherent with Redis by client tracking (applies
+    /// only with a Redis L2).
+    pub l1_coherence: CoherenceMode,
     /// `CACHE_L2_ENABLED`.
     pub l2_enabled: bool,
     /// `CACHE_USE_PRICE_MATRIX`.

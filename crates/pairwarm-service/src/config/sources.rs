@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pairwarm::cache::L1Policy;
+use pairwarm::cache::{CoherenceMode, L1Policy};
 use pairwarm::cache::{RedisTls, RedisUrl};
 use pairwarm::container::WarmingConfig;
 use pairwarm::strategy::StrategyConfig;
@@ -255,6 +255,7 @@ impl Draft {
                     l1_size_mb: None,
                     l1_ttl_ms: None,
                     l1_policy: L1Policy::Default,
+                    l1_coherence: CoherenceMode::Tracking,
                     l2_enabled: true,
                     use_price_matrix: false,
                 },

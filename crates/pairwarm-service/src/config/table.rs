@@ -488,6 +488,18 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "CACHE_L1_COHERENCE",
+                "l1-coherence",
+                Fallback::Value("tracking"),
+                Kind::Text("tracking or off"),
+                Restart,
+                "With a Redis L2: `tracking` keeps every L1 coherent with Redis (client tracking: a write by another instance or by the original's detectors drops the L1 entry, hot ones are re-fetched; L1 is flushed and bypassed while the invalidation channel is down); `off` leaves an L1 entry as loaded until this instance rewrites it or it expires. See docs/reliability.md.",
+                |d, v| {
+                    d.config.cache.l1_coherence = v.text()?.parse().map_err(|_| Reject::Invalid)?;
+                    Ok(())
+                },
+            ),
+            row(
                 "CACHE_L2_ENABLED",
                 "l2-enabled",
                 Fallback::Value("true"),

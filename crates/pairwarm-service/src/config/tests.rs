@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use pairwarm::cache::L1Policy;
+use pairwarm::cache::{CoherenceMode, L1Policy};
 use pairwarm::container::Profile;
 
 use super::*;
@@ -34,6 +34,7 @@ fn defaults() {
             l1_size_mb: None,
             l1_ttl_ms: None,
             l1_policy: L1Policy::Default,
+            l1_coherence: CoherenceMode::Tracking,
             l2_enabled: true,
             use_price_matrix: false
         }
@@ -137,7 +138,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        72,
+        73,
         "a new setting? update this count and the docs"
     );
 }
@@ -223,6 +224,22 @@ fn production_requires_a_signing_key() {
 }
 
 #[test]
+fn l1_coherence_is_tracking_or_off() {
+    for (raw, mode) in [
+        ("tracking", CoherenceMode::Tracking),
+        (" OFF ", CoherenceMode::Off),
+    ] {
+        let c = config(&[("CACHE_L1_COHERENCE", raw)]).unwrap();
+        assert_eq!(c.cache.l1_coherence, mode, "{raw}");
+    }
+    let err = one_error(&[("CACHE_L1_COHERENCE", "bcast")]).to_string();
+    assert!(
+        err.contains("CACHE_L1_COHERENCE") && err.contains("tracking or off"),
+        "names the setting and the accepted form: {err}"
+    );
+}
+
+#[test]
 fn l1_policy_is_named_as_simulate_names_it() {
     for (raw, policy) in [
         ("lru", L1Policy::Lru),
@@ -254,6 +271,7 @@ const BAD: &[(&str, &str)] = &[
     ("CACHE_L1_SIZE", "64MB"),
     ("CACHE_L1_TTL_MS", "0"),
     ("CACHE_L1_POLICY", "arc"),
+    ("CACHE_L1_COHERENCE", "bcast"),
     ("CACHE_L2_ENABLED", "2"),
     ("CACHE_USE_PRICE_MATRIX", "y"),
     ("REDIS_URL", "localhost:6379"),

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pairwarm::cache::{
-    AnyL2, HierarchicalCache, L1Capacity, L2Error, MemoryL2, RedisL2, RedisL2Config,
+    AnyL2, Coherence, CoherenceMode, HierarchicalCache, L1Capacity, L2Error, MemoryL2, RedisL2,
+    RedisL2Config, TrackingDriver, connect_tracked,
 };
 use pairwarm::container::{ContainerError, WarmingContainer};
 use pairwarm::pair::PairInterner;
@@ -102,26 +103,50 @@ impl ServiceBuilder {
         } else {
             (l1_entries * 4).max(1 << 16)
         }));
-        let l2 = match (self.l2, config.redis_target()) {
-            (Some(l2), _) => l2,
-            (None, Some(target)) => RedisL2::connect_lazy(&RedisL2Config::new(target))?.into(),
-            (None, None) => MemoryL2::new().into(),
+        // Coherence needs our own Redis connection (an embedder's L2 is used as given).
+        let coherent = config.cache.l1_coherence == CoherenceMode::Tracking
+            && config.cache.l2_enabled
+            && self.l2.is_none();
+        let (l2, invalidations) = match (self.l2, config.redis_target()) {
+            (Some(l2), _) => (l2, None),
+            // Client tracking on a standalone Redis only (not on a cluster).
+            (None, Some(target)) if coherent && !target.is_cluster() => {
+                let (l2, invalidations) = connect_tracked(&RedisL2Config::new(target))?;
+                (l2.into(), Some(invalidations))
+            }
+            (None, Some(target)) => (
+                RedisL2::connect_lazy(&RedisL2Config::new(target))?.into(),
+                None,
+            ),
+            (None, None) => (MemoryL2::new().into(), None),
         };
         let redis = match &l2 {
             AnyL2::Redis(redis) => Some(redis.clone()),
             AnyL2::Memory(_) => None,
         };
-        let cache = Arc::new(
-            HierarchicalCache::builder()
-                .l1_size_mb(l1_size_mb)
-                .l1_ttl(config.cache.l1_ttl_ms.map(Duration::from_millis))
-                .l1_policy(config.cache.l1_policy)
-                .use_price_matrix(config.cache.use_price_matrix)
-                .chain_hash_tag(config.redis_cluster.hash_tags)
-                .l2_enabled(config.cache.l2_enabled)
-                .interner(interner.clone())
-                .build(l2),
-        );
+        let mut builder = HierarchicalCache::builder()
+            .l1_size_mb(l1_size_mb)
+            .l1_ttl(config.cache.l1_ttl_ms.map(Duration::from_millis))
+            .l1_policy(config.cache.l1_policy)
+            .use_price_matrix(config.cache.use_price_matrix)
+            .chain_hash_tag(config.redis_cluster.hash_tags)
+            .l2_enabled(config.cache.l2_enabled)
+            .interner(interner.clone());
+        if invalidations.is_some() {
+            builder = builder.coherence(Coherence::new());
+        }
+        let cache = Arc::new(builder.build(l2));
+        // Runs from now on (L1 is bypassed until tracking is on), stopped with the service.
+        let coherence = match (invalidations, &redis) {
+            (Some(invalidations), Some(redis)) => {
+                TrackingDriver::new(cache.clone(), redis.clone(), invalidations)
+                    .ok()
+                    .map(|driver| {
+                        crate::shared::AbortOnDrop(tokio::spawn(driver.run(std::future::pending())))
+                    })
+            }
+            _ => None,
+        };
         let parts = WarmingContainer::new(cache.clone(), config.warming.clone()).build()?;
         let rollout = Arc::new(RolloutControls::new(&config.rollout)?);
         let shadow = Arc::new(ShadowTracker::for_interner(
@@ -159,10 +184,12 @@ impl ServiceBuilder {
         } else {
             None
         };
+        let mut shared = Shared::new(
+            config, feed, cache, parts, processor, rollout, shadow, redis, listener,
+        );
+        shared.coherence = coherence;
         Ok(Service {
-            inner: Arc::new(Shared::new(
-                config, feed, cache, parts, processor, rollout, shadow, redis, listener,
-            )),
+            inner: Arc::new(shared),
         })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::codec::{self, ValueError};
+use super::coherence::Coherence;
 use super::entry::{Evictions, L1Entry};
 use super::l1::{L1Policy, L1Store};
 use super::l2::{L2Error, L2Store, L2Write};
@@ -103,6 +104,7 @@ pub struct CacheBuilder {
     interner: Option<Arc<PairInterner>>,
     eviction_listener: Option<EvictionListener>,
     refresh_idle: Option<Duration>,
+    coherence: Option<Coherence>,
 }
 
 impl Default for CacheBuilder {
@@ -120,6 +122,7 @@ impl Default for CacheBuilder {
             interner: None,
             eviction_listener: None,
             refresh_idle: None,
+            coherence: None,
         }
     }
 }
@@ -220,6 +223,13 @@ impl CacheBuilder {
         self
     }
 
+    /// Keeps L1 coherent with L2 through `coherence`: while it is not live (tracking not
+    /// on yet, or its channel lost) L1 is bypassed; see [`super::coherence`].
+    pub fn coherence(mut self, coherence: Coherence) -> Self {
+        self.coherence = Some(coherence);
+        self
+    }
+
     /// Builds the cache on `l2`.
     pub fn build<L: L2Store>(self, l2: L) -> HierarchicalCache<L> {
         let entries = self.l1_capacity.entries().max(1);
@@ -261,6 +271,7 @@ impl CacheBuilder {
             counters: Counters::default(),
             writes,
             eviction_listener: self.eviction_listener,
+            coherence: self.coherence,
         }
     }
 
@@ -302,6 +313,8 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     eviction_listener: Option<EvictionListener>,
     /// Read bookkeeping for refresh-ahead (only with an L1 TTL).
     refresh: Option<RefreshQueue>,
+    /// Invalidation state (L1 bypassed while it is not live); `None`: no coherence.
+    coherence: Option<Coherence>,
 }
 
 impl HierarchicalCache<super::AnyL2> {
@@ -368,6 +381,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     }
 
     fn fresh(&self, entry: L1Entry) -> bool {
+        if !self.coherent() {
+            return false;
+        }
         match self.l1_ttl_ms {
             None => true,
             Some(ttl) => self.clock.now_ms().saturating_sub(entry.stored_ms) < ttl,
@@ -395,6 +411,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Reads L1 through the policy; an expired entry is removed and reads as absent.
     #[inline]
     fn read_l1(&self, id: PairId) -> Option<Price> {
+        if !self.coherent() {
+            return None;
+        }
         let entry = self.l1.get(id)?;
         let Some(ttl) = self.l1_ttl_ms else {
             return Some(entry.price);
@@ -409,6 +428,33 @@ impl<L: L2Store> HierarchicalCache<L> {
             self.l1.remove(id);
             None
         }
+    }
+
+    /// Whether L1 may be served: always without coherence, else while invalidations flow.
+    #[inline]
+    fn coherent(&self) -> bool {
+        self.coherence.as_ref().is_none_or(Coherence::is_live)
+    }
+
+    /// The coherence state, if the cache was built with one.
+    pub fn coherence(&self) -> Option<&Coherence> {
+        self.coherence.as_ref()
+    }
+
+    /// The prefix of this cache's L2 keys.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Empties L1 and discards every fetch in flight (each pair's write sequence is bumped,
+    /// so a value read from L2 before this call is not put into L1 after it): what L1 held
+    /// may be older than L2 now. Costs one atomic add per interner slot; for rare events
+    /// (lost invalidation channel, `FLUSHALL`).
+    pub fn invalidate_all_l1(&self) {
+        for w in self.writes.iter() {
+            w.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        self.clear_l1();
     }
 
     /// A read that missed and loaded `id` now: refresh-ahead follows it like a hit.

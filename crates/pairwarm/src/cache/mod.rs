@@ -12,6 +12,8 @@
 //!   slot per interned pair. Inserts say why a value arrives ([`Insert`]), so a warmed guess
 //!   is admitted without displacing what the policy would keep, and `fetch_for_refresh`
 //!   renews entries in place (refresh-ahead under an L1 TTL).
+//! - [`coherence`] keeps L1 coherent with Redis across instances and foreign writers
+//!   (client tracking invalidations; L1 bypassed while they cannot be trusted).
 //! - L2 is the [`L2Store`] trait: [`RedisL2`] for production, [`MemoryL2`] as the embedded
 //!   default and for tests (optional injected latency, switchable outage).
 //!
@@ -21,6 +23,7 @@
 mod any_l2;
 mod clock;
 pub mod codec;
+pub mod coherence;
 mod entry;
 mod hierarchical;
 mod l1;
@@ -40,6 +43,10 @@ mod stats;
 pub use any_l2::AnyL2;
 pub use clock::Clock;
 pub use codec::{MAX_VALUE_BYTES, ValueError};
+pub use coherence::{
+    Coherence, CoherenceMode, CoherenceStats, Invalidations, TrackingDriver, TrackingOptions,
+    connect_tracked,
+};
 pub use entry::{Evictions, L1Entry};
 pub use hierarchical::{
     CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, WarmFetch,

@@ -85,21 +85,48 @@ impl RedisL2 {
     /// Prepares a connection without contacting Redis (it connects on first use), so a
     /// service can start while Redis is still coming up. Must run inside a tokio runtime.
     pub fn connect_lazy(config: &RedisL2Config) -> Result<Self, L2Error> {
+        Self::build(config, None)
+    }
+
+    /// [`RedisL2::connect_lazy`] on RESP3, with the connection's push messages (client
+    /// tracking invalidations, and redis-rs's `Disconnection` on every connection loss)
+    /// handed to `pushes`. Used by [`super::coherence`], which turns tracking on.
+    pub(crate) fn connect_lazy_with_pushes(
+        config: &RedisL2Config,
+        pushes: impl redis::aio::AsyncPushSender,
+    ) -> Result<Self, L2Error> {
+        Self::build(config, Some(std::sync::Arc::new(pushes)))
+    }
+
+    fn build(
+        config: &RedisL2Config,
+        pushes: Option<std::sync::Arc<dyn redis::aio::AsyncPushSender>>,
+    ) -> Result<Self, L2Error> {
         let url = &config.target.url;
-        let client = config
+        let mut client = config
             .target
             .client()
             .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
         if config.target.is_cluster() {
+            // Client tracking is set up for a standalone connection only (see
+            // `super::coherence`); a cluster store takes no push sender.
             return Self::cluster_lazy(config);
         }
-        let manager_config = ConnectionManagerConfig::new()
+        if pushes.is_some() {
+            client = super::coherence::resp3(&client)
+                .map_err(|e| L2Error::Config(url.scrub(&e.to_string())))?;
+        }
+        let mut manager_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(config.response_timeout))
             .set_connection_timeout(Some(config.connection_timeout))
             .set_min_delay(config.min_reconnect_delay)
             .set_max_delay(config.max_reconnect_delay)
             .set_exponent_base(2.0)
             .set_number_of_retries(config.reconnect_retries);
+        if let Some(pushes) = pushes {
+            manager_config = manager_config
+                .set_push_sender(move |info| redis::aio::AsyncPushSender::send(&*pushes, info));
+        }
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| L2Error::Config(format!("{url}: {}", url.scrub(&e.to_string()))))?;
         Ok(Self::with(RedisConnection::Managed(conn), config))

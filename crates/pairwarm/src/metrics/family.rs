@@ -256,6 +256,11 @@ pub(crate) struct Families {
     pub(crate) stream_dead_letter_refused: SeriesFamily<Counter>,
     pub(crate) stream_lag: SeriesFamily<Gauge>,
     pub(crate) l2_write_failures: SeriesFamily<Counter>,
+    pub(crate) l1_coherent: SeriesFamily<Gauge>,
+    pub(crate) l1_invalidations: SeriesFamily<Counter>,
+    pub(crate) l1_invalidation_drops: SeriesFamily<Counter>,
+    pub(crate) l1_refetches: SeriesFamily<Counter>,
+    pub(crate) l1_coherence_resets: SeriesFamily<Counter>,
 }
 
 #[cfg(test)]

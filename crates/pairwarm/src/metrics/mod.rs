@@ -39,6 +39,11 @@
 //! | `stream_dead_letter_refused_total` | counter | — | [`StreamMetrics::dead_letter_refused`] |
 //! | `stream_consumer_lag` | gauge | — | [`StreamMetrics::set_consumer_lag`] |
 //! | `cache_l2_write_failures_total` | counter | — | [`WarmingMetrics::l2_write_failures`] |
+//! | `cache_l1_coherent` | gauge | — | [`WarmingMetrics::sync_coherence`] (1/0) |
+//! | `cache_l1_invalidations_total` | counter | — | `sync_coherence` |
+//! | `cache_l1_invalidation_drops_total` | counter | — | `sync_coherence` |
+//! | `cache_l1_refetches_total` | counter | — | `sync_coherence` |
+//! | `cache_l1_coherence_resets_total` | counter | — | `sync_coherence` |
 //!
 //! Differences from the original system, on purpose:
 //! - Histograms have real buckets ([`WARMING_DURATION_MS_BUCKETS`],

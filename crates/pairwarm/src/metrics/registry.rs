@@ -190,6 +190,15 @@ struct StateHandles {
     pairs_capacity: OnceLock<Gauge>,
     /// `correlation_pairs_evicted_total` and the tracker's count at the previous sync.
     pairs_evicted: OnceLock<(Counter, Mutex<u64>)>,
+    /// The L1 coherence series and the counts at the previous sync.
+    coherence: OnceLock<(CoherenceSeries, Mutex<[u64; 4]>)>,
+}
+
+/// `cache_l1_coherent` and the four coherence counters.
+struct CoherenceSeries {
+    live: Gauge,
+    /// Invalidations, drops, re-fetches, resets.
+    counters: [Counter; 4],
 }
 
 impl std::fmt::Debug for WarmingMetrics {
@@ -266,6 +275,11 @@ impl WarmingMetrics {
                 .define(&spec::STREAM_DEAD_LETTER_REFUSED, Counter::default),
             stream_lag: b.define(&spec::STREAM_CONSUMER_LAG, Gauge::default),
             l2_write_failures: b.define(&spec::CACHE_L2_WRITE_FAILURES, Counter::default),
+            l1_coherent: b.define(&spec::CACHE_L1_COHERENT, Gauge::default),
+            l1_invalidations: b.define(&spec::CACHE_L1_INVALIDATIONS, Counter::default),
+            l1_invalidation_drops: b.define(&spec::CACHE_L1_INVALIDATION_DROPS, Counter::default),
+            l1_refetches: b.define(&spec::CACHE_L1_REFETCHES, Counter::default),
+            l1_coherence_resets: b.define(&spec::CACHE_L1_COHERENCE_RESETS, Counter::default),
         };
         debug_assert_eq!(b.catalog.len(), spec::ALL_METRICS.len());
         let pending = families.pending.get_or_create(&[]);
@@ -482,6 +496,44 @@ impl WarmingMetrics {
         unlabelled(&self.state.warming_enabled, &self.families.warming_enabled)
             .set(i64::from(enabled));
         unlabelled(&self.state.shadow_mode, &self.families.shadow_mode).set(i64::from(shadow_mode));
+    }
+
+    /// Brings `cache_l1_coherent` and the L1 coherence counters
+    /// (`cache_l1_invalidations_total`, `cache_l1_invalidation_drops_total`,
+    /// `cache_l1_refetches_total`, `cache_l1_coherence_resets_total`) up to the cache's
+    /// [`CoherenceStats`](crate::cache::CoherenceStats); call it at scrape time (the series
+    /// appear on the first call). Counters advance by the increase since the previous sync.
+    pub fn sync_coherence(&self, stats: &crate::cache::CoherenceStats) {
+        let (series, last) = self.state.coherence.get_or_init(|| {
+            let f = &self.families;
+            (
+                CoherenceSeries {
+                    live: f.l1_coherent.get_or_create(&[]),
+                    counters: [
+                        f.l1_invalidations.get_or_create(&[]),
+                        f.l1_invalidation_drops.get_or_create(&[]),
+                        f.l1_refetches.get_or_create(&[]),
+                        f.l1_coherence_resets.get_or_create(&[]),
+                    ],
+                },
+                Mutex::new([0; 4]),
+            )
+        });
+        series.live.set(i64::from(stats.live));
+        let now = [
+            stats.invalidations,
+            stats.dropped,
+            stats.refetched,
+            stats.resets,
+        ];
+        let mut last = last.lock();
+        for ((counter, prev), value) in series.counters.iter().zip(last.iter_mut()).zip(now) {
+            let delta = value.saturating_sub(*prev);
+            if delta > 0 {
+                counter.inc_by(delta);
+            }
+            *prev = value;
+        }
     }
 
     /// Brings `correlation_pairs_capacity` and `correlation_pairs_evicted_total` up to the

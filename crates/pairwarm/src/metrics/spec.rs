@@ -268,8 +268,51 @@ pub static CACHE_L2_WRITE_FAILURES: MetricSpec = MetricSpec {
     help: "Batch write-throughs to L2 that failed (their stream entries stay pending and are retried)",
 };
 
+/// `cache_l1_coherent` gauge: 1 while L1 coherence (client tracking) is live and L1 is
+/// served, 0 while its channel is down and L1 is bypassed; absent without coherence.
+pub static CACHE_L1_COHERENT: MetricSpec = MetricSpec {
+    name: "cache_l1_coherent",
+    kind: Gauge,
+    labels: &[],
+    help: "1 while Redis invalidations reach L1 (L1 served), 0 while L1 is bypassed for want of them",
+};
+
+/// `cache_l1_invalidations_total`: keys named by Redis invalidation messages (writes by
+/// other instances and foreign writers under the L2 key prefix).
+pub static CACHE_L1_INVALIDATIONS: MetricSpec = MetricSpec {
+    name: "cache_l1_invalidations_total",
+    kind: Counter,
+    labels: &[],
+    help: "Keys named by Redis client-tracking invalidations received",
+};
+
+/// `cache_l1_invalidation_drops_total`: L1 entries dropped by invalidations and flushes.
+pub static CACHE_L1_INVALIDATION_DROPS: MetricSpec = MetricSpec {
+    name: "cache_l1_invalidation_drops_total",
+    kind: Counter,
+    labels: &[],
+    help: "L1 entries dropped because Redis said their key changed (or L1 was flushed)",
+};
+
+/// `cache_l1_refetches_total`: invalidated L1 entries re-fetched from L2 ahead of a read.
+pub static CACHE_L1_REFETCHES: MetricSpec = MetricSpec {
+    name: "cache_l1_refetches_total",
+    kind: Counter,
+    labels: &[],
+    help: "Invalidated L1 entries re-fetched from L2 and put back into L1",
+};
+
+/// `cache_l1_coherence_resets_total`: invalidation channel losses and flushes (reconnect,
+/// Redis restart, queue overflow, failed heartbeat, `FLUSHALL`); L1 is flushed each time.
+pub static CACHE_L1_COHERENCE_RESETS: MetricSpec = MetricSpec {
+    name: "cache_l1_coherence_resets_total",
+    kind: Counter,
+    labels: &[],
+    help: "Times the invalidation channel was lost or Redis flushed (L1 flushed each time)",
+};
+
 /// Every exported metric, in export order.
-pub static ALL_METRICS: [&MetricSpec; 30] = [
+pub static ALL_METRICS: [&MetricSpec; 35] = [
     &WARMING_OPERATIONS,
     &WARMING_PAIRS_WARMED,
     &WARMING_DURATION,
@@ -300,6 +343,11 @@ pub static ALL_METRICS: [&MetricSpec; 30] = [
     &STREAM_DEAD_LETTER_REFUSED,
     &STREAM_CONSUMER_LAG,
     &CACHE_L2_WRITE_FAILURES,
+    &CACHE_L1_COHERENT,
+    &CACHE_L1_INVALIDATIONS,
+    &CACHE_L1_INVALIDATION_DROPS,
+    &CACHE_L1_REFETCHES,
+    &CACHE_L1_COHERENCE_RESETS,
 ];
 
 #[cfg(test)]
