@@ -28,6 +28,9 @@ install_debian() {
 if [ -z "${REDIS_SERVER_BIN:-}" ]; then
   install_debian redis-server redis-server || { echo "  macOS: brew install redis" >&2; exit 1; }
 fi
+# The Redis Cluster tests create their 3-master cluster with `redis-cli --cluster create`
+# (Debian's redis-tools, which redis-server normally pulls in).
+install_debian redis-tools redis-cli || exit 1
 # The operations-kit tests run promtool (check/test rules, check metrics) and start a real
 # Prometheus on a free loopback port; both come with Debian's `prometheus` package (which
 # may start a system Prometheus on 9090; tests never use it).
