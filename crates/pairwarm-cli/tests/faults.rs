@@ -279,7 +279,12 @@ fn redis_paused_past_the_timeouts_loses_nothing() {
     let recovered_in = resumed.elapsed();
     let (_, missing) = l2_keys_missing(&mut conn, STREAM);
     assert_eq!(missing, 0);
-    assert!(processed(&serve) >= N);
+    // Every entry is acknowledged and its price is in L2 (above). The processed count may
+    // miss one read batch (at most 512 entries): an XACK sent just before the pause times
+    // out in serve, which then counts nothing for it, but Redis runs it when it resumes, so
+    // those entries are never pending again to be re-read and counted.
+    let counted = processed(&serve);
+    assert!(counted + 512 >= N, "{counted} processed of {N}");
     FaultRow::measured(
         "Redis SIGSTOPped 10 s (past every timeout), then SIGCONT",
         N,
