@@ -470,19 +470,13 @@ impl StreamConsumer {
         let mut cmds = Vec::with_capacity(letters.len());
         for letter in letters {
             let e = letter.entry;
-            let dlq = format!("{}:dlq", e.stream);
-            let mut add = redis::cmd("XADD");
-            add.arg(&dlq)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(maxlen)
-                .arg("*")
-                .arg("reason")
-                .arg(letter.reason.label())
-                .arg("error")
-                .arg(letter.reason.to_string())
-                .arg("source_id")
-                .arg(&e.id);
+            let (dlq, mut add) = dead_letter_xadd(
+                &e.stream,
+                maxlen,
+                letter.reason.label(),
+                &letter.reason.to_string(),
+                &e.id,
+            );
             let (kept, truncated) = letter_fields(e, per_letter);
             for (k, v) in kept {
                 add.arg(k).arg(v);
@@ -537,21 +531,14 @@ impl StreamConsumer {
             letter_bounds(self.cfg.dead_letter_max_bytes, self.cfg.dead_letter_maxlen);
         let mut cmds = Vec::with_capacity(samples.len());
         for s in samples {
-            let dlq = format!("{}:dlq", s.entry.stream);
-            let mut add = redis::cmd("XADD");
-            add.arg(&dlq)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(maxlen)
-                .arg("*")
-                .arg("reason")
-                .arg(s.error.reason())
-                .arg("error")
-                .arg(s.error.to_string())
-                .arg("source_id")
-                .arg(&s.entry.id)
-                .arg("index")
-                .arg(s.index);
+            let (dlq, mut add) = dead_letter_xadd(
+                &s.entry.stream,
+                maxlen,
+                s.error.reason(),
+                &s.error.to_string(),
+                &s.entry.id,
+            );
+            add.arg("index").arg(s.index);
             cmds.push((dlq, add));
         }
         let replies = self
@@ -627,4 +614,29 @@ fn cut_if_large(entry: &mut RawEntry, whole: usize) {
         v.shrink_to_fit();
     }
     entry.cut = Some(size as u64);
+}
+
+/// The head of a dead-letter copy: `XADD <stream>:dlq MAXLEN ~ <maxlen> * reason .. error ..
+/// source_id ..` and the dead-letter stream's name; the caller appends what the copy carries.
+fn dead_letter_xadd(
+    stream: &str,
+    maxlen: u64,
+    reason: &str,
+    error: &str,
+    source_id: &str,
+) -> (String, redis::Cmd) {
+    let dlq = format!("{stream}:dlq");
+    let mut add = redis::cmd("XADD");
+    add.arg(&dlq)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(maxlen)
+        .arg("*")
+        .arg("reason")
+        .arg(reason)
+        .arg("error")
+        .arg(error)
+        .arg("source_id")
+        .arg(source_id);
+    (dlq, add)
 }
