@@ -25,7 +25,7 @@ for trace in "$OUT"/traces/*.csv.gz; do
   name=$(basename "$trace" .csv.gz)
   echo "== $name" >&2
   $BIN simulate --trace "$trace" "${SIM[@]}" --l1 32,64,128,256,512,1024,4096 \
-    --strategy none,belady --l1-policy lru,quickcache,quickcache-adaptive,s3fifo,wtinylfu,wtinylfu-fixed \
+    --strategy none,belady --l1-policy lru,quickcache,quickcache-adaptive,s3fifo,wtinylfu,wtinylfu-climber,wtinylfu-fixed \
     --json "$OUT/results/$name.policies.json" >/dev/null
   for ttl in none 3000; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")

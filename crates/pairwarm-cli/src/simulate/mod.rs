@@ -44,7 +44,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     l1_ttl_ms: Option<u64>,
     /// L1 eviction policies, comma-separated: default (the product's, what serve runs), lru
-    /// (the original's), quickcache, quickcache-adaptive, s3fifo, wtinylfu, wtinylfu-fixed.
+    /// (the original's), quickcache, quickcache-adaptive, s3fifo, wtinylfu, wtinylfu-climber,
+    /// wtinylfu-fixed.
     /// Every run is replayed under each.
     #[arg(long, value_delimiter = ',', default_value = "default")]
     l1_policy: Vec<L1Policy>,

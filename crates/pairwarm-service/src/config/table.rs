@@ -478,10 +478,10 @@ pub static SECTIONS: &[Section] = &[
                 "l1-policy",
                 Fallback::Value("default"),
                 Kind::Text(
-                    "default, lru, quickcache, quickcache-adaptive, s3fifo, wtinylfu or wtinylfu-fixed",
+                    "default, lru, quickcache, quickcache-adaptive, s3fifo, wtinylfu, wtinylfu-climber or wtinylfu-fixed",
                 ),
                 Restart,
-                "L1 eviction policy, named as `pairwarm simulate --l1-policy` names it; `default` is W-TinyLFU with an adaptive window (docs/simulation.md says why), `lru` the original's.",
+                "L1 eviction policy, named as `pairwarm simulate --l1-policy` names it; `default` is W-TinyLFU whose window is chosen by miniature simulations (docs/simulation.md says why), `lru` the original's.",
                 |d, v| {
                     d.config.cache.l1_policy = v.text()?.parse().map_err(|_| Reject::Invalid)?;
                     Ok(())

@@ -11,7 +11,9 @@ use parking_lot::Mutex;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
 use super::entry::{Evictions, L1Entry};
-use super::policy::{HotCold, Insert, Inserted, OwnPolicy, S3Fifo, ShardedPolicy, WTinyLfu};
+use super::policy::{
+    HotCold, Insert, Inserted, OwnPolicy, S3Fifo, ShardedPolicy, WTinyLfu, WindowMode,
+};
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};
 
@@ -46,9 +48,13 @@ pub enum L1Policy {
     QuickCacheAdaptive,
     /// S3-FIFO (SOSP 2023): small FIFO + main CLOCK + ghost ids.
     S3Fifo,
-    /// W-TinyLFU with Caffeine's hill-climbed window (Middleware 2018).
+    /// W-TinyLFU whose window is chosen by miniature simulations of six candidate windows
+    /// (1% .. 100%, i.e. up to LRU) on a sample of the keys (Waldspurger et al., ATC 2017).
     WTinyLfu,
-    /// W-TinyLFU with a fixed 1% window (for comparison with the adaptive one).
+    /// W-TinyLFU with Caffeine's hill-climbed window (Middleware 2018; the default of round
+    /// 2 and 3, kept for comparison).
+    WTinyLfuClimber,
+    /// W-TinyLFU with a fixed 1% window (Caffeine's initial window, for comparison).
     WTinyLfuFixed,
 }
 
@@ -57,12 +63,13 @@ impl L1Policy {
     pub const PRODUCT_DEFAULT: L1Policy = L1Policy::WTinyLfu;
 
     /// Every nameable policy except `Default`, in report order.
-    pub const ALL: [L1Policy; 6] = [
+    pub const ALL: [L1Policy; 7] = [
         L1Policy::Lru,
         L1Policy::QuickCache,
         L1Policy::QuickCacheAdaptive,
         L1Policy::S3Fifo,
         L1Policy::WTinyLfu,
+        L1Policy::WTinyLfuClimber,
         L1Policy::WTinyLfuFixed,
     ];
 
@@ -83,6 +90,7 @@ impl L1Policy {
             L1Policy::QuickCacheAdaptive => "quickcache-adaptive",
             L1Policy::S3Fifo => "s3fifo",
             L1Policy::WTinyLfu => "wtinylfu",
+            L1Policy::WTinyLfuClimber => "wtinylfu-climber",
             L1Policy::WTinyLfuFixed => "wtinylfu-fixed",
         }
     }
@@ -202,10 +210,13 @@ impl L1Store {
                 OwnPolicy::S3Fifo(S3Fifo::new(c))
             })),
             L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, true))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated))
+            })),
+            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, |c| {
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber))
             })),
             L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, false))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed))
             })),
         }
     }

@@ -5,8 +5,9 @@
 //!   `fetch_for_warm` (one `MGET`, promoting only prices not written, deleted or
 //!   invalidated while it was in flight) serve the warmer; `get_l1_only` and `promote`
 //!   serve a simulator that models L2 itself.
-//! - L1 storage is chosen by [`L1Policy`]: the default is W-TinyLFU with an adaptive window
-//!   (chosen for robustness across workloads, see `docs/simulation.md`); S3-FIFO, quick_cache's
+//! - L1 storage is chosen by [`L1Policy`]: the default is W-TinyLFU with its window chosen
+//!   by miniature simulations of six candidate windows (chosen for robustness across
+//!   workloads, see `docs/simulation.md`); S3-FIFO, quick_cache's
 //!   policy (fixed or adaptive hot share) and the original's strict LRU can be named for
 //!   comparison; the price matrix (`use_price_matrix`) is a fixed table with one seqlocked
 //!   slot per interned pair. Inserts say why a value arrives ([`Insert`]), so a warmed guess

@@ -18,9 +18,9 @@ pub(super) const QUEUES: usize = 4;
 pub(super) const SPECULATIVE: u8 = 3;
 
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Node {
+pub(super) struct Node<E = L1Entry> {
     pub(super) id: PairId,
-    pub(super) entry: L1Entry,
+    pub(super) entry: E,
     prev: u32,
     next: u32,
     /// Which queue the node is on.
@@ -30,9 +30,10 @@ pub(super) struct Node {
 }
 
 /// Nodes, their queues and the id map. Each queue runs from its *front* (oldest, next to
-/// leave) to its *back* (newest).
-pub(super) struct Arena {
-    nodes: Vec<Node>,
+/// leave) to its *back* (newest). `E` is what a node holds: an [`L1Entry`] in a cache, `()`
+/// in a miniature simulation (`tuner.rs`), whose nodes then take a quarter of the memory.
+pub(super) struct Arena<E = L1Entry> {
+    nodes: Vec<Node<E>>,
     free: Vec<u32>,
     map: HashMap<PairId, u32, foldhash::fast::FixedState>,
     front: [u32; QUEUES],
@@ -40,9 +41,12 @@ pub(super) struct Arena {
     lens: [usize; QUEUES],
     /// How many slots unread guesses may hold.
     speculation: Speculation,
+    /// Whether evictions feed the speculation gate (not in a miniature simulation, which
+    /// holds no guesses).
+    gated: bool,
 }
 
-impl Arena {
+impl<E: Copy> Arena<E> {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             nodes: Vec::with_capacity(capacity.min(1 << 16)),
@@ -55,6 +59,16 @@ impl Arena {
             back: [NIL; QUEUES],
             lens: [0; QUEUES],
             speculation: Speculation::new(super::speculative_quota(capacity)),
+            gated: true,
+        }
+    }
+
+    /// An arena that never holds guesses: its evictions are not remembered for the
+    /// speculation gate (a miniature simulation's, `tuner.rs`).
+    pub(super) fn without_gate(capacity: usize) -> Self {
+        Self {
+            gated: false,
+            ..Self::new(capacity)
         }
     }
 
@@ -87,12 +101,12 @@ impl Arena {
     }
 
     #[inline]
-    pub(super) fn node(&self, ix: u32) -> &Node {
+    pub(super) fn node(&self, ix: u32) -> &Node<E> {
         &self.nodes[ix as usize]
     }
 
     #[inline]
-    pub(super) fn node_mut(&mut self, ix: u32) -> &mut Node {
+    pub(super) fn node_mut(&mut self, ix: u32) -> &mut Node<E> {
         &mut self.nodes[ix as usize]
     }
 
@@ -110,13 +124,13 @@ impl Arena {
     }
 
     /// A new node at the back of `q`.
-    pub(super) fn insert_back(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
+    pub(super) fn insert_back(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
         let ix = self.alloc(id, entry, q, freq);
         self.link_back(q, ix);
         ix
     }
 
-    fn alloc(&mut self, id: PairId, entry: L1Entry, q: u8, freq: u8) -> u32 {
+    fn alloc(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
         let node = Node {
             id,
             entry,
@@ -152,7 +166,7 @@ impl Arena {
     }
 
     /// Removes a node from its queue and the map; returns it.
-    pub(super) fn remove(&mut self, ix: u32) -> Node {
+    pub(super) fn remove(&mut self, ix: u32) -> Node<E> {
         self.unlink(ix);
         let node = self.nodes[ix as usize];
         self.map.remove(&node.id);
@@ -160,6 +174,90 @@ impl Arena {
         node
     }
 
+    /// Removes `id` if present.
+    pub(super) fn remove_id(&mut self, id: PairId) -> bool {
+        match self.find(id) {
+            Some(ix) => {
+                self.remove(ix);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts a node: removes it and reports its id.
+    pub(super) fn evict(&mut self, ix: u32, evicted: &mut Evictions) -> PairId {
+        let node = self.remove(ix);
+        if self.gated && node.queue != SPECULATIVE {
+            self.speculation.evicted(node.id);
+        }
+        evicted.push(node.id);
+        node.id
+    }
+
+    /// Evicts the oldest unread guess, if any (a policy's last resort when its own
+    /// segments are empty).
+    pub(super) fn evict_speculative(&mut self, evicted: &mut Evictions) -> bool {
+        match self.front(SPECULATIVE) {
+            Some(ix) => {
+                self.evict(ix, evicted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.nodes.clear();
+        self.free.clear();
+        self.map.clear();
+        self.front = [NIL; QUEUES];
+        self.back = [NIL; QUEUES];
+        self.lens = [0; QUEUES];
+        self.speculation.clear();
+    }
+
+    #[inline]
+    fn link_back(&mut self, q: u8, ix: u32) {
+        let qi = q as usize;
+        let old = self.back[qi];
+        {
+            let n = &mut self.nodes[ix as usize];
+            n.prev = old;
+            n.next = NIL;
+            n.queue = q;
+        }
+        if old == NIL {
+            self.front[qi] = ix;
+        } else {
+            self.nodes[old as usize].next = ix;
+        }
+        self.back[qi] = ix;
+        self.lens[qi] += 1;
+    }
+
+    #[inline]
+    fn unlink(&mut self, ix: u32) {
+        let Node {
+            prev, next, queue, ..
+        } = self.nodes[ix as usize];
+        let qi = queue as usize;
+        if prev == NIL {
+            self.front[qi] = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.back[qi] = prev;
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.lens[qi] -= 1;
+    }
+}
+
+/// What only a cache's arena does: values, references and warmed guesses.
+impl Arena<L1Entry> {
     /// A put of a pair already present: its value is replaced, and a write counts as a
     /// reference (`freq` + 1, saturating at `max_ref`) for the CLOCK-style policies.
     pub(super) fn replace(
@@ -204,27 +302,6 @@ impl Arena {
             self.move_back(ix, entry_q);
         }
         self.replace(ix, entry, kind, max_ref)
-    }
-
-    /// Removes `id` if present.
-    pub(super) fn remove_id(&mut self, id: PairId) -> bool {
-        match self.find(id) {
-            Some(ix) => {
-                self.remove(ix);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Evicts a node: removes it and reports its id.
-    pub(super) fn evict(&mut self, ix: u32, evicted: &mut Evictions) -> PairId {
-        let node = self.remove(ix);
-        if node.queue != SPECULATIVE {
-            self.speculation.evicted(node.id);
-        }
-        evicted.push(node.id);
-        node.id
     }
 
     /// The admission of a warmed entry, shared by the hand-written policies. A warm is a
@@ -291,65 +368,5 @@ impl Arena {
             stale_before_ms,
             evicted,
         )
-    }
-
-    /// Evicts the oldest unread guess, if any (a policy's last resort when its own
-    /// segments are empty).
-    pub(super) fn evict_speculative(&mut self, evicted: &mut Evictions) -> bool {
-        match self.front(SPECULATIVE) {
-            Some(ix) => {
-                self.evict(ix, evicted);
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub(super) fn clear(&mut self) {
-        self.nodes.clear();
-        self.free.clear();
-        self.map.clear();
-        self.front = [NIL; QUEUES];
-        self.back = [NIL; QUEUES];
-        self.lens = [0; QUEUES];
-        self.speculation.clear();
-    }
-
-    #[inline]
-    fn link_back(&mut self, q: u8, ix: u32) {
-        let qi = q as usize;
-        let old = self.back[qi];
-        {
-            let n = &mut self.nodes[ix as usize];
-            n.prev = old;
-            n.next = NIL;
-            n.queue = q;
-        }
-        if old == NIL {
-            self.front[qi] = ix;
-        } else {
-            self.nodes[old as usize].next = ix;
-        }
-        self.back[qi] = ix;
-        self.lens[qi] += 1;
-    }
-
-    #[inline]
-    fn unlink(&mut self, ix: u32) {
-        let Node {
-            prev, next, queue, ..
-        } = self.nodes[ix as usize];
-        let qi = queue as usize;
-        if prev == NIL {
-            self.front[qi] = next;
-        } else {
-            self.nodes[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.back[qi] = prev;
-        } else {
-            self.nodes[next as usize].prev = prev;
-        }
-        self.lens[qi] -= 1;
     }
 }

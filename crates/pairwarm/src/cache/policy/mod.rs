@@ -17,6 +17,7 @@ mod hotcold;
 mod s3fifo;
 mod sketch;
 mod speculation;
+mod tuner;
 mod wtinylfu;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +26,7 @@ use parking_lot::Mutex;
 
 pub(crate) use hotcold::HotCold;
 pub(crate) use s3fifo::S3Fifo;
-pub(crate) use wtinylfu::WTinyLfu;
+pub(crate) use wtinylfu::{WTinyLfu, WindowMode};
 
 use super::entry::{Evictions, L1Entry};
 use crate::pair::PairId;

@@ -13,7 +13,7 @@ pub(super) struct FrequencySketch {
 }
 
 #[inline]
-fn mix(x: u64) -> u64 {
+pub(super) fn mix(x: u64) -> u64 {
     // splitmix64 finaliser: deterministic, well spread.
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

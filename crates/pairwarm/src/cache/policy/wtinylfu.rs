@@ -4,10 +4,12 @@
 //!
 //! New entries enter a small LRU *window*; what leaves the window competes for the *main*
 //! segmented LRU (probation + protected) against main's next victim, by estimated frequency
-//! (a count-min sketch of every request). A hill climber moves capacity between window and
-//! main from the observed hit rate: recency-heavy phases grow the window (towards LRU),
-//! frequency-heavy phases shrink it (towards LFU). That adaptivity is the point: a fixed
-//! split tuned to one workload is what lost 8-9 points to LRU on another.
+//! (a count-min sketch of every request). The window's size decides between recency and
+//! frequency: recency-heavy phases want a large window (100% is LRU), frequency-heavy ones a
+//! small one (towards LFU). It is adapted at run time, because a fixed split tuned to one
+//! workload is what lost 8-9 points to LRU on another: by default the window is the best of
+//! six candidates measured by miniature simulations ([`super::tuner`]); Caffeine's hill
+//! climber ([`super::climber`]) and its fixed 1% window can be named for comparison.
 //!
 //! Hand-written because no maintained crate has the adaptive window: moka and foyer implement
 //! TinyLFU with a fixed (or no) window, and neither exposes what a speculative (warmed)
@@ -16,58 +18,99 @@
 use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::sketch::FrequencySketch;
+use super::tuner::WindowTuner;
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
 use crate::pair::PairId;
 
-const WINDOW: u8 = 0;
+pub(super) const WINDOW: u8 = 0;
 const PROBATION: u8 = 1;
 const PROTECTED: u8 = 2;
 /// Share of main kept for entries hit in probation (Caffeine's 80%).
 const PROTECTED_SHARE: f64 = 0.8;
 /// Caffeine's window: 1% of the capacity (the fixed variant keeps it).
 const CAFFEINE_WINDOW: f64 = 0.01;
-/// Where the adaptive window starts: halfway between LRU and LFU, so the climber has to
+/// Where the hill-climbed window starts: halfway between LRU and LFU, so the climber has to
 /// learn the direction rather than climb out of one extreme. Caffeine starts at 1%; on our
 /// eight evaluation workloads that start left small caches of recency-heavy traces 2.6
 /// points below LRU for most of a 300k-event trace (the climb takes ~8 samples of 1,000
 /// requests), while a 50% start was never below LRU and gave up 1 point of the mean
 /// advantage (+4.0 instead of +5.1 points over LRU; docs/simulation.md).
-const INITIAL_WINDOW: f64 = 0.5;
+const CLIMBER_INITIAL_WINDOW: f64 = 0.5;
 /// A candidate this frequent is admitted at random 1 time in 128 even if it loses, so an
 /// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
 const RANDOM_ADMIT_FREQUENCY: u8 = 6;
+/// Entries moved between segments per call at most, under the tuned window (beyond the one
+/// that makes room). When the window shrinks or grows by thousands of entries at once (the
+/// tuner switching between LRU-like and LFU-like windows on a large shard), the move is
+/// spread over the next accesses so that no single one pays for it. The fixed and
+/// hill-climbed windows move everything at once, as they always did.
+const MAX_TRANSFER: usize = 32;
 
-pub(crate) struct WTinyLfu {
-    arena: Arena,
-    sketch: FrequencySketch,
-    climber: Option<HillClimber>,
+/// How the window's size is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WindowMode {
+    /// Caffeine's 1%, never changed.
+    Fixed,
+    /// Caffeine's hill climber on the cache's own hit rate.
+    Climber,
+    /// The best of a few fixed windows, measured by miniature simulations of each on a
+    /// sample of the keys ([`WindowTuner`]): the default.
+    Simulated,
+}
+
+enum Control {
+    Fixed,
+    Climber(HillClimber),
+    Simulated(Box<WindowTuner>),
+}
+
+/// Window + main (probation, protected) over one arena, with TinyLFU admission: the
+/// mechanics shared by the cache and by its miniature simulations ([`WindowTuner`]).
+pub(super) struct Segments<E = L1Entry> {
+    pub(super) arena: Arena<E>,
     capacity: usize,
     window_max: usize,
     protected_max: usize,
+    /// Moves between segments per call at most ([`MAX_TRANSFER`] or unbounded).
+    transfer: usize,
     rng: u64,
 }
 
-impl WTinyLfu {
-    pub(crate) fn new(capacity: usize, adaptive: bool) -> Self {
+impl<E: Copy> Segments<E> {
+    /// `arena` of `capacity` nodes; `transfer` bounds the moves per call.
+    pub(super) fn new(
+        arena: Arena<E>,
+        capacity: usize,
+        window_share: f64,
+        transfer: usize,
+    ) -> Self {
         let capacity = capacity.max(1);
-        let initial = if adaptive {
-            INITIAL_WINDOW
-        } else {
-            CAFFEINE_WINDOW
-        };
-        let window_max = ((capacity as f64 * initial).round() as usize).max(1);
-        let mut p = Self {
-            arena: Arena::new(capacity),
-            sketch: FrequencySketch::new(capacity),
-            climber: adaptive.then(|| HillClimber::new(capacity, 1.0)),
+        let mut s = Self {
+            arena,
             capacity,
-            window_max,
+            window_max: 1,
             protected_max: 0,
+            transfer,
             rng: 0x2545_F491_4F6C_DD1D,
         };
-        p.set_window(window_max);
-        p
+        s.set_window_share(window_share);
+        s
+    }
+
+    /// Entries it holds at most.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The window's size, in entries.
+    pub(super) fn window(&self) -> usize {
+        self.window_max
+    }
+
+    pub(super) fn set_window_share(&mut self, share: f64) {
+        self.set_window((self.capacity as f64 * share).round() as usize);
     }
 
     fn set_window(&mut self, window: usize) {
@@ -76,39 +119,11 @@ impl WTinyLfu {
             ((self.capacity - self.window_max) as f64 * PROTECTED_SHARE).floor() as usize;
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.arena.len()
-    }
-
-    pub(crate) fn peek(&self, id: PairId) -> Option<L1Entry> {
-        self.arena.find(id).map(|ix| self.arena.node(ix).entry)
-    }
-
-    /// A request: counted in the sketch and the climber. Never evicts: a new window size
-    /// takes effect at the next insert.
-    #[inline]
-    pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
-        self.sketch.increment(id);
-        let found = self.arena.find(id);
-        // The climber judges the policy, not the warmer: a hit on an unread warmed entry
-        // is one the policy alone would have missed.
-        let own_hit = found.is_some_and(|ix| self.arena.node(ix).queue != SPECULATIVE);
-        match found {
-            Some(ix) => self.touch(ix),
-            None => self.arena.missed(id),
-        }
-        if let Some(adjust) = self.climber.as_mut().and_then(|c| c.record(own_hit)) {
-            let window = (self.window_max as i64 + adjust).max(1) as usize;
-            self.set_window(window);
-        }
-        found.map(|ix| self.arena.node(ix).entry)
-    }
-
     /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's
     /// first access makes it what a demand load would have made it: the newest of the
     /// window (it may overflow the window until the next insert rebalances).
     #[inline]
-    fn touch(&mut self, ix: u32) {
+    pub(super) fn touch(&mut self, ix: u32) {
         match self.arena.node(ix).queue {
             WINDOW => self.arena.move_back(ix, WINDOW),
             SPECULATIVE => self.arena.guess_taken(ix, WINDOW),
@@ -121,7 +136,9 @@ impl WTinyLfu {
     }
 
     fn demote_protected(&mut self) {
-        while self.arena.queue_len(PROTECTED) > self.protected_max {
+        let mut moves = 0;
+        while self.arena.queue_len(PROTECTED) > self.protected_max && moves <= self.transfer {
+            moves += 1;
             let Some(ix) = self.arena.front(PROTECTED) else {
                 break;
             };
@@ -129,62 +146,16 @@ impl WTinyLfu {
         }
     }
 
-    pub(crate) fn insert(
+    /// A new entry at the back of the window, then [`Self::rebalance`].
+    pub(super) fn add(
         &mut self,
         id: PairId,
-        entry: L1Entry,
-        kind: Insert,
+        entry: E,
+        sketch: &FrequencySketch,
         evicted: &mut Evictions,
-    ) -> Inserted {
-        if let Some(ix) = self.arena.find(id) {
-            self.arena.node_mut(ix).entry = entry;
-            if kind == Insert::Write {
-                self.sketch.increment(id);
-                if self.arena.node(ix).queue == SPECULATIVE {
-                    // Overwritten before it was read: not a guess that paid.
-                    self.arena.move_back(ix, WINDOW);
-                } else {
-                    self.touch(ix);
-                }
-            }
-            return Inserted::Replaced;
-        }
-        match kind {
-            Insert::Refresh => Inserted::Skipped,
-            Insert::Warm { stale_before_ms } => {
-                self.insert_speculative(id, entry, stale_before_ms, evicted)
-            }
-            Insert::Write | Insert::Load => {
-                if kind == Insert::Write {
-                    self.sketch.increment(id);
-                }
-                self.arena.insert_back(id, entry, WINDOW, 0);
-                self.rebalance(evicted);
-                Inserted::Added
-            }
-        }
-    }
-
-    /// A warmed entry is a guess (see [`Insert::Warm`]): it may displace an expired
-    /// victim, an older unread guess, or probation's next victim — never the window's or
-    /// protected entries.
-    fn insert_speculative(
-        &mut self,
-        id: PairId,
-        entry: L1Entry,
-        stale_before_ms: u64,
-        evicted: &mut Evictions,
-    ) -> Inserted {
-        let next = self.victim();
-        let probation = self.arena.front(PROBATION);
-        self.arena.admit_guess(
-            id,
-            entry,
-            self.capacity,
-            (next, probation),
-            stale_before_ms,
-            evicted,
-        )
+    ) {
+        self.arena.insert_back(id, entry, WINDOW, 0);
+        self.rebalance(sketch, evicted);
     }
 
     /// Main's next victim (probation first), then unread guesses, then the window's.
@@ -196,11 +167,13 @@ impl WTinyLfu {
             .or_else(|| self.arena.front(WINDOW))
     }
 
-    /// Moves window overflow into main (with TinyLFU admission when full) and evicts down to
-    /// the capacity.
-    fn rebalance(&mut self, evicted: &mut Evictions) {
+    /// Moves window overflow into main (with TinyLFU admission when full; at most
+    /// `transfer` moves beyond the first) and evicts down to the capacity.
+    fn rebalance(&mut self, sketch: &FrequencySketch, evicted: &mut Evictions) {
         self.arena.trim_speculative(self.capacity, evicted);
-        while self.arena.queue_len(WINDOW) > self.window_max {
+        let mut moves = 0;
+        while self.arena.queue_len(WINDOW) > self.window_max && moves <= self.transfer {
+            moves += 1;
             let Some(candidate) = self.arena.front(WINDOW) else {
                 break;
             };
@@ -214,7 +187,7 @@ impl WTinyLfu {
                 .or_else(|| self.arena.front(SPECULATIVE))
                 .or_else(|| self.arena.front(PROTECTED));
             match victim {
-                Some(victim) if self.admit(candidate, victim) => {
+                Some(victim) if self.admit(sketch, candidate, victim) => {
                     self.arena.evict(victim, evicted);
                     self.arena.move_back(candidate, PROBATION);
                 }
@@ -232,12 +205,12 @@ impl WTinyLfu {
         self.demote_protected();
     }
 
-    fn admit(&mut self, candidate: u32, victim: u32) -> bool {
+    fn admit(&mut self, sketch: &FrequencySketch, candidate: u32, victim: u32) -> bool {
         if self.arena.node(victim).queue == SPECULATIVE {
             return true;
         }
-        let c = self.sketch.frequency(self.arena.node(candidate).id);
-        let v = self.sketch.frequency(self.arena.node(victim).id);
+        let c = sketch.frequency(self.arena.node(candidate).id);
+        let v = sketch.frequency(self.arena.node(victim).id);
         if c > v {
             return true;
         }
@@ -250,16 +223,155 @@ impl WTinyLfu {
         }
         false
     }
+}
+
+pub(crate) struct WTinyLfu {
+    seg: Segments,
+    sketch: FrequencySketch,
+    control: Control,
+}
+
+impl WTinyLfu {
+    pub(crate) fn new(capacity: usize, mode: WindowMode) -> Self {
+        let capacity = capacity.max(1);
+        let (control, initial, transfer) = match mode {
+            WindowMode::Fixed => (Control::Fixed, CAFFEINE_WINDOW, usize::MAX),
+            WindowMode::Climber => (
+                Control::Climber(HillClimber::new(capacity, 1.0)),
+                CLIMBER_INITIAL_WINDOW,
+                usize::MAX,
+            ),
+            WindowMode::Simulated => {
+                let tuner = WindowTuner::new(capacity);
+                let share = tuner.share();
+                // A shard too small for two distinct windows has nothing to tune.
+                let control = if tuner.candidates() > 1 {
+                    Control::Simulated(Box::new(tuner))
+                } else {
+                    Control::Fixed
+                };
+                (control, share, MAX_TRANSFER)
+            }
+        };
+        Self {
+            seg: Segments::new(Arena::new(capacity), capacity, initial, transfer),
+            sketch: FrequencySketch::new(capacity),
+            control,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.seg.arena.len()
+    }
+
+    pub(crate) fn peek(&self, id: PairId) -> Option<L1Entry> {
+        self.seg
+            .arena
+            .find(id)
+            .map(|ix| self.seg.arena.node(ix).entry)
+    }
+
+    /// A request: counted in the sketch and by the window's control. Never evicts: a new
+    /// window size takes effect at the next insert.
+    #[inline]
+    pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
+        self.sketch.increment(id);
+        let found = self.seg.arena.find(id);
+        // The climber judges the policy, not the warmer: a hit on an unread warmed entry
+        // is one the policy alone would have missed.
+        let own_hit = found.is_some_and(|ix| self.seg.arena.node(ix).queue != SPECULATIVE);
+        match found {
+            Some(ix) => self.seg.touch(ix),
+            None => self.seg.arena.missed(id),
+        }
+        match &mut self.control {
+            Control::Fixed => {}
+            Control::Climber(c) => {
+                if let Some(adjust) = c.record(own_hit) {
+                    let window = (self.seg.window_max as i64 + adjust).max(1) as usize;
+                    self.seg.set_window(window);
+                }
+            }
+            Control::Simulated(t) => {
+                if let Some(share) = t.read(id, &self.sketch) {
+                    self.seg.set_window_share(share);
+                }
+            }
+        }
+        found.map(|ix| self.seg.arena.node(ix).entry)
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        id: PairId,
+        entry: L1Entry,
+        kind: Insert,
+        evicted: &mut Evictions,
+    ) -> Inserted {
+        if kind == Insert::Write {
+            self.sketch.increment(id);
+            if let Control::Simulated(t) = &mut self.control {
+                t.write(id, &self.sketch);
+            }
+        }
+        if let Some(ix) = self.seg.arena.find(id) {
+            self.seg.arena.node_mut(ix).entry = entry;
+            if kind == Insert::Write {
+                if self.seg.arena.node(ix).queue == SPECULATIVE {
+                    // Overwritten before it was read: not a guess that paid.
+                    self.seg.arena.move_back(ix, WINDOW);
+                } else {
+                    self.seg.touch(ix);
+                }
+            }
+            return Inserted::Replaced;
+        }
+        match kind {
+            Insert::Refresh => Inserted::Skipped,
+            Insert::Warm { stale_before_ms } => {
+                self.insert_speculative(id, entry, stale_before_ms, evicted)
+            }
+            Insert::Write | Insert::Load => {
+                self.seg.add(id, entry, &self.sketch, evicted);
+                Inserted::Added
+            }
+        }
+    }
+
+    /// A warmed entry is a guess (see [`Insert::Warm`]): it may displace an expired
+    /// victim, an older unread guess, or probation's next victim — never the window's or
+    /// protected entries.
+    fn insert_speculative(
+        &mut self,
+        id: PairId,
+        entry: L1Entry,
+        stale_before_ms: u64,
+        evicted: &mut Evictions,
+    ) -> Inserted {
+        let next = self.seg.victim();
+        let probation = self.seg.arena.front(PROBATION);
+        let capacity = self.seg.capacity;
+        self.seg.arena.admit_guess(
+            id,
+            entry,
+            capacity,
+            (next, probation),
+            stale_before_ms,
+            evicted,
+        )
+    }
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {
-        self.arena.remove_id(id)
+        self.seg.arena.remove_id(id)
     }
 
     pub(crate) fn clear(&mut self) {
-        self.arena.clear();
+        self.seg.arena.clear();
         self.sketch.clear();
-        if let Some(c) = &mut self.climber {
-            c.clear();
+        match &mut self.control {
+            Control::Fixed => {}
+            Control::Climber(c) => c.clear(),
+            Control::Simulated(t) => t.clear(),
         }
     }
 }
@@ -284,7 +396,7 @@ mod tests {
     #[test]
     fn warms_displace_only_probation_and_only_once_guesses_pay() {
         let id = PairId::from_raw;
-        let mut p = WTinyLfu::new(64, false);
+        let mut p = WTinyLfu::new(64, WindowMode::Fixed);
         let mut ev = Evictions::default();
         for i in 0..64 {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
@@ -304,13 +416,19 @@ mod tests {
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
             assert!(p.get(id(g)).is_none());
         }
-        let probation_front = |p: &WTinyLfu| p.arena.front(PROBATION).map(|ix| p.arena.node(ix).id);
+        let probation_front = |p: &WTinyLfu| {
+            p.seg
+                .arena
+                .front(PROBATION)
+                .map(|ix| p.seg.arena.node(ix).id)
+        };
         let protected: Vec<PairId> = (0..64)
             .map(id)
             .filter(|&i| {
-                p.arena
+                p.seg
+                    .arena
                     .find(i)
-                    .is_some_and(|ix| p.arena.node(ix).queue == PROTECTED)
+                    .is_some_and(|ix| p.seg.arena.node(ix).queue == PROTECTED)
             })
             .collect();
         assert!(!protected.is_empty());
@@ -330,7 +448,58 @@ mod tests {
         assert_eq!(p.len(), 64);
         // A read guess becomes an ordinary entry of the window.
         assert!(p.get(id(3001)).is_some());
-        let ix = p.arena.find(id(3001)).expect("present");
-        assert_eq!(p.arena.node(ix).queue, WINDOW);
+        let ix = p.seg.arena.find(id(3001)).expect("present");
+        assert_eq!(p.seg.arena.node(ix).queue, WINDOW);
+    }
+
+    /// Replays reads with a load after each miss; returns the hits of the last `count`.
+    fn replay(p: &mut WTinyLfu, keys: impl Iterator<Item = u32>, count: usize) -> usize {
+        let keys: Vec<u32> = keys.collect();
+        let mut hits = 0;
+        let mut ev = Evictions::default();
+        for (n, &k) in keys.iter().enumerate() {
+            let hit = p.get(PairId::from_raw(k)).is_some();
+            if !hit {
+                p.insert(PairId::from_raw(k), entry(), Insert::Load, &mut ev);
+            }
+            assert!(p.len() <= 64, "{} entries in a cache of 64", p.len());
+            if n >= keys.len() - count {
+                hits += usize::from(hit);
+            }
+        }
+        hits
+    }
+
+    /// The tuned window takes what each workload needs: a loop over 80 keys through 64
+    /// entries (LRU: no hit at all; a small window keeps most of them in main), then
+    /// keys each read twice 24 reads apart (only a cache that keeps recent keys hits; a 1%
+    /// window hits almost none). After the switch back the segments return to their sizes
+    /// within the bounded moves per call.
+    #[test]
+    fn the_tuned_window_serves_a_loop_and_then_recency() {
+        let mut p = WTinyLfu::new(64, WindowMode::Simulated);
+        let mut lru = WTinyLfu::new(64, WindowMode::Fixed);
+        lru.seg.set_window_share(1.0);
+        let looped = || (0..40_000u32).map(|i| i % 80);
+        let tuned_loop = replay(&mut p, looped(), 10_000);
+        assert_eq!(replay(&mut lru, looped(), 10_000), 0);
+        assert!(
+            tuned_loop >= 6_000,
+            "{tuned_loop} hits of 10,000 on the loop"
+        );
+        assert!(p.seg.window() <= 4, "window {}", p.seg.window());
+        // Each key i is read at step 2i and again at step 2(i + 12) + 1.
+        let recency = || (0..40_000u32).flat_map(|i| [100_000 + i, 100_000 + i.saturating_sub(12)]);
+        let tuned_recency = replay(&mut p, recency(), 20_000);
+        let mut fixed = WTinyLfu::new(64, WindowMode::Fixed);
+        let fixed_recency = replay(&mut fixed, recency(), 20_000);
+        assert!(
+            tuned_recency >= 9_000,
+            "{tuned_recency} hits of 20,000 (half are re-reads)"
+        );
+        assert!(fixed_recency < 2_000, "{fixed_recency}");
+        assert!(p.seg.window() >= 22, "window {}", p.seg.window());
+        assert!(p.seg.arena.queue_len(WINDOW) <= p.seg.window());
+        assert!(p.seg.arena.queue_len(PROTECTED) <= p.seg.protected_max);
     }
 }
