@@ -19,7 +19,7 @@
 //! sketch: a sampled key's count there is the count a full-rate simulation would have.
 
 use super::arena::Arena;
-use super::sketch::{FrequencySketch, mix};
+use super::sketch::FrequencySketch;
 use super::wtinylfu::Segments;
 use crate::cache::entry::Evictions;
 use crate::pair::PairId;
@@ -31,9 +31,9 @@ const CANDIDATES: [f64; 6] = [0.01, 0.05, 0.15, 0.35, 0.65, 1.0];
 const START: usize = 3;
 /// Shadow capacity at most: caches larger than this are simulated on a key sample. Over the
 /// 18 evaluation workloads x 32..4,096 entries, 128, 256 and 512 gave the same mean
-/// (+5.58 / +5.58 / +5.59 points over LRU) and worst case (-0.11 / -0.28 / -0.11): the
-/// choice is the cost (the share of reads simulated), not the accuracy.
-const SHADOW_MAX: usize = 256;
+/// (+5.58 / +5.58 / +5.59 points over LRU) and worst case (-0.11 / -0.28 / -0.11), so the
+/// smallest is taken: it simulates the fewest reads of a large shard (1 in 32 at 4,096).
+const SHADOW_MAX: usize = 128;
 /// Fewest sampled reads per epoch; epochs are otherwise four shadow capacities long.
 const MIN_EPOCH: u32 = 1_000;
 /// Each epoch keeps this share of the earlier epochs' hits: the choice follows the last
@@ -43,8 +43,18 @@ const DECAY: f64 = 0.75;
 /// A candidate replaces the current window only if its shadow hit this share of the
 /// (decayed) sampled reads more often: near-ties do not move the window back and forth.
 const MARGIN: f64 = 0.002;
-/// Hashing salt for the key sample (independent of the shard and sketch hashes).
-const SAMPLE_SALT: u64 = 0x5EED_0F5A_3D1E_5A17;
+/// Multiplier of the key-sample hash (odd; unrelated to the shard and sketch hashes).
+const SAMPLE_MUL: u64 = 0xD6E8_FEB8_6659_FD93;
+/// `sample_hash` values range over `0..SAMPLE_RANGE`.
+const SAMPLE_RANGE: u64 = 1 << 32;
+
+/// The key-sample hash of `id`, in `0..2^32`: one multiply, because it is on every L1
+/// read of a tuned shard. Ids are dense slot numbers, so a multiplicative hash spreads
+/// them evenly (consecutive ids land a golden-ratio-like stride apart).
+#[inline]
+pub(super) fn sample_hash(id: PairId) -> u64 {
+    u64::from(id.raw()).wrapping_mul(SAMPLE_MUL) >> 32
+}
 
 struct Shadow {
     /// The candidate window, as a share of the capacity.
@@ -77,8 +87,8 @@ impl Shadow {
 /// The miniature simulations of one W-TinyLFU shard.
 pub(super) struct WindowTuner {
     shadows: Vec<Shadow>,
-    /// A key is simulated if its sample hash is below this (`None`: every key).
-    threshold: Option<u32>,
+    /// A key is simulated if its [`sample_hash`] is below this (`SAMPLE_RANGE`: every key).
+    sample_below: u64,
     epoch: u32,
     reads: u32,
     /// Decayed sampled reads (the scale of the scores).
@@ -90,8 +100,11 @@ impl WindowTuner {
     pub(super) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let shadow_capacity = capacity.min(SHADOW_MAX);
-        let threshold = (shadow_capacity < capacity)
-            .then(|| (shadow_capacity as f64 / capacity as f64 * f64::from(u32::MAX)) as u32);
+        let sample_below = if shadow_capacity < capacity {
+            (shadow_capacity as f64 / capacity as f64 * SAMPLE_RANGE as f64) as u64
+        } else {
+            SAMPLE_RANGE
+        };
         // Candidates that give the same window at the shadows' size would replay the same
         // cache twice (1% and 5% of 16 entries are both one entry).
         let mut shadows: Vec<Shadow> = Vec::with_capacity(CANDIDATES.len());
@@ -120,7 +133,7 @@ impl WindowTuner {
             .unwrap_or(0);
         Self {
             shadows,
-            threshold,
+            sample_below,
             epoch: (4 * shadow_capacity as u32).max(MIN_EPOCH),
             reads: 0,
             decayed_reads: 0.0,
@@ -138,21 +151,21 @@ impl WindowTuner {
         self.shadows.len()
     }
 
-    #[inline]
-    fn sampled(&self, id: PairId) -> bool {
-        match self.threshold {
-            None => true,
-            Some(t) => (mix(u64::from(id.raw()) ^ SAMPLE_SALT) as u32) < t,
-        }
+    /// Keys whose [`sample_hash`] is below this are simulated: the caller tests it before
+    /// calling [`Self::read`] or [`Self::write`], without touching the tuner's memory.
+    pub(super) fn sample_below(&self) -> u64 {
+        self.sample_below
     }
 
-    /// A read of `id` (after the cache counted it in `sketch`). At the end of an epoch,
-    /// returns the new window share if another candidate has been hitting more.
+    #[cfg(test)]
+    fn sampled(&self, id: PairId) -> bool {
+        sample_hash(id) < self.sample_below
+    }
+
+    /// A read of a sampled `id` (after the cache counted it in `sketch`). At the end of an
+    /// epoch, returns the new window share if another candidate has been hitting more.
     #[inline]
     pub(super) fn read(&mut self, id: PairId, sketch: &FrequencySketch) -> Option<f64> {
-        if !self.sampled(id) {
-            return None;
-        }
         for s in &mut self.shadows {
             s.access(id, sketch, true);
         }
@@ -163,13 +176,11 @@ impl WindowTuner {
         self.end_epoch()
     }
 
-    /// A write of `id` (a price update): an access, not a read to count.
+    /// A write of a sampled `id` (a price update): an access, not a read to count.
     #[inline]
     pub(super) fn write(&mut self, id: PairId, sketch: &FrequencySketch) {
-        if self.sampled(id) {
-            for s in &mut self.shadows {
-                s.access(id, sketch, false);
-            }
+        for s in &mut self.shadows {
+            s.access(id, sketch, false);
         }
     }
 
@@ -251,10 +262,10 @@ mod tests {
         let sampled = (0..100_000u32)
             .filter(|&raw| t.sampled(PairId::from_raw(raw)))
             .count();
-        // 256 / 8,192 = 1/32 of the keys, within a few percent.
-        assert!((2_900..3_350).contains(&sampled), "{sampled}");
+        // 128 / 8,192 = 1/64 of the keys, within a few percent.
+        assert!((1_480..1_650).contains(&sampled), "{sampled}");
         assert!(t.shadows.iter().all(|s| s.seg.capacity() == SHADOW_MAX));
-        assert_eq!(t.epoch, 4 * SHADOW_MAX as u32);
+        assert_eq!(t.epoch, (4 * SHADOW_MAX as u32).max(MIN_EPOCH));
         assert_eq!(t.candidates(), CANDIDATES.len());
         let small = WindowTuner::new(100);
         assert!((0..1_000u32).all(|raw| small.sampled(PairId::from_raw(raw))));

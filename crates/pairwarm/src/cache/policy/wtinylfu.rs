@@ -18,7 +18,7 @@
 use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::sketch::FrequencySketch;
-use super::tuner::WindowTuner;
+use super::tuner::{WindowTuner, sample_hash};
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
 use crate::pair::PairId;
@@ -229,11 +229,15 @@ pub(crate) struct WTinyLfu {
     seg: Segments,
     sketch: FrequencySketch,
     control: Control,
+    /// Accesses of keys whose sample hash is below this go to the tuner (0: no tuner).
+    /// Kept here, not in the boxed tuner, so the test costs no extra cache line.
+    sample_below: u64,
 }
 
 impl WTinyLfu {
     pub(crate) fn new(capacity: usize, mode: WindowMode) -> Self {
         let capacity = capacity.max(1);
+        let mut sample_below = 0;
         let (control, initial, transfer) = match mode {
             WindowMode::Fixed => (Control::Fixed, CAFFEINE_WINDOW, usize::MAX),
             WindowMode::Climber => (
@@ -246,6 +250,7 @@ impl WTinyLfu {
                 let share = tuner.share();
                 // A shard too small for two distinct windows has nothing to tune.
                 let control = if tuner.candidates() > 1 {
+                    sample_below = tuner.sample_below();
                     Control::Simulated(Box::new(tuner))
                 } else {
                     Control::Fixed
@@ -257,6 +262,7 @@ impl WTinyLfu {
             seg: Segments::new(Arena::new(capacity), capacity, initial, transfer),
             sketch: FrequencySketch::new(capacity),
             control,
+            sample_below,
         }
     }
 
@@ -293,7 +299,9 @@ impl WTinyLfu {
                 }
             }
             Control::Simulated(t) => {
-                if let Some(share) = t.read(id, &self.sketch) {
+                if sample_hash(id) < self.sample_below
+                    && let Some(share) = t.read(id, &self.sketch)
+                {
                     self.seg.set_window_share(share);
                 }
             }
@@ -310,7 +318,9 @@ impl WTinyLfu {
     ) -> Inserted {
         if kind == Insert::Write {
             self.sketch.increment(id);
-            if let Control::Simulated(t) = &mut self.control {
+            if let Control::Simulated(t) = &mut self.control
+                && sample_hash(id) < self.sample_below
+            {
                 t.write(id, &self.sketch);
             }
         }
