@@ -117,6 +117,10 @@ pub struct RunSpec {
     pub warm_start: bool,
     /// How warms enter L1.
     pub admission: Admission,
+    /// A strategy also warms the updated pool's structural neighbours, when the pairs file
+    /// ([`SimConfig::pairs`]) gives the pools' tokens (`serve` learns them from the feed):
+    /// on for `default`, off for the named strategies (the original's did not).
+    pub structure: bool,
 }
 
 /// Errors of simulation setup.
@@ -163,6 +167,7 @@ impl RunSpec {
                 refresh: Some(RefreshConfig::default()),
                 warm_start: false,
                 admission: Admission::Guarded,
+                structure: false,
             });
         }
         if name == "warmstart" {
@@ -172,6 +177,7 @@ impl RunSpec {
                 refresh: None,
                 warm_start: true,
                 admission: Admission::Guarded,
+                structure: false,
             });
         }
         if let Some(base) = name.strip_suffix("+refresh") {
@@ -238,13 +244,15 @@ impl RunSpec {
             refresh: None,
             warm_start: false,
             admission,
+            structure: false,
         })
     }
 
     /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
-    /// learning update co-occurrence) with warms admitted only into free or expired L1
-    /// slots, refresh-ahead (which acts only when L1 has a TTL, `CACHE_L1_TTL_MS`) and warm
-    /// start after a restart.
+    /// learning update co-occurrence) after the updated pool's structural neighbours (when
+    /// the pools' tokens are known: the feed's `token0`/`token1` in `serve`, `--pairs`
+    /// here), with warms admitted as guesses (the speculation gate), refresh-ahead (which
+    /// acts only when L1 has a TTL, `CACHE_L1_TTL_MS`) and warm start after a restart.
     pub fn production_default() -> Self {
         Self {
             name: "default".into(),
@@ -255,6 +263,7 @@ impl RunSpec {
             refresh: Some(RefreshConfig::default()),
             warm_start: true,
             admission: Admission::Guarded,
+            structure: true,
         }
     }
 }
@@ -415,6 +424,7 @@ pub fn simulate(
                 refresh: None,
                 warm_start: false,
                 admission: Admission::Guarded,
+                structure: false,
             },
         );
     }
@@ -444,10 +454,7 @@ pub fn simulate(
             reason: "needs the pools' tokens: give a pairs file (--pairs)".into(),
         });
     }
-    let structure_index = runs
-        .iter()
-        .any(|r| r.kind == RunKind::Structure)
-        .then(|| structure::StructureIndex::build(trace, &config.pairs));
+    let described = structure::Described::new(trace, &config.pairs);
     let belady_index = runs
         .iter()
         .any(|r| r.kind == RunKind::Belady)
@@ -489,7 +496,7 @@ pub fn simulate(
                         _ => replay::run(
                             &prepared,
                             run,
-                            (oracle_index.as_ref(), structure_index.as_ref()),
+                            (oracle_index.as_ref(), &described),
                             l1,
                             config,
                             &report_progress,

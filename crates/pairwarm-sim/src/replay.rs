@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::oracle::OracleIndex;
-use super::structure::StructureIndex;
+use super::structure::Described;
 use super::{Admission, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
 use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
 use crate::tracker::{CorrelationTracker, Signal};
 use crate::warmer::CacheWarmer;
+use pairwarm::structure::PoolStructure;
 
 /// Per-pair bookkeeping of warmed entries (for accuracy and pollution).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -79,7 +80,7 @@ fn price_at(ts_us: u64) -> Price {
 pub(super) fn run(
     prepared: &Prepared<'_>,
     spec: &RunSpec,
-    (oracle, structure): (Option<&OracleIndex>, Option<&StructureIndex>),
+    (oracle, described): (Option<&OracleIndex>, &Described<'_>),
     l1: usize,
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
@@ -105,6 +106,12 @@ pub(super) fn run(
             .build(MemoryL2::new().with_clock(clock.clone())),
     );
 
+    // A `structure` run warms the pools' structural neighbours alone.
+    let structure = PoolStructure::new(ids.interner.capacity());
+    if *kind == RunKind::Structure {
+        described.describe(&structure, &ids.by_pair, &ids.interner);
+    }
+    let mut neighbours: Vec<PairId> = Vec::new();
     let (mut tracker, warmer) = match kind {
         RunKind::Strategy {
             config: strategy,
@@ -118,12 +125,16 @@ pub(super) fn run(
             );
             let mut warmer_config = config.warmer.clone();
             warmer_config.async_warming = false;
+            warmer_config.structure = spec.structure;
             let warmer = CacheWarmer::new(
                 cache.clone(),
                 tracker.clone(),
                 strategy.build(),
                 warmer_config,
             )?;
+            if spec.structure {
+                described.describe(warmer.structure(), &ids.by_pair, &ids.interner);
+            }
             (Some(tracker), Some(warmer))
         }
         _ => (None, None),
@@ -298,17 +309,18 @@ pub(super) fn run(
                             .filter_map(|&q| ids.by_slot.get(ids.interner.slot(q)).copied())
                             .collect()
                     }
-                    (RunKind::Structure, _, _) => structure
-                        .map(|s| s.neighbours(p as u32))
-                        .unwrap_or_default()
-                        .iter()
-                        .copied()
-                        .filter(|&q| {
-                            in_flight[q as usize] == 0
-                                && !cache.contains_l1(ids.by_pair[q as usize])
-                        })
-                        .take(config.warmer.max_pairs_per_warm)
-                        .collect(),
+                    (RunKind::Structure, _, _) => {
+                        structure.neighbours_into(id, &mut neighbours);
+                        neighbours
+                            .iter()
+                            .filter_map(|&q| ids.by_slot.get(ids.interner.slot(q)).copied())
+                            .filter(|&q| {
+                                in_flight[q as usize] == 0
+                                    && !cache.contains_l1(ids.by_pair[q as usize])
+                            })
+                            .take(config.warmer.max_pairs_per_warm)
+                            .collect()
+                    }
                     (RunKind::Oracle, _, Some(cursor)) => {
                         cursor.pick(i, now_us.saturating_add(latency), config.oracle_k, |q| {
                             cache.contains_l1(ids.by_pair[q as usize])

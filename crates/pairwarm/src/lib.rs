@@ -74,6 +74,7 @@ pub mod log_throttle;
 pub mod metrics;
 pub mod pair;
 pub mod strategy;
+pub mod structure;
 pub mod tracker;
 pub mod warmer;
 

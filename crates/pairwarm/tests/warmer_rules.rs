@@ -294,3 +294,52 @@ fn update_config_resizes_the_queue() {
     }
     assert_eq!(warmer.stats().queue_depth, 19);
 }
+
+/// With the pools' tokens described, a warm plans the updated pool's structural neighbours
+/// first (those not in L1), then the strategy's picks, within `max_pairs_per_warm`; with
+/// `structure` off, or for a pool without tokens, only the strategy's.
+#[test]
+fn structural_neighbours_come_first_and_only_when_enabled() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let p: Vec<PairId> = (0..6).map(|n| pair(&cache, n)).collect();
+    let eth = cache.interner().chain_id("ethereum").unwrap();
+    let tracker = Arc::new(CorrelationTracker::new(TrackerConfig::default()).unwrap());
+    let now = half_correlated(&tracker, p[0], p[5]);
+    let config = WarmerConfig {
+        max_pairs_per_warm: 3,
+        ..sync_config()
+    };
+    let topn = StrategyConfig::parse("topn", None).unwrap().build();
+    let w = CacheWarmer::new(cache.clone(), tracker.clone(), topn, config.clone()).unwrap();
+    // p1..p3 trade the same tokens as p0 (other DEXes); p4 another pair.
+    for (i, tokens) in [
+        ("USDC", "WETH"),
+        ("WETH", "USDC"),
+        ("USDC", "WETH"),
+        ("USDC", "WETH"),
+        ("DAI", "WBTC"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(w.structure().observe(p[i], eth, tokens.0, tokens.1));
+    }
+    cache.set_l1(p[2], Price::new(1.0, 1, 1));
+    let plan = w.plan(p[0], now);
+    // p2 is in L1: skipped; p1 and p3 first, then topn's partner p5.
+    assert_eq!(plan.selected, vec![p[1], p[3], p[5]]);
+    assert_eq!(plan.to_fetch, vec![p[1], p[3], p[5]]);
+    // A pool without tokens: the strategy alone.
+    let plan = w.plan(p[5], now);
+    assert!(!plan.selected.contains(&p[1]), "{:?}", plan.selected);
+    w.update_config(WarmerConfig {
+        structure: false,
+        ..config
+    })
+    .unwrap();
+    assert_eq!(w.plan(p[0], now).selected, vec![p[5]]);
+}

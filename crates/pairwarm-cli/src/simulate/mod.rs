@@ -111,7 +111,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if let Some(pairs) = &args.pairs {
         pools = read_pairs(pairs).with_context(|| format!("read pairs {}", pairs.display()))?;
         eprintln!(
-            "pairs file: {} pools (structure for `structure` runs; the other strategies learn from the trace)",
+            "pairs file: {} pools (structure for `structure` and `default` runs; the other strategies learn from the trace)",
             pools.len()
         );
     }

@@ -35,6 +35,7 @@ use crate::cache::{CacheError, HierarchicalCache, L2Store};
 use crate::log_throttle::LogThrottle;
 use crate::pair::PairId;
 use crate::strategy::{SelectionReason, WarmingCandidate, WarmingContext, WarmingStrategy};
+use crate::structure::PoolStructure;
 use crate::tracker::{CorrelationTracker, PairCorrelation};
 use queue::{Enqueued, Job, WarmQueue};
 
@@ -57,6 +58,13 @@ pub struct WarmerConfig {
     pub queue_capacity: usize,
     /// Warms the worker runs at once (default 16; they share one multiplexed connection).
     pub concurrency: usize,
+    /// Also warm the updated pool's structural neighbours (default true): the same token
+    /// pair on other DEXes and chains and the triangle legs through the chain's hubs
+    /// ([`PoolStructure`], fed with the pools' tokens by [`CacheWarmer::structure`]'s
+    /// owner). They come first, the strategy's picks fill the rest of
+    /// `max_pairs_per_warm`. Without token metadata there is nothing to add.
+    #[serde(default = "default_structure")]
+    pub structure: bool,
 }
 
 impl Default for WarmerConfig {
@@ -69,8 +77,13 @@ impl Default for WarmerConfig {
             enabled: true,
             queue_capacity: 4096,
             concurrency: 16,
+            structure: true,
         }
     }
+}
+
+fn default_structure() -> bool {
+    true
 }
 
 /// An invalid warmer setting, naming the field.
@@ -213,6 +226,8 @@ pub struct WarmPlan {
     correlations: Vec<PairCorrelation>,
     /// The strategy's answer (scratch).
     candidates: Vec<WarmingCandidate>,
+    /// The pool structure's answer (scratch).
+    neighbours: Vec<PairId>,
 }
 
 impl Default for WarmPlan {
@@ -225,6 +240,7 @@ impl Default for WarmPlan {
             reason: SelectionReason::NothingFound { min_score: 0.0 },
             correlations: Vec::new(),
             candidates: Vec::new(),
+            neighbours: Vec::new(),
         }
     }
 }
@@ -477,6 +493,8 @@ struct Inner<L: L2Store> {
     /// Jobs taken off the queue and not finished yet.
     in_flight: AtomicU64,
     observer: RwLock<Option<Arc<dyn WarmObserver>>>,
+    /// Pool structure (empty until someone describes pools to it).
+    structure: Arc<PoolStructure>,
 }
 
 impl<L: L2Store> Drop for Inner<L> {
@@ -509,6 +527,7 @@ impl<L: L2Store> CacheWarmer<L> {
     ) -> Result<Self, WarmerConfigError> {
         config.validate()?;
         let interner = cache.interner();
+        let structure = Arc::new(PoolStructure::new(interner.capacity()));
         let queue = WarmQueue::new(
             config.queue_capacity,
             interner.capacity(),
@@ -528,6 +547,7 @@ impl<L: L2Store> CacheWarmer<L> {
                 shutdown: AtomicBool::new(false),
                 in_flight: AtomicU64::new(0),
                 observer: RwLock::new(None),
+                structure,
             }),
         })
     }
@@ -540,6 +560,13 @@ impl<L: L2Store> CacheWarmer<L> {
     /// The tracker consulted.
     pub fn tracker(&self) -> &Arc<CorrelationTracker> {
         &self.inner.tracker
+    }
+
+    /// The pool structure consulted when `structure` is on: describe pools to it
+    /// ([`PoolStructure::observe`]) as their tokens become known (`serve` does, from the
+    /// feed's `token0`/`token1`).
+    pub fn structure(&self) -> &Arc<PoolStructure> {
+        &self.inner.structure
     }
 
     /// The strategy in use.
@@ -594,9 +621,13 @@ impl<L: L2Store> CacheWarmer<L> {
     /// [`CacheWarmer::plan`] into a reused plan (its previous content is replaced): no
     /// allocation once its buffers have grown to the strategy's candidate count.
     pub fn plan_into(&self, source: PairId, now_ms: u64, plan: &mut WarmPlan) {
-        let (max_pairs, min_correlation_score) = {
+        let (max_pairs, min_correlation_score, structure) = {
             let config = self.inner.config.read();
-            (config.max_pairs_per_warm, config.min_correlation_score)
+            (
+                config.max_pairs_per_warm,
+                config.min_correlation_score,
+                config.structure,
+            )
         };
         let strategy = self.strategy();
         let cache = &self.inner.cache;
@@ -629,6 +660,20 @@ impl<L: L2Store> CacheWarmer<L> {
             &mut plan.candidates,
         );
         plan.selected.clear();
+        if structure {
+            // Structural neighbours not in L1 first: they are known, not guessed.
+            self.inner
+                .structure
+                .neighbours_into(source, &mut plan.neighbours);
+            for &q in &plan.neighbours {
+                if plan.selected.len() == max_pairs {
+                    break;
+                }
+                if !cache.contains_l1(q) {
+                    plan.selected.push(q);
+                }
+            }
+        }
         for candidate in &plan.candidates {
             if plan.selected.len() == max_pairs {
                 break;
