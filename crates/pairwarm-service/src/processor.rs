@@ -212,8 +212,14 @@ impl<L: L2Store> Processor<L> {
                 chain,
                 address: u.pair,
             });
-            if let (Some(dex), Some(t0), Some(t1)) = (&u.dex, &u.token0, &u.token1) {
-                self.detector.registry().observe(id, chain, dex, t0, t1);
+            if let (Some(t0), Some(t1)) = (&u.token0, &u.token1) {
+                if let Some(dex) = &u.dex {
+                    self.detector.registry().observe(id, chain, dex, t0, t1);
+                }
+                // The warmer's pool structure (a no-op for a pool already described).
+                if let Some(w) = &self.warmer {
+                    w.structure().observe(id, chain, t0, t1);
+                }
             }
             let ts = u.ts_ms.unwrap_or(now);
             ids.push((id, u.price, ts));

@@ -245,3 +245,30 @@ async fn chains_beyond_the_interner_limit_are_rejected_not_processed() {
     assert_eq!(p.counters().rejected.load(Ordering::Relaxed), 1);
     assert_eq!(p.counters().updates.load(Ordering::Relaxed), u64::from(max));
 }
+
+/// The feed's `token0`/`token1` describe each pool to the warmer's pool structure, so the
+/// pools trading the same tokens (other DEXes, then other chains) are warmed first.
+#[tokio::test]
+async fn the_feeds_tokens_describe_the_pool_structure() {
+    let p = Pipeline::new(RolloutState::default(), true);
+    let mut batch: Vec<PriceUpdate> = (1..=3)
+        .map(|n| update("ethereum", n, &format!("dex{n}"), 1000.0, T0 + u64::from(n)))
+        .collect();
+    batch.push(update("arbitrum", 4, "dex1", 1001.0, T0 + 4));
+    let mut tokenless = update("ethereum", 5, "dex5", 999.0, T0 + 5);
+    tokenless.token0 = None;
+    batch.push(tokenless);
+    p.processor.process(&batch).await;
+    let structure = p.processor.warmer.as_ref().unwrap().structure();
+    assert_eq!(structure.len(), 4, "the pool without tokens is not described");
+    let mut out = Vec::new();
+    structure.neighbours_into(p.id("ethereum", 1), &mut out);
+    assert_eq!(
+        out,
+        vec![
+            p.id("ethereum", 2),
+            p.id("ethereum", 3),
+            p.id("arbitrum", 4)
+        ]
+    );
+}

@@ -395,6 +395,18 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
+                "WARMING_STRUCTURE",
+                "warming-structure",
+                Fallback::Value("true"),
+                Kind::Bool,
+                Live,
+                "Also warm the updated pool's structural neighbours (the same token pair on other DEXes and chains, triangle legs through the chain's two hub tokens), learned from the feed's `token0`/`token1`; they come first, the strategy's picks fill `WARMING_MAX_PAIRS_PER_WARM` (docs/simulation.md).",
+                |d, v| {
+                    d.config.warming.warmer.structure = v.bool()?;
+                    Ok(())
+                },
+            ),
+            row(
                 "WARMING_TIMEOUT_MS",
                 "warming-timeout-ms",
                 Absent("50 (development profile: 100)"),
