@@ -6,9 +6,9 @@
 #    chains with a regime change, steep fan-out, sweep-only reads),
 # 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
 # 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
-#    default policy, strategies none / topn (the original's) / default / structure (from the
-#    pairs file) / topn:reads+guarded (lead-time-aware read learning, --min-lead-ms 1) /
-#    oracle / belady,
+#    default policy, strategies none / topn (the original's) / default / topn:reads+guarded
+#    (lead-time-aware read learning, --min-lead-ms 1) / oracle / belady without a pairs file,
+#    then structure and default (structural neighbours first) with the pairs file,
 # 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
 # 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
 # 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
@@ -29,10 +29,15 @@ for trace in "$OUT"/traces/*.csv.gz; do
     --json "$OUT/results/$name.policies.json" >/dev/null
   for ttl in none 3000; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
-    $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \
-      --l1 64,128,512 --strategy none,topn,default,structure,topn:reads+guarded,oracle,belady \
+    # Without the pairs file (no token metadata), then with it (structure, and `default`
+    # warming structural neighbours first as serve does with the feed's tokens).
+    $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" \
+      --l1 64,128,512 --strategy none,topn,default,topn:reads+guarded,oracle,belady \
       --l1-policy lru,default --min-lead-ms 1 \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
+    $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \
+      --l1 64,128,512 --strategy structure,default --l1-policy lru,default \
+      --json "$OUT/results/$name.accept-pairs-ttl$ttl.json" >/dev/null
   done
   $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
     --strategy none,warmstart --l1-policy default \

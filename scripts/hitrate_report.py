@@ -90,14 +90,20 @@ def accept_table(dirname):
     checks = {}
     extra = {}
     print("Acceptance grid: hit rate (%) per L1 policy / strategy; checks in the last columns.\n")
-    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | structure vs none (lru / default policy) | lead-aware reads vs none (lru / default policy) | belady | oracle | half-gap target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("Without a pairs file (no token metadata, as a trace from elsewhere); the `structure` and")
+    print("`default with pairs` columns replay the same trace with `--pairs` (`default` then warms")
+    print("the pools' structural neighbours first, as `serve` does with the feed's tokens).\n")
+    print("| trace | TTL | L1 | lru none | lru topn | default none | default default | vs lru none | default vs none (lru / default policy) | vs lru topn | structure vs none (lru / default policy) | default with pairs vs none (lru / default policy) | lead-aware reads vs none (lru / default policy) | belady | oracle | half-gap target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ttl in ("none", "3000"):
         runs = load(dirname, f".accept-ttl{ttl}.json")
+        with_pairs = load(dirname, f".accept-pairs-ttl{ttl}.json")
         for trace, data in runs.items():
             rows = data["results"]
+            prows = with_pairs.get(trace, {}).get("results", [])
             for l1 in sorted({r["l1"] for r in rows}):
                 g = lambda st, po: rate(rows, st, po, l1)["hit_rate"] * 100
+                gp = lambda st, po: rate(prows, st, po, l1)["hit_rate"] * 100
                 ln, lt, ld = g("none", "lru"), g("topn", "lru"), g("default", "lru")
                 dn, dd = g("none", "default"), g("default", "default")
                 bel = max(g("belady", "lru"), g("belady", "default"))
@@ -119,7 +125,8 @@ def accept_table(dirname):
                     if not ok:
                         fails.append(f"{trace} ttl={ttl} l1={l1}: {what}")
                 mark = lambda ok: "" if ok else " ✗"
-                sl, sd = g("structure", "lru") - ln, g("structure", "default") - dn
+                sl, sd = gp("structure", "lru") - ln, gp("structure", "default") - dn
+                pl, pd = gp("default", "lru") - ln, gp("default", "default") - dn
                 reads = "topn:reads+guarded"
                 if rate(rows, reads, "lru", l1):
                     rl, rd = g(reads, "lru") - ln, g(reads, "default") - dn
@@ -128,9 +135,10 @@ def accept_table(dirname):
                         extra.setdefault(key, []).append((v, where))
                 else:
                     lead = ""
-                for key, v in (("structure_lru", sl), ("structure_default", sd)):
+                for key, v in (("structure_lru", sl), ("structure_default", sd),
+                               ("pairs_lru", pl), ("pairs_default", pd)):
                     extra.setdefault(key, []).append((v, where))
-                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {sl:+.2f} / {sd:+.2f} | {lead} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
+                print(f"| {trace} | {ttl} | {l1} | {ln:.2f} | {lt:.2f} | {dn:.2f} | {dd:.2f} | {v1:+.2f}{mark(ok1)} | {ld - ln:+.2f} / {dd - dn:+.2f}{mark(ok2)} | {v3:+.2f}{mark(ok3)} | {sl:+.2f} / {sd:+.2f} | {pl:+.2f} / {pd:+.2f} | {lead} | {bel:.2f} | {orc:.2f} | {target:.2f}{'' if dd >= target else ' (missed)'} |")
     print()
     names = {
         "vs_lru_none": "default/default >= lru/none (L1 64/128/512)",
@@ -144,10 +152,12 @@ def accept_table(dirname):
             ok, n, (v, where) = checks[key]
             print(f"| {label} | {ok}/{n} | {v:+.2f} | {where} |")
     print()
-    print("Predictors not in the default (gain over `none`, points, over every trace, size and TTL above):\n")
+    print("Structure, and predictors not in the default (gain over `none`, points, over every trace, size and TTL above):\n")
     print("| run | policy | mean | best | worst | where worst | points below -0.2 |")
     print("|---|---|---|---|---|---|---|")
     for key, label in (("structure_lru", ("structure", "lru")), ("structure_default", ("structure", "default")),
+                       ("pairs_lru", ("default with pairs (structure first)", "lru")),
+                       ("pairs_default", ("default with pairs (structure first)", "default")),
                        ("reads_lru", ("topn:reads+guarded (min lead 1 ms)", "lru")),
                        ("reads_default", ("topn:reads+guarded (min lead 1 ms)", "default"))):
         vals = extra.get(key)

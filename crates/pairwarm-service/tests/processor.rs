@@ -260,7 +260,11 @@ async fn the_feeds_tokens_describe_the_pool_structure() {
     batch.push(tokenless);
     p.processor.process(&batch).await;
     let structure = p.processor.warmer.as_ref().unwrap().structure();
-    assert_eq!(structure.len(), 4, "the pool without tokens is not described");
+    assert_eq!(
+        structure.len(),
+        4,
+        "the pool without tokens is not described"
+    );
     let mut out = Vec::new();
     structure.neighbours_into(p.id("ethereum", 1), &mut out);
     assert_eq!(
