@@ -14,8 +14,8 @@
 //! leg of `A/B` through hub `H` is the first pool seen for `A/H` (and `B/H`) on that chain.
 //!
 //! Bounded: at most `max_pools` pools are described (further new pools are ignored), token
-//! names are interned once (at most two per pool), and each token pair lists at most
-//! [`MAX_LISTED`] pools. Writes (a pool seen for the first time, or with other tokens) take
+//! names are interned while a described pool uses them (so at most two per pool, whatever
+//! the feed sends over time), and each token pair lists at most [`MAX_LISTED`] pools. Writes (a pool seen for the first time, or with other tokens) take
 //! a lock; a pool already described with the same tokens costs one read-locked lookup.
 //!
 //! ```
@@ -85,6 +85,9 @@ struct Index {
     pools: Map<PairId, Pool>,
     token_ids: Map<Box<str>, Token>,
     names: Vec<Box<str>>,
+    /// Described pools using each token; a token no pool uses is freed for reuse.
+    refs: Vec<u32>,
+    free: Vec<Token>,
     same_chain: Map<(ChainId, Token, Token), Vec<PairId>>,
     any_chain: Map<(Token, Token), Vec<PairId>>,
     /// Pools per (chain, token).
@@ -108,6 +111,8 @@ impl PoolStructure {
                 pools: map(),
                 token_ids: map(),
                 names: Vec::new(),
+                refs: Vec::new(),
+                free: Vec::new(),
                 same_chain: map(),
                 any_chain: map(),
                 token_pools: map(),
@@ -227,16 +232,27 @@ impl PoolStructure {
 }
 
 impl Index {
-    /// The interned id of `name`; `None` once `max` tokens are interned.
+    /// The interned id of `name`; `None` once `max` tokens are in use (never while at most
+    /// `max / 2` pools are described: each uses two).
     fn token(&mut self, name: &str, max: usize) -> Option<Token> {
         if let Some(&t) = self.token_ids.get(name) {
             return Some(t);
         }
-        if self.names.len() >= max {
-            return None;
-        }
-        let t = Token::try_from(self.names.len()).ok()?;
-        self.names.push(name.into());
+        let t = match self.free.pop() {
+            Some(t) => {
+                self.names[t as usize] = name.into();
+                t
+            }
+            None => {
+                if self.names.len() >= max {
+                    return None;
+                }
+                let t = Token::try_from(self.names.len()).ok()?;
+                self.names.push(name.into());
+                self.refs.push(0);
+                t
+            }
+        };
         self.token_ids.insert(name.into(), t);
         Some(t)
     }
@@ -263,6 +279,7 @@ impl Index {
         );
         listed(self.any_chain.entry(key).or_default());
         for t in [pool.token0, pool.token1] {
+            self.refs[t as usize] += 1;
             let count = {
                 let c = self.token_pools.entry((pool.chain, t)).or_default();
                 *c += 1;
@@ -296,21 +313,42 @@ impl Index {
     }
 
     /// Removes a pool whose id is being described anew. Its token counts fall, but hubs
-    /// are only re-ranked as counts rise (a recycled id is rare; the next rise fixes it).
+    /// are only re-ranked as counts rise (a recycled id is rare; the next rise fixes it);
+    /// a token no pool uses any more is freed (and leaves the hubs).
     fn forget(&mut self, pair: PairId, pool: Pool) {
         let key = pool.key(&self.names);
-        for list in [
-            self.same_chain.get_mut(&(pool.chain, key.0, key.1)),
-            self.any_chain.get_mut(&key),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let same = (pool.chain, key.0, key.1);
+        if let Some(list) = self.same_chain.get_mut(&same) {
             list.retain(|&q| q != pair);
+            if list.is_empty() {
+                self.same_chain.remove(&same);
+            }
+        }
+        if let Some(list) = self.any_chain.get_mut(&key) {
+            list.retain(|&q| q != pair);
+            if list.is_empty() {
+                self.any_chain.remove(&key);
+            }
         }
         for t in [pool.token0, pool.token1] {
             if let Some(c) = self.token_pools.get_mut(&(pool.chain, t)) {
                 *c = c.saturating_sub(1);
+                if *c == 0 {
+                    self.token_pools.remove(&(pool.chain, t));
+                    if let Some(hubs) = self.hubs.get_mut(&pool.chain) {
+                        hubs.retain(|&h| h != t);
+                    }
+                }
+            }
+            let refs = &mut self.refs[t as usize];
+            *refs = refs.saturating_sub(1);
+            if *refs == 0 {
+                let name = std::mem::take(&mut self.names[t as usize]);
+                self.token_ids.remove(&name);
+                self.free.push(t);
+                for hubs in self.hubs.values_mut() {
+                    hubs.retain(|&h| h != t);
+                }
             }
         }
     }
@@ -389,5 +427,28 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         s.neighbours_into(p[2].0, &mut out);
         assert_eq!(out, vec![p[1].0]);
+    }
+
+    /// Token names are held only while a pool uses them: a feed that keeps re-describing
+    /// pools with new names never fills the table, and nothing stops being describable.
+    #[test]
+    fn token_names_are_freed_with_the_last_pool_that_uses_them() {
+        let interner = PairInterner::new(1024);
+        let (a, eth) = pool(&interner, "ethereum", 1);
+        let (b, _) = pool(&interner, "ethereum", 2);
+        let s = PoolStructure::new(2);
+        for i in 0..1_000 {
+            let (t0, t1) = (format!("T{i}"), format!("U{i}"));
+            assert!(s.observe(a, eth, &t0, &t1), "round {i}");
+            assert!(s.observe(b, eth, &t1, &t0), "round {i}");
+            let mut out = Vec::new();
+            s.neighbours_into(a, &mut out);
+            assert_eq!(out, vec![b], "round {i}");
+        }
+        let index = s.index.read();
+        assert!(index.names.len() <= 4, "{} names held", index.names.len());
+        assert_eq!(index.token_ids.len(), 2);
+        assert!(index.same_chain.len() <= 1 && index.any_chain.len() <= 1);
+        assert!(index.token_pools.len() <= 2);
     }
 }

@@ -92,7 +92,13 @@ proptest! {
                 Op::Write(k, v) => {
                     cache.set_l1(ids[k as usize], price(v));
                     latest.insert(k, v);
-                    prop_assert_eq!(cache.peek_l1(ids[k as usize]), Some(price(v)), "{} read-after-write", p);
+                    // quick_cache (the legacy store) may evict the key it just inserted when
+                    // its cold section holds nothing (a few entries): then L1 has no value,
+                    // never a stale one.
+                    let got = cache.peek_l1(ids[k as usize]);
+                    if p != L1Policy::QuickCache || got.is_some() {
+                        prop_assert_eq!(got, Some(price(v)), "{} read-after-write", p);
+                    }
                 }
                 Op::Read(k) => {
                     if let Some(got) = cache.get_l1_only(ids[k as usize]) {
@@ -135,7 +141,9 @@ proptest! {
             prop_assert!(cache.l1_len() <= cache.l1_capacity(), "{}: {} > {}", p, cache.l1_len(), cache.l1_capacity());
         }
         // The legacy quick_cache store (no longer the default) can count one eviction more
-        // than it reports to the listener (found by this test, not yet traced).
+        // than it reports to the listener (found by this test; not the self-eviction on
+        // insert handled in l1.rs, which no longer counts as a replacement; not traced
+        // further).
         if p != L1Policy::QuickCache {
             prop_assert_eq!(reported.load(Ordering::Relaxed), cache.stats().l1.evictions, "{} eviction reports", p);
         }

@@ -265,12 +265,18 @@ impl L1Store {
             } => {
                 cache.insert_with_lifecycle(id, entry, &mut evicted);
                 // quick_cache reports the value an insert replaces through the same hook as
-                // an eviction; a replacement is not an eviction.
+                // an eviction; a replacement is not an eviction. But at a few entries its
+                // cold section can hold nothing and it evicts the key it just inserted:
+                // that report is an eviction (counted and passed on).
                 if evicted.iter().any(|e| e == id) {
                     let mut kept = Evictions::default();
                     let mut replaced = 0;
+                    let mut replacement = present;
                     for e in evicted.iter() {
-                        if e == id {
+                        if e == id && replacement {
+                            replaced += 1;
+                            replacement = false;
+                        } else if e == id && cache.peek(&id).is_some() {
                             replaced += 1;
                         } else {
                             kept.push(e);
