@@ -15,6 +15,7 @@ mod climber;
 mod ghost;
 mod hotcold;
 mod s3fifo;
+mod segments;
 mod sketch;
 mod speculation;
 mod tuner;

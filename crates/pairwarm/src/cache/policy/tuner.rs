@@ -19,8 +19,8 @@
 //! sketch: a sampled key's count there is the count a full-rate simulation would have.
 
 use super::arena::Arena;
+use super::segments::Segments;
 use super::sketch::FrequencySketch;
-use super::wtinylfu::Segments;
 use crate::cache::entry::Evictions;
 use crate::pair::PairId;
 

@@ -1,0 +1,183 @@
+//! W-TinyLFU's segments: a window LRU, then main as a segmented LRU (probation + protected)
+//! with TinyLFU admission from the window into main. The mechanics shared by the cache
+//! ([`super::wtinylfu`]) and by its miniature simulations ([`super::tuner`]); what sizes the
+//! window is theirs to decide.
+
+use super::arena::{Arena, SPECULATIVE};
+use super::sketch::FrequencySketch;
+use crate::cache::entry::{Evictions, L1Entry};
+use crate::pair::PairId;
+
+pub(super) const WINDOW: u8 = 0;
+pub(super) const PROBATION: u8 = 1;
+pub(super) const PROTECTED: u8 = 2;
+/// Share of main kept for entries hit in probation (Caffeine's 80%).
+const PROTECTED_SHARE: f64 = 0.8;
+/// A candidate this frequent is admitted at random 1 time in 128 even if it loses, so an
+/// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
+const RANDOM_ADMIT_FREQUENCY: u8 = 6;
+
+/// Window + main (probation, protected) over one arena, with TinyLFU admission: the
+/// mechanics shared by the cache and by its miniature simulations ([`super::tuner::WindowTuner`]).
+pub(super) struct Segments<E = L1Entry> {
+    pub(super) arena: Arena<E>,
+    capacity: usize,
+    window_max: usize,
+    protected_max: usize,
+    /// Moves between segments per call at most ([`MAX_TRANSFER`] or unbounded).
+    transfer: usize,
+    rng: u64,
+}
+
+impl<E: Copy> Segments<E> {
+    /// `arena` of `capacity` nodes; `transfer` bounds the moves per call.
+    pub(super) fn new(
+        arena: Arena<E>,
+        capacity: usize,
+        window_share: f64,
+        transfer: usize,
+    ) -> Self {
+        let capacity = capacity.max(1);
+        let mut s = Self {
+            arena,
+            capacity,
+            window_max: 1,
+            protected_max: 0,
+            transfer,
+            rng: 0x2545_F491_4F6C_DD1D,
+        };
+        s.set_window_share(window_share);
+        s
+    }
+
+    /// Entries it holds at most.
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Entries protected holds at most.
+    #[cfg(test)]
+    pub(super) fn protected_max(&self) -> usize {
+        self.protected_max
+    }
+
+    /// The window's size, in entries.
+    pub(super) fn window(&self) -> usize {
+        self.window_max
+    }
+
+    pub(super) fn set_window_share(&mut self, share: f64) {
+        self.set_window((self.capacity as f64 * share).round() as usize);
+    }
+
+    pub(super) fn set_window(&mut self, window: usize) {
+        self.window_max = window.clamp(1, self.capacity);
+        self.protected_max =
+            ((self.capacity - self.window_max) as f64 * PROTECTED_SHARE).floor() as usize;
+    }
+
+    /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's
+    /// first access makes it what a demand load would have made it: the newest of the
+    /// window (it may overflow the window until the next insert rebalances).
+    #[inline]
+    pub(super) fn touch(&mut self, ix: u32) {
+        match self.arena.node(ix).queue {
+            WINDOW => self.arena.move_back(ix, WINDOW),
+            SPECULATIVE => self.arena.guess_taken(ix, WINDOW),
+            PROBATION => {
+                self.arena.move_back(ix, PROTECTED);
+                self.demote_protected();
+            }
+            _ => self.arena.move_back(ix, PROTECTED),
+        }
+    }
+
+    fn demote_protected(&mut self) {
+        let mut moves = 0;
+        while self.arena.queue_len(PROTECTED) > self.protected_max && moves <= self.transfer {
+            moves += 1;
+            let Some(ix) = self.arena.front(PROTECTED) else {
+                break;
+            };
+            self.arena.move_back(ix, PROBATION);
+        }
+    }
+
+    /// A new entry at the back of the window, then [`Self::rebalance`].
+    pub(super) fn add(
+        &mut self,
+        id: PairId,
+        entry: E,
+        sketch: &FrequencySketch,
+        evicted: &mut Evictions,
+    ) {
+        self.arena.insert_back(id, entry, WINDOW, 0);
+        self.rebalance(sketch, evicted);
+    }
+
+    /// Main's next victim (probation first), then unread guesses, then the window's.
+    pub(super) fn victim(&self) -> Option<u32> {
+        self.arena
+            .front(PROBATION)
+            .or_else(|| self.arena.front(SPECULATIVE))
+            .or_else(|| self.arena.front(PROTECTED))
+            .or_else(|| self.arena.front(WINDOW))
+    }
+
+    /// Moves window overflow into main (with TinyLFU admission when full; at most
+    /// `transfer` moves beyond the first) and evicts down to the capacity.
+    fn rebalance(&mut self, sketch: &FrequencySketch, evicted: &mut Evictions) {
+        self.arena.trim_speculative(self.capacity, evicted);
+        let mut moves = 0;
+        while self.arena.queue_len(WINDOW) > self.window_max && moves <= self.transfer {
+            moves += 1;
+            let Some(candidate) = self.arena.front(WINDOW) else {
+                break;
+            };
+            if self.arena.len() <= self.capacity {
+                self.arena.move_back(candidate, PROBATION);
+                continue;
+            }
+            let victim = self
+                .arena
+                .front(PROBATION)
+                .or_else(|| self.arena.front(SPECULATIVE))
+                .or_else(|| self.arena.front(PROTECTED));
+            match victim {
+                Some(victim) if self.admit(sketch, candidate, victim) => {
+                    self.arena.evict(victim, evicted);
+                    self.arena.move_back(candidate, PROBATION);
+                }
+                _ => {
+                    self.arena.evict(candidate, evicted);
+                }
+            }
+        }
+        while self.arena.len() > self.capacity {
+            let Some(victim) = self.victim() else {
+                break;
+            };
+            self.arena.evict(victim, evicted);
+        }
+        self.demote_protected();
+    }
+
+    fn admit(&mut self, sketch: &FrequencySketch, candidate: u32, victim: u32) -> bool {
+        if self.arena.node(victim).queue == SPECULATIVE {
+            return true;
+        }
+        let c = sketch.frequency(self.arena.node(candidate).id);
+        let v = sketch.frequency(self.arena.node(victim).id);
+        if c > v {
+            return true;
+        }
+        if c >= RANDOM_ADMIT_FREQUENCY {
+            // xorshift64: deterministic, so replays are reproducible.
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            return self.rng & 127 == 0;
+        }
+        false
+    }
+}
