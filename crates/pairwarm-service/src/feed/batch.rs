@@ -208,7 +208,7 @@ fn sort(
 
 /// The size above which the reader cuts an entry.
 fn consumer_whole_entry_bytes(inner: &Shared) -> usize {
-    super::consume::whole_entry_bytes(&inner.config.lock().feed)
+    super::whole_entry_bytes(&inner.config.lock().feed)
 }
 
 /// What an entry is judged by besides its contents.

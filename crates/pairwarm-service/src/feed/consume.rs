@@ -47,15 +47,8 @@ fn consumer_config(inner: &Shared, consumer: String) -> Option<ConsumerConfig> {
         dead_consumer_idle: feed.dead_consumer_idle,
         batch_max_bytes: feed.batch_max_bytes,
         dead_letter_max_bytes: feed.dead_letter_max_bytes,
-        whole_entry_bytes: whole_entry_bytes(feed),
+        whole_entry_bytes: super::whole_entry_bytes(feed),
     })
-}
-
-/// Entries larger than this are read cut: the largest accepted `data` document and room
-/// for the entry's other fields.
-pub(super) fn whole_entry_bytes(feed: &crate::config::FeedSettings) -> usize {
-    feed.max_entry_bytes
-        .saturating_add(super::consumer::ENTRY_OVERHEAD_BYTES)
 }
 
 /// `Err` (the feed stops with it) for an error retrying cannot fix; a transient one comes

@@ -36,6 +36,13 @@ use crate::config::FeedSource;
 use crate::shared::Shared;
 use crate::stream::ReplyError;
 
+/// Entries larger than this are read cut: the largest accepted `data` document and room
+/// for the entry's other fields (used by the reader's setup and by the batch's triage).
+fn whole_entry_bytes(feed: &crate::config::FeedSettings) -> usize {
+    feed.max_entry_bytes
+        .saturating_add(consumer::ENTRY_OVERHEAD_BYTES)
+}
+
 /// Why the feed stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
