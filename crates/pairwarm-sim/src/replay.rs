@@ -107,11 +107,10 @@ pub(super) fn run(
     );
 
     // A `structure` run warms the pools' structural neighbours alone.
-    let structure = PoolStructure::new(ids.interner.capacity());
-    if *kind == RunKind::Structure {
-        described.describe(&structure, &ids.by_pair, &ids.interner);
-    }
+    let structure = PoolStructure::for_interner(ids.interner.clone());
     let mut neighbours: Vec<PairId> = Vec::new();
+    // Pools whose first update has been replayed.
+    let mut seen = vec![false; trace.pairs.len()];
     let (mut tracker, warmer) = match kind {
         RunKind::Strategy {
             config: strategy,
@@ -132,9 +131,6 @@ pub(super) fn run(
                 strategy.build(),
                 warmer_config,
             )?;
-            if spec.structure {
-                described.describe(warmer.structure(), &ids.by_pair, &ids.interner);
-            }
             (Some(tracker), Some(warmer))
         }
         _ => (None, None),
@@ -282,6 +278,20 @@ pub(super) fn run(
         let id = ids.by_pair[p];
         match event.op {
             Op::Update => {
+                // As `serve` learns a pool's tokens from its updates: described at its
+                // first update, for the runs that warm structural neighbours.
+                if !seen[p] {
+                    seen[p] = true;
+                    match (kind, &warmer) {
+                        (RunKind::Structure, _) => {
+                            described.describe(&structure, p, &ids.by_pair, &ids.interner);
+                        }
+                        (RunKind::Strategy { .. }, Some(w)) if spec.structure => {
+                            described.describe(w.structure(), p, &ids.by_pair, &ids.interner);
+                        }
+                        _ => {}
+                    }
+                }
                 cache.set_l1(id, price_at(now_us));
                 // Overwritten by the feed before anyone read it: the warm was not needed.
                 warmed[p] = Warmed::No;

@@ -427,17 +427,25 @@ fn original_warms_displace_guarded_ones_do_not() {
     assert!(RunSpec::parse("none+guarded", None).is_err());
 }
 
-/// Hand-computed: `structure` warms the updated pool's siblings from the pairs file; a
-/// sibling read after the warm lands is a hit. Without a pairs file it is an error.
+/// Hand-computed: `structure` warms the updated pool's siblings from the pairs file (each
+/// pool described at its first update, as `serve` learns tokens from the feed); a sibling
+/// read after the warm lands is a hit. Without a pairs file it is an error.
 #[test]
 fn structure_warms_siblings_from_the_pairs_file() {
     use pairwarm_sim::trace::PairInfo;
     let t = trace(
-        4,
+        5,
         &[
-            (1_000, Op::Update, 0), // warms 1 (same tokens, other DEX) and the WETH leg 2
-            (2_000, Op::Read, 1),
-            (2_010, Op::Read, 3), // unrelated: miss
+            // First updates describe the pools (and put them in L1, expired by 2 ms).
+            (0, Op::Update, 1),
+            (10, Op::Update, 2),
+            (20, Op::Update, 3),
+            (30, Op::Update, 4),
+            // Hubs: WETH and DAI (3 pools each; USDC 2). Warms 1 (same tokens, other
+            // DEX) and the DAI leg 2 (WETH/DAI); lands at 2,250 us.
+            (2_000, Op::Update, 0),
+            (2_400, Op::Read, 1),
+            (2_410, Op::Read, 3), // unrelated and expired: a miss
         ],
     );
     let info = |n: u32, dex: &str, t0: &str, t1: &str| PairInfo {
@@ -452,9 +460,11 @@ fn structure_warms_siblings_from_the_pairs_file() {
         info(1, "sushiswap", "USDC", "WETH"),
         info(2, "uniswap-v2", "WETH", "DAI"),
         info(3, "uniswap-v2", "PEPE", "DAI"),
+        info(4, "uniswap-v2", "DAI", "LINK"),
     ];
     let config = SimConfig {
         l1_sizes: vec![8],
+        l1_ttl_ms: Some(1),
         pairs,
         ..SimConfig::default()
     };

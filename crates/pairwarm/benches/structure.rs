@@ -33,7 +33,7 @@ fn structure(c: &mut Criterion) {
         .iter()
         .map(|c| interner.chain_id(c).expect("valid chain"))
         .collect();
-    let s = PoolStructure::new(interner.capacity());
+    let s = PoolStructure::for_interner(interner.clone());
     let mut pools: Vec<(PairId, ChainId, String, String)> = Vec::new();
     for n in 0..POOLS {
         let chain = chains[(n % 3) as usize];

@@ -11,18 +11,22 @@
 //! on 18 workloads under the default L1 policy).
 //!
 //! Hubs are the two tokens in the most pools of a chain (WETH, USDC, ... on real chains); a
-//! leg of `A/B` through hub `H` is the first pool seen for `A/H` (and `B/H`) on that chain.
+//! leg of `A/B` through hub `H` is the first live pool seen for `A/H` (and `B/H`) on that
+//! chain.
 //!
-//! Bounded: at most `max_pools` pools are described (further new pools are ignored), token
-//! names are interned while a described pool uses them (so at most two per pool, whatever
-//! the feed sends over time), and each token pair lists at most [`MAX_LISTED`] pools. Writes (a pool seen for the first time, or with other tokens) take
-//! a lock; a pool already described with the same tokens costs one read-locked lookup.
+//! Bounded whatever the feed sends: one description per interner slot (a recycled slot's
+//! new pool replaces the old one, and ids the interner no longer knows are never returned),
+//! tokens kept as 64-bit hashes of their lowercased names (`USDC` and `usdc`, a checksummed
+//! and a lowercase address, are one token; a name's length costs nothing), and at most
+//! [`MAX_LISTED`] pools per token pair. A pool already described with the same tokens (in
+//! either order) costs one read-locked lookup; only a change takes the write lock.
 //!
 //! ```
+//! use std::sync::Arc;
 //! use pairwarm::pair::{Address, PairInterner, PairKey};
 //! use pairwarm::structure::PoolStructure;
 //!
-//! let interner = PairInterner::new(1024);
+//! let interner = Arc::new(PairInterner::new(1024));
 //! let eth = interner.chain_id("ethereum").unwrap();
 //! let pool = |n: u8| {
 //!     let mut a = [0u8; 20];
@@ -30,20 +34,22 @@
 //!     interner.intern(PairKey { chain: eth, address: Address::from_bytes(a) })
 //! };
 //! let (uni, sushi, other) = (pool(1), pool(2), pool(3));
-//! let s = PoolStructure::new(1024);
+//! let s = PoolStructure::for_interner(interner.clone());
 //! s.observe(uni, eth, "USDC", "WETH");
-//! s.observe(sushi, eth, "WETH", "USDC"); // the same pair, tokens in the other order
+//! s.observe(sushi, eth, "weth", "usdc"); // the same pair: order and case do not matter
 //! s.observe(other, eth, "DAI", "WETH");
 //! let mut out = Vec::new();
 //! s.neighbours_into(uni, &mut out);
 //! assert_eq!(out, vec![sushi]); // no DAI/USDC pool: no triangle leg yet
 //! ```
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::pair::{ChainId, PairId, fixed_hasher};
+use crate::pair::{ChainId, PairId, PairInterner, fixed_hasher};
 
 /// Hubs per chain used for triangle legs.
 pub const HUBS: usize = 2;
@@ -59,66 +65,63 @@ fn map<K, V>() -> Map<K, V> {
     Map::with_hasher(fixed_hasher())
 }
 
-/// A token, interned.
-type Token = u32;
+/// A token: the FNV-1a hash of its lowercased name.
+type Token = u64;
+
+fn token(name: &str) -> Token {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn ordered(a: Token, b: Token) -> (Token, Token) {
+    if a <= b { (a, b) } else { (b, a) }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Pool {
+    id: PairId,
     chain: ChainId,
-    token0: Token,
-    token1: Token,
+    /// The tokens as the pool names them (token0, token1): the order of its legs.
+    tokens: (Token, Token),
 }
 
 impl Pool {
-    /// The token pair, ordered by name (so `A/B` and `B/A` are one pair).
-    fn key(&self, names: &[Box<str>]) -> (Token, Token) {
-        let (a, b) = (self.token0, self.token1);
-        if names[a as usize] <= names[b as usize] {
-            (a, b)
-        } else {
-            (b, a)
-        }
+    /// The token pair, unordered (so `A/B` and `B/A` are one pair).
+    fn key(&self) -> (Token, Token) {
+        ordered(self.tokens.0, self.tokens.1)
     }
 }
 
 struct Index {
-    pools: Map<PairId, Pool>,
-    token_ids: Map<Box<str>, Token>,
-    names: Vec<Box<str>>,
-    /// Described pools using each token; a token no pool uses is freed for reuse.
-    refs: Vec<u32>,
-    free: Vec<Token>,
+    /// Interner slot -> the pool described there.
+    pools: Map<usize, Pool>,
     same_chain: Map<(ChainId, Token, Token), Vec<PairId>>,
     any_chain: Map<(Token, Token), Vec<PairId>>,
-    /// Pools per (chain, token).
-    token_pools: Map<(ChainId, Token), u32>,
-    /// The chain's hubs, most pools first (ties: name order).
-    hubs: Map<ChainId, Vec<Token>>,
+    /// Pools per (chain, token), and each chain's tokens ranked by that count.
+    counts: Map<(ChainId, Token), u32>,
+    ranked: Map<ChainId, BTreeSet<(Reverse<u32>, Token)>>,
 }
 
-/// Which pools are structurally related to which (see the module docs). Cheap to share:
-/// one per service, behind an `Arc`.
+/// Which pools are structurally related to which (see the module docs). One per interner,
+/// shared behind an `Arc`.
 pub struct PoolStructure {
     index: RwLock<Index>,
-    max_pools: usize,
+    interner: Arc<PairInterner>,
 }
 
 impl PoolStructure {
-    /// An empty structure that describes at most `max_pools` pools.
-    pub fn new(max_pools: usize) -> Self {
+    /// An empty structure for the pools of `interner` (at most one per slot).
+    pub fn for_interner(interner: Arc<PairInterner>) -> Self {
         Self {
             index: RwLock::new(Index {
                 pools: map(),
-                token_ids: map(),
-                names: Vec::new(),
-                refs: Vec::new(),
-                free: Vec::new(),
                 same_chain: map(),
                 any_chain: map(),
-                token_pools: map(),
-                hubs: map(),
+                counts: map(),
+                ranked: map(),
             }),
-            max_pools,
+            interner,
         }
     }
 
@@ -133,143 +136,109 @@ impl PoolStructure {
     }
 
     /// Records that `pair` (on `chain`) trades `token0` against `token1` (names or
-    /// addresses, compared exactly; empty names are ignored). A pool already described
-    /// with the same tokens changes nothing; one whose id now names another pool (the
-    /// interner recycled it) is described anew. Returns whether anything changed.
+    /// addresses, compared without case; empty or equal names are ignored). A pool already
+    /// described with the same tokens, in either order, changes nothing; a pool in a slot
+    /// that described another pool (the interner recycled it) replaces it. Returns whether
+    /// anything changed.
     pub fn observe(&self, pair: PairId, chain: ChainId, token0: &str, token1: &str) -> bool {
-        if token0.is_empty() || token1.is_empty() || token0 == token1 {
+        if token0.is_empty() || token1.is_empty() {
             return false;
         }
-        {
-            let index = self.index.read();
-            if let Some(p) = index.pools.get(&pair)
-                && p.chain == chain
-                && index.names[p.token0 as usize].as_ref() == token0
-                && index.names[p.token1 as usize].as_ref() == token1
-            {
-                return false;
-            }
-            if !index.pools.contains_key(&pair) && index.pools.len() >= self.max_pools {
-                return false;
-            }
+        let tokens = (token(token0), token(token1));
+        if tokens.0 == tokens.1 {
+            return false;
+        }
+        let pool = Pool {
+            id: pair,
+            chain,
+            tokens,
+        };
+        let slot = self.interner.slot(pair);
+        let same = |index: &Index| {
+            index
+                .pools
+                .get(&slot)
+                .is_some_and(|p| p.id == pair && p.chain == chain && p.key() == pool.key())
+        };
+        if same(&self.index.read()) {
+            return false;
         }
         let mut index = self.index.write();
-        if let Some(old) = index.pools.remove(&pair) {
-            index.forget(pair, old);
-        }
-        if index.pools.len() >= self.max_pools {
+        if same(&index) {
             return false;
         }
-        let (Some(t0), Some(t1)) = (
-            index.token(token0, 2 * self.max_pools),
-            index.token(token1, 2 * self.max_pools),
-        ) else {
-            return false;
-        };
-        let pool = Pool {
-            chain,
-            token0: t0,
-            token1: t1,
-        };
-        index.add(pair, pool);
+        if let Some(old) = index.pools.remove(&slot) {
+            index.forget(old);
+        }
+        index.add(slot, pool);
         true
     }
 
     /// The pools `pair` is compared with, most direct first, at most [`MAX_NEIGHBOURS`],
-    /// into `out` (cleared first; no allocation once it has grown).
+    /// into `out` (cleared first; no allocation once it has grown). Ids the interner no
+    /// longer knows (their slot was recycled) are skipped.
     pub fn neighbours_into(&self, pair: PairId, out: &mut Vec<PairId>) {
         out.clear();
         let index = self.index.read();
-        let Some(&me) = index.pools.get(&pair) else {
+        let Some(&me) = index
+            .pools
+            .get(&self.interner.slot(pair))
+            .filter(|p| p.id == pair)
+        else {
             return;
         };
-        let key = me.key(&index.names);
-        let add = |q: PairId, out: &mut Vec<PairId>| {
-            if q != pair && !out.contains(&q) && out.len() < MAX_NEIGHBOURS {
-                out.push(q);
-            }
+        let live = |q: PairId| {
+            index
+                .pools
+                .get(&self.interner.slot(q))
+                .is_some_and(|p| p.id == q)
+                && self.interner.resolve(q).is_some()
         };
-        for &q in index
+        let key = me.key();
+        let lists = index
             .same_chain
             .get(&(me.chain, key.0, key.1))
             .into_iter()
-            .flatten()
-        {
-            add(q, out);
+            .chain(index.any_chain.get(&key));
+        for &q in lists.flatten() {
+            if out.len() == MAX_NEIGHBOURS {
+                return;
+            }
+            if q != pair && !out.contains(&q) && live(q) {
+                out.push(q);
+            }
         }
-        for &q in index.any_chain.get(&key).into_iter().flatten() {
-            add(q, out);
-        }
-        for &hub in index.hubs.get(&me.chain).into_iter().flatten() {
-            for t in [me.token0, me.token1] {
-                if t == hub {
+        let hubs = index.ranked.get(&me.chain).into_iter().flatten().take(HUBS);
+        for &(_, hub) in hubs {
+            for t in [me.tokens.0, me.tokens.1] {
+                if t == hub || out.len() == MAX_NEIGHBOURS {
                     continue;
                 }
-                let leg = index.ordered(t, hub);
-                if let Some(&q) = index
+                let leg = ordered(t, hub);
+                let first = index
                     .same_chain
                     .get(&(me.chain, leg.0, leg.1))
-                    .and_then(|v| v.first())
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .find(|&q| live(q));
+                if let Some(q) = first
+                    && q != pair
+                    && !out.contains(&q)
                 {
-                    add(q, out);
+                    out.push(q);
                 }
             }
         }
-    }
-
-    /// Memory held, roughly (bytes), for the stats.
-    pub fn memory_bytes(&self) -> usize {
-        let index = self.index.read();
-        let lists: usize = index
-            .same_chain
-            .values()
-            .chain(index.any_chain.values())
-            .map(|v| v.capacity() * 4 + 48)
-            .sum();
-        let names: usize = index.names.iter().map(|n| n.len() + 40).sum();
-        index.pools.capacity() * 24 + index.token_pools.capacity() * 16 + lists + names * 2
     }
 }
 
 impl Index {
-    /// The interned id of `name`; `None` once `max` tokens are in use (never while at most
-    /// `max / 2` pools are described: each uses two).
-    fn token(&mut self, name: &str, max: usize) -> Option<Token> {
-        if let Some(&t) = self.token_ids.get(name) {
-            return Some(t);
-        }
-        let t = match self.free.pop() {
-            Some(t) => {
-                self.names[t as usize] = name.into();
-                t
-            }
-            None => {
-                if self.names.len() >= max {
-                    return None;
-                }
-                let t = Token::try_from(self.names.len()).ok()?;
-                self.names.push(name.into());
-                self.refs.push(0);
-                t
-            }
-        };
-        self.token_ids.insert(name.into(), t);
-        Some(t)
-    }
-
-    fn ordered(&self, a: Token, b: Token) -> (Token, Token) {
-        if self.names[a as usize] <= self.names[b as usize] {
-            (a, b)
-        } else {
-            (b, a)
-        }
-    }
-
-    fn add(&mut self, pair: PairId, pool: Pool) {
-        let key = pool.key(&self.names);
+    fn add(&mut self, slot: usize, pool: Pool) {
+        let key = pool.key();
         let listed = |v: &mut Vec<PairId>| {
             if v.len() < MAX_LISTED {
-                v.push(pair);
+                v.push(pool.id);
             }
         };
         listed(
@@ -278,77 +247,49 @@ impl Index {
                 .or_default(),
         );
         listed(self.any_chain.entry(key).or_default());
-        for t in [pool.token0, pool.token1] {
-            self.refs[t as usize] += 1;
-            let count = {
-                let c = self.token_pools.entry((pool.chain, t)).or_default();
-                *c += 1;
-                *c
-            };
-            self.rank_hub(pool.chain, t, count);
+        for t in [key.0, key.1] {
+            self.recount(pool.chain, t, 1);
         }
-        self.pools.insert(pair, pool);
+        self.pools.insert(slot, pool);
     }
 
-    /// Keeps the chain's hubs the top [`HUBS`] tokens by pool count (ties: name order)
-    /// after `t`'s count rose to `count`: counts only rise as pools are added, so the new
-    /// top is among the old hubs and `t`.
-    fn rank_hub(&mut self, chain: ChainId, t: Token, count: u32) {
-        let names = &self.names;
-        let counts = &self.token_pools;
-        let hubs = self.hubs.entry(chain).or_default();
-        if !hubs.contains(&t) {
-            hubs.push(t);
-        }
-        let rank = |x: &Token| {
-            let n = if *x == t {
-                count
-            } else {
-                counts.get(&(chain, *x)).copied().unwrap_or(0)
-            };
-            (std::cmp::Reverse(n), names[*x as usize].clone())
-        };
-        hubs.sort_by_cached_key(rank);
-        hubs.truncate(HUBS);
-    }
-
-    /// Removes a pool whose id is being described anew. Its token counts fall, but hubs
-    /// are only re-ranked as counts rise (a recycled id is rare; the next rise fixes it);
-    /// a token no pool uses any more is freed (and leaves the hubs).
-    fn forget(&mut self, pair: PairId, pool: Pool) {
-        let key = pool.key(&self.names);
+    /// Removes a pool whose slot is being described anew.
+    fn forget(&mut self, pool: Pool) {
+        let key = pool.key();
         let same = (pool.chain, key.0, key.1);
         if let Some(list) = self.same_chain.get_mut(&same) {
-            list.retain(|&q| q != pair);
+            list.retain(|&q| q != pool.id);
             if list.is_empty() {
                 self.same_chain.remove(&same);
             }
         }
         if let Some(list) = self.any_chain.get_mut(&key) {
-            list.retain(|&q| q != pair);
+            list.retain(|&q| q != pool.id);
             if list.is_empty() {
                 self.any_chain.remove(&key);
             }
         }
-        for t in [pool.token0, pool.token1] {
-            if let Some(c) = self.token_pools.get_mut(&(pool.chain, t)) {
-                *c = c.saturating_sub(1);
-                if *c == 0 {
-                    self.token_pools.remove(&(pool.chain, t));
-                    if let Some(hubs) = self.hubs.get_mut(&pool.chain) {
-                        hubs.retain(|&h| h != t);
-                    }
-                }
-            }
-            let refs = &mut self.refs[t as usize];
-            *refs = refs.saturating_sub(1);
-            if *refs == 0 {
-                let name = std::mem::take(&mut self.names[t as usize]);
-                self.token_ids.remove(&name);
-                self.free.push(t);
-                for hubs in self.hubs.values_mut() {
-                    hubs.retain(|&h| h != t);
-                }
+        for t in [key.0, key.1] {
+            self.recount(pool.chain, t, -1);
+        }
+    }
+
+    /// Moves `t`'s pool count on `chain` by `delta`, keeping the chain's ranking (most
+    /// pools first; ties by token) and dropping tokens no pool uses.
+    fn recount(&mut self, chain: ChainId, t: Token, delta: i32) {
+        let old = self.counts.get(&(chain, t)).copied().unwrap_or(0);
+        let new = old.saturating_add_signed(delta);
+        let ranked = self.ranked.entry(chain).or_default();
+        if old > 0 {
+            ranked.remove(&(Reverse(old), t));
+        }
+        if new > 0 {
+            ranked.insert((Reverse(new), t));
+            self.counts.insert((chain, t), new);
+        } else {
+            self.counts.remove(&(chain, t));
+            if ranked.is_empty() {
+                self.ranked.remove(&chain);
             }
         }
     }
@@ -357,7 +298,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pair::{Address, PairInterner, PairKey};
+    use crate::pair::{Address, PairKey};
 
     fn pool(interner: &PairInterner, chain: &str, n: u8) -> (PairId, ChainId) {
         let chain = interner.chain_id(chain).expect("valid chain");
@@ -374,8 +315,8 @@ mod tests {
     /// the chain's two biggest tokens.
     #[test]
     fn neighbours_are_siblings_then_other_chains_then_hub_legs() {
-        let interner = PairInterner::new(1024);
-        let s = PoolStructure::new(100);
+        let interner = Arc::new(PairInterner::new(1024));
+        let s = PoolStructure::for_interner(interner.clone());
         let eth = |n: u8, t0: &str, t1: &str| {
             let (id, chain) = pool(&interner, "ethereum", n);
             assert!(s.observe(id, chain, t0, t1));
@@ -390,65 +331,104 @@ mod tests {
         eth(7, "DAI", "USDC");
         eth(8, "WETH", "UNI");
         eth(9, "USDC", "UNI");
-        // Hubs: USDC and WETH (4 pools each; LINK and PEPE 3).
+        eth(10, "weth", "wbtc");
+        // Hubs: WETH (5 pools), then USDC (4); LINK and PEPE have 3.
         let (x, arb) = pool(&interner, "arbitrum", 1);
         assert!(s.observe(x, arb, "LINK", "PEPE"));
         let eth_id = interner.chain_id("ethereum").unwrap();
-        assert!(!s.observe(a, eth_id, "PEPE", "LINK"), "unchanged");
+        assert!(
+            !s.observe(a, eth_id, "link", "pepe"),
+            "unchanged: order and case"
+        );
         let mut out = Vec::new();
         s.neighbours_into(a, &mut out);
-        // Sibling b; x on arbitrum; legs through USDC (LINK/USDC: d) and WETH (PEPE/WETH: c).
-        assert_eq!(out, vec![b, x, d, c]);
+        // Sibling b; x on arbitrum; legs through WETH (PEPE/WETH: c) and USDC (LINK/USDC: d).
+        assert_eq!(out, vec![b, x, c, d]);
         let (undescribed, _) = pool(&interner, "ethereum", 99);
         s.neighbours_into(undescribed, &mut out);
         assert!(out.is_empty(), "an undescribed pool has no neighbours");
-        assert_eq!(s.len(), 10);
-    }
-
-    #[test]
-    fn bounded_and_recycled_ids_are_described_anew() {
-        let interner = PairInterner::new(1024);
-        let p: Vec<(PairId, ChainId)> = (0..5).map(|n| pool(&interner, "ethereum", n)).collect();
-        let eth = p[0].1;
-        let s = PoolStructure::new(3);
-        assert!(s.observe(p[0].0, eth, "A", "B"));
-        assert!(s.observe(p[1].0, eth, "A", "B"));
-        assert!(s.observe(p[2].0, eth, "C", "D"));
+        assert_eq!(s.len(), 11);
+        assert!(!s.observe(undescribed, eth_id, "", "WETH"), "no token name");
         assert!(
-            !s.observe(p[3].0, eth, "A", "B"),
-            "full: a new pool is ignored"
+            !s.observe(undescribed, eth_id, "WETH", "weth"),
+            "one token twice"
         );
-        assert!(!s.observe(p[4].0, eth, "", "B"), "no token name");
-        assert_eq!(s.len(), 3);
-        // p1's id now names a C/D pool.
-        assert!(s.observe(p[1].0, eth, "D", "C"));
-        let mut out = Vec::new();
-        s.neighbours_into(p[0].0, &mut out);
-        assert!(out.is_empty(), "{out:?}");
-        s.neighbours_into(p[2].0, &mut out);
-        assert_eq!(out, vec![p[1].0]);
     }
 
-    /// Token names are held only while a pool uses them: a feed that keeps re-describing
-    /// pools with new names never fills the table, and nothing stops being describable.
+    /// A pool re-described with other tokens moves; a hub that loses its pools stops being
+    /// one, and the next-biggest token takes its place at once.
     #[test]
-    fn token_names_are_freed_with_the_last_pool_that_uses_them() {
-        let interner = PairInterner::new(1024);
-        let (a, eth) = pool(&interner, "ethereum", 1);
-        let (b, _) = pool(&interner, "ethereum", 2);
-        let s = PoolStructure::new(2);
-        for i in 0..1_000 {
-            let (t0, t1) = (format!("T{i}"), format!("U{i}"));
-            assert!(s.observe(a, eth, &t0, &t1), "round {i}");
-            assert!(s.observe(b, eth, &t1, &t0), "round {i}");
-            let mut out = Vec::new();
-            s.neighbours_into(a, &mut out);
-            assert_eq!(out, vec![b], "round {i}");
+    fn re_described_pools_move_and_hubs_follow_the_counts() {
+        let interner = Arc::new(PairInterner::new(1024));
+        let s = PoolStructure::for_interner(interner.clone());
+        let p: Vec<(PairId, ChainId)> = (0..8).map(|n| pool(&interner, "ethereum", n)).collect();
+        let eth = p[0].1;
+        // W in 3 pools, U in 2, D in 2.
+        for (i, (t0, t1)) in [
+            ("W", "A"),
+            ("W", "B"),
+            ("W", "U"),
+            ("U", "D"),
+            ("D", "C"),
+            ("A", "U"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert!(s.observe(p[i].0, eth, t0, t1));
         }
-        let index = s.index.read();
-        assert!(index.names.len() <= 4, "{} names held", index.names.len());
-        assert_eq!(index.token_ids.len(), 2);
-        assert!(index.same_chain.len() <= 1 && index.any_chain.len() <= 1);
-        assert!(index.token_pools.len() <= 2);
+        let hubs = |s: &PoolStructure| {
+            let index = s.index.read();
+            let mut top: Vec<(u32, Token)> = index.ranked[&eth]
+                .iter()
+                .take(HUBS)
+                .map(|&(c, t)| (c.0, t))
+                .collect();
+            top.sort_unstable();
+            top
+        };
+        let mut want = vec![(3, token("W")), (3, token("U"))];
+        want.sort_unstable();
+        assert_eq!(hubs(&s), want, "W and U: 3 pools each");
+        // W's three pools become X/Y pools: X and Y (3 each) are the hubs, W is none.
+        for (i, (t0, t1)) in [("X", "Y"), ("Y", "X"), ("x", "y")].iter().enumerate() {
+            assert!(s.observe(p[i].0, eth, t0, t1));
+        }
+        let mut want = vec![(3, token("X")), (3, token("Y"))];
+        want.sort_unstable();
+        assert_eq!(hubs(&s), want);
+        let mut out = Vec::new();
+        s.neighbours_into(p[1].0, &mut out);
+        assert!(out.contains(&p[0].0) && out.contains(&p[2].0), "{out:?}");
+    }
+
+    /// The interner recycles a slot for another pool: the old id is never returned, and
+    /// describing the new pool replaces the old description.
+    #[test]
+    fn recycled_slots_replace_their_pool_and_dead_ids_are_never_returned() {
+        let interner = Arc::new(PairInterner::new(8));
+        let s = PoolStructure::for_interner(interner.clone());
+        let mut live = Vec::new();
+        for n in 0..40u8 {
+            let (id, chain) = pool(&interner, "ethereum", n);
+            s.observe(id, chain, "USDC", "WETH");
+            live.push(id);
+        }
+        assert!(s.len() <= interner.capacity());
+        let alive: Vec<PairId> = live
+            .iter()
+            .copied()
+            .filter(|&q| interner.resolve(q).is_some())
+            .collect();
+        assert!(alive.len() < live.len(), "the interner recycled slots");
+        let mut out = Vec::new();
+        for &q in &alive {
+            s.neighbours_into(q, &mut out);
+            assert!(
+                out.iter().all(|&n| interner.resolve(n).is_some()),
+                "dead id in {out:?}"
+            );
+            assert!(!out.is_empty(), "other live USDC/WETH pools exist");
+        }
     }
 }

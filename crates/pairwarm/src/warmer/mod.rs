@@ -527,7 +527,7 @@ impl<L: L2Store> CacheWarmer<L> {
     ) -> Result<Self, WarmerConfigError> {
         config.validate()?;
         let interner = cache.interner();
-        let structure = Arc::new(PoolStructure::new(interner.capacity()));
+        let structure = Arc::new(PoolStructure::for_interner(interner.clone()));
         let queue = WarmQueue::new(
             config.queue_capacity,
             interner.capacity(),
