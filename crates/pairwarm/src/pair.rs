@@ -624,6 +624,18 @@ impl PairInterner {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
+    /// Whether `id` still names the pair in its slot, without locking (hot paths). A pair
+    /// removed without its slot being reused yet may still read as current; [`resolve`]
+    /// is exact.
+    ///
+    /// [`resolve`]: Self::resolve
+    #[inline]
+    pub fn is_current(&self, id: PairId) -> bool {
+        self.generations
+            .get(self.slot(id))
+            .is_some_and(|g| g.load(Ordering::Relaxed) == self.generation(id))
+    }
+
     /// Marks `slot` referenced and returns its current id.
     fn touch(&self, slot: usize) -> PairId {
         if !self.referenced[slot].load(Ordering::Relaxed) {

@@ -168,7 +168,8 @@ pub enum WarmStatus {
 /// Outcome of one warm (the original's `WarmingResult`, with a status).
 #[derive(Clone, Debug, PartialEq)]
 pub struct WarmingResult {
-    /// Pairs the strategy selected (after the `max_pairs_per_warm` cap).
+    /// Pairs selected: structural neighbours not in L1, then the strategy's picks (after
+    /// the `max_pairs_per_warm` cap).
     pub pairs_attempted: usize,
     /// Pairs fetched from L2 and promoted into L1.
     pub pairs_warmed: usize,
