@@ -1,13 +1,22 @@
 //! TinyLFU's frequency sketch: a count-min sketch of 4-bit counters, four per key, halved
 //! every `sample` increments so that old popularity fades (Einziger et al., "TinyLFU",
-//! 2017; the layout of Caffeine's `FrequencySketch`). 8 bytes per counter word, about
-//! `next_pow2(capacity)` words: ~1 byte of counters per cached entry x 8.
+//! 2017). 8 bytes per counter word, about `next_pow2(capacity)` words: ~1 byte of counters
+//! per cached entry x 8.
+//!
+//! Blocked, as Caffeine's current `FrequencySketch`: a key's four counters lie in one
+//! 64-byte block (row `i` in word `2i` or `2i + 1` of it), so counting a read touches one
+//! cache line instead of four. The sketch is on every L1 read.
 
 use crate::pair::PairId;
 
+/// One cache line of counters: 8 words of 16 four-bit counters.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Block([u64; 8]);
+
 pub(super) struct FrequencySketch {
-    table: Vec<u64>,
-    mask: usize,
+    blocks: Vec<Block>,
+    block_mask: usize,
     additions: u32,
     sample: u32,
 }
@@ -26,41 +35,39 @@ impl FrequencySketch {
         // At least 1,024 words (8 KB): below that, hash collisions among the few counters
         // of a small cache made its admission decisions depend on how ids happen to hash
         // (W-TinyLFU at 32 entries moved by a point when the interner renumbered ids).
-        let words = capacity.max(1024).next_power_of_two();
+        let blocks = capacity.max(1024).next_power_of_two() / 8;
         Self {
-            table: vec![0; words],
-            mask: words - 1,
+            blocks: vec![Block::default(); blocks],
+            block_mask: blocks - 1,
             additions: 0,
             sample: (10 * capacity.max(16)).min(u32::MAX as usize) as u32,
         }
     }
 
-    /// Two independent hashes of a key; every row's slot derives from them (two mixes per
-    /// access instead of four: the sketch is on every L1 read).
+    /// The key's block and one byte per row: the row's word (of its pair of words) in the
+    /// lowest bit, the counter in the word in the next four. One mix: the block comes from
+    /// the hash's low bits, the bytes from its high 32.
     #[inline]
-    fn hashes(id: PairId) -> (u64, u64) {
-        let h1 = mix(u64::from(id.raw()));
-        (h1, mix(h1 ^ 0xA076_1D64_78BD_642F))
+    fn locate(&self, id: PairId) -> (usize, u64) {
+        let h = mix(u64::from(id.raw()));
+        (h as usize & self.block_mask, h >> 32)
     }
 
-    /// (word index, counter shift) of the `i`-th counter of a key.
+    /// (word in the block, counter shift) of row `i`.
     #[inline]
-    fn slot(&self, (h1, h2): (u64, u64), i: u32) -> (usize, u32) {
-        // Kirsch-Mitzenmacher: row i's hash is h1 + i * h2.
-        let hi = h1.wrapping_add(u64::from(i).wrapping_mul(h2));
-        let word = ((hi >> 8) as usize) & self.mask;
-        // 16 counters per word; each of the four rows uses its own quarter of the word.
-        let counter = (hi as u32 & 3) + 4 * i;
-        (word, counter * 4)
+    fn slot(bytes: u64, i: usize) -> (usize, u32) {
+        let byte = (bytes >> (8 * i)) as u32;
+        (2 * i + (byte & 1) as usize, ((byte >> 1) & 15) * 4)
     }
 
     /// Estimated frequency of `id` (0..=15).
     pub(super) fn frequency(&self, id: PairId) -> u8 {
-        let h = Self::hashes(id);
+        let (b, bytes) = self.locate(id);
+        let block = &self.blocks[b].0;
         (0..4)
             .map(|i| {
-                let (w, s) = self.slot(h, i);
-                ((self.table[w] >> s) & 0xF) as u8
+                let (w, s) = Self::slot(bytes, i);
+                ((block[w] >> s) & 0xF) as u8
             })
             .min()
             .unwrap_or(0)
@@ -69,12 +76,13 @@ impl FrequencySketch {
     /// Counts one access of `id`.
     #[inline]
     pub(super) fn increment(&mut self, id: PairId) {
-        let h = Self::hashes(id);
+        let (b, bytes) = self.locate(id);
+        let block = &mut self.blocks[b].0;
         let mut added = false;
         for i in 0..4 {
-            let (w, s) = self.slot(h, i);
-            if (self.table[w] >> s) & 0xF < 15 {
-                self.table[w] += 1 << s;
+            let (w, s) = Self::slot(bytes, i);
+            if (block[w] >> s) & 0xF < 15 {
+                block[w] += 1 << s;
                 added = true;
             }
         }
@@ -88,14 +96,14 @@ impl FrequencySketch {
 
     /// Halves every counter (ageing).
     fn reset(&mut self) {
-        for w in &mut self.table {
+        for w in self.blocks.iter_mut().flat_map(|b| b.0.iter_mut()) {
             *w = (*w >> 1) & 0x7777_7777_7777_7777;
         }
         self.additions /= 2;
     }
 
     pub(super) fn clear(&mut self) {
-        self.table.iter_mut().for_each(|w| *w = 0);
+        self.blocks.fill(Block::default());
         self.additions = 0;
     }
 }
