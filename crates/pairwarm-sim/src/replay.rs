@@ -213,67 +213,78 @@ pub(super) fn run(
                 }
             }
         }
-        // Refresh batches due before this event: each one round trip, landing later.
-        while let Some(r) = refresh
-            && next_refresh_us <= now_us
-        {
-            let tick = next_refresh_us;
-            next_refresh_us += refresh_every_us;
-            clock.set_ms(tick / 1000);
-            let due = r.due(&cache, latency.div_ceil(1000));
-            if due.is_empty() {
-                continue;
-            }
-            if prepared.counted(tick) {
-                counts.refreshes += 1;
-                counts.refreshed_pairs += due.len() as u64;
-                counts.l2_round_trips += 1;
-            }
-            for q in due {
-                if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
-                    arrivals.push(Reverse((tick.saturating_add(latency), ix, true)));
+        // Refresh batches and landings (warms, refreshes) due by this event, in time order:
+        // a refresh that lands during a quiet gap renews its entry before the next tick,
+        // as `serve`'s timer would, so a chain of refreshes can cross a gap longer than the
+        // TTL (a 12 s block interval under a 3 s TTL).
+        loop {
+            let landing = arrivals
+                .peek()
+                .map(|&Reverse((at, _, _))| at)
+                .filter(|&at| at <= now_us);
+            let tick = (refresh.is_some() && next_refresh_us <= now_us).then_some(next_refresh_us);
+            match (landing, tick, refresh) {
+                (Some(at), tick, _) if tick.is_none_or(|t| at <= t) => {
+                    let Some(Reverse((at, p, is_refresh))) = arrivals.pop() else {
+                        break;
+                    };
+                    let p = p as usize;
+                    let id = ids.by_pair[p];
+                    if is_refresh {
+                        clock.set_ms(at / 1000);
+                        cache.refresh_l1(id, price_at(at));
+                        continue;
+                    }
+                    // A warm is admitted on the event's clock, as it always was (its
+                    // landing between two events changes nothing a read could see).
+                    clock.set_ms(now_ms);
+                    in_flight[p] = in_flight[p].saturating_sub(1);
+                    if !cache.contains_l1(id) {
+                        // The oracle knows the read is coming: its fetch is cached like a
+                        // demand load (an upper reference). A strategy's warm is a guess
+                        // and is admitted as one (only into a free or expired slot).
+                        let admitted = if matches!(kind, RunKind::Oracle) {
+                            cache.load_l1(id, price_at(at));
+                            true
+                        } else if spec.admission == Admission::Original {
+                            cache.promote_unguarded(id, price_at(at)).0
+                        } else {
+                            cache.promote(id, price_at(at)).0
+                        };
+                        settle_evictions(&mut warmed, &mut counts);
+                        if admitted {
+                            warmed[p] = Warmed::Unread {
+                                measured: measuring,
+                            };
+                            if measuring {
+                                counts.warmed_entries += 1;
+                            }
+                        }
+                    }
                 }
+                (_, Some(tick), Some(r)) => {
+                    // A refresh batch: one round trip, landing later.
+                    next_refresh_us += refresh_every_us;
+                    clock.set_ms(tick / 1000);
+                    let due = r.due(&cache, latency.div_ceil(1000));
+                    if due.is_empty() {
+                        continue;
+                    }
+                    if prepared.counted(tick) {
+                        counts.refreshes += 1;
+                        counts.refreshed_pairs += due.len() as u64;
+                        counts.l2_round_trips += 1;
+                    }
+                    for q in due {
+                        if let Some(&ix) = ids.by_slot.get(ids.interner.slot(q)) {
+                            arrivals.push(Reverse((tick.saturating_add(latency), ix, true)));
+                        }
+                    }
+                }
+                _ => break,
             }
         }
         clock.set_ms(now_ms);
-        // Warms and refreshes that have landed by now enter L1.
-        while let Some(&Reverse((at, p, is_refresh))) = arrivals.peek() {
-            if at > now_us {
-                break;
-            }
-            arrivals.pop();
-            let p = p as usize;
-            let id = ids.by_pair[p];
-            if is_refresh {
-                clock.set_ms(at / 1000);
-                cache.refresh_l1(id, price_at(at));
-                clock.set_ms(now_ms);
-                continue;
-            }
-            in_flight[p] = in_flight[p].saturating_sub(1);
-            if !cache.contains_l1(id) {
-                // The oracle knows the read is coming: its fetch is cached like a demand
-                // load (an upper reference). A strategy's warm is a guess and is admitted
-                // as one (only into a free or expired slot).
-                let admitted = if matches!(kind, RunKind::Oracle) {
-                    cache.load_l1(id, price_at(at));
-                    true
-                } else if spec.admission == Admission::Original {
-                    cache.promote_unguarded(id, price_at(at)).0
-                } else {
-                    cache.promote(id, price_at(at)).0
-                };
-                settle_evictions(&mut warmed, &mut counts);
-                if admitted {
-                    warmed[p] = Warmed::Unread {
-                        measured: measuring,
-                    };
-                    if measuring {
-                        counts.warmed_entries += 1;
-                    }
-                }
-            }
-        }
         let p = event.pair as usize;
         let id = ids.by_pair[p];
         match event.op {

@@ -345,6 +345,37 @@ fn refresh_ahead_keeps_a_read_entry_fresh_and_counts_its_round_trips() {
     assert!(row(&report, "refresh", 8).hit_rate < 1.0);
 }
 
+/// Refresh-ahead across a quiet gap: a pool read once per 12 s "block" under a 3 s TTL,
+/// with no other event in between. The refreshes must land in time order between the ticks
+/// of the gap (as `serve`'s timer has them), so each one renews the entry before the next
+/// tick and the chain reaches the next block; landed only at the next event, the chain
+/// broke after one refresh and every block's read missed.
+#[test]
+fn refresh_chains_cross_a_gap_longer_than_the_ttl() {
+    let mut events = vec![(0u64, Op::Update, 0u32), (50, Op::Read, 0)];
+    for block in 1..=5u64 {
+        events.push((block * 12_000_000, Op::Read, 0));
+    }
+    let t = trace(1, &events);
+    let config = SimConfig {
+        l1_sizes: vec![8],
+        l1_ttl_ms: Some(3_000),
+        ..SimConfig::default()
+    };
+    let report = run(&t, config, &["none", "refresh"]);
+    // none: only the read right after the write hits.
+    assert_eq!(row(&report, "none", 8).hit_rate, 1.0 / 6.0);
+    // refresh: every read hits (the idle horizon, 10 TTLs = 30 s, covers a 12 s gap), at
+    // about one refresh per TTL: 60 s / ~2.65 s.
+    let refresh = row(&report, "refresh", 8);
+    assert_eq!(refresh.hit_rate, 1.0);
+    assert!(
+        (20..=26).contains(&refresh.refreshes),
+        "{} refreshes",
+        refresh.refreshes
+    );
+}
+
 /// Warm start: after a simulated restart the warm-started run preloads the hottest pairs
 /// (one round trip) and hits where the cold one misses.
 #[test]
