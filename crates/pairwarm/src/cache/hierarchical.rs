@@ -241,15 +241,15 @@ impl CacheBuilder {
             };
             Arc::new(PairInterner::new(capacity))
         });
+        let l1_ttl_ms = self.l1_ttl.map(|t| t.as_millis() as u64);
         let l1 = if self.use_price_matrix {
             L1Store::Matrix(PriceMatrix::for_interner(&interner))
         } else {
-            L1Store::new(self.l1_policy, entries)
+            L1Store::new(self.l1_policy, entries, l1_ttl_ms)
         };
         let writes = (0..interner.capacity())
             .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect();
-        let l1_ttl_ms = self.l1_ttl.map(|t| t.as_millis() as u64);
         let refresh = l1_ttl_ms.map(|ttl| {
             let idle = self
                 .refresh_idle
@@ -414,11 +414,11 @@ impl<L: L2Store> HierarchicalCache<L> {
         if !self.coherent() {
             return None;
         }
-        let entry = self.l1.get(id)?;
         let Some(ttl) = self.l1_ttl_ms else {
-            return Some(entry.price);
+            return self.l1.get(id, 0).map(|e| e.price);
         };
         let now = self.clock.now_ms();
+        let entry = self.l1.get(id, now)?;
         if now.saturating_sub(entry.stored_ms) < ttl {
             if let Some(r) = &self.refresh {
                 r.on_read(self.interner.slot(id), id, entry.stored_ms, now);

@@ -159,7 +159,8 @@ pub(crate) enum L1Store {
 }
 
 impl L1Store {
-    pub(crate) fn new(policy: L1Policy, capacity: usize) -> Self {
+    /// `ttl_ms`: the L1 TTL, if any (W-TinyLFU evicts expired entries first).
+    pub(crate) fn new(policy: L1Policy, capacity: usize, ttl_ms: Option<u64>) -> Self {
         let capacity = capacity.max(1);
         match policy.resolve() {
             L1Policy::QuickCache | L1Policy::Default => {
@@ -210,24 +211,26 @@ impl L1Store {
                 OwnPolicy::S3Fifo(S3Fifo::new(c))
             })),
             L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, ttl_ms))
             })),
             L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, ttl_ms))
             })),
             L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, ttl_ms))
             })),
         }
     }
 
-    /// Reads an entry and records the access for the eviction policy.
+    /// Reads an entry and records the access for the eviction policy. `now_ms` is the
+    /// clock under a TTL (0 without): W-TinyLFU drops an expired entry itself and counts
+    /// the read as the miss it is; the caller checks expiry for the other stores.
     #[inline]
-    pub(crate) fn get(&self, id: PairId) -> Option<L1Entry> {
+    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<L1Entry> {
         match self {
             Self::Fast { cache, .. } => cache.get(&id),
             Self::Lru { cache, .. } => cache.lock().get(&id).copied(),
-            Self::Own(p) => p.get(id),
+            Self::Own(p) => p.get(id, now_ms),
             Self::Matrix(m) => m.get(id),
         }
     }
@@ -384,7 +387,7 @@ mod tests {
 
     #[test]
     fn lru_evicts_least_recently_used() {
-        let l1 = L1Store::new(L1Policy::Lru, 2);
+        let l1 = L1Store::new(L1Policy::Lru, 2, None);
         let (a, b, c) = (
             PairId::from_raw(1),
             PairId::from_raw(2),
@@ -392,7 +395,7 @@ mod tests {
         );
         assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
         assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
-        assert!(l1.get(a).is_some());
+        assert!(l1.get(a, 0).is_some());
         let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![b]);
         assert_eq!(l1.evictions(), 1);
@@ -405,7 +408,7 @@ mod tests {
     #[test]
     fn replacing_a_value_is_not_an_eviction() {
         for policy in L1Policy::ALL {
-            let l1 = L1Store::new(policy, 8);
+            let l1 = L1Store::new(policy, 8, None);
             let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
             assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
             assert!(
@@ -425,7 +428,7 @@ mod tests {
     #[test]
     fn every_policy_stays_bounded_and_reports_evictions() {
         for policy in L1Policy::ALL {
-            let l1 = L1Store::new(policy, 64);
+            let l1 = L1Store::new(policy, 64, None);
             let mut reported = 0;
             for i in 0..1000 {
                 reported += l1

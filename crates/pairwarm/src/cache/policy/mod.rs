@@ -95,8 +95,12 @@ macro_rules! each {
 
 impl OwnPolicy {
     #[inline]
-    fn get(&mut self, id: PairId) -> Option<L1Entry> {
-        each!(self, p => p.get(id))
+    fn get(&mut self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+        match self {
+            OwnPolicy::WTinyLfu(p) => p.get(id, now_ms),
+            OwnPolicy::S3Fifo(p) => p.get(id),
+            OwnPolicy::HotCold(p) => p.get(id),
+        }
     }
     fn peek(&self, id: PairId) -> Option<L1Entry> {
         each!(self, p => p.peek(id))
@@ -147,8 +151,8 @@ impl ShardedPolicy {
     }
 
     #[inline]
-    pub(crate) fn get(&self, id: PairId) -> Option<L1Entry> {
-        self.shard(id).lock().get(id)
+    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+        self.shard(id).lock().get(id, now_ms)
     }
 
     #[inline]

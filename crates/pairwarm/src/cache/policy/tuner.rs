@@ -59,8 +59,8 @@ pub(super) fn sample_hash(id: PairId) -> u64 {
 struct Shadow {
     /// The candidate window, as a share of the capacity.
     share: f64,
-    /// Ids only: a shadow holds no values.
-    seg: Segments<()>,
+    /// Ids and their stamps (under a TTL): a shadow holds no values.
+    seg: Segments<u64>,
     /// Hits in the running epoch.
     hits: u32,
     /// Decayed hits of earlier epochs.
@@ -68,17 +68,26 @@ struct Shadow {
 }
 
 impl Shadow {
-    /// A read (counted) or a write of a sampled key; a miss is loaded, as the cache does.
+    /// A read (counted) or a write of a sampled key at `now_ms`, entries stored before
+    /// `stale_before_ms` being expired; a miss is loaded, as the cache does. A read of an
+    /// expired entry is a miss (the cache drops it and loads it again); a write renews it.
     #[inline]
-    fn access(&mut self, id: PairId, sketch: &FrequencySketch, read: bool) {
-        match self.seg.arena.find(id) {
-            Some(ix) => {
+    fn access(&mut self, id: PairId, sketch: &FrequencySketch, read: bool, now_ms: u64) {
+        let found = self.seg.arena.find(id);
+        match found {
+            Some(ix) if !read || !self.seg.expired(ix) => {
                 self.seg.touch(ix);
+                if !read {
+                    self.seg.arena.node_mut(ix).entry = now_ms;
+                }
                 self.hits += u32::from(read);
             }
-            None => {
+            _ => {
+                if let Some(ix) = found {
+                    self.seg.arena.remove(ix);
+                }
                 let mut evicted = Evictions::default();
-                self.seg.add(id, (), sketch, &mut evicted);
+                self.seg.add(id, now_ms, sketch, &mut evicted);
             }
         }
     }
@@ -94,10 +103,12 @@ pub(super) struct WindowTuner {
     /// Decayed sampled reads (the scale of the scores).
     decayed_reads: f64,
     current: usize,
+    /// The cache's L1 TTL, if any: the shadows expire entries as the cache does.
+    ttl_ms: Option<u64>,
 }
 
 impl WindowTuner {
-    pub(super) fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize, ttl_ms: Option<u64>) -> Self {
         let capacity = capacity.max(1);
         let shadow_capacity = capacity.min(SHADOW_MAX);
         let sample_below = if shadow_capacity < capacity {
@@ -138,6 +149,7 @@ impl WindowTuner {
             reads: 0,
             decayed_reads: 0.0,
             current,
+            ttl_ms,
         }
     }
 
@@ -162,12 +174,30 @@ impl WindowTuner {
         sample_hash(id) < self.sample_below
     }
 
-    /// A read of a sampled `id` (after the cache counted it in `sketch`). At the end of an
-    /// epoch, returns the new window share if another candidate has been hitting more.
+    /// Sets the shadows' expiry horizon at `now_ms` (nothing expires without a TTL).
     #[inline]
-    pub(super) fn read(&mut self, id: PairId, sketch: &FrequencySketch) -> Option<f64> {
+    fn expire_at(&mut self, now_ms: u64) {
+        if let Some(ttl) = self.ttl_ms {
+            let stale_before = (now_ms + 1).saturating_sub(ttl);
+            for s in &mut self.shadows {
+                s.seg.stale_before_ms = stale_before;
+            }
+        }
+    }
+
+    /// A read of a sampled `id` at `now_ms` (after the cache counted it in `sketch`). At
+    /// the end of an epoch, returns the new window share if another candidate has been
+    /// hitting more.
+    #[inline]
+    pub(super) fn read(
+        &mut self,
+        id: PairId,
+        sketch: &FrequencySketch,
+        now_ms: u64,
+    ) -> Option<f64> {
+        self.expire_at(now_ms);
         for s in &mut self.shadows {
-            s.access(id, sketch, true);
+            s.access(id, sketch, true, now_ms);
         }
         self.reads += 1;
         if self.reads < self.epoch {
@@ -176,11 +206,13 @@ impl WindowTuner {
         self.end_epoch()
     }
 
-    /// A write of a sampled `id` (a price update): an access, not a read to count.
+    /// A write of a sampled `id` (a price update) at `now_ms`: an access, not a read to
+    /// count.
     #[inline]
-    pub(super) fn write(&mut self, id: PairId, sketch: &FrequencySketch) {
+    pub(super) fn write(&mut self, id: PairId, sketch: &FrequencySketch, now_ms: u64) {
+        self.expire_at(now_ms);
         for s in &mut self.shadows {
-            s.access(id, sketch, false);
+            s.access(id, sketch, false, now_ms);
         }
     }
 
@@ -225,12 +257,12 @@ mod tests {
     fn follows_the_workload_to_the_window_that_hits_more() {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
-        let mut t = WindowTuner::new(capacity);
+        let mut t = WindowTuner::new(capacity, None);
         let mut changes = Vec::new();
         let mut read = |t: &mut WindowTuner, sketch: &mut FrequencySketch, raw: u32| {
             let id = PairId::from_raw(raw);
             sketch.increment(id);
-            if let Some(share) = t.read(id, sketch) {
+            if let Some(share) = t.read(id, sketch, 0) {
                 changes.push(share);
             }
         };
@@ -258,7 +290,7 @@ mod tests {
 
     #[test]
     fn large_caches_simulate_a_bounded_sample_of_keys() {
-        let t = WindowTuner::new(8_192);
+        let t = WindowTuner::new(8_192, None);
         let sampled = (0..100_000u32)
             .filter(|&raw| t.sampled(PairId::from_raw(raw)))
             .count();
@@ -267,7 +299,7 @@ mod tests {
         assert!(t.shadows.iter().all(|s| s.seg.capacity() == SHADOW_MAX));
         assert_eq!(t.epoch, (4 * SHADOW_MAX as u32).max(MIN_EPOCH));
         assert_eq!(t.candidates(), CANDIDATES.len());
-        let small = WindowTuner::new(100);
+        let small = WindowTuner::new(100, None);
         assert!((0..1_000u32).all(|raw| small.sampled(PairId::from_raw(raw))));
         assert_eq!(small.epoch, MIN_EPOCH);
         assert!(small.shadows.iter().all(|s| s.seg.capacity() == 100));
@@ -278,7 +310,7 @@ mod tests {
     #[test]
     fn equal_windows_are_simulated_once() {
         let windows = |cap| {
-            WindowTuner::new(cap)
+            WindowTuner::new(cap, None)
                 .shadows
                 .iter()
                 .map(|s| s.seg.window())
@@ -286,6 +318,6 @@ mod tests {
         };
         assert_eq!(windows(16), vec![1, 2, 6, 10, 16]);
         assert_eq!(windows(1), vec![1]);
-        assert_eq!(WindowTuner::new(16).share(), 0.35);
+        assert_eq!(WindowTuner::new(16, None).share(), 0.35);
     }
 }

@@ -65,10 +65,18 @@ pub(crate) struct WTinyLfu {
     /// Accesses of keys whose sample hash is below this go to the tuner (0: no tuner).
     /// Kept here, not in the boxed tuner, so the test costs no extra cache line.
     sample_below: u64,
+    /// The L1 TTL, if any: expired entries leave first, and a read of one is a miss.
+    ttl_ms: Option<u64>,
+}
+
+/// Entries stored before the returned time (ms) are expired at `now_ms` (0: none).
+#[inline]
+fn stale_before(ttl_ms: Option<u64>, now_ms: u64) -> u64 {
+    ttl_ms.map_or(0, |ttl| (now_ms + 1).saturating_sub(ttl))
 }
 
 impl WTinyLfu {
-    pub(crate) fn new(capacity: usize, mode: WindowMode) -> Self {
+    pub(crate) fn new(capacity: usize, mode: WindowMode, ttl_ms: Option<u64>) -> Self {
         let capacity = capacity.max(1);
         let mut sample_below = 0;
         let (control, initial, transfer) = match mode {
@@ -79,7 +87,7 @@ impl WTinyLfu {
                 usize::MAX,
             ),
             WindowMode::Simulated => {
-                let tuner = WindowTuner::new(capacity);
+                let tuner = WindowTuner::new(capacity, ttl_ms);
                 let share = tuner.share();
                 // A shard too small for two distinct windows has nothing to tune.
                 let control = if tuner.candidates() > 1 {
@@ -96,6 +104,7 @@ impl WTinyLfu {
             sketch: FrequencySketch::new(capacity),
             control,
             sample_below,
+            ttl_ms,
         }
     }
 
@@ -111,11 +120,19 @@ impl WTinyLfu {
     }
 
     /// A request: counted in the sketch and by the window's control. Never evicts: a new
-    /// window size takes effect at the next insert.
+    /// window size takes effect at the next insert. Under a TTL an expired entry is
+    /// removed and the read is the miss it is (`now_ms`: the clock; ignored without a TTL).
     #[inline]
-    pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
+    pub(crate) fn get(&mut self, id: PairId, now_ms: u64) -> Option<L1Entry> {
         self.sketch.increment(id);
-        let found = self.seg.arena.find(id);
+        let mut found = self.seg.arena.find(id);
+        if let Some(ix) = found
+            && self.ttl_ms.is_some()
+            && self.seg.arena.node(ix).entry.stored_ms < stale_before(self.ttl_ms, now_ms)
+        {
+            self.seg.arena.remove(ix);
+            found = None;
+        }
         // The climber judges the policy, not the warmer: a hit on an unread warmed entry
         // is one the policy alone would have missed.
         let own_hit = found.is_some_and(|ix| self.seg.arena.node(ix).queue != SPECULATIVE);
@@ -133,7 +150,7 @@ impl WTinyLfu {
             }
             Control::Simulated(t) => {
                 if sample_hash(id) < self.sample_below
-                    && let Some(share) = t.read(id, &self.sketch)
+                    && let Some(share) = t.read(id, &self.sketch, now_ms)
                 {
                     self.seg.set_window_share(share);
                 }
@@ -149,12 +166,14 @@ impl WTinyLfu {
         kind: Insert,
         evicted: &mut Evictions,
     ) -> Inserted {
+        // Every insert is stamped with the clock under a TTL.
+        self.seg.stale_before_ms = stale_before(self.ttl_ms, entry.stored_ms);
         if kind == Insert::Write {
             self.sketch.increment(id);
             if let Control::Simulated(t) = &mut self.control
                 && sample_hash(id) < self.sample_below
             {
-                t.write(id, &self.sketch);
+                t.write(id, &self.sketch, entry.stored_ms);
             }
         }
         if let Some(ix) = self.seg.arena.find(id) {
@@ -240,13 +259,13 @@ mod tests {
     #[test]
     fn warms_displace_only_probation_and_only_once_guesses_pay() {
         let id = PairId::from_raw;
-        let mut p = WTinyLfu::new(64, WindowMode::Fixed);
+        let mut p = WTinyLfu::new(64, WindowMode::Fixed, None);
         let mut ev = Evictions::default();
         for i in 0..64 {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
         }
         for i in 0..64 {
-            p.get(id(i));
+            p.get(id(i), 0);
         }
         assert!(ev.is_empty());
         assert_eq!(p.len(), 64);
@@ -258,7 +277,7 @@ mod tests {
         // (EVIDENCE = 16 of them).
         for g in 2000..2016 {
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
-            assert!(p.get(id(g)).is_none());
+            assert!(p.get(id(g), 0).is_none());
         }
         let probation_front = |p: &WTinyLfu| {
             p.seg
@@ -291,9 +310,57 @@ mod tests {
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![id(3000)]);
         assert_eq!(p.len(), 64);
         // A read guess becomes an ordinary entry of the window.
-        assert!(p.get(id(3001)).is_some());
+        assert!(p.get(id(3001), 0).is_some());
         let ix = p.seg.arena.find(id(3001)).expect("present");
         assert_eq!(p.seg.arena.node(ix).queue, WINDOW);
+    }
+
+    /// Under a TTL, expired entries are dead weight: a read of one is a miss that removes
+    /// it, and new entries displace expired ones however frequent those were. Without the
+    /// TTL (the same calls), TinyLFU keeps the frequent old entries and turns most of the
+    /// new ones away: that is what put the policy below LRU with a TTL.
+    #[test]
+    fn expired_entries_leave_before_live_ones() {
+        let id = PairId::from_raw;
+        let at = |ms: u64| L1Entry {
+            price: Price::new(1.0, 0, 0),
+            stored_ms: ms,
+        };
+        let run = |ttl: Option<u64>| {
+            let mut p = WTinyLfu::new(64, WindowMode::Fixed, ttl);
+            let mut ev = Evictions::default();
+            // 64 pools written at 10 s and read often: frequent, protected.
+            for i in 0..64 {
+                p.insert(id(i), at(10_000), Insert::Write, &mut ev);
+            }
+            for _ in 0..10 {
+                for i in 0..64 {
+                    assert!(p.get(id(i), 10_000).is_some());
+                }
+            }
+            // 10 s later (all expired under a 1 s TTL): 64 new pools, each read (a miss),
+            // loaded and read again.
+            for i in 100..164 {
+                assert!(p.get(id(i), 20_000).is_none());
+                p.insert(id(i), at(20_000), Insert::Load, &mut ev);
+                p.get(id(i), 20_000);
+            }
+            let new_present = (100..164).filter(|&i| p.peek(id(i)).is_some()).count();
+            (p, new_present)
+        };
+        let (mut with_ttl, kept) = run(Some(1_000));
+        assert!(kept >= 60, "{kept} of 64 new entries kept under a TTL");
+        let (_, kept_without) = run(None);
+        assert!(kept_without <= 16, "{kept_without} kept without a TTL");
+        // A read of an expired entry misses and removes it.
+        let old = (0..64).find(|&i| with_ttl.peek(id(i)).is_some());
+        if let Some(old) = old {
+            let before = with_ttl.len();
+            assert!(with_ttl.get(id(old), 20_000).is_none());
+            assert_eq!(with_ttl.len(), before - 1);
+        }
+        // A live entry is served.
+        assert!(with_ttl.get(id(163), 20_500).is_some());
     }
 
     /// Replays reads with a load after each miss; returns the hits of the last `count`.
@@ -302,7 +369,7 @@ mod tests {
         let mut hits = 0;
         let mut ev = Evictions::default();
         for (n, &k) in keys.iter().enumerate() {
-            let hit = p.get(PairId::from_raw(k)).is_some();
+            let hit = p.get(PairId::from_raw(k), 0).is_some();
             if !hit {
                 p.insert(PairId::from_raw(k), entry(), Insert::Load, &mut ev);
             }
@@ -321,8 +388,8 @@ mod tests {
     /// within the bounded moves per call.
     #[test]
     fn the_tuned_window_serves_a_loop_and_then_recency() {
-        let mut p = WTinyLfu::new(64, WindowMode::Simulated);
-        let mut lru = WTinyLfu::new(64, WindowMode::Fixed);
+        let mut p = WTinyLfu::new(64, WindowMode::Simulated, None);
+        let mut lru = WTinyLfu::new(64, WindowMode::Fixed, None);
         lru.seg.set_window_share(1.0);
         let looped = || (0..40_000u32).map(|i| i % 80);
         let tuned_loop = replay(&mut p, looped(), 10_000);
@@ -335,7 +402,7 @@ mod tests {
         // Each key i is read at step 2i and again at step 2(i + 12) + 1.
         let recency = || (0..40_000u32).flat_map(|i| [100_000 + i, 100_000 + i.saturating_sub(12)]);
         let tuned_recency = replay(&mut p, recency(), 20_000);
-        let mut fixed = WTinyLfu::new(64, WindowMode::Fixed);
+        let mut fixed = WTinyLfu::new(64, WindowMode::Fixed, None);
         let fixed_recency = replay(&mut fixed, recency(), 20_000);
         assert!(
             tuned_recency >= 9_000,
