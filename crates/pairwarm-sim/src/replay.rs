@@ -235,9 +235,10 @@ pub(super) fn run(
                         cache.refresh_l1(id, price_at(at));
                         continue;
                     }
-                    // A warm is admitted on the event's clock, as it always was (its
-                    // landing between two events changes nothing a read could see).
-                    clock.set_ms(now_ms);
+                    // A warm is admitted at its landing time too: refresh ticks may follow
+                    // it before this event, and its stamp (hence its expiry) is when its
+                    // value arrived.
+                    clock.set_ms(at / 1000);
                     in_flight[p] = in_flight[p].saturating_sub(1);
                     if !cache.contains_l1(id) {
                         // The oracle knows the read is coming: its fetch is cached like a

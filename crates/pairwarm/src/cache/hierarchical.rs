@@ -181,8 +181,8 @@ impl CacheBuilder {
     }
 
     /// Refresh-ahead (with an L1 TTL): how long after its last read an entry is still worth
-    /// refreshing before it expires (default: [`crate::warmer::REFRESH_IDLE_TTLS`] TTLs). See
-    /// [`HierarchicalCache::refresh_due`].
+    /// refreshing before it expires (default: [`crate::warmer::REFRESH_IDLE_TTLS`] TTLs, at
+    /// least [`crate::warmer::REFRESH_IDLE_MIN_MS`]). See [`HierarchicalCache::refresh_due`].
     pub fn refresh_idle(mut self, idle: Duration) -> Self {
         self.refresh_idle = Some(idle);
         self
@@ -251,11 +251,12 @@ impl CacheBuilder {
             .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect();
         let refresh = l1_ttl_ms.map(|ttl| {
-            let idle = self
-                .refresh_idle
-                .map_or(crate::warmer::REFRESH_IDLE_TTLS * ttl, |d| {
-                    d.as_millis() as u64
-                });
+            let idle = self.refresh_idle.map_or(
+                crate::warmer::REFRESH_IDLE_TTLS
+                    .saturating_mul(ttl)
+                    .max(crate::warmer::REFRESH_IDLE_MIN_MS),
+                |d| d.as_millis() as u64,
+            );
             RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
         });
         HierarchicalCache {

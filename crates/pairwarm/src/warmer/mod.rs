@@ -22,7 +22,7 @@
 mod queue;
 mod refresh;
 
-pub use refresh::{REFRESH_IDLE_TTLS, RefreshConfig};
+pub use refresh::{REFRESH_IDLE_MIN_MS, REFRESH_IDLE_TTLS, RefreshConfig};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

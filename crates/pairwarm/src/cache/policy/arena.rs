@@ -30,8 +30,8 @@ pub(super) struct Node<E = L1Entry> {
 }
 
 /// Nodes, their queues and the id map. Each queue runs from its *front* (oldest, next to
-/// leave) to its *back* (newest). `E` is what a node holds: an [`L1Entry`] in a cache, `()`
-/// in a miniature simulation (`tuner.rs`), whose nodes then take a quarter of the memory.
+/// leave) to its *back* (newest). `E` is what a node holds: an [`L1Entry`] in a cache, the
+/// time it was stored (`u64`) in a miniature simulation (`tuner.rs`).
 pub(super) struct Arena<E = L1Entry> {
     nodes: Vec<Node<E>>,
     free: Vec<u32>,

@@ -45,8 +45,8 @@ pub(super) struct Segments<E = L1Entry> {
     pub(super) arena: Arena<E>,
     /// Entries stored before this time (ms) are expired (0: none, no TTL). Set by the owner
     /// before each insert. An expired entry is dead weight — its next read misses anyway —
-    /// so it leaves before any live one: a window entry that expired is not admitted into
-    /// main, and an expired victim never wins the frequency contest. Without this, under a
+    /// so in a full cache it leaves before any live one: a window entry that expired is
+    /// not admitted into main, and an expired victim never wins the frequency contest. Without this, under a
     /// TTL shorter than the gap between a pool's reads, main filled with frequent but
     /// expired pools and the policy fell below LRU (0.7 points at 128 entries on a
     /// single-chain trace with 12 s blocks and a 3 s TTL).

@@ -1,7 +1,10 @@
 //! The W-TinyLFU window chosen by miniature simulations (Waldspurger et al., "Cache Modeling
 //! and Optimization using Miniature Simulations", USENIX ATC 2017): a few shadow W-TinyLFU
-//! caches of ids only, one per candidate window, replay the same sample of the keys; after
-//! each epoch the cache takes the window whose shadow hit most.
+//! caches of ids (and, under a TTL, the time each was stored), one per candidate window,
+//! replay the same sample of the keys; after each epoch the cache takes the window whose
+//! shadow hit most. Under a TTL the shadows expire entries as the cache does (a read of an
+//! expired id misses; a write or a refresh renews it), so the window is chosen for the
+//! cache as it runs, not for one that never expires.
 //!
 //! Why not Caffeine's hill climber: the climber compares the hit rate of one sample with the
 //! previous one, so a change of workload phase looks like the effect of its last step, and
@@ -21,6 +24,7 @@
 use super::arena::Arena;
 use super::segments::Segments;
 use super::sketch::FrequencySketch;
+use super::wtinylfu::stale_before;
 use crate::cache::entry::Evictions;
 use crate::pair::PairId;
 
@@ -182,8 +186,8 @@ impl WindowTuner {
     /// Sets the shadows' expiry horizon at `now_ms` (nothing expires without a TTL).
     #[inline]
     fn expire_at(&mut self, now_ms: u64) {
-        if let Some(ttl) = self.ttl_ms {
-            let stale_before = (now_ms + 1).saturating_sub(ttl);
+        if self.ttl_ms.is_some() {
+            let stale_before = stale_before(self.ttl_ms, now_ms);
             for s in &mut self.shadows {
                 s.seg.stale_before_ms = stale_before;
             }
@@ -218,6 +222,19 @@ impl WindowTuner {
         self.expire_at(now_ms);
         for s in &mut self.shadows {
             s.access(id, sketch, false, now_ms);
+        }
+    }
+
+    /// A sampled `id`'s value renewed at `now_ms` without an access (a refresh-ahead
+    /// landing): the shadows holding it renew its stamp, and nothing moves.
+    pub(super) fn renew(&mut self, id: PairId, now_ms: u64) {
+        if self.ttl_ms.is_none() {
+            return;
+        }
+        for s in &mut self.shadows {
+            if let Some(ix) = s.seg.arena.find(id) {
+                s.seg.arena.node_mut(ix).entry = now_ms;
+            }
         }
     }
 
@@ -291,6 +308,39 @@ mod tests {
             "recent re-reads left the window at {recency_share}"
         );
         assert!(!changes.is_empty());
+    }
+
+    /// Under a TTL the shadows expire ids as the cache does: a read after the TTL misses
+    /// unless a write or a refresh renewed the id in between.
+    #[test]
+    fn shadows_expire_and_renew_as_the_cache_does() {
+        let mut sketch = FrequencySketch::new(64);
+        let mut t = WindowTuner::new(64, Some(1_000));
+        let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
+        let hits = |t: &WindowTuner| t.shadows.iter().map(|s| s.hits).sum::<u32>();
+        for id in [a, b] {
+            sketch.increment(id);
+            t.read(id, &sketch, 0);
+        }
+        assert_eq!(hits(&t), 0);
+        // a is refreshed at 900 ms; b is not.
+        t.renew(a, 900);
+        t.read(a, &sketch, 1_500);
+        assert_eq!(
+            hits(&t),
+            t.candidates() as u32,
+            "every shadow hits the renewed id"
+        );
+        t.read(b, &sketch, 1_500);
+        assert_eq!(
+            hits(&t),
+            t.candidates() as u32,
+            "the expired id misses everywhere"
+        );
+        // A write renews too; the miss above loaded b again at 1.5 s.
+        t.write(b, &sketch, 2_400);
+        t.read(b, &sketch, 3_300);
+        assert_eq!(hits(&t), 2 * t.candidates() as u32);
     }
 
     #[test]
