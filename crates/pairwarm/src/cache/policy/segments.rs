@@ -17,6 +17,13 @@ const PROTECTED_SHARE: f64 = 0.8;
 /// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
 const RANDOM_ADMIT_FREQUENCY: u8 = 6;
 
+/// Entries stored before the returned time (ms) are expired at `now_ms` under `ttl_ms`
+/// (0: none, without a TTL): fresh iff `now - stored < ttl`, as the cache checks it.
+#[inline]
+pub(super) fn stale_before(ttl_ms: Option<u64>, now_ms: u64) -> u64 {
+    ttl_ms.map_or(0, |ttl| now_ms.checked_sub(ttl).map_or(0, |t| t + 1))
+}
+
 /// What the segments need of a stored value: when it was stored, so an expired entry (under
 /// an L1 TTL) leaves before a live one.
 pub(super) trait Stamped: Copy {

@@ -22,9 +22,8 @@
 //! sketch: a sampled key's count there is the count a full-rate simulation would have.
 
 use super::arena::Arena;
-use super::segments::Segments;
+use super::segments::{Segments, stale_before};
 use super::sketch::FrequencySketch;
-use super::wtinylfu::stale_before;
 use crate::cache::entry::Evictions;
 use crate::pair::PairId;
 

@@ -17,7 +17,7 @@
 
 use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
-use super::segments::{PROBATION, Segments, WINDOW};
+use super::segments::{PROBATION, Segments, WINDOW, stale_before};
 use super::sketch::FrequencySketch;
 use super::tuner::{WindowTuner, sample_hash};
 use super::{Insert, Inserted};
@@ -67,12 +67,6 @@ pub(crate) struct WTinyLfu {
     sample_below: u64,
     /// The L1 TTL, if any: expired entries leave first, and a read of one is a miss.
     ttl_ms: Option<u64>,
-}
-
-/// Entries stored before the returned time (ms) are expired at `now_ms` (0: none).
-#[inline]
-pub(super) fn stale_before(ttl_ms: Option<u64>, now_ms: u64) -> u64 {
-    ttl_ms.map_or(0, |ttl| now_ms.checked_sub(ttl).map_or(0, |t| t + 1))
 }
 
 impl WTinyLfu {
