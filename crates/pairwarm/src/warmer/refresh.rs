@@ -29,7 +29,7 @@ pub const REFRESH_IDLE_TTLS: u64 = 10;
 /// The idle horizon is never shorter than this (ms): longer than the slowest common block
 /// interval (ethereum's 12 s), so a pool read once per block keeps being refreshed across
 /// the gap between two blocks even under a short TTL. With 10 TTLs of a 1 s TTL (10 s) the
-/// chain broke before the next ethereum block: +0.1 points instead of +15 on a single-chain
+/// chain broke before the next ethereum block: +0.1 points instead of +11 on a single-chain
 /// trace at L1 8,192.
 pub const REFRESH_IDLE_MIN_MS: u64 = 15_000;
 

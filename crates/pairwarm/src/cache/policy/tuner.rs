@@ -45,7 +45,7 @@ const MIN_EPOCH: u32 = 2_000;
 /// workloads generated with parameters none of the eighteen use, that followed near-ties
 /// between the 65% and 100% windows back and forth (~40 switches in a 250k-read trace)
 /// and each switch's transient cost hits: 0.11 points below LRU at 64 entries. Over the 26
-/// workloads x 7 sizes the longer memory gives a mean of +4.68 instead of +4.66 points
+/// workloads x 7 sizes the longer memory gives a mean of +4.68 instead of +4.65 points
 /// over LRU and a worst case at 64-512 entries of -0.01 instead of -0.11 (-0.11 at 32).
 const DECAY: f64 = 0.9;
 /// A candidate replaces the current window only if its shadow hit this share of the
