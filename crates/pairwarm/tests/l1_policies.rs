@@ -63,7 +63,7 @@ proptest! {
     /// returns is the latest value put there for that pair (never an older one, never one
     /// of another pair); evictions reported to the listener match the counter; a refresh
     /// never adds a pair; a strict warm into a full L1 evicts exactly one entry if admitted
-    /// and changes nothing if not.
+    /// and changes nothing if not; under a TTL a hit is never older than the TTL.
     #[test]
     fn policy_matches_model(
         p in policy(),
@@ -85,13 +85,15 @@ proptest! {
         let ids: Vec<PairId> = (0..80)
             .map(|n| cache.interner().intern(PairKey { chain, address: address(n) }))
             .collect();
-        // The latest value put into L1 per pair (what a hit may return).
+        // The latest value put into L1 per pair (what a hit may return), and when it was put.
         let mut latest: HashMap<u32, u32> = HashMap::new();
+        let mut stored: HashMap<u32, u64> = HashMap::new();
         for op in ops {
             match op {
                 Op::Write(k, v) => {
                     cache.set_l1(ids[k as usize], price(v));
                     latest.insert(k, v);
+                    stored.insert(k, clock.now_ms());
                     // quick_cache (the legacy store) may evict the key it just inserted when
                     // its cold section holds nothing (a few entries): then L1 has no value,
                     // never a stale one.
@@ -103,11 +105,16 @@ proptest! {
                 Op::Read(k) => {
                     if let Some(got) = cache.get_l1_only(ids[k as usize]) {
                         prop_assert_eq!(Some(got), latest.get(&k).map(|&v| price(v)), "{} stale or foreign value", p);
+                        // Under a TTL a hit is never expired: fresh iff now - stored < ttl.
+                        if let (Some(ttl), Some(&at)) = (ttl, stored.get(&k)) {
+                            prop_assert!(clock.now_ms() - at < ttl, "{}: served an entry stored at {} at {} (ttl {})", p, at, clock.now_ms(), ttl);
+                        }
                     }
                 }
                 Op::Load(k, v) => {
                     cache.load_l1(ids[k as usize], price(v));
                     latest.insert(k, v);
+                    stored.insert(k, clock.now_ms());
                 }
                 Op::Warm(k, v) => {
                     let before = cache.l1_len();
@@ -115,6 +122,7 @@ proptest! {
                     let (admitted, evicted) = cache.promote(ids[k as usize], price(v));
                     if admitted {
                         latest.insert(k, v);
+                        stored.insert(k, clock.now_ms());
                     }
                     if ttl.is_none() && strict_warms(p) && !was_present && before >= cache.l1_capacity() {
                         prop_assert_eq!(cache.l1_len(), before, "{}: a warm changed the size of a full L1", p);
@@ -127,6 +135,7 @@ proptest! {
                     let renewed = cache.refresh_l1(ids[k as usize], price(v));
                     if renewed {
                         latest.insert(k, v);
+                        stored.insert(k, clock.now_ms());
                     }
                     prop_assert!(cache.l1_len() <= before, "{}: a refresh added an entry", p);
                     if !present && ttl.is_some() {
