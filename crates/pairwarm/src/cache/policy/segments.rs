@@ -175,6 +175,20 @@ impl<E: Stamped> Segments<E> {
             .find(|&ix| self.expired(ix))
     }
 
+    /// The least recent entry of probation, protected or the window, if it has expired:
+    /// a slot a guess may take (never without a TTL). The window counts here: at a 100%
+    /// window (the tuner's LRU) the whole cache is the window, and without it a guess
+    /// found no expired slot at all while LRU ran.
+    pub(super) fn expired_front(&self) -> Option<u32> {
+        if self.stale_before_ms == 0 {
+            return None;
+        }
+        [PROBATION, PROTECTED, WINDOW]
+            .into_iter()
+            .filter_map(|q| self.arena.front(q))
+            .find(|&ix| self.expired(ix))
+    }
+
     /// Whether the entry at `ix` has expired.
     #[inline]
     pub(super) fn expired(&self, ix: u32) -> bool {

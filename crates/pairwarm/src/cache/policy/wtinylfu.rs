@@ -202,9 +202,9 @@ impl WTinyLfu {
         }
     }
 
-    /// A warmed entry is a guess (see [`Insert::Warm`]): it may displace an expired
-    /// victim, an older unread guess, or probation's next victim — never the window's or
-    /// protected entries.
+    /// A warmed entry is a guess (see [`Insert::Warm`]): it may displace an expired entry
+    /// (at the cold end of any segment), an older unread guess, or probation's next
+    /// victim — never a live window or protected entry.
     fn insert_speculative(
         &mut self,
         id: PairId,
@@ -212,7 +212,7 @@ impl WTinyLfu {
         stale_before_ms: u64,
         evicted: &mut Evictions,
     ) -> Inserted {
-        let next = self.seg.victim();
+        let next = self.seg.expired_front().or_else(|| self.seg.victim());
         let probation = self.seg.arena.front(PROBATION);
         let capacity = self.seg.capacity();
         self.seg.arena.admit_guess(
@@ -361,6 +361,38 @@ mod tests {
         assert!(with_ttl.get(id(163), 21_000).is_none());
         assert_eq!(with_ttl.len(), before - 1);
         assert!(with_ttl.peek(id(163)).is_none());
+    }
+
+    /// At a 100% window (the tuner's LRU) the whole cache is the window: a guess must find
+    /// its expired cold end there, not displace the unread guess that `victim()` names
+    /// first (before round 6 it did, and under LRU a guess never took an expired slot).
+    #[test]
+    fn a_guess_takes_the_expired_end_of_an_lru_window() {
+        let id = PairId::from_raw;
+        let at = |ms: u64| L1Entry {
+            price: Price::new(1.0, 0, 0),
+            stored_ms: ms,
+        };
+        let mut p = WTinyLfu::new(8, WindowMode::Fixed, Some(1_000));
+        p.seg.set_window_share(1.0);
+        let mut ev = Evictions::default();
+        for i in 0..7 {
+            p.insert(id(i), at(10_000), Insert::Write, &mut ev);
+        }
+        let warm = |stale_before_ms| Insert::Warm { stale_before_ms };
+        assert_eq!(
+            p.insert(id(50), at(19_500), warm(18_501), &mut ev),
+            Inserted::Added
+        );
+        assert!(ev.is_empty());
+        assert_eq!(p.len(), 8);
+        assert_eq!(
+            p.insert(id(51), at(20_000), warm(19_001), &mut ev),
+            Inserted::Added
+        );
+        assert_eq!(ev.iter().collect::<Vec<_>>(), vec![id(0)]);
+        assert!(p.peek(id(50)).is_some(), "the fresh guess was displaced");
+        assert!(p.peek(id(51)).is_some());
     }
 
     /// Replays reads with a load after each miss; returns the hits of the last `count`.
