@@ -52,8 +52,8 @@ pub struct TrackerConfig {
     pub min_co_occurrences: f64,
     /// Most distinct pairs one call credits (newest first); bounds the work per call
     /// whatever the burst size. Each credit is one cache-line write to the partner's
-    /// table, which is most of an update's cost. The default 4 (8 until round 6) roughly
-    /// halves `record_price_update` at p50 against 8, and measured no loss of hit rate:
+    /// table, which is most of an update's cost. The default 4 (8 until round 6) cuts
+    /// `record_price_update`'s p50 by about 40% against 8, and measured no loss of hit rate:
     /// over the 26 evaluation workloads (L1 64/128/512, TTL none and 3 s) `--strategy
     /// default` moved by +0.004 points on average and `topn` by +0.13 (the newest partners
     /// are the nearest in time, the likeliest to be related). Raise it for large blocks

@@ -30,7 +30,7 @@
 //!   (one CLOCK hand, no sort). Slots are named by *handles* (slot + generation) so a
 //!   reference to an evicted pair never resolves: it is never credited, never returned.
 //! - **Window** (`window.rs`): a ring of recent `(handle, ts)` updates scanned newest-first.
-//!   An update credits at most `max_credits_per_update` (default 8) distinct pairs updated
+//!   An update credits at most `max_credits_per_update` (default 4) distinct pairs updated
 //!   within `window_ms` before it (inclusive: exactly `window_ms` earlier still counts),
 //!   looking at no more than `4 × max_credits_per_update` ring entries.
 //! - **Neighbour tables** (`neighbours.rs`): `m = neighbours_per_pair` slots per pair in

@@ -50,7 +50,8 @@ pub enum Insert {
     Load,
     /// A warmed (predicted) value: a guess. The hand-written policies hold unread guesses
     /// in a FIFO of their own. A full L1 gives a guess the slot of an expired victim
-    /// (stored before `stale_before_ms`; 0 without a TTL); and, only while guesses have
+    /// (stored before `stale_before_ms`; 0 without a TTL; W-TinyLFU looks at the cold end
+    /// of each of its segments, including the window); and, only while guesses have
     /// been earning more hits per slot than the cache's marginal slots (measured with
     /// ghosts), the slot of the oldest unread guess once 1/32 of the capacity is held, or
     /// of the policy's next *probationary* victim — never a protected entry. A guess that

@@ -2,7 +2,10 @@
 //! and Optimization using Miniature Simulations", USENIX ATC 2017): a few shadow W-TinyLFU
 //! caches of ids (and, under a TTL, the time each was stored), one per candidate window,
 //! replay the same sample of the keys; after each epoch the cache takes the window whose
-//! shadow hit most. Under a TTL the shadows expire entries as the cache does (a read of an
+//! shadow hit most. Without a TTL two rules lean toward the 100% window (LRU) when the
+//! choice has been costly: an *emergency switch* within an epoch when the LRU shadow has
+//! just out-hit the running window by far ([`EMERGENCY_LEAD`]), and a *guard* that runs
+//! LRU while following the choices has earned less than LRU would have. Under a TTL the shadows expire entries as the cache does (a read of an
 //! expired id misses; a write or a refresh renews it), so the window is chosen for the
 //! cache as it runs, not for one that never expires.
 //!
@@ -61,7 +64,9 @@ const SUB_EPOCH: u32 = 128;
 /// epoch at a 1% window cost up to 24 points of that epoch, and the policy ended up to
 /// 3.1 points below LRU. The switch lasts until the epoch ends, when the usual choice
 /// resumes. 0.2 of 128 reads (26 hits) is rarely reached by chance: over the 26 workloads
-/// the mean moved from +4.680 to +4.676 points over LRU.
+/// the mean moved from +4.680 to +4.676 points over LRU. (Epochs of 2,000 sampled reads
+/// are not a multiple of 128: their last 80 reads are not checked, and an emergency near
+/// an epoch's end may be undone by it. Left as measured.)
 ///
 /// Neither this nor the guard runs under a TTL. There expiry, not the hot set, decides
 /// most misses (with a 3 s TTL those traces were within 0.07 of LRU already), and the
@@ -347,7 +352,7 @@ mod tests {
     /// a hot set replaced by 40 new keys read uniformly; returns the share before the
     /// change, the reads after it until a switch to LRU (if within four sub-epochs) and
     /// the reads left in the epoch at the change.
-    fn replace_the_hot_set(ttl_ms: Option<u64>) -> (f64, Option<u32>, u32) {
+    fn replace_the_hot_set(ttl_ms: Option<u64>) -> (f64, Option<u32>, f64) {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
         let mut t = WindowTuner::new(capacity, ttl_ms);
@@ -360,17 +365,18 @@ mod tests {
             read(&mut t, &mut sketch, i % 80);
         }
         let before = t.share();
-        let reads_left_in_epoch = t.epoch - t.reads;
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         for n in 1..=(4 * SUB_EPOCH) {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
             if read(&mut t, &mut sketch, 1_000 + (rng % 40) as u32) == Some(1.0) {
-                return (before, Some(n), reads_left_in_epoch);
+                // An epoch's end would have moved the choice too; an emergency leaves it.
+                assert_eq!(t.current, t.lru());
+                return (before, Some(n), t.shadows[t.choice].share);
             }
         }
-        (before, None, reads_left_in_epoch)
+        (before, None, t.shadows[t.choice].share)
     }
 
     /// The old keys' counts keep the new ones out of a small window's main while LRU
@@ -379,10 +385,14 @@ mod tests {
     /// [`EMERGENCY_LEAD`]).
     #[test]
     fn a_replaced_hot_set_switches_to_lru_within_a_few_sub_epochs() {
-        let (before, switched, left) = replace_the_hot_set(None);
+        let (before, switched, choice) = replace_the_hot_set(None);
         assert!(before <= 0.05, "cyclic phase kept {before}");
         let n = switched.expect("no switch to LRU within four sub-epochs");
-        assert!(n < left, "switched only at the epoch's end ({n})");
+        assert!(n <= 4 * SUB_EPOCH);
+        assert_eq!(
+            choice, before,
+            "the switch came from an epoch's end, not an emergency"
+        );
         let (before, switched, _) = replace_the_hot_set(Some(60_000));
         assert!(before <= 0.05, "cyclic phase under a TTL kept {before}");
         assert_eq!(switched, None, "an emergency under a TTL");

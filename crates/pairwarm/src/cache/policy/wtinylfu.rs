@@ -364,8 +364,9 @@ mod tests {
     }
 
     /// At a 100% window (the tuner's LRU) the whole cache is the window: a guess must find
-    /// its expired cold end there, not displace the unread guess that `victim()` names
-    /// first (before round 6 it did, and under LRU a guess never took an expired slot).
+    /// its expired cold end there. Before round 6 only `victim()` was checked, which names
+    /// the unread guess first: the new guess was turned away (the gate's limit starts at
+    /// 0), so under LRU a guess never took an expired slot.
     #[test]
     fn a_guess_takes_the_expired_end_of_an_lru_window() {
         let id = PairId::from_raw;
