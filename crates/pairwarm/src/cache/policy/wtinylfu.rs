@@ -324,10 +324,7 @@ mod tests {
     #[test]
     fn expired_entries_leave_before_live_ones() {
         let id = PairId::from_raw;
-        let at = |ms: u64| L1Entry {
-            price: Price::new(1.0, 0, 0),
-            stored_ms: ms,
-        };
+        let at = stored_at;
         let run = |ttl: Option<u64>| {
             let mut p = WTinyLfu::new(64, WindowMode::Fixed, ttl);
             let mut ev = Evictions::default();
@@ -370,10 +367,7 @@ mod tests {
     #[test]
     fn a_guess_takes_the_expired_end_of_an_lru_window() {
         let id = PairId::from_raw;
-        let at = |ms: u64| L1Entry {
-            price: Price::new(1.0, 0, 0),
-            stored_ms: ms,
-        };
+        let at = stored_at;
         let mut p = WTinyLfu::new(8, WindowMode::Fixed, Some(1_000));
         p.seg.set_window_share(1.0);
         let mut ev = Evictions::default();
@@ -394,6 +388,14 @@ mod tests {
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![id(0)]);
         assert!(p.peek(id(50)).is_some(), "the fresh guess was displaced");
         assert!(p.peek(id(51)).is_some());
+    }
+
+    /// An entry stored at `ms`.
+    fn stored_at(ms: u64) -> L1Entry {
+        L1Entry {
+            price: Price::new(1.0, 0, 0),
+            stored_ms: ms,
+        }
     }
 
     /// Replays reads with a load after each miss; returns the hits of the last `count`.
