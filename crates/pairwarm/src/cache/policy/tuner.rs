@@ -192,16 +192,14 @@ impl WindowTuner {
                 });
             }
         }
+        let start = if ttl_ms.is_some() {
+            START_UNDER_TTL
+        } else {
+            START
+        };
         let current = shadows
             .iter()
-            .rposition(|s| {
-                let start = if ttl_ms.is_some() {
-                    START_UNDER_TTL
-                } else {
-                    START
-                };
-                s.share <= CANDIDATES[start]
-            })
+            .rposition(|s| s.share <= CANDIDATES[start])
             .unwrap_or(0);
         Self {
             shadows,
