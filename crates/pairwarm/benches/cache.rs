@@ -110,6 +110,40 @@ fn l1(c: &mut Criterion) {
     });
     g.finish();
 
+    // The same hits in a shuffled order (a fixed permutation): no id's neighbours in
+    // memory are read next, as in a detector whose pools are read in no particular order.
+    let mut g = c.benchmark_group("l1_hit_shuffled");
+    g.throughput(Throughput::Elements(1));
+    let mut order: Vec<u32> = (0..ENTRIES).collect();
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for k in (1..order.len()).rev() {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        order.swap(k, (rng % (k as u64 + 1)) as usize);
+    }
+    for (name, policy) in [
+        ("pairwarm_default", L1Policy::Default),
+        ("pairwarm_lru", L1Policy::Lru),
+    ] {
+        let (cache, ids) = filled(HierarchicalCache::builder().l1_policy(policy));
+        let mut i = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & (ENTRIES as usize - 1);
+                black_box(cache.get_l1_only(ids[order[i] as usize]))
+            })
+        });
+    }
+    let mut i = 0usize;
+    g.bench_function("quick_cache_raw", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES as usize - 1);
+            black_box(quick.get(&order[i]))
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("l1_miss");
     let (cache, _) = filled(HierarchicalCache::builder());
     let chain = cache.interner().chain_id("ethereum").unwrap();

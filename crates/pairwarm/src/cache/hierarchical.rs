@@ -245,7 +245,12 @@ impl CacheBuilder {
         let l1 = if self.use_price_matrix {
             L1Store::Matrix(PriceMatrix::for_interner(&interner))
         } else {
-            L1Store::new(self.l1_policy, entries, l1_ttl_ms)
+            L1Store::new(
+                self.l1_policy,
+                entries,
+                l1_ttl_ms,
+                Some(interner.slot_mask()),
+            )
         };
         let writes = (0..interner.capacity())
             .map(|_| std::sync::atomic::AtomicU32::new(0))

@@ -159,8 +159,15 @@ pub(crate) enum L1Store {
 }
 
 impl L1Store {
-    /// `ttl_ms`: the L1 TTL, if any (W-TinyLFU evicts expired entries first).
-    pub(crate) fn new(policy: L1Policy, capacity: usize, ttl_ms: Option<u64>) -> Self {
+    /// `ttl_ms`: the L1 TTL, if any (W-TinyLFU evicts expired entries first). `slot_mask`:
+    /// the slot mask of the interner the ids come from, if known (a large hand-written
+    /// policy then finds ids by slot, see [`ShardedPolicy::new`]).
+    pub(crate) fn new(
+        policy: L1Policy,
+        capacity: usize,
+        ttl_ms: Option<u64>,
+        slot_mask: Option<u32>,
+    ) -> Self {
         let capacity = capacity.max(1);
         match policy.resolve() {
             L1Policy::QuickCache | L1Policy::Default => {
@@ -204,19 +211,21 @@ impl L1Store {
                     capacity,
                 }
             }
-            L1Policy::QuickCacheAdaptive => Self::Own(ShardedPolicy::new(capacity, |c| {
-                OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true))
-            })),
-            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(capacity, |c| {
+            L1Policy::QuickCacheAdaptive => {
+                Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
+                    OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true))
+                }))
+            }
+            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
                 OwnPolicy::S3Fifo(S3Fifo::new(c))
             })),
-            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, |c| {
+            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
                 OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, ttl_ms))
             })),
-            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, |c| {
+            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
                 OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, ttl_ms))
             })),
-            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, |c| {
+            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
                 OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, ttl_ms))
             })),
         }
@@ -387,7 +396,7 @@ mod tests {
 
     #[test]
     fn lru_evicts_least_recently_used() {
-        let l1 = L1Store::new(L1Policy::Lru, 2, None);
+        let l1 = L1Store::new(L1Policy::Lru, 2, None, None);
         let (a, b, c) = (
             PairId::from_raw(1),
             PairId::from_raw(2),
@@ -408,7 +417,7 @@ mod tests {
     #[test]
     fn replacing_a_value_is_not_an_eviction() {
         for policy in L1Policy::ALL {
-            let l1 = L1Store::new(policy, 8, None);
+            let l1 = L1Store::new(policy, 8, None, None);
             let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
             assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
             assert!(
@@ -428,7 +437,7 @@ mod tests {
     #[test]
     fn every_policy_stays_bounded_and_reports_evictions() {
         for policy in L1Policy::ALL {
-            let l1 = L1Store::new(policy, 64, None);
+            let l1 = L1Store::new(policy, 64, None, None);
             let mut reported = 0;
             for i in 0..1000 {
                 reported += l1
@@ -439,6 +448,64 @@ mod tests {
             assert!(l1.len() <= 64, "{policy}");
             assert_eq!(reported as u64, l1.evictions(), "{policy}");
             assert_eq!(l1.len() + reported, 1000, "{policy}");
+        }
+    }
+
+    /// A large hand-written policy finds ids through an array indexed by interner slot:
+    /// it must evict exactly as with the hash map (one shard: same order of events), and
+    /// an id of a recycled slot (a new generation) replaces the older pair's entry, which
+    /// can no longer be read.
+    #[test]
+    fn slot_indexed_policies_evict_as_hashed_ones_and_drop_recycled_slots() {
+        let slot_mask = (1u32 << 16) - 1;
+        for policy in [
+            L1Policy::WTinyLfu,
+            L1Policy::S3Fifo,
+            L1Policy::QuickCacheAdaptive,
+        ] {
+            // 4,095 entries: one shard, and 16 slots per entry, so indexed by slot.
+            let by_slot = L1Store::new(policy, 4095, None, Some(slot_mask));
+            let hashed = L1Store::new(policy, 4095, None, None);
+            let mut rng = 0x2545_F491_4F6C_DD1Du64;
+            let (mut hits_slot, mut hits_hash) = (0, 0);
+            for i in 0..200_000u32 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Skewed ids over 20,000 slots: hot low ids, a long cold tail.
+                let id = PairId::from_raw(((rng % 20_000) * (rng % 7 + 1) / 7) as u32);
+                if i % 3 == 0 {
+                    by_slot.insert(id, entry(1.0), Insert::Write);
+                    hashed.insert(id, entry(1.0), Insert::Write);
+                } else {
+                    let (a, b) = (by_slot.get(id, 0), hashed.get(id, 0));
+                    assert_eq!(a.is_some(), b.is_some(), "{policy} diverged at {i}");
+                    hits_slot += usize::from(a.is_some());
+                    hits_hash += usize::from(b.is_some());
+                    if a.is_none() {
+                        by_slot.insert(id, entry(1.0), Insert::Load);
+                        hashed.insert(id, entry(1.0), Insert::Load);
+                    }
+                }
+            }
+            assert_eq!(hits_slot, hits_hash);
+            assert!(hits_slot > 10_000, "{policy}: {hits_slot} hits");
+            assert_eq!(by_slot.len(), hashed.len());
+
+            // Slot 5, generation 0, then generation 1 of the same slot.
+            let old = PairId::from_raw(5);
+            let new = PairId::from_raw(5 | (1 << 16));
+            let l1 = L1Store::new(policy, 8192, None, Some(slot_mask));
+            l1.insert(old, entry(1.0), Insert::Write);
+            l1.insert(PairId::from_raw(6), entry(2.0), Insert::Write);
+            assert_eq!(l1.peek(new), None, "{policy}");
+            l1.insert(new, entry(3.0), Insert::Write);
+            assert_eq!(l1.peek(old), None, "{policy}");
+            assert_eq!(l1.peek(new).map(|e| e.price.price), Some(3.0), "{policy}");
+            assert_eq!(l1.len(), 2, "{policy}");
+            assert!(!l1.remove(old), "{policy}");
+            assert!(l1.remove(new), "{policy}");
+            assert_eq!(l1.len(), 1, "{policy}");
         }
     }
 }

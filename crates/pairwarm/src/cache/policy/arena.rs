@@ -1,6 +1,6 @@
 //! Entries of the hand-written policies: one slab of nodes threaded on intrusive doubly
-//! linked queues (indices, not pointers), plus the id -> node map. Bounded: the slab never
-//! holds more nodes than the policy's capacity, freed nodes are reused.
+//! linked queues (indices, not pointers), plus the id -> node index ([`IdIndex`]). Bounded:
+//! the slab never holds more nodes than the policy's capacity, freed nodes are reused.
 
 use std::collections::HashMap;
 
@@ -16,6 +16,46 @@ pub(super) const QUEUES: usize = 4;
 /// the policy's speculative quota, outside the policy's own segments. A read or a write
 /// of one of them hands it to the policy as if it had just been loaded.
 pub(super) const SPECULATIVE: u8 = 3;
+
+/// Which ids a shard of a policy holds when the ids' interner slots decide the shard (see
+/// [`IdIndex::Slots`]): ids whose slot (`raw & slot_mask`) is congruent to the shard's
+/// number modulo `2^shard_bits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotIndexing {
+    pub(crate) slot_mask: u32,
+    pub(crate) shard_bits: u32,
+}
+
+impl SlotIndexing {
+    /// The position of `id` in its shard's array.
+    #[inline]
+    fn position(self, id: PairId) -> usize {
+        ((id.raw() & self.slot_mask) >> self.shard_bits) as usize
+    }
+
+    /// Positions in one shard's array.
+    fn positions(self) -> usize {
+        ((self.slot_mask as usize) >> self.shard_bits) + 1
+    }
+}
+
+/// How an arena finds an id's node.
+enum IdIndex {
+    /// A hash map: any ids, memory in proportion to the entries. Small caches and the
+    /// tuner's shadows (which see a sample of the keys) use it.
+    Map(HashMap<PairId, u32, foldhash::fast::FixedState>),
+    /// One node index per interner slot the shard owns, checked against the node's id: a
+    /// hit costs one array load instead of a hash and two dependent loads of hashbrown's
+    /// control bytes and bucket (`l1_hit/pairwarm_default`: 54 -> 33-39 ns in one
+    /// criterion run on ids read in order). 4 bytes per slot, so it is used only where the
+    /// interner has at most [`SLOTS_PER_ENTRY_MAX`](super::SLOTS_PER_ENTRY_MAX) slots per
+    /// entry. The interner recycles a cold pair's slot with a new generation: an entry of
+    /// the slot's older pair can no longer be read and is dropped when the new one arrives.
+    Slots {
+        nodes: Box<[u32]>,
+        indexing: SlotIndexing,
+    },
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Node<E = L1Entry> {
@@ -35,7 +75,9 @@ pub(super) struct Node<E = L1Entry> {
 pub(super) struct Arena<E = L1Entry> {
     nodes: Vec<Node<E>>,
     free: Vec<u32>,
-    map: HashMap<PairId, u32, foldhash::fast::FixedState>,
+    index: IdIndex,
+    /// Entries held (nodes in the index).
+    len: usize,
     front: [u32; QUEUES],
     back: [u32; QUEUES],
     lens: [usize; QUEUES],
@@ -51,10 +93,11 @@ impl<E: Copy> Arena<E> {
         Self {
             nodes: Vec::with_capacity(capacity.min(1 << 16)),
             free: Vec::new(),
-            map: HashMap::with_capacity_and_hasher(
+            index: IdIndex::Map(HashMap::with_capacity_and_hasher(
                 capacity.min(1 << 16),
                 crate::pair::fixed_hasher(),
-            ),
+            )),
+            len: 0,
             front: [NIL; QUEUES],
             back: [NIL; QUEUES],
             lens: [0; QUEUES],
@@ -69,6 +112,18 @@ impl<E: Copy> Arena<E> {
         Self {
             gated: false,
             ..Self::new(capacity)
+        }
+    }
+
+    /// Finds ids through an array indexed by interner slot ([`IdIndex::Slots`]) instead of
+    /// a hash map. Only on an empty arena (a policy just built).
+    pub(super) fn index_by_slots(&mut self, indexing: SlotIndexing) {
+        debug_assert_eq!(self.len, 0, "re-indexing a non-empty arena");
+        if self.len == 0 {
+            self.index = IdIndex::Slots {
+                nodes: vec![NIL; indexing.positions()].into_boxed_slice(),
+                indexing,
+            };
         }
     }
 
@@ -97,7 +152,13 @@ impl<E: Copy> Arena<E> {
 
     #[inline]
     pub(super) fn find(&self, id: PairId) -> Option<u32> {
-        self.map.get(&id).copied()
+        match &self.index {
+            IdIndex::Map(map) => map.get(&id).copied(),
+            IdIndex::Slots { nodes, indexing } => {
+                let ix = *nodes.get(indexing.position(id))?;
+                (ix != NIL && self.nodes[ix as usize].id == id).then_some(ix)
+            }
+        }
     }
 
     #[inline]
@@ -111,7 +172,7 @@ impl<E: Copy> Arena<E> {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     pub(super) fn queue_len(&self, q: u8) -> usize {
@@ -130,7 +191,15 @@ impl<E: Copy> Arena<E> {
         ix
     }
 
+    /// A node for `id`, which is not in the arena.
     fn alloc(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
+        if let IdIndex::Slots { nodes, indexing } = &self.index
+            && let Some(&stale) = nodes.get(indexing.position(id))
+            && stale != NIL
+        {
+            // The slot's older pair (see `IdIndex::Slots`): unreadable, so dropped.
+            self.remove(stale);
+        }
         let node = Node {
             id,
             entry,
@@ -149,7 +218,17 @@ impl<E: Copy> Arena<E> {
                 (self.nodes.len() - 1) as u32
             }
         };
-        self.map.insert(id, ix);
+        match &mut self.index {
+            IdIndex::Map(map) => {
+                map.insert(id, ix);
+            }
+            IdIndex::Slots { nodes, indexing } => {
+                if let Some(at) = nodes.get_mut(indexing.position(id)) {
+                    *at = ix;
+                }
+            }
+        }
+        self.len += 1;
         ix
     }
 
@@ -169,7 +248,19 @@ impl<E: Copy> Arena<E> {
     pub(super) fn remove(&mut self, ix: u32) -> Node<E> {
         self.unlink(ix);
         let node = self.nodes[ix as usize];
-        self.map.remove(&node.id);
+        match &mut self.index {
+            IdIndex::Map(map) => {
+                map.remove(&node.id);
+            }
+            IdIndex::Slots { nodes, indexing } => {
+                if let Some(at) = nodes.get_mut(indexing.position(node.id))
+                    && *at == ix
+                {
+                    *at = NIL;
+                }
+            }
+        }
+        self.len -= 1;
         self.free.push(ix);
         node
     }
@@ -210,7 +301,11 @@ impl<E: Copy> Arena<E> {
     pub(super) fn clear(&mut self) {
         self.nodes.clear();
         self.free.clear();
-        self.map.clear();
+        match &mut self.index {
+            IdIndex::Map(map) => map.clear(),
+            IdIndex::Slots { nodes, .. } => nodes.fill(NIL),
+        }
+        self.len = 0;
         self.front = [NIL; QUEUES];
         self.back = [NIL; QUEUES];
         self.lens = [0; QUEUES];

@@ -33,6 +33,11 @@ pub(crate) struct HotCold {
 }
 
 impl HotCold {
+    /// The node slab, to choose its id index right after construction.
+    pub(super) fn arena_mut(&mut self) -> &mut Arena {
+        &mut self.arena
+    }
+
     /// `hot_allocation`: initial share of hot entries.
     pub(crate) fn new(capacity: usize, hot_allocation: f64, adaptive: bool) -> Self {
         let capacity = capacity.max(1);

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use arena::SlotIndexing;
 pub(crate) use hotcold::HotCold;
 pub(crate) use s3fifo::S3Fifo;
 pub(crate) use wtinylfu::{WTinyLfu, WindowMode};
@@ -40,6 +41,13 @@ const SPECULATIVE_SHARE: f64 = 1.0 / 32.0;
 pub(super) fn speculative_quota(capacity: usize) -> usize {
     ((capacity as f64 * SPECULATIVE_SHARE).round() as usize).max(1)
 }
+
+/// Interner slots per cache entry up to which a shard finds ids through an array indexed
+/// by slot rather than a hash map (`arena.rs`, `IdIndex::Slots`): 16 slots of 4 bytes, i.e.
+/// at most 64 bytes of index per entry. The builder's default interner (4 slots per entry,
+/// at least 65,536) qualifies from 4,096 entries, where the map stops fitting the CPU's
+/// first-level cache; smaller caches keep the map, which is smaller than the array there.
+pub(super) const SLOTS_PER_ENTRY_MAX: usize = 16;
 
 /// Why a value is put into L1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,12 +126,17 @@ impl OwnPolicy {
     fn clear(&mut self) {
         each!(self, p => p.clear())
     }
+    fn index_by_slots(&mut self, indexing: SlotIndexing) {
+        each!(self, p => p.arena_mut().index_by_slots(indexing))
+    }
 }
 
 /// Shards of a hand-written policy behind mutexes, with an eviction counter.
 pub(crate) struct ShardedPolicy {
     shards: Box<[Mutex<OwnPolicy>]>,
     mask: usize,
+    /// The interner's slot mask when ids are sharded (and found) by slot.
+    slot_mask: Option<u32>,
     evictions: AtomicU64,
     capacity: usize,
 }
@@ -131,14 +144,36 @@ pub(crate) struct ShardedPolicy {
 impl ShardedPolicy {
     /// `make(shard_capacity)` builds one shard. The shard count depends on the capacity
     /// only (never the core count), so a configuration evicts the same way everywhere.
-    pub(crate) fn new(capacity: usize, make: impl Fn(usize) -> OwnPolicy) -> Self {
+    /// `slot_mask`: the interner's ([`PairInterner::slot_mask`]), if the ids come from one;
+    /// with at most [`SLOTS_PER_ENTRY_MAX`] slots per entry, ids are then sharded by slot
+    /// and found through an array indexed by slot.
+    ///
+    /// [`PairInterner::slot_mask`]: crate::pair::PairInterner::slot_mask
+    pub(crate) fn new(
+        capacity: usize,
+        slot_mask: Option<u32>,
+        make: impl Fn(usize) -> OwnPolicy,
+    ) -> Self {
         let shards = (capacity / 4096).next_power_of_two().clamp(1, 16);
         let (per_shard, rest) = (capacity / shards, capacity % shards);
+        let slot_mask =
+            slot_mask.filter(|&m| (m as usize).saturating_add(1) <= SLOTS_PER_ENTRY_MAX * capacity);
+        let indexing = slot_mask.map(|slot_mask| SlotIndexing {
+            slot_mask,
+            shard_bits: shards.trailing_zeros(),
+        });
         Self {
             shards: (0..shards)
-                .map(|i| Mutex::new(make(per_shard + usize::from(i < rest))))
+                .map(|i| {
+                    let mut policy = make(per_shard + usize::from(i < rest));
+                    if let Some(indexing) = indexing {
+                        policy.index_by_slots(indexing);
+                    }
+                    Mutex::new(policy)
+                })
                 .collect(),
             mask: shards - 1,
+            slot_mask,
             evictions: AtomicU64::new(0),
             capacity,
         }
@@ -146,8 +181,13 @@ impl ShardedPolicy {
 
     #[inline]
     fn shard(&self, id: PairId) -> &Mutex<OwnPolicy> {
-        // Fibonacci hashing of the id: ids are dense slot numbers, so spread them.
-        let h = (id.raw().wrapping_mul(0x9E37_79B9) >> 16) as usize;
+        let h = match self.slot_mask {
+            // The slot's low bits: slots are handed out in order and recycled by CLOCK,
+            // so they spread evenly, and each shard owns a dense range of positions.
+            Some(slot_mask) => (id.raw() & slot_mask) as usize,
+            // Fibonacci hashing of the id: ids are dense slot numbers, so spread them.
+            None => (id.raw().wrapping_mul(0x9E37_79B9) >> 16) as usize,
+        };
         &self.shards[h & self.mask]
     }
 

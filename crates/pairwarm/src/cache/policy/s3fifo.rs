@@ -28,6 +28,11 @@ pub(crate) struct S3Fifo {
 }
 
 impl S3Fifo {
+    /// The node slab, to choose its id index right after construction.
+    pub(super) fn arena_mut(&mut self) -> &mut Arena {
+        &mut self.arena
+    }
+
     pub(crate) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {

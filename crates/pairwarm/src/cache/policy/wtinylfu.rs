@@ -70,6 +70,11 @@ pub(crate) struct WTinyLfu {
 }
 
 impl WTinyLfu {
+    /// The node slab, to choose its id index right after construction.
+    pub(super) fn arena_mut(&mut self) -> &mut Arena {
+        &mut self.seg.arena
+    }
+
     pub(crate) fn new(capacity: usize, mode: WindowMode, ttl_ms: Option<u64>) -> Self {
         let capacity = capacity.max(1);
         let mut sample_below = 0;
