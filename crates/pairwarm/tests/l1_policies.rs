@@ -204,3 +204,43 @@ fn refresh_due_lists_read_entries_before_they_expire() {
     clock.set_ms(26_000);
     assert!(cache.refresh_due(5_000, 16).is_empty());
 }
+
+/// The interner recycles a cold pair's slot for a new pair (a new generation). Every
+/// policy then serves the new pair: a write through an id kept across the recycling is
+/// refused (its entry could never be read, and under the slot-indexed policies it would
+/// displace the new pair's), and the new pair's entry survives it. 8,192 entries with an
+/// interner of 8,192 slots: the hand-written policies find ids by slot.
+#[test]
+fn a_recycled_slot_serves_only_its_new_pair() {
+    use pairwarm::pair::PairInterner;
+    for policy in L1Policy::ALL.into_iter().chain([L1Policy::Default]) {
+        let interner = Arc::new(PairInterner::new(8_192));
+        let cache = HierarchicalCache::builder()
+            .l1_entries(8_192)
+            .l1_policy(policy)
+            .interner(interner.clone())
+            .build_in_memory();
+        let chain = interner.chain_id("ethereum").unwrap();
+        let key = |n| PairKey {
+            chain,
+            address: address(n),
+        };
+        let ids: Vec<PairId> = (0..8_192).map(|n| interner.intern(key(n))).collect();
+        for (n, &id) in ids.iter().enumerate() {
+            cache.set_l1(id, price(n as u32));
+        }
+        let new = interner.intern(key(100_000));
+        let old = ids
+            .iter()
+            .copied()
+            .find(|&id| !interner.is_current(id))
+            .expect("no slot was recycled");
+        assert_eq!(interner.slot(old), interner.slot(new), "{policy}");
+        cache.set_l1(new, price(7));
+        assert_eq!(cache.peek_l1(new).map(|p| p.price), Some(7.0), "{policy}");
+        cache.set_l1(old, price(9));
+        assert_eq!(cache.peek_l1(new).map(|p| p.price), Some(7.0), "{policy}");
+        assert_ne!(cache.peek_l1(old).map(|p| p.price), Some(9.0), "{policy}");
+        assert!(cache.l1_len() <= 8_192, "{policy}");
+    }
+}

@@ -527,6 +527,11 @@ impl<L: L2Store> HierarchicalCache<L> {
     }
 
     fn insert_l1(&self, id: PairId, price: Price, kind: Insert) -> (Inserted, Evictions) {
+        // An id whose interner slot now holds another pair (a caller kept it across a
+        // recycling): its entry could never be read, and would displace the current one.
+        if !self.interner.is_current(id) {
+            return (Inserted::Skipped, Evictions::default());
+        }
         let (done, evicted) = self.l1.insert(id, self.stamp(price), kind);
         if let Some(listener) = &self.eviction_listener {
             evicted.iter().for_each(listener);

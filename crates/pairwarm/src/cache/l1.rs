@@ -337,6 +337,12 @@ impl L1Store {
         (done, evicted)
     }
 
+    /// Whether ids are found through an array indexed by interner slot (tests).
+    #[cfg(test)]
+    fn indexed_by_slot(&self) -> bool {
+        matches!(self, Self::Own(p) if p.indexed_by_slot())
+    }
+
     pub(crate) fn remove(&self, id: PairId) -> bool {
         match self {
             Self::Fast { cache, .. } => cache.remove(&id).is_some(),
@@ -463,9 +469,10 @@ mod tests {
             L1Policy::S3Fifo,
             L1Policy::QuickCacheAdaptive,
         ] {
-            // 4,095 entries: one shard, and 16 slots per entry, so indexed by slot.
-            let by_slot = L1Store::new(policy, 4095, None, Some(slot_mask));
-            let hashed = L1Store::new(policy, 4095, None, None);
+            // 4,096 entries: one shard, and 16 slots per entry, so indexed by slot.
+            let by_slot = L1Store::new(policy, 4096, None, Some(slot_mask));
+            let hashed = L1Store::new(policy, 4096, None, None);
+            assert!(by_slot.indexed_by_slot() && !hashed.indexed_by_slot());
             let mut rng = 0x2545_F491_4F6C_DD1Du64;
             let (mut hits_slot, mut hits_hash) = (0, 0);
             for i in 0..200_000u32 {

@@ -191,15 +191,26 @@ impl<E: Copy> Arena<E> {
         ix
     }
 
-    /// A node for `id`, which is not in the arena.
-    fn alloc(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
+    /// Under [`IdIndex::Slots`], removes the entry of another pair that held `id`'s
+    /// interner slot (an older generation: it can no longer be read). Not an eviction: its
+    /// pair is gone. Policies call it before making room for `id`; returns whether an
+    /// entry was removed.
+    pub(super) fn drop_stale(&mut self, id: PairId) -> bool {
         if let IdIndex::Slots { nodes, indexing } = &self.index
             && let Some(&stale) = nodes.get(indexing.position(id))
             && stale != NIL
+            && self.nodes[stale as usize].id != id
         {
-            // The slot's older pair (see `IdIndex::Slots`): unreadable, so dropped.
             self.remove(stale);
+            return true;
         }
+        false
+    }
+
+    /// A node for `id`, which is not in the arena.
+    fn alloc(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
+        // Normally done by the policy already, before it made room.
+        self.drop_stale(id);
         let node = Node {
             id,
             entry,

@@ -92,6 +92,8 @@ impl HotCold {
         if let Some(ix) = self.arena.find(id) {
             return self.arena.clock_replace(ix, entry, kind, COLD, MAX_REF);
         }
+        // An entry of the slot's older pair goes before room is made for this one.
+        self.arena.drop_stale(id);
         match kind {
             Insert::Refresh => Inserted::Skipped,
             Insert::Warm { stale_before_ms } => self.arena.admit_guess_clock(

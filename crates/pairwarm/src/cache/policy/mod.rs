@@ -156,8 +156,9 @@ impl ShardedPolicy {
     ) -> Self {
         let shards = (capacity / 4096).next_power_of_two().clamp(1, 16);
         let (per_shard, rest) = (capacity / shards, capacity % shards);
-        let slot_mask =
-            slot_mask.filter(|&m| (m as usize).saturating_add(1) <= SLOTS_PER_ENTRY_MAX * capacity);
+        let slot_mask = slot_mask.filter(|&m| {
+            (m as usize).saturating_add(1) <= SLOTS_PER_ENTRY_MAX.saturating_mul(capacity)
+        });
         let indexing = slot_mask.map(|slot_mask| SlotIndexing {
             slot_mask,
             shard_bits: shards.trailing_zeros(),
@@ -221,6 +222,12 @@ impl ShardedPolicy {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Whether ids are sharded and found by interner slot.
+    #[cfg(test)]
+    pub(crate) fn indexed_by_slot(&self) -> bool {
+        self.slot_mask.is_some()
     }
 
     pub(crate) fn evictions(&self) -> u64 {

@@ -76,8 +76,9 @@ const SUB_EPOCH: u32 = 128;
 /// the old ones' counts until those age), and an epoch is long: on traces whose hot set
 /// is replaced every 30-90 s (a generator not ours; docs/simulation.md, round 6) one
 /// epoch at a 1% window cost up to 24 points of that epoch, and the policy ended up to
-/// 3.1 points below LRU. The switch lasts until the epoch ends, when the usual choice
-/// resumes. 0.2 of 128 reads (26 hits) is rarely reached by chance: over the 26 workloads
+/// 3.1 points below LRU. The switch lasts until the epoch ends; then the guard decides as
+/// usual (without a TTL the cache, now at LRU, leaves it only for [`LEAVE_LRU_LEAD`];
+/// under a TTL the choice resumes). 0.2 of 128 reads (26 hits) is rarely reached by chance: over the 26 workloads
 /// the mean moved from +4.680 to +4.676 points over LRU. (Epochs of 2,000 sampled reads
 /// are not a multiple of 128: their last 80 reads are not checked, and an emergency near
 /// an epoch's end may be undone by it. Left as measured.)
@@ -99,7 +100,7 @@ const EMERGENCY_LEAD: f64 = 0.2;
 /// by chance cost a few hundredths of a point (round 7, docs/simulation.md). Leads of
 /// 0.002 / 0.005 / 0.0075 / 0.01 / 0.02 against leaving as soon as the choice is within
 /// the margin, without warming at 32..4,096 entries: points below LRU over our 26
-/// workloads 3 -> 2 / 1 / 0 / 0 / 0 (mean gain +4.60 -> +4.51 / +4.50 / +4.49 / +4.47 /
+/// workloads 3 -> 2 / 1 / 0 / 0 / 0 (mean gain +4.60 -> +4.51 / +4.50 / +4.49 / +4.46 /
 /// +4.29); over the second generator's 45 traces at 64-512 entries, 35 -> 31 / 27 / 17 /
 /// 13 / 6 below LRU (worst -0.56 -> -0.17 / -0.16 / -0.18 / -0.30 / -0.11), but at 0.02
 /// two points at 1,024 entries more than 0.5 below. 0.01 is the middle.
@@ -431,8 +432,7 @@ mod tests {
                 before <= 0.05,
                 "cyclic phase kept {before} (TTL {ttl_ms:?})"
             );
-            let n = switched.expect("no switch to LRU within four sub-epochs");
-            assert!(n <= 4 * SUB_EPOCH);
+            switched.expect("no switch to LRU within four sub-epochs");
             assert_eq!(
                 choice, before,
                 "the switch came from an epoch's end, not an emergency (TTL {ttl_ms:?})"
@@ -508,7 +508,10 @@ mod tests {
         assert_eq!(epoch(&mut t, 1_040, 1_000), (0, 0));
         // 2,744 against 2,710: still ahead; the choice keeps running.
         assert_eq!(epoch(&mut t, 990, 1_000), (0, 0));
-        // 3,370 against 3,439: behind by more than the margin; back to LRU.
+        // 3,430 against 3,439: behind, but by less than the margin (13.8 of 6,878 decayed
+        // reads); the choice keeps running.
+        assert_eq!(epoch(&mut t, 960, 1_000), (0, 0));
+        // 3,987 against 4,095: behind by more than the margin; back to LRU.
         assert_eq!(epoch(&mut t, 900, 1_000), (lru, lru));
     }
 

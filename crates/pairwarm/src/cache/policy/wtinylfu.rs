@@ -195,6 +195,8 @@ impl WTinyLfu {
             }
             return Inserted::Replaced;
         }
+        // An entry of the slot's older pair goes before room is made for this one.
+        self.seg.arena.drop_stale(id);
         match kind {
             Insert::Refresh => Inserted::Skipped,
             Insert::Warm { stale_before_ms } => {
