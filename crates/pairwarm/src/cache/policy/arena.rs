@@ -46,8 +46,8 @@ enum IdIndex {
     Map(HashMap<PairId, u32, foldhash::fast::FixedState>),
     /// One node index per interner slot the shard owns, checked against the node's id: a
     /// hit costs one array load instead of a hash and two dependent loads of hashbrown's
-    /// control bytes and bucket (`l1_hit/pairwarm_default`: 54 -> 33-39 ns in one
-    /// criterion run on ids read in order). 4 bytes per slot, so it is used only where the
+    /// control bytes and bucket (`l1_hit/pairwarm_default`, ids read in order: 54-58 ->
+    /// 37-48 ns in three alternating runs; docs/simulation.md, round 7). 4 bytes per slot, so it is used only where the
     /// interner has at most [`SLOTS_PER_ENTRY_MAX`](super::SLOTS_PER_ENTRY_MAX) slots per
     /// entry. The interner recycles a cold pair's slot with a new generation: an entry of
     /// the slot's older pair can no longer be read and is dropped when the new one arrives.
