@@ -209,8 +209,12 @@ impl<E: Copy> Arena<E> {
 
     /// A node for `id`, which is not in the arena.
     fn alloc(&mut self, id: PairId, entry: E, q: u8, freq: u8) -> u32 {
-        // Normally done by the policy already, before it made room.
-        self.drop_stale(id);
+        // Every policy drops a stale entry of `id`'s slot before making room for it.
+        debug_assert!(
+            !matches!(&self.index, IdIndex::Slots { nodes, indexing }
+                if nodes.get(indexing.position(id)).is_some_and(|&ix| ix != NIL)),
+            "a stale entry still holds the slot of {id:?}"
+        );
         let node = Node {
             id,
             entry,
