@@ -16,12 +16,53 @@ const PROTECTED_SHARE: f64 = 0.8;
 /// A candidate this frequent is admitted at random 1 time in 128 even if it loses, so an
 /// attacker (or an unlucky hash) cannot pin main (Caffeine's HashDoS guard).
 const RANDOM_ADMIT_FREQUENCY: u8 = 6;
+/// Under [`Admission::Filter`], a window victim seen this often (by the sketch, so a pool
+/// read again soon after it left counts its earlier reads) enters main.
+const FILTER_MIN_FREQUENCY: u8 = 2;
+
+/// How a window victim gets into a full main.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// TinyLFU: the candidate must have been more frequent than main's victim.
+    Contest,
+    /// A recency filter, as S3-FIFO's small queue and ghost: a candidate seen at least
+    /// [`FILTER_MIN_FREQUENCY`] times recently enters main and main's least recent entry
+    /// leaves, whatever its count. One-time reads are kept out as by the contest, but a new
+    /// hot set is not held back by the counts of the one it replaced.
+    Filter,
+}
 
 /// Entries stored before the returned time (ms) are expired at `now_ms` under `ttl_ms`
 /// (0: none, without a TTL): fresh iff `now - stored < ttl`, as the cache checks it.
 #[inline]
 pub(super) fn stale_before(ttl_ms: Option<u64>, now_ms: u64) -> u64 {
     ttl_ms.map_or(0, |ttl| now_ms.checked_sub(ttl).map_or(0, |t| t + 1))
+}
+
+/// One configuration of the segments: a window share and an admission rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Candidate {
+    /// The window, as a share of the capacity (1.0: the whole cache, i.e. LRU).
+    pub(crate) share: f64,
+    pub(crate) admission: Admission,
+}
+
+impl Candidate {
+    /// A window of `share` with TinyLFU's frequency contest.
+    pub(crate) const fn contest(share: f64) -> Self {
+        Self {
+            share,
+            admission: Admission::Contest,
+        }
+    }
+
+    /// A window of `share` with the recency filter.
+    pub(crate) const fn filter(share: f64) -> Self {
+        Self {
+            share,
+            admission: Admission::Filter,
+        }
+    }
 }
 
 /// What the segments need of a stored value: when it was stored, so an expired entry (under
@@ -63,6 +104,7 @@ pub(super) struct Segments<E = L1Entry> {
     protected_max: usize,
     /// Moves between segments per call at most ([`MAX_TRANSFER`] or unbounded).
     transfer: usize,
+    admission: Admission,
     rng: u64,
 }
 
@@ -82,6 +124,7 @@ impl<E: Stamped> Segments<E> {
             window_max: 1,
             protected_max: 0,
             transfer,
+            admission: Admission::Contest,
             rng: 0x2545_F491_4F6C_DD1D,
         };
         s.set_window_share(window_share);
@@ -106,6 +149,22 @@ impl<E: Stamped> Segments<E> {
 
     pub(super) fn set_window_share(&mut self, share: f64) {
         self.set_window((self.capacity as f64 * share).round() as usize);
+    }
+
+    /// How window victims get into a full main.
+    #[cfg(test)]
+    pub(super) fn admission(&self) -> Admission {
+        self.admission
+    }
+
+    pub(super) fn set_admission(&mut self, admission: Admission) {
+        self.admission = admission;
+    }
+
+    /// Runs `candidate`'s window and admission from the next insert on.
+    pub(super) fn set_candidate(&mut self, candidate: Candidate) {
+        self.set_window_share(candidate.share);
+        self.admission = candidate.admission;
     }
 
     pub(super) fn set_window(&mut self, window: usize) {
@@ -247,6 +306,9 @@ impl<E: Stamped> Segments<E> {
             return true;
         }
         let c = sketch.frequency(self.arena.node(candidate).id);
+        if self.admission == Admission::Filter {
+            return c >= FILTER_MIN_FREQUENCY;
+        }
         let v = sketch.frequency(self.arena.node(victim).id);
         if c > v {
             return true;

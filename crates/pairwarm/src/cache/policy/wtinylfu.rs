@@ -8,8 +8,14 @@
 //! frequency: recency-heavy phases want a large window (100% is LRU), frequency-heavy ones a
 //! small one (towards LFU). It is adapted at run time, because a fixed split tuned to one
 //! workload is what lost 8-9 points to LRU on another: by default the window is the best of
-//! six candidates measured by miniature simulations ([`super::tuner`]); Caffeine's hill
+//! seven candidates measured by miniature simulations ([`super::tuner`]); Caffeine's hill
 //! climber ([`super::climber`]) and its fixed 1% window can be named for comparison.
+//!
+//! One candidate replaces the contest with a recency filter
+//! ([`Admission::Filter`](super::segments::Admission::Filter)): what the window lets go
+//! enters main if it was seen twice, and main's least recent entry leaves. Where a hot set
+//! is replaced every few tens of seconds the contest keeps the new one out until the old
+//! counts age; the filter, like S3-FIFO, does not.
 //!
 //! Hand-written because no maintained crate has the adaptive window: moka and foyer implement
 //! TinyLFU with a fixed (or no) window, and neither exposes what a speculative (warmed)
@@ -17,7 +23,7 @@
 
 use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
-use super::segments::{PROBATION, Segments, WINDOW, stale_before};
+use super::segments::{Candidate, PROBATION, Segments, WINDOW, stale_before};
 use super::sketch::FrequencySketch;
 use super::tuner::{WindowTuner, sample_hash};
 use super::{Insert, Inserted};
@@ -79,15 +85,19 @@ impl WTinyLfu {
         let capacity = capacity.max(1);
         let mut sample_below = 0;
         let (control, initial, transfer) = match mode {
-            WindowMode::Fixed => (Control::Fixed, CAFFEINE_WINDOW, usize::MAX),
+            WindowMode::Fixed => (
+                Control::Fixed,
+                Candidate::contest(CAFFEINE_WINDOW),
+                usize::MAX,
+            ),
             WindowMode::Climber => (
                 Control::Climber(HillClimber::new(capacity, 1.0)),
-                CLIMBER_INITIAL_WINDOW,
+                Candidate::contest(CLIMBER_INITIAL_WINDOW),
                 usize::MAX,
             ),
             WindowMode::Simulated => {
                 let tuner = WindowTuner::new(capacity, ttl_ms);
-                let share = tuner.share();
+                let share = tuner.candidate();
                 // A shard too small for two distinct windows has nothing to tune.
                 let control = if tuner.candidates() > 1 {
                     sample_below = tuner.sample_below();
@@ -98,8 +108,10 @@ impl WTinyLfu {
                 (control, share, MAX_TRANSFER)
             }
         };
+        let mut seg = Segments::new(Arena::new(capacity), capacity, initial.share, transfer);
+        seg.set_admission(initial.admission);
         Self {
-            seg: Segments::new(Arena::new(capacity), capacity, initial, transfer),
+            seg,
             sketch: FrequencySketch::new(capacity),
             control,
             sample_below,
@@ -149,9 +161,9 @@ impl WTinyLfu {
             }
             Control::Simulated(t) => {
                 if sample_hash(id) < self.sample_below
-                    && let Some(share) = t.read(id, &self.sketch, now_ms)
+                    && let Some(candidate) = t.read(id, &self.sketch, now_ms)
                 {
-                    self.seg.set_window_share(share);
+                    self.seg.set_candidate(candidate);
                 }
             }
         }
@@ -407,6 +419,7 @@ mod tests {
 
     /// Replays reads with a load after each miss; returns the hits of the last `count`.
     fn replay(p: &mut WTinyLfu, keys: impl Iterator<Item = u32>, count: usize) -> usize {
+        let capacity = p.seg.capacity();
         let keys: Vec<u32> = keys.collect();
         let mut hits = 0;
         let mut ev = Evictions::default();
@@ -415,12 +428,41 @@ mod tests {
             if !hit {
                 p.insert(PairId::from_raw(k), entry(), Insert::Load, &mut ev);
             }
-            assert!(p.len() <= 64, "{} entries in a cache of 64", p.len());
+            assert!(p.len() <= capacity, "{} entries in a cache of {capacity}", p.len());
             if n >= keys.len() - count {
                 hits += usize::from(hit);
             }
         }
         hits
+    }
+
+    /// Under the recency filter a new pool read twice enters main even though main's
+    /// victim has been read far more often; the contest keeps it out until the old counts
+    /// age. This is what lets a replaced hot set in at once.
+    #[test]
+    fn the_filter_admits_a_pool_read_twice_where_the_contest_refuses_it() {
+        let id = PairId::from_raw;
+        for (candidate, admitted) in [
+            (Candidate::contest(0.1), false),
+            (Candidate::filter(0.1), true),
+        ] {
+            let mut p = WTinyLfu::new(20, WindowMode::Fixed, None);
+            p.seg.set_candidate(candidate);
+            assert_eq!(p.seg.admission(), candidate.admission);
+            // Twenty old pools, each read five times: main is full of frequent entries.
+            replay(&mut p, (0..100u32).map(|i| i % 20), 0);
+            // A new pool, missed then hit, then pushed out of the window (two entries) by
+            // three pools read once.
+            replay(&mut p, [100, 100, 101, 102, 103].into_iter(), 0);
+            assert_eq!(
+                p.peek(id(100)).is_some(),
+                admitted,
+                "{candidate:?}: the pool read twice"
+            );
+            // A pool read once is kept out either way.
+            assert!(p.peek(id(101)).is_none(), "{candidate:?}: a one-time read");
+            assert_eq!(p.len(), 20);
+        }
     }
 
     /// The tuned window takes what each workload needs: a loop over 80 keys through 64
