@@ -442,7 +442,8 @@ mod tests {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            if read(&mut t, &mut sketch, 1_000 + (rng % 40) as u32) == Some(Candidate::contest(1.0)) {
+            if read(&mut t, &mut sketch, 1_000 + (rng % 40) as u32) == Some(Candidate::contest(1.0))
+            {
                 // An epoch's end would have moved the choice too; an emergency leaves it.
                 assert_eq!(t.current, t.lru());
                 return (before, Some(n), t.shadows[t.choice].candidate.share);

@@ -428,7 +428,11 @@ mod tests {
             if !hit {
                 p.insert(PairId::from_raw(k), entry(), Insert::Load, &mut ev);
             }
-            assert!(p.len() <= capacity, "{} entries in a cache of {capacity}", p.len());
+            assert!(
+                p.len() <= capacity,
+                "{} entries in a cache of {capacity}",
+                p.len()
+            );
             if n >= keys.len() - count {
                 hits += usize::from(hit);
             }
