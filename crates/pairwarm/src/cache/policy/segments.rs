@@ -1,7 +1,7 @@
 //! W-TinyLFU's segments: a window LRU, then main as a segmented LRU (probation + protected)
-//! with TinyLFU admission from the window into main. The mechanics shared by the cache
-//! ([`super::wtinylfu`]) and by its miniature simulations ([`super::tuner`]); what sizes the
-//! window is theirs to decide.
+//! with TinyLFU admission (or a recency filter, [`Admission`]) from the window into main.
+//! The mechanics shared by the cache ([`super::wtinylfu`]) and by its miniature simulations
+//! ([`super::tuner`]); what sizes the window and picks the admission is theirs to decide.
 
 use super::arena::{Arena, SPECULATIVE};
 use super::sketch::FrequencySketch;
@@ -26,7 +26,8 @@ pub(crate) enum Admission {
     /// TinyLFU: the candidate must have been more frequent than main's victim.
     Contest,
     /// A recency filter, as S3-FIFO's small queue and ghost: a candidate seen at least
-    /// [`FILTER_MIN_FREQUENCY`] times recently enters main and main's least recent entry
+    /// [`FILTER_MIN_FREQUENCY`] times recently enters main and main's next victim (the
+    /// oldest of probation, else of the unread guesses, else of protected)
     /// leaves, whatever its count. One-time reads are kept out as by the contest, but a new
     /// hot set is not held back by the counts of the one it replaced.
     Filter,
@@ -87,7 +88,8 @@ impl Stamped for u64 {
     }
 }
 
-/// Window + main (probation, protected) over one arena, with TinyLFU admission: the
+/// Window + main (probation, protected) over one arena, with TinyLFU admission or the
+/// recency filter ([`Admission`]): the
 /// mechanics shared by the cache and by its miniature simulations ([`super::tuner::WindowTuner`]).
 pub(super) struct Segments<E = L1Entry> {
     pub(super) arena: Arena<E>,
@@ -254,7 +256,7 @@ impl<E: Stamped> Segments<E> {
         self.arena.node(ix).entry.stored_ms() < self.stale_before_ms
     }
 
-    /// Moves window overflow into main (with TinyLFU admission when full; at most
+    /// Moves window overflow into main (with the admission rule when full; at most
     /// `transfer` moves beyond the first) and evicts down to the capacity. Expired entries
     /// leave first (see [`Self::stale_before_ms`]).
     fn rebalance(&mut self, sketch: &FrequencySketch, evicted: &mut Evictions) {

@@ -1,14 +1,14 @@
 //! The W-TinyLFU window chosen by miniature simulations (Waldspurger et al., "Cache Modeling
 //! and Optimization using Miniature Simulations", USENIX ATC 2017): a few shadow W-TinyLFU
-//! caches of ids (and, under a TTL, the time each was stored), one per candidate window,
-//! replay the same sample of the keys; after each epoch the cache takes the window whose
-//! shadow hit most. One candidate differs in admission rather than window: a 10% window
-//! with the recency filter (S3-FIFO's rule, [`Admission::Filter`]), for workloads whose hot
-//! set is replaced faster than TinyLFU's counts age. Two rules lean toward the 100% window (LRU) when the choice has been
-//! costly: an *emergency switch* within an epoch when the LRU shadow has just out-hit the
-//! running window by far ([`EMERGENCY_LEAD`]), and, without a TTL, a *guard* that runs
-//! LRU until following the choices has earned clearly more than LRU would have
-//! ([`LEAVE_LRU_LEAD`]). Under a TTL the shadows expire entries as the cache does (a read
+//! caches of ids (and, under a TTL, the time each was stored), one per candidate, replay the
+//! same sample of the keys; after each epoch the cache takes the candidate whose shadow hit
+//! most. The candidates are windows with TinyLFU's frequency contest, and one 10% window
+//! with the recency filter (S3-FIFO's rule, [`Admission::Filter`]) for workloads whose hot
+//! set is replaced faster than TinyLFU's counts age. Two rules lean toward the 100% window
+//! (LRU) when the choice has been costly: an *emergency switch* within an epoch when the
+//! LRU shadow has just out-hit the running window by far ([`EMERGENCY_LEAD`]), and, without
+//! a TTL, a *guard* that runs LRU until following the choices has earned clearly more than
+//! LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL the shadows expire entries as the cache does (a read
 //! of an expired id misses; a write or a refresh renews it), so the window is chosen for
 //! the cache as it runs, not for one that never expires.
 //!
@@ -212,15 +212,15 @@ impl WindowTuner {
                 usize::MAX,
             );
             seg.set_admission(candidate.admission);
-            // A contest window equal to the previous one, or a filter whose window is one
-            // entry or the whole shadow, would replay a cache already simulated (or LRU).
+            // A contest window equal to the previous one would replay a cache already
+            // simulated; a filter over a one-entry window filters nothing worth a shadow.
             let distinct = match candidate.admission {
                 Admission::Contest => shadows
                     .iter()
                     .rev()
                     .find(|s: &&Shadow| s.candidate.admission == Admission::Contest)
                     .is_none_or(|s| s.seg.window() != seg.window()),
-                Admission::Filter => seg.window() > 1 && seg.window() < shadow_capacity,
+                Admission::Filter => seg.window() > 1,
             };
             if distinct {
                 shadows.push(Shadow {
@@ -267,7 +267,7 @@ impl WindowTuner {
         self.candidate().share
     }
 
-    /// Distinct candidate windows (1 on a shard too small to tell them apart).
+    /// Distinct candidates simulated (1 on a shard too small to tell them apart).
     pub(super) fn candidates(&self) -> usize {
         self.shadows.len()
     }
@@ -295,8 +295,7 @@ impl WindowTuner {
     }
 
     /// A read of a sampled `id` at `now_ms` (after the cache counted it in `sketch`). At
-    /// the end of an epoch, returns the new window share if another candidate has been
-    /// hitting more.
+    /// the end of an epoch (or an emergency), returns the candidate to run if it changes.
     #[inline]
     pub(super) fn read(
         &mut self,
@@ -369,7 +368,7 @@ impl WindowTuner {
     /// less than LRU would have (decayed as the scores are; leaving LRU takes a lead of
     /// [`LEAVE_LRU_LEAD`], returning to it a loss of the margin):
     /// a window whose lead comes and goes with the workload's phases is not followed
-    /// into the phases where it loses. Returns the new share if the window changes.
+    /// into the phases where it loses. Returns the new candidate if it changes.
     fn end_epoch(&mut self) -> Option<Candidate> {
         self.decayed_reads = self.decayed_reads * DECAY + f64::from(self.reads);
         self.reads = 0;
@@ -414,6 +413,23 @@ impl WindowTuner {
         self.decayed_reads = 0.0;
         self.realized = 0.0;
     }
+}
+
+/// Raw ids of a read stream whose hot set (56 ids) is replaced every 3,000 reads, 30% of
+/// the reads going to ids never read again (deterministic).
+#[cfg(test)]
+pub(super) fn replaced_hot_sets_among_one_time_reads(reads: u32) -> impl Iterator<Item = u32> {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    (0..reads).map(move |n| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        if rng % 10 < 3 {
+            10_000_000 + n
+        } else {
+            (n / 3_000) * 1_000 + (rng >> 8) as u32 % 56
+        }
+    })
 }
 
 #[cfg(test)]
@@ -595,17 +611,8 @@ mod tests {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
         let mut t = WindowTuner::new(capacity, None);
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         let mut picked = Vec::new();
-        for n in 0..60_000u32 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let raw = if rng % 10 < 3 {
-                10_000_000 + n
-            } else {
-                (n / 3_000) * 1_000 + (rng >> 8) as u32 % 56
-            };
+        for raw in replaced_hot_sets_among_one_time_reads(60_000) {
             let id = PairId::from_raw(raw);
             sketch.increment(id);
             if let Some(c) = t.read(id, &sketch, 0) {
@@ -615,17 +622,21 @@ mod tests {
         assert_eq!(
             t.candidate().admission,
             Admission::Filter,
-            "windows taken: {picked:?}"
+            "candidates taken: {picked:?}"
         );
-        let score = |a: Admission, share: f64| {
-            t.shadows
-                .iter()
-                .find(|s| s.candidate.admission == a && s.candidate.share == share)
-                .map(|s| s.score)
-        };
-        let filter = score(Admission::Filter, 0.1).unwrap_or(0.0);
-        assert!(filter > score(Admission::Contest, 1.0).unwrap_or(f64::MAX));
-        assert!(filter > score(Admission::Contest, 0.15).unwrap_or(f64::MAX));
+        assert_eq!(t.shadows[t.current].seg.admission(), Admission::Filter);
+        // Every window with the contest scored less: the filter, not its 10% window, wins.
+        let filter = t.shadows[t.current].score;
+        for s in &t.shadows {
+            if s.candidate.admission == Admission::Contest {
+                assert!(
+                    filter > s.score,
+                    "{:?} scored {} >= {filter}",
+                    s.candidate,
+                    s.score
+                );
+            }
+        }
     }
 
     /// Under a TTL the shadows expire ids as the cache does: a read after the TTL misses
@@ -686,15 +697,36 @@ mod tests {
             WindowTuner::new(cap, None)
                 .shadows
                 .iter()
-                .map(|s| s.seg.window())
+                .map(|s| (s.seg.window(), s.seg.admission() == Admission::Filter))
                 .collect::<Vec<_>>()
         };
         // 16 entries: 1% and 5% are both one entry; the 10% filter (two entries) is kept
         // beside the 15% contest window of the same size.
-        assert_eq!(windows(16), vec![1, 2, 2, 6, 10, 16]);
-        assert_eq!(windows(1), vec![1]);
+        assert_eq!(
+            windows(16),
+            vec![
+                (1, false),
+                (2, true),
+                (2, false),
+                (6, false),
+                (10, false),
+                (16, false)
+            ]
+        );
+        // 12 entries: the filter's window would be one entry; it is not simulated.
+        assert_eq!(
+            windows(12),
+            vec![(1, false), (2, false), (4, false), (8, false), (12, false)]
+        );
+        assert_eq!(windows(1), vec![(1, false)]);
         // The start: LRU without a TTL, 35% under one.
-        assert_eq!(WindowTuner::new(16, None).share(), 1.0);
-        assert_eq!(WindowTuner::new(16, Some(3_000)).share(), 0.35);
+        assert_eq!(
+            WindowTuner::new(16, None).candidate(),
+            Candidate::contest(1.0)
+        );
+        assert_eq!(
+            WindowTuner::new(16, Some(3_000)).candidate(),
+            Candidate::contest(0.35)
+        );
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! One candidate replaces the contest with a recency filter
 //! ([`Admission::Filter`](super::segments::Admission::Filter)): what the window lets go
-//! enters main if it was seen twice, and main's least recent entry leaves. Where a hot set
+//! enters main if it was seen twice, and main's next victim leaves. Where a hot set
 //! is replaced every few tens of seconds the contest keeps the new one out until the old
 //! counts age; the filter, like S3-FIFO, does not.
 //!
@@ -97,7 +97,7 @@ impl WTinyLfu {
             ),
             WindowMode::Simulated => {
                 let tuner = WindowTuner::new(capacity, ttl_ms);
-                let share = tuner.candidate();
+                let start = tuner.candidate();
                 // A shard too small for two distinct windows has nothing to tune.
                 let control = if tuner.candidates() > 1 {
                     sample_below = tuner.sample_below();
@@ -105,7 +105,7 @@ impl WTinyLfu {
                 } else {
                     Control::Fixed
                 };
-                (control, share, MAX_TRANSFER)
+                (control, start, MAX_TRANSFER)
             }
         };
         let mut seg = Segments::new(Arena::new(capacity), capacity, initial.share, transfer);
@@ -263,7 +263,7 @@ impl WTinyLfu {
 mod tests {
     use super::*;
     use crate::cache::Price;
-    use crate::cache::policy::segments::PROTECTED;
+    use crate::cache::policy::segments::{Admission, PROTECTED};
 
     fn entry() -> L1Entry {
         L1Entry {
@@ -456,7 +456,7 @@ mod tests {
             // Twenty old pools, each read five times: main is full of frequent entries.
             replay(&mut p, (0..100u32).map(|i| i % 20), 0);
             // A new pool, missed then hit, then pushed out of the window (two entries) by
-            // three pools read once.
+            // pools read once (102 pushes it out; 103 pushes 101 out too).
             replay(&mut p, [100, 100, 101, 102, 103].into_iter(), 0);
             assert_eq!(
                 p.peek(id(100)).is_some(),
@@ -467,6 +467,29 @@ mod tests {
             assert!(p.peek(id(101)).is_none(), "{candidate:?}: a one-time read");
             assert_eq!(p.len(), 20);
         }
+    }
+
+    /// The cache runs the admission its tuner picks: on a stream whose hot set is replaced
+    /// among one-time reads (where the tuner picks the filter), its own segments filter,
+    /// and it hits more than a fixed contest window and than LRU.
+    #[test]
+    fn the_cache_runs_the_filter_its_tuner_picks() {
+        let stream = || crate::cache::policy::tuner::replaced_hot_sets_among_one_time_reads(60_000);
+        let mut tuned = WTinyLfu::new(64, WindowMode::Simulated, None);
+        let hits = replay(&mut tuned, stream(), 30_000);
+        assert_eq!(tuned.seg.admission(), Admission::Filter);
+        let mut contest = WTinyLfu::new(64, WindowMode::Fixed, None);
+        contest.seg.set_candidate(Candidate::contest(0.1));
+        let mut lru = WTinyLfu::new(64, WindowMode::Fixed, None);
+        lru.seg.set_candidate(Candidate::contest(1.0));
+        let (contest, lru) = (
+            replay(&mut contest, stream(), 30_000),
+            replay(&mut lru, stream(), 30_000),
+        );
+        assert!(
+            hits > contest && hits > lru,
+            "tuned {hits}, 10% contest {contest}, LRU {lru}"
+        );
     }
 
     /// The tuned window takes what each workload needs: a loop over 80 keys through 64
