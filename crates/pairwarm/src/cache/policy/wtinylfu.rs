@@ -469,6 +469,49 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the window and admission, the segments hold exactly what was inserted
+        /// and not reported evicted or removed, never more than the capacity, and a read
+        /// hits exactly the pairs held.
+        #[test]
+        fn segments_stay_consistent_under_either_admission(
+            cap in 1usize..40,
+            filter in proptest::bool::ANY,
+            share in 0.01f64..1.0,
+            ops in proptest::collection::vec((0u32..80, 0u8..4), 1..1500),
+        ) {
+            let admission = if filter { Admission::Filter } else { Admission::Contest };
+            let mut p = WTinyLfu::new(cap, WindowMode::Fixed, None);
+            p.seg.set_candidate(Candidate { share, admission });
+            let mut held = std::collections::HashSet::new();
+            for (k, op) in ops {
+                let id = PairId::from_raw(k);
+                let mut ev = Evictions::default();
+                match op {
+                    0 | 1 => {
+                        let hit = p.get(id, 0).is_some();
+                        proptest::prop_assert_eq!(hit, held.contains(&k));
+                        if !hit {
+                            p.insert(id, entry(), Insert::Load, &mut ev);
+                            held.insert(k);
+                        }
+                    }
+                    2 => {
+                        p.insert(id, entry(), Insert::Write, &mut ev);
+                        held.insert(k);
+                    }
+                    _ => proptest::prop_assert_eq!(p.remove(id), held.remove(&k)),
+                }
+                proptest::prop_assert!(ev.len() <= 1, "one insert evicted {}", ev.len());
+                for e in ev.iter() {
+                    proptest::prop_assert!(held.remove(&e.raw()), "{e:?} evicted but not held");
+                }
+                proptest::prop_assert_eq!(p.len(), held.len());
+                proptest::prop_assert!(p.len() <= cap);
+            }
+        }
+    }
+
     /// The cache runs the admission its tuner picks: on a stream whose hot set is replaced
     /// among one-time reads (where the tuner picks the filter), its own segments filter,
     /// and it hits more than a fixed contest window and than LRU.
