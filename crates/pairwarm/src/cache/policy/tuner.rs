@@ -436,6 +436,13 @@ pub(super) fn replaced_hot_sets_among_one_time_reads(reads: u32) -> impl Iterato
 mod tests {
     use super::*;
 
+    /// Counts `raw` in the sketch, then reads it through the tuner, as the cache does.
+    fn read(t: &mut WindowTuner, sketch: &mut FrequencySketch, raw: u32) -> Option<Candidate> {
+        let id = PairId::from_raw(raw);
+        sketch.increment(id);
+        t.read(id, sketch, 0)
+    }
+
     /// Reads a frequency-friendly phase (a cycle over more keys than the cache holds), then
     /// a hot set replaced by 40 new keys read uniformly; returns the share before the
     /// change, the reads after it until a switch to LRU (if within four sub-epochs) and
@@ -444,11 +451,6 @@ mod tests {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
         let mut t = WindowTuner::new(capacity, ttl_ms);
-        let read = |t: &mut WindowTuner, sketch: &mut FrequencySketch, raw: u32| {
-            let id = PairId::from_raw(raw);
-            sketch.increment(id);
-            t.read(id, sketch, 0)
-        };
         for i in 0..20_000u32 {
             read(&mut t, &mut sketch, i % 80);
         }
@@ -574,11 +576,7 @@ mod tests {
         let mut t = WindowTuner::new(capacity, None);
         let mut changes = Vec::new();
         let mut read = |t: &mut WindowTuner, sketch: &mut FrequencySketch, raw: u32| {
-            let id = PairId::from_raw(raw);
-            sketch.increment(id);
-            if let Some(candidate) = t.read(id, sketch, 0) {
-                changes.push(candidate);
-            }
+            changes.extend(read(t, sketch, raw));
         };
         for i in 0..20_000u32 {
             read(&mut t, &mut sketch, i % 80);
@@ -611,14 +609,9 @@ mod tests {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
         let mut t = WindowTuner::new(capacity, None);
-        let mut picked = Vec::new();
-        for raw in replaced_hot_sets_among_one_time_reads(60_000) {
-            let id = PairId::from_raw(raw);
-            sketch.increment(id);
-            if let Some(c) = t.read(id, &sketch, 0) {
-                picked.push(c);
-            }
-        }
+        let picked: Vec<Candidate> = replaced_hot_sets_among_one_time_reads(60_000)
+            .filter_map(|raw| read(&mut t, &mut sketch, raw))
+            .collect();
         assert_eq!(
             t.candidate().admission,
             Admission::Filter,
