@@ -111,11 +111,11 @@ pub(super) struct Segments<E = L1Entry> {
 }
 
 impl<E: Stamped> Segments<E> {
-    /// `arena` of `capacity` nodes; `transfer` bounds the moves per call.
+    /// `arena` of `capacity` nodes running `candidate`; `transfer` bounds the moves per call.
     pub(super) fn new(
         arena: Arena<E>,
         capacity: usize,
-        window_share: f64,
+        candidate: Candidate,
         transfer: usize,
     ) -> Self {
         let capacity = capacity.max(1);
@@ -126,10 +126,10 @@ impl<E: Stamped> Segments<E> {
             window_max: 1,
             protected_max: 0,
             transfer,
-            admission: Admission::Contest,
+            admission: candidate.admission,
             rng: 0x2545_F491_4F6C_DD1D,
         };
-        s.set_window_share(window_share);
+        s.set_window_share(candidate.share);
         s
     }
 
@@ -157,10 +157,6 @@ impl<E: Stamped> Segments<E> {
     #[cfg(test)]
     pub(super) fn admission(&self) -> Admission {
         self.admission
-    }
-
-    pub(super) fn set_admission(&mut self, admission: Admission) {
-        self.admission = admission;
     }
 
     /// Runs `candidate`'s window and admission from the next insert on.

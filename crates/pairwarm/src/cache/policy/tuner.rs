@@ -205,13 +205,12 @@ impl WindowTuner {
         // cache twice (1% and 5% of 16 entries are both one entry).
         let mut shadows: Vec<Shadow> = Vec::with_capacity(CANDIDATES.len());
         for &candidate in &CANDIDATES {
-            let mut seg = Segments::new(
+            let seg = Segments::new(
                 Arena::without_gate(shadow_capacity),
                 shadow_capacity,
-                candidate.share,
+                candidate,
                 usize::MAX,
             );
-            seg.set_admission(candidate.admission);
             // A contest window equal to the previous one would replay a cache already
             // simulated; a filter over a one-entry window filters nothing worth a shadow.
             let distinct = match candidate.admission {

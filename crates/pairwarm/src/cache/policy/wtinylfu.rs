@@ -108,10 +108,8 @@ impl WTinyLfu {
                 (control, start, MAX_TRANSFER)
             }
         };
-        let mut seg = Segments::new(Arena::new(capacity), capacity, initial.share, transfer);
-        seg.set_admission(initial.admission);
         Self {
-            seg,
+            seg: Segments::new(Arena::new(capacity), capacity, initial, transfer),
             sketch: FrequencySketch::new(capacity),
             control,
             sample_below,
