@@ -49,7 +49,7 @@ pub enum L1Policy {
     /// S3-FIFO (SOSP 2023): small FIFO + main CLOCK + ghost ids.
     S3Fifo,
     /// W-TinyLFU whose window (and admission: TinyLFU's contest, or a recency filter at a
-    /// 10% window) is chosen by miniature simulations of seven candidates
+    /// 10% window) is chosen by miniature simulations of eight candidates
     /// (1% .. 100%, i.e. up to LRU) on a sample of the keys (Waldspurger et al., ATC 2017).
     WTinyLfu,
     /// W-TinyLFU with Caffeine's hill-climbed window (Middleware 2018; the default of round

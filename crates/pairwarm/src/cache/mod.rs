@@ -6,8 +6,8 @@
 //!   invalidated while it was in flight) serve the warmer; `get_l1_only` and `promote`
 //!   serve a simulator that models L2 itself.
 //! - L1 storage is chosen by [`L1Policy`]: the default is W-TinyLFU with its window chosen
-//!   by miniature simulations of seven candidates (six windows from 1% to LRU, and a 10%
-//!   window with S3-FIFO-like recency admission; chosen for robustness across
+//!   by miniature simulations of eight candidates (six windows from 1% to LRU, and two 10%
+//!   windows with S3-FIFO-like recency admission; chosen for robustness across
 //!   workloads, see `docs/simulation.md`); S3-FIFO, quick_cache's
 //!   policy (fixed or adaptive hot share) and the original's strict LRU can be named for
 //!   comparison; the price matrix (`use_price_matrix`) is a fixed table with one seqlocked

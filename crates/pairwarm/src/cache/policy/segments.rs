@@ -46,6 +46,8 @@ pub(crate) struct Candidate {
     /// The window, as a share of the capacity (1.0: the whole cache, i.e. LRU).
     pub(crate) share: f64,
     pub(crate) admission: Admission,
+    /// Share of main kept for entries hit in probation (0: main is one LRU).
+    pub(crate) protected: f64,
 }
 
 impl Candidate {
@@ -54,6 +56,7 @@ impl Candidate {
         Self {
             share,
             admission: Admission::Contest,
+            protected: PROTECTED_SHARE,
         }
     }
 
@@ -62,6 +65,16 @@ impl Candidate {
         Self {
             share,
             admission: Admission::Filter,
+            protected: PROTECTED_SHARE,
+        }
+    }
+
+    /// The recency filter in front of a main that is one LRU (no protected segment).
+    pub(crate) const fn filter_lru(share: f64) -> Self {
+        Self {
+            share,
+            admission: Admission::Filter,
+            protected: 0.0,
         }
     }
 }
@@ -107,6 +120,7 @@ pub(super) struct Segments<E = L1Entry> {
     /// Moves between segments per call at most ([`MAX_TRANSFER`] or unbounded).
     transfer: usize,
     admission: Admission,
+    protected_share: f64,
     rng: u64,
 }
 
@@ -127,6 +141,7 @@ impl<E: Stamped> Segments<E> {
             protected_max: 0,
             transfer,
             admission: candidate.admission,
+            protected_share: candidate.protected,
             rng: 0x2545_F491_4F6C_DD1D,
         };
         s.set_window_share(candidate.share);
@@ -161,14 +176,15 @@ impl<E: Stamped> Segments<E> {
 
     /// Runs `candidate`'s window and admission from the next insert on.
     pub(super) fn set_candidate(&mut self, candidate: Candidate) {
-        self.set_window_share(candidate.share);
         self.admission = candidate.admission;
+        self.protected_share = candidate.protected;
+        self.set_window_share(candidate.share);
     }
 
     pub(super) fn set_window(&mut self, window: usize) {
         self.window_max = window.clamp(1, self.capacity);
         self.protected_max =
-            ((self.capacity - self.window_max) as f64 * PROTECTED_SHARE).floor() as usize;
+            ((self.capacity - self.window_max) as f64 * self.protected_share).floor() as usize;
     }
 
     /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's

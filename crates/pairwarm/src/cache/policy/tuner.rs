@@ -2,9 +2,9 @@
 //! and Optimization using Miniature Simulations", USENIX ATC 2017): a few shadow W-TinyLFU
 //! caches of ids (and, under a TTL, the time each was stored), one per candidate, replay the
 //! same sample of the keys; after each epoch the cache takes the candidate whose shadow hit
-//! most. The candidates are windows with TinyLFU's frequency contest, and one 10% window
-//! with the recency filter (S3-FIFO's rule, [`Admission::Filter`]) for workloads whose hot
-//! set is replaced faster than TinyLFU's counts age. Two rules lean toward the 100% window
+//! most. The candidates are windows with TinyLFU's frequency contest, and two 10% windows
+//! with the recency filter (S3-FIFO's rule, [`Admission::Filter`]; main segmented or one
+//! LRU) for workloads whose hot set is replaced faster than TinyLFU's counts age. Two rules lean toward the 100% window
 //! (LRU) when the choice has been costly: an *emergency switch* within an epoch when the
 //! LRU shadow has just out-hit the running window by far ([`EMERGENCY_LEAD`]), and, without
 //! a TTL, a *guard* that runs LRU until following the choices has earned clearly more than
@@ -35,15 +35,19 @@ use crate::pair::PairId;
 
 /// Candidates: windows with TinyLFU's contest, as shares of the capacity, from Caffeine's 1%
 /// (frequency-heavy workloads) up to 100%, which is plain LRU (recency-heavy ones); and,
-/// since round 8, a 10% window with the recency filter ([`Admission::Filter`], S3-FIFO's
-/// small-queue share). The contest keeps a replaced hot set out of main until the old
-/// one's counts age, whatever the window: on second-generator traces whose hot set is
-/// replaced every 15-60 s, S3-FIFO and quick_cache were up to 6 points above the best
-/// contest window (docs/simulation.md, round 8). Ordered by window; LRU stays last.
-const CANDIDATES: [Candidate; 7] = [
+/// since round 8, two 10% windows with the recency filter ([`Admission::Filter`], S3-FIFO's
+/// small-queue share), one in front of the usual segmented main and one in front of a
+/// main that is a single LRU (S3-FIFO's main forgets an old hot set within one pass; a
+/// protected segment holds it until newer entries are hit twice). The contest keeps a
+/// replaced hot set out of main until the old one's counts age, whatever the window: on
+/// second-generator traces whose hot set is replaced every 15-60 s, S3-FIFO and
+/// quick_cache were up to 6 points above the best contest window (docs/simulation.md,
+/// round 8). Ordered by window; LRU stays last.
+const CANDIDATES: [Candidate; 8] = [
     Candidate::contest(0.01),
     Candidate::contest(0.05),
     Candidate::filter(0.10),
+    Candidate::filter_lru(0.10),
     Candidate::contest(0.15),
     Candidate::contest(0.35),
     Candidate::contest(0.65),
@@ -692,12 +696,13 @@ mod tests {
                 .map(|s| (s.seg.window(), s.seg.admission() == Admission::Filter))
                 .collect::<Vec<_>>()
         };
-        // 16 entries: 1% and 5% are both one entry; the 10% filter (two entries) is kept
-        // beside the 15% contest window of the same size.
+        // 16 entries: 1% and 5% are both one entry; the two 10% filters (two entries) are
+        // kept beside the 15% contest window of the same size.
         assert_eq!(
             windows(16),
             vec![
                 (1, false),
+                (2, true),
                 (2, true),
                 (2, false),
                 (6, false),
@@ -705,7 +710,7 @@ mod tests {
                 (16, false)
             ]
         );
-        // 12 entries: the filter's window would be one entry; it is not simulated.
+        // 12 entries: the filters' window would be one entry; they are not simulated.
         assert_eq!(
             windows(12),
             vec![(1, false), (2, false), (4, false), (8, false), (12, false)]

@@ -8,10 +8,10 @@
 //! frequency: recency-heavy phases want a large window (100% is LRU), frequency-heavy ones a
 //! small one (towards LFU). It is adapted at run time, because a fixed split tuned to one
 //! workload is what lost 8-9 points to LRU on another: by default the window is the best of
-//! seven candidates measured by miniature simulations ([`super::tuner`]); Caffeine's hill
+//! eight candidates measured by miniature simulations ([`super::tuner`]); Caffeine's hill
 //! climber ([`super::climber`]) and its fixed 1% window can be named for comparison.
 //!
-//! One candidate replaces the contest with a recency filter
+//! Two candidates replace the contest with a recency filter
 //! ([`Admission::Filter`](super::segments::Admission::Filter)): what the window lets go
 //! enters main if it was seen twice, and main's next victim leaves. Where a hot set
 //! is replaced every few tens of seconds the contest keeps the new one out until the old
@@ -447,10 +447,14 @@ mod tests {
         for (candidate, admitted) in [
             (Candidate::contest(0.1), false),
             (Candidate::filter(0.1), true),
+            (Candidate::filter_lru(0.1), true),
         ] {
             let mut p = WTinyLfu::new(20, WindowMode::Fixed, None);
             p.seg.set_candidate(candidate);
             assert_eq!(p.seg.admission(), candidate.admission);
+            // 18 entries of main: 80% protected, or none (main is one LRU).
+            let protected = if candidate.protected > 0.0 { 14 } else { 0 };
+            assert_eq!(p.seg.protected_max(), protected, "{candidate:?}");
             // Twenty old pools, each read five times: main is full of frequent entries.
             replay(&mut p, (0..100u32).map(|i| i % 20), 0);
             // A new pool, missed then hit, then pushed out of the window (two entries) by
@@ -468,19 +472,21 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever the window and admission, the segments hold exactly what was inserted
+        /// Whatever the window, admission and protected share, the segments hold exactly what was inserted
         /// and not reported evicted or removed, never more than the capacity, and a read
         /// hits exactly the pairs held.
         #[test]
         fn segments_stay_consistent_under_either_admission(
             cap in 1usize..40,
             filter in proptest::bool::ANY,
+            lru_main in proptest::bool::ANY,
             share in 0.01f64..1.0,
             ops in proptest::collection::vec((0u32..80, 0u8..4), 1..1500),
         ) {
             let admission = if filter { Admission::Filter } else { Admission::Contest };
             let mut p = WTinyLfu::new(cap, WindowMode::Fixed, None);
-            p.seg.set_candidate(Candidate { share, admission });
+            let protected = if lru_main { 0.0 } else { 0.8 };
+            p.seg.set_candidate(Candidate { share, admission, protected });
             let mut held = std::collections::HashSet::new();
             for (k, op) in ops {
                 let id = PairId::from_raw(k);
