@@ -249,8 +249,8 @@ fn a_recycled_slot_serves_only_its_new_pair() {
 /// pools) is replaced every 3,000 reads among reads of pools never read again: LRU lets the
 /// one-time reads push hot pools out, and W-TinyLFU with a frequency contest (any fixed
 /// window) keeps each new hot set out of main while the old one's counts age. The default
-/// must beat both, as S3-FIFO does (its recency-filter candidate, round 8; without it the
-/// default made 16,257 hits here against the 1% window's 18,054).
+/// must beat both, as S3-FIFO does (its recency-filter candidates, round 8; without them
+/// the default made 16,257 hits here against the 1% window's 18,054).
 #[test]
 fn the_default_follows_a_replaced_hot_set_among_one_time_reads() {
     let hits = |policy: L1Policy| {

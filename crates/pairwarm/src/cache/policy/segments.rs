@@ -1,5 +1,6 @@
-//! W-TinyLFU's segments: a window LRU, then main as a segmented LRU (probation + protected)
-//! with TinyLFU admission (or a recency filter, [`Admission`]) from the window into main.
+//! W-TinyLFU's segments: a window LRU, then main as a segmented LRU (probation + protected;
+//! a protected share of 0 makes main one LRU) with TinyLFU admission (or a recency filter,
+//! [`Admission`]) from the window into main.
 //! The mechanics shared by the cache ([`super::wtinylfu`]) and by its miniature simulations
 //! ([`super::tuner`]); what sizes the window and picks the admission is theirs to decide.
 
@@ -40,7 +41,8 @@ pub(super) fn stale_before(ttl_ms: Option<u64>, now_ms: u64) -> u64 {
     ttl_ms.map_or(0, |ttl| now_ms.checked_sub(ttl).map_or(0, |t| t + 1))
 }
 
-/// One configuration of the segments: a window share and an admission rule.
+/// One configuration of the segments: a window share, an admission rule and main's
+/// protected share.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Candidate {
     /// The window, as a share of the capacity (1.0: the whole cache, i.e. LRU).
@@ -102,8 +104,8 @@ impl Stamped for u64 {
 }
 
 /// Window + main (probation, protected) over one arena, with TinyLFU admission or the
-/// recency filter ([`Admission`]): the
-/// mechanics shared by the cache and by its miniature simulations ([`super::tuner::WindowTuner`]).
+/// recency filter ([`Admission`]): the mechanics shared by the cache and by its miniature
+/// simulations ([`super::tuner::WindowTuner`]).
 pub(super) struct Segments<E = L1Entry> {
     pub(super) arena: Arena<E>,
     /// Entries stored before this time (ms) are expired (0: none, no TTL). Set by the owner
@@ -174,7 +176,8 @@ impl<E: Stamped> Segments<E> {
         self.admission
     }
 
-    /// Runs `candidate`'s window and admission from the next insert on.
+    /// Runs `candidate`'s window, admission and protected share from the next insert on
+    /// (an oversized protected segment drains by bounded moves per call).
     pub(super) fn set_candidate(&mut self, candidate: Candidate) {
         self.admission = candidate.admission;
         self.protected_share = candidate.protected;

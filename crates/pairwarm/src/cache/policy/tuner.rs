@@ -4,13 +4,14 @@
 //! same sample of the keys; after each epoch the cache takes the candidate whose shadow hit
 //! most. The candidates are windows with TinyLFU's frequency contest, and two 10% windows
 //! with the recency filter (S3-FIFO's rule, [`Admission::Filter`]; main segmented or one
-//! LRU) for workloads whose hot set is replaced faster than TinyLFU's counts age. Two rules lean toward the 100% window
-//! (LRU) when the choice has been costly: an *emergency switch* within an epoch when the
-//! LRU shadow has just out-hit the running window by far ([`EMERGENCY_LEAD`]), and, without
-//! a TTL, a *guard* that runs LRU until following the choices has earned clearly more than
-//! LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL the shadows expire entries as the cache
-//! does (a read of an expired id misses; a write or a refresh renews it), so the window is
-//! chosen for the cache as it runs, not for one that never expires.
+//! LRU) for workloads whose hot set is replaced faster than TinyLFU's counts age. Two rules
+//! lean toward the 100% window (LRU) when the choice has been costly: an *emergency switch*
+//! within an epoch when the LRU shadow has just out-hit the running window by far
+//! ([`EMERGENCY_LEAD`]), and, without a TTL, a *guard* that runs LRU until following the
+//! choices has earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL
+//! the shadows expire entries as the cache does (a read of an expired id misses; a write
+//! or a refresh renews it), so the window is chosen for the cache as it runs, not for one
+//! that never expires.
 //!
 //! Why not Caffeine's hill climber: the climber compares the hit rate of one sample with the
 //! previous one, so a change of workload phase looks like the effect of its last step, and

@@ -13,9 +13,10 @@
 //!
 //! Two candidates replace the contest with a recency filter
 //! ([`Admission::Filter`](super::segments::Admission::Filter)): what the window lets go
-//! enters main if it was seen twice, and main's next victim leaves. Where a hot set
-//! is replaced every few tens of seconds the contest keeps the new one out until the old
-//! counts age; the filter, like S3-FIFO, does not.
+//! enters main if it was seen twice, and main's next victim leaves; one of the two runs main
+//! as a single LRU (no protected segment), as S3-FIFO's main forgets an old hot set within
+//! a pass. Where a hot set is replaced every few tens of seconds the contest keeps the new
+//! one out until the old counts age; the filters, like S3-FIFO, do not.
 //!
 //! Hand-written because no maintained crate has the adaptive window: moka and foyer implement
 //! TinyLFU with a fixed (or no) window, and neither exposes what a speculative (warmed)
@@ -472,9 +473,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever the window, admission and protected share, the segments hold exactly what was inserted
-        /// and not reported evicted or removed, never more than the capacity, and a read
-        /// hits exactly the pairs held.
+        /// Whatever the window, admission and protected share, the segments hold exactly
+        /// what was inserted and not reported evicted or removed, never more than the
+        /// capacity, and a read hits exactly the pairs held.
         #[test]
         fn segments_stay_consistent_under_either_admission(
             cap in 1usize..40,
