@@ -56,10 +56,10 @@ fn redis_url(value: &str) -> Result<pairwarm::cache::RedisUrl, std::convert::Inf
     Ok(value.into())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let logging = logging::init();
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Serve(args) => serve::run(*args, logging),
         Command::ConfigDoc => {
             print!("{}", pairwarm_service::config::reference_markdown());
@@ -70,5 +70,50 @@ fn main() -> anyhow::Result<()> {
         Command::Feed(args) => feed::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Demo(args) => demo::run(args),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", error_report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error for a person: `error: <what failed>` and one `caused by:` line per cause
+/// that adds something. Our errors name the input and quote their cause in the message
+/// (`open t.csv: No such file or directory`), so a cause already quoted is not printed
+/// twice; and no backtrace, which `anyhow`'s default report prints whenever
+/// `RUST_BACKTRACE` is set, making a missing file look like a crash.
+fn error_report(e: &anyhow::Error) -> String {
+    let mut out = format!("error: {e}");
+    let mut said = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&text);
+            said.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_report;
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = Err::<(), _>(io)
+            .context("open t.csv: No such file or directory")
+            .context("read trace t.csv")
+            .unwrap_err();
+        assert_eq!(
+            error_report(&e),
+            "error: read trace t.csv\n  caused by: open t.csv: No such file or directory"
+        );
     }
 }
