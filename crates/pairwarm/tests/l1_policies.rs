@@ -205,6 +205,45 @@ fn refresh_due_lists_read_entries_before_they_expire() {
     assert!(cache.refresh_due(5_000, 16).is_empty());
 }
 
+/// Under churn (a small L1 loading many pools once) the refresh queue fills with records of
+/// entries already evicted; an entry loaded afterwards must still be queued and come due.
+/// Before evicted entries were forgotten and a full queue compacted, the hot pool's record
+/// was dropped (the queue holds 4 x 16 records) and it expired unrefreshed.
+#[test]
+fn refresh_ahead_keeps_up_with_a_churning_l1() {
+    for policy in [L1Policy::Default, L1Policy::Lru] {
+        let clock = Clock::manual(10_000);
+        let cache: HierarchicalCache<MemoryL2> = HierarchicalCache::builder()
+            .l1_entries(16)
+            .l1_policy(policy)
+            .l1_ttl(Some(Duration::from_millis(1_000)))
+            .clock(clock.clone())
+            .build(MemoryL2::new());
+        let chain = cache.interner().chain_id("bsc").unwrap();
+        let id = |n: u32| {
+            cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        };
+        // 400 pools read once each (a miss, then the load), 1 ms apart.
+        for n in 0..400 {
+            assert!(cache.get_l1_only(id(n)).is_none());
+            cache.load_l1(id(n), price(n));
+            clock.advance_ms(1);
+        }
+        let hot = id(1_000);
+        cache.set_l1(hot, price(1));
+        clock.advance_ms(10);
+        assert!(cache.get_l1_only(hot).is_some(), "{policy:?}");
+        // The hot pool expires at 11,400: due with a 200 ms lead at 11,250.
+        clock.set_ms(11_250);
+        let due = cache.refresh_due(200, 4_096);
+        assert!(due.contains(&hot), "{policy:?}: due {due:?}");
+        assert!(cache.refresh_queued() <= 64, "{policy:?}: the queue stays bounded");
+    }
+}
+
 /// The interner recycles a cold pair's slot for a new pair (a new generation). Every
 /// policy then serves the new pair: a write through an id kept across the recycling is
 /// refused (its entry could never be read, and under the slot-indexed policies it would

@@ -12,6 +12,17 @@ pub struct L1Entry {
     pub stored_ms: u64,
 }
 
+/// The lifetime of L1 entries, when L1 has a TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Expiry {
+    /// Entries expire this long after being written, loaded, warmed or refreshed.
+    pub(crate) ttl_ms: u64,
+    /// Refresh-ahead renews an entry before it expires while it was read within this
+    /// horizon ([`crate::cache::CacheBuilder::refresh_idle`]). The window tuner's shadows
+    /// model refresh-ahead with it once refreshes land.
+    pub(crate) refresh_idle_ms: u64,
+}
+
 /// Pairs evicted by one insert, collected without allocating (an insert of unit weight
 /// evicts at most a handful of entries; beyond four only the count is kept).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

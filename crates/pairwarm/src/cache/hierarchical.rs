@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::clock::Clock;
 use super::codec::{self, ValueError};
 use super::coherence::Coherence;
-use super::entry::{Evictions, L1Entry};
+use super::entry::{Evictions, Expiry, L1Entry};
 use super::l1::{L1Policy, L1Store};
 use super::l2::{L2Error, L2Store, L2Write};
 use super::policy::{Insert, Inserted};
@@ -242,27 +242,31 @@ impl CacheBuilder {
             Arc::new(PairInterner::new(capacity))
         });
         let l1_ttl_ms = self.l1_ttl.map(|t| t.as_millis() as u64);
+        let expiry = l1_ttl_ms.map(|ttl_ms| Expiry {
+            ttl_ms,
+            refresh_idle_ms: self.refresh_idle.map_or(
+                crate::warmer::REFRESH_IDLE_TTLS
+                    .saturating_mul(ttl_ms)
+                    .max(crate::warmer::REFRESH_IDLE_MIN_MS),
+                |d| d.as_millis() as u64,
+            ),
+        });
         let l1 = if self.use_price_matrix {
             L1Store::Matrix(PriceMatrix::for_interner(&interner))
         } else {
-            L1Store::new(
-                self.l1_policy,
-                entries,
-                l1_ttl_ms,
-                Some(interner.slot_mask()),
-            )
+            L1Store::new(self.l1_policy, entries, expiry, Some(interner.slot_mask()))
         };
         let writes = (0..interner.capacity())
             .map(|_| std::sync::atomic::AtomicU32::new(0))
             .collect();
-        let refresh = l1_ttl_ms.map(|ttl| {
-            let idle = self.refresh_idle.map_or(
-                crate::warmer::REFRESH_IDLE_TTLS
-                    .saturating_mul(ttl)
-                    .max(crate::warmer::REFRESH_IDLE_MIN_MS),
-                |d| d.as_millis() as u64,
-            );
-            RefreshQueue::new(&interner, 4 * entries, self.clock.now_ms(), ttl, idle)
+        let refresh = expiry.map(|e| {
+            RefreshQueue::new(
+                &interner,
+                4 * entries,
+                self.clock.now_ms(),
+                e.ttl_ms,
+                e.refresh_idle_ms,
+            )
         });
         HierarchicalCache {
             refresh,
@@ -499,6 +503,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// (a fetch inserting between the two sees the bump and removes its own entry).
     fn invalidate(&self, id: PairId) -> bool {
         self.bump_seq(id);
+        if let Some(r) = &self.refresh {
+            r.forget(self.interner.slot(id));
+        }
         self.l1.remove(id)
     }
 
@@ -533,6 +540,9 @@ impl<L: L2Store> HierarchicalCache<L> {
             return (Inserted::Skipped, Evictions::default());
         }
         let (done, evicted) = self.l1.insert(id, self.stamp(price), kind);
+        if let Some(r) = &self.refresh {
+            evicted.iter().for_each(|e| r.forget(self.interner.slot(e)));
+        }
         if let Some(listener) = &self.eviction_listener {
             evicted.iter().for_each(listener);
         }

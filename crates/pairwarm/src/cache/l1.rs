@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
-use super::entry::{Evictions, L1Entry};
+use super::entry::{Evictions, Expiry, L1Entry};
 use super::policy::{
     HotCold, Insert, Inserted, OwnPolicy, S3Fifo, ShardedPolicy, WTinyLfu, WindowMode,
 };
@@ -160,13 +160,13 @@ pub(crate) enum L1Store {
 }
 
 impl L1Store {
-    /// `ttl_ms`: the L1 TTL, if any (W-TinyLFU evicts expired entries first). `slot_mask`:
+    /// `expiry`: the L1 TTL, if any (W-TinyLFU evicts expired entries first). `slot_mask`:
     /// the slot mask of the interner the ids come from, if known (a large hand-written
     /// policy then finds ids by slot, see [`ShardedPolicy::new`]).
     pub(crate) fn new(
         policy: L1Policy,
         capacity: usize,
-        ttl_ms: Option<u64>,
+        expiry: Option<Expiry>,
         slot_mask: Option<u32>,
     ) -> Self {
         let capacity = capacity.max(1);
@@ -221,13 +221,13 @@ impl L1Store {
                 OwnPolicy::S3Fifo(S3Fifo::new(c))
             })),
             L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, ttl_ms))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, expiry))
             })),
             L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, ttl_ms))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, expiry))
             })),
             L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, ttl_ms))
+                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, expiry))
             })),
         }
     }

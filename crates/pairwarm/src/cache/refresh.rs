@@ -10,6 +10,14 @@
 //! on the first read of a new value). [`RefreshQueue::due`] pops the entries expiring within
 //! a lead time that were read within the idle horizon. Memory is fixed: 8 bytes per interner
 //! slot plus a heap bounded at `capacity` entries.
+//!
+//! The heap holds one record per queued expiry, and a record goes stale when its entry is
+//! evicted or renewed by a write. Under churn (a small L1 that loads hundreds of pools per
+//! second) stale records used to fill the heap and new ones were dropped: on a trace with a
+//! 450-pool hot set at 64 entries, refresh-ahead renewed about 60% of what it should have.
+//! An evicted entry's slot is now forgotten, and a full heap is compacted (stale records
+//! dropped) before a new one is refused, at most once per `capacity / 2` pushes, so the work
+//! stays O(1) per push on average.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -24,9 +32,11 @@ pub(crate) struct RefreshQueue {
     last_read: Box<[AtomicU32]>,
     /// Per slot: the expiry (ms since `base_ms` + 1) already queued (0: none).
     queued: Box<[AtomicU32]>,
-    /// (expiry, raw pair id), earliest first.
-    heap: Mutex<BinaryHeap<Reverse<(u32, u32)>>>,
+    /// (expiry, raw pair id), earliest first, and pushes since the last compaction.
+    heap: Mutex<(BinaryHeap<Reverse<(u32, u32)>>, usize)>,
     capacity: usize,
+    /// The interner's slot mask: a record's slot is `raw & slot_mask`.
+    slot_mask: u32,
     base_ms: u64,
     ttl_ms: u64,
     /// How long after its last read an entry is still refreshed.
@@ -45,8 +55,9 @@ impl RefreshQueue {
         Self {
             last_read: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             queued: (0..slots).map(|_| AtomicU32::new(0)).collect(),
-            heap: Mutex::new(BinaryHeap::new()),
+            heap: Mutex::new((BinaryHeap::new(), 0)),
             capacity: capacity.max(16),
+            slot_mask: interner.slot_mask(),
             base_ms: now_ms,
             ttl_ms,
             idle_ms,
@@ -68,10 +79,35 @@ impl RefreshQueue {
         let expiry = self.rel(stored_ms.saturating_add(self.ttl_ms));
         if queued.load(Relaxed) != expiry {
             queued.store(expiry, Relaxed);
-            let mut heap = self.heap.lock();
-            if heap.len() < self.capacity {
-                heap.push(Reverse((expiry, id.raw())));
-            }
+            self.push(&mut self.heap.lock(), Reverse((expiry, id.raw())));
+        }
+    }
+
+    /// Queues a record; a full heap is compacted first (see the module docs), and a record
+    /// that still finds no room is dropped (that entry is not refreshed this lifetime).
+    fn push(
+        &self,
+        (heap, pushes): &mut (BinaryHeap<Reverse<(u32, u32)>>, usize),
+        record: Reverse<(u32, u32)>,
+    ) {
+        *pushes += 1;
+        if heap.len() >= self.capacity && *pushes >= self.capacity / 2 {
+            *pushes = 0;
+            heap.retain(|&Reverse((expiry, raw))| {
+                self.queued
+                    .get((raw & self.slot_mask) as usize)
+                    .is_some_and(|q| q.load(Relaxed) == expiry)
+            });
+        }
+        if heap.len() < self.capacity {
+            heap.push(record);
+        }
+    }
+
+    /// `slot`'s entry left L1 (evicted or removed): its queued record is stale.
+    pub(crate) fn forget(&self, slot: usize) {
+        if let Some(q) = self.queued.get(slot) {
+            q.store(0, Relaxed);
         }
     }
 
@@ -88,10 +124,7 @@ impl RefreshQueue {
         }
         let expiry = self.rel(stored_ms.saturating_add(self.ttl_ms));
         queued.store(expiry, Relaxed);
-        let mut heap = self.heap.lock();
-        if heap.len() < self.capacity {
-            heap.push(Reverse((expiry, id.raw())));
-        }
+        self.push(&mut self.heap.lock(), Reverse((expiry, id.raw())));
     }
 
     /// Pops the entries expiring by `until_ms`. `current(id)` gives the slot and the
@@ -109,16 +142,16 @@ impl RefreshQueue {
         let until = self.rel(until_ms);
         let now = self.rel(now_ms);
         let mut out = Vec::new();
-        let mut heap = self.heap.lock();
+        let mut guard = self.heap.lock();
         let mut requeue = Vec::new();
         while out.len() < max {
-            let Some(&Reverse((expiry, raw))) = heap.peek() else {
+            let Some(&Reverse((expiry, raw))) = guard.0.peek() else {
                 break;
             };
             if expiry > until {
                 break;
             }
-            heap.pop();
+            guard.0.pop();
             let id = PairId::from_raw(raw);
             let Some((slot, stored_ms)) = current(id) else {
                 continue;
@@ -149,20 +182,18 @@ impl RefreshQueue {
             }
         }
         for r in requeue {
-            if heap.len() < self.capacity {
-                heap.push(r);
-            }
+            self.push(&mut guard, r);
         }
         out
     }
 
     /// Entries queued now.
     pub(crate) fn len(&self) -> usize {
-        self.heap.lock().len()
+        self.heap.lock().0.len()
     }
 
     pub(crate) fn clear(&self) {
-        self.heap.lock().clear();
+        self.heap.lock().0.clear();
         for q in self.queued.iter() {
             q.store(0, Relaxed);
         }

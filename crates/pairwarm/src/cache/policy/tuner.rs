@@ -11,7 +11,10 @@
 //! choices has earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL
 //! the shadows expire entries as the cache does (a read of an expired id misses; a write
 //! or a refresh renews it), so the window is chosen for the cache as it runs, not for one
-//! that never expires.
+//! that never expires. Once refresh-ahead runs (refreshes land), every shadow models it
+//! for its own entries, as the cache would run it under that candidate: a read keeps an
+//! entry fresh for the refresh idle horizon, instead of renewing only the ids the cache
+//! itself holds (which favoured the shadow most like the window in use).
 //!
 //! Why not Caffeine's hill climber: the climber compares the hit rate of one sample with the
 //! previous one, so a change of workload phase looks like the effect of its last step, and
@@ -31,7 +34,7 @@
 use super::arena::Arena;
 use super::segments::{Admission, Candidate, Segments, stale_before};
 use super::sketch::FrequencySketch;
-use crate::cache::entry::Evictions;
+use crate::cache::entry::{Evictions, Expiry};
 use crate::pair::PairId;
 
 /// Candidates: windows with TinyLFU's contest, as shares of the capacity, from Caffeine's 1%
@@ -155,14 +158,28 @@ impl Shadow {
     /// A read (counted) or a write of a sampled key at `now_ms`, entries stored before
     /// `stale_before_ms` being expired; a miss is loaded, as the cache does. A read of an
     /// expired entry is a miss (the cache drops it and loads it again); a write renews it.
+    ///
+    /// `refreshed_until`: while refresh-ahead is modelled, a read keeps the entry fresh as if
+    /// stored then (it is refreshed before each expiry while it was read within the idle
+    /// horizon).
     #[inline]
-    fn access(&mut self, id: PairId, sketch: &FrequencySketch, read: bool, now_ms: u64) {
+    fn access(
+        &mut self,
+        id: PairId,
+        sketch: &FrequencySketch,
+        read: bool,
+        now_ms: u64,
+        refreshed_until: Option<u64>,
+    ) {
         let found = self.seg.arena.find(id);
         match found {
             Some(ix) if !read || !self.seg.expired(ix) => {
                 self.seg.touch(ix);
-                if !read {
-                    self.seg.arena.node_mut(ix).entry = now_ms;
+                let stamp = &mut self.seg.arena.node_mut(ix).entry;
+                match (read, refreshed_until) {
+                    (false, _) => *stamp = (*stamp).max(now_ms),
+                    (true, Some(until)) => *stamp = (*stamp).max(until),
+                    (true, None) => {}
                 }
                 self.hits += u32::from(read);
             }
@@ -171,7 +188,12 @@ impl Shadow {
                     self.seg.arena.remove(ix);
                 }
                 let mut evicted = Evictions::default();
-                self.seg.add(id, now_ms, sketch, &mut evicted);
+                let stamp = if read {
+                    refreshed_until.unwrap_or(now_ms)
+                } else {
+                    now_ms
+                };
+                self.seg.add(id, stamp, sketch, &mut evicted);
             }
         }
     }
@@ -195,11 +217,17 @@ pub(super) struct WindowTuner {
     realized: f64,
     /// The cache's L1 TTL, if any: the shadows expire entries as the cache does.
     ttl_ms: Option<u64>,
+    /// The refresh idle horizon ([`Expiry::refresh_idle_ms`]; 0 without a TTL).
+    refresh_idle_ms: u64,
+    /// When the latest refresh landed: refresh-ahead is modelled in the shadows while one
+    /// landed within the idle horizon (it stops with warming, e.g. a rollback).
+    last_refresh_ms: Option<u64>,
 }
 
 impl WindowTuner {
-    pub(super) fn new(capacity: usize, ttl_ms: Option<u64>) -> Self {
+    pub(super) fn new(capacity: usize, expiry: Option<Expiry>) -> Self {
         let capacity = capacity.max(1);
+        let ttl_ms = expiry.map(|e| e.ttl_ms);
         let shadow_capacity = capacity.min(SHADOW_MAX);
         let sample_below = if shadow_capacity < capacity {
             (shadow_capacity as f64 / capacity as f64 * SAMPLE_RANGE as f64) as u64
@@ -257,7 +285,23 @@ impl WindowTuner {
             choice: current,
             realized: 0.0,
             ttl_ms,
+            refresh_idle_ms: expiry.map_or(0, |e| e.refresh_idle_ms),
+            last_refresh_ms: None,
         }
+    }
+
+    /// A refresh-ahead value landed in the cache at `now_ms`: from now on (for the idle
+    /// horizon) the shadows model refresh-ahead themselves.
+    pub(super) fn refresh_landed(&mut self, now_ms: u64) {
+        if self.ttl_ms.is_some() {
+            self.last_refresh_ms = Some(now_ms);
+        }
+    }
+
+    /// Whether refresh-ahead is modelled at `now_ms`: a refresh landed within the horizon.
+    fn modelling_refresh(&self, now_ms: u64) -> bool {
+        self.last_refresh_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) <= self.refresh_idle_ms)
     }
 
     /// The window and admission in use.
@@ -308,8 +352,11 @@ impl WindowTuner {
         now_ms: u64,
     ) -> Option<Candidate> {
         self.expire_at(now_ms);
+        let refreshed_until = self
+            .modelling_refresh(now_ms)
+            .then(|| now_ms.saturating_add(self.refresh_idle_ms));
         for s in &mut self.shadows {
-            s.access(id, sketch, true, now_ms);
+            s.access(id, sketch, true, now_ms, refreshed_until);
         }
         self.reads += 1;
         if self.reads >= self.epoch {
@@ -327,14 +374,17 @@ impl WindowTuner {
     pub(super) fn write(&mut self, id: PairId, sketch: &FrequencySketch, now_ms: u64) {
         self.expire_at(now_ms);
         for s in &mut self.shadows {
-            s.access(id, sketch, false, now_ms);
+            s.access(id, sketch, false, now_ms, None);
         }
     }
 
     /// A sampled `id`'s value renewed at `now_ms` without an access (a refresh-ahead
-    /// landing): the shadows holding it renew its stamp, and nothing moves.
+    /// landing, a fetch of a present pair): the shadows holding it renew its stamp, and
+    /// nothing moves. Not while refresh-ahead is modelled: each shadow then renews what
+    /// it holds itself, and renewing the cache's own picks would favour the shadows that
+    /// hold what the cache holds.
     pub(super) fn renew(&mut self, id: PairId, now_ms: u64) {
-        if self.ttl_ms.is_none() {
+        if self.ttl_ms.is_none() || self.modelling_refresh(now_ms) {
             return;
         }
         for s in &mut self.shadows {
@@ -416,6 +466,7 @@ impl WindowTuner {
         self.reads = 0;
         self.decayed_reads = 0.0;
         self.realized = 0.0;
+        self.last_refresh_ms = None;
     }
 }
 
@@ -440,6 +491,14 @@ pub(super) fn replaced_hot_sets_among_one_time_reads(reads: u32) -> impl Iterato
 mod tests {
     use super::*;
 
+    /// An L1 TTL of `ttl_ms`, with the cache's default refresh idle horizon.
+    fn ttl(ttl_ms: u64) -> Option<Expiry> {
+        Some(Expiry {
+            ttl_ms,
+            refresh_idle_ms: (10 * ttl_ms).max(15_000),
+        })
+    }
+
     /// Counts `raw` in the sketch, then reads it through the tuner, as the cache does.
     fn read(t: &mut WindowTuner, sketch: &mut FrequencySketch, raw: u32) -> Option<Candidate> {
         let id = PairId::from_raw(raw);
@@ -454,7 +513,7 @@ mod tests {
     fn replace_the_hot_set(ttl_ms: Option<u64>) -> (f64, Option<u32>, f64) {
         let capacity = 64;
         let mut sketch = FrequencySketch::new(capacity);
-        let mut t = WindowTuner::new(capacity, ttl_ms);
+        let mut t = WindowTuner::new(capacity, ttl_ms.and_then(ttl));
         for i in 0..20_000u32 {
             read(&mut t, &mut sketch, i % 80);
         }
@@ -499,7 +558,7 @@ mod tests {
     /// the scores), the choice runs again. Under a TTL the choice runs throughout.
     #[test]
     fn the_guard_runs_lru_until_following_the_choice_has_paid() {
-        let mut under_ttl = WindowTuner::new(64, Some(3_000));
+        let mut under_ttl = WindowTuner::new(64, ttl(3_000));
         under_ttl.choice = 1;
         under_ttl.current = 1;
         under_ttl.reads = 2_000;
@@ -641,7 +700,7 @@ mod tests {
     #[test]
     fn shadows_expire_and_renew_as_the_cache_does() {
         let mut sketch = FrequencySketch::new(64);
-        let mut t = WindowTuner::new(64, Some(1_000));
+        let mut t = WindowTuner::new(64, ttl(1_000));
         let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
         let hits = |t: &WindowTuner| t.shadows.iter().map(|s| s.hits).sum::<u32>();
         for id in [a, b] {
@@ -667,6 +726,50 @@ mod tests {
         t.write(b, &sketch, 2_400);
         t.read(b, &sketch, 3_300);
         assert_eq!(hits(&t), 2 * t.candidates() as u32);
+    }
+
+    /// Once refreshes land, every shadow models refresh-ahead for its own entries: an id
+    /// read while fresh stays fresh past its TTL (refreshed before it expires), and the
+    /// cache's own refresh landings no longer renew ids in the shadows (that favoured the
+    /// shadows holding what the cache holds). With no landing for the idle horizon (warming
+    /// stopped), the shadows expire entries as before.
+    #[test]
+    fn shadows_model_refresh_ahead_once_refreshes_land() {
+        let run = |refreshing: bool| {
+            let mut sketch = FrequencySketch::new(64);
+            let mut t = WindowTuner::new(64, ttl(1_000));
+            let (a, b) = (PairId::from_raw(1), PairId::from_raw(2));
+            let mut hits_at = Vec::new();
+            let mut read = |t: &mut WindowTuner, id: PairId, at: u64| {
+                sketch.increment(id);
+                t.read(id, &sketch, at);
+                hits_at.push(t.shadows.iter().map(|s| s.hits).sum::<u32>());
+            };
+            read(&mut t, a, 0);
+            read(&mut t, b, 0);
+            if refreshing {
+                t.refresh_landed(500);
+            }
+            // Read while fresh, then long after the TTL: refresh-ahead keeps a fresh.
+            read(&mut t, a, 600);
+            read(&mut t, a, 4_000);
+            // b was not read while refreshes ran: a landing of the cache's own does not
+            // renew it while the shadows model refresh themselves.
+            t.renew(b, 4_000);
+            read(&mut t, b, 4_500);
+            // No refresh for longer than the idle horizon (15 s): expiry as without it.
+            read(&mut t, a, 30_000);
+            read(&mut t, a, 31_500);
+            (hits_at, t.candidates() as u32)
+        };
+        let (with, n) = run(true);
+        assert_eq!(with, vec![0, 0, n, 2 * n, 2 * n, 2 * n, 2 * n]);
+        let (without, n) = run(false);
+        assert_eq!(
+            without,
+            vec![0, 0, n, n, 2 * n, 2 * n, 2 * n],
+            "without refresh-ahead a expires, and the cache's renewal of b counts"
+        );
     }
 
     #[test]
@@ -723,7 +826,7 @@ mod tests {
             Candidate::contest(1.0)
         );
         assert_eq!(
-            WindowTuner::new(16, Some(3_000)).candidate(),
+            WindowTuner::new(16, ttl(3_000)).candidate(),
             Candidate::contest(0.35)
         );
     }

@@ -28,7 +28,7 @@ use super::segments::{Candidate, PROBATION, Segments, WINDOW, stale_before};
 use super::sketch::FrequencySketch;
 use super::tuner::{WindowTuner, sample_hash};
 use super::{Insert, Inserted};
-use crate::cache::entry::{Evictions, L1Entry};
+use crate::cache::entry::{Evictions, Expiry, L1Entry};
 use crate::pair::PairId;
 
 /// Caffeine's window: 1% of the capacity (the fixed variant keeps it).
@@ -82,8 +82,9 @@ impl WTinyLfu {
         &mut self.seg.arena
     }
 
-    pub(crate) fn new(capacity: usize, mode: WindowMode, ttl_ms: Option<u64>) -> Self {
+    pub(crate) fn new(capacity: usize, mode: WindowMode, expiry: Option<Expiry>) -> Self {
         let capacity = capacity.max(1);
+        let ttl_ms = expiry.map(|e| e.ttl_ms);
         let mut sample_below = 0;
         let (control, initial, transfer) = match mode {
             WindowMode::Fixed => (
@@ -97,7 +98,7 @@ impl WTinyLfu {
                 usize::MAX,
             ),
             WindowMode::Simulated => {
-                let tuner = WindowTuner::new(capacity, ttl_ms);
+                let tuner = WindowTuner::new(capacity, expiry);
                 let start = tuner.candidate();
                 // A shard too small for two distinct windows has nothing to tune.
                 let control = if tuner.candidates() > 1 {
@@ -185,6 +186,11 @@ impl WTinyLfu {
             {
                 t.write(id, &self.sketch, entry.stored_ms);
             }
+        }
+        if kind == Insert::Refresh
+            && let Control::Simulated(t) = &mut self.control
+        {
+            t.refresh_landed(entry.stored_ms);
         }
         if let Some(ix) = self.seg.arena.find(id) {
             self.seg.arena.node_mut(ix).entry = entry;
@@ -344,7 +350,11 @@ mod tests {
         let id = PairId::from_raw;
         let at = stored_at;
         let run = |ttl: Option<u64>| {
-            let mut p = WTinyLfu::new(64, WindowMode::Fixed, ttl);
+            let expiry = ttl.map(|ttl_ms| Expiry {
+                ttl_ms,
+                refresh_idle_ms: 15_000,
+            });
+            let mut p = WTinyLfu::new(64, WindowMode::Fixed, expiry);
             let mut ev = Evictions::default();
             // 64 pools written at 10 s and read often: frequent, protected.
             for i in 0..64 {
@@ -386,7 +396,14 @@ mod tests {
     fn a_guess_takes_the_expired_end_of_an_lru_window() {
         let id = PairId::from_raw;
         let at = stored_at;
-        let mut p = WTinyLfu::new(8, WindowMode::Fixed, Some(1_000));
+        let mut p = WTinyLfu::new(
+            8,
+            WindowMode::Fixed,
+            Some(Expiry {
+                ttl_ms: 1_000,
+                refresh_idle_ms: 15_000,
+            }),
+        );
         p.seg.set_window_share(1.0);
         let mut ev = Evictions::default();
         for i in 0..7 {
