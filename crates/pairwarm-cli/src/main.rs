@@ -93,6 +93,7 @@ fn error_report(e: &anyhow::Error) -> String {
         if !said.contains(&text) {
             out.push_str("\n  caused by: ");
             out.push_str(&text);
+            said.push('\n');
             said.push_str(&text);
         }
     }

@@ -183,6 +183,7 @@ impl CacheBuilder {
     /// Refresh-ahead (with an L1 TTL): how long after its last read an entry is still worth
     /// refreshing before it expires (default: [`crate::warmer::REFRESH_IDLE_TTLS`] TTLs, at
     /// least [`crate::warmer::REFRESH_IDLE_MIN_MS`]). See [`HierarchicalCache::refresh_due`].
+    /// The default policy's window tuner models refresh-ahead with the same horizon.
     pub fn refresh_idle(mut self, idle: Duration) -> Self {
         self.refresh_idle = Some(idle);
         self

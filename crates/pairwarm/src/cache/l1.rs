@@ -160,7 +160,8 @@ pub(crate) enum L1Store {
 }
 
 impl L1Store {
-    /// `expiry`: the L1 TTL, if any (W-TinyLFU evicts expired entries first). `slot_mask`:
+    /// `expiry`: the L1 TTL and refresh idle horizon, if L1 has a TTL (W-TinyLFU evicts
+    /// expired entries first, and its tuner models refresh-ahead with the horizon). `slot_mask`:
     /// the slot mask of the interner the ids come from, if known (a large hand-written
     /// policy then finds ids by slot, see [`ShardedPolicy::new`]).
     pub(crate) fn new(

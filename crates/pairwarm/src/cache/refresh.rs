@@ -12,12 +12,15 @@
 //! slot plus a heap bounded at `capacity` entries.
 //!
 //! The heap holds one record per queued expiry, and a record goes stale when its entry is
-//! evicted or renewed by a write. Under churn (a small L1 that loads hundreds of pools per
+//! evicted, invalidated or renewed by a write (an entry that expired unread leaves its
+//! record until it comes due). Under churn (a small L1 that loads hundreds of pools per
 //! second) stale records used to fill the heap and new ones were dropped: on a trace with a
 //! 450-pool hot set at 64 entries, refresh-ahead renewed about 60% of what it should have.
-//! An evicted entry's slot is now forgotten, and a full heap is compacted (stale records
-//! dropped) before a new one is refused, at most once per `capacity / 2` pushes, so the work
-//! stays O(1) per push on average.
+//! Evicted and invalidated entries are now forgotten, and [`RefreshQueue::due`] (the
+//! refresh task's thread, not a reader's) drops the stale records of a heap at least half
+//! full once `capacity / 4` records were pushed since the last time: O(1) work per push on
+//! average, and a reader never scans the heap. A record that finds the heap full is still
+//! dropped (that entry is not refreshed in this lifetime).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,13 +30,20 @@ use parking_lot::Mutex;
 
 use crate::pair::{PairId, PairInterner};
 
+/// The queued records, and pushes since the last compaction.
+#[derive(Default)]
+struct Pending {
+    /// (expiry, raw pair id), earliest first.
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+    pushes: usize,
+}
+
 pub(crate) struct RefreshQueue {
     /// Per slot: last read, ms since `base_ms` + 1 (0: never).
     last_read: Box<[AtomicU32]>,
     /// Per slot: the expiry (ms since `base_ms` + 1) already queued (0: none).
     queued: Box<[AtomicU32]>,
-    /// (expiry, raw pair id), earliest first, and pushes since the last compaction.
-    heap: Mutex<(BinaryHeap<Reverse<(u32, u32)>>, usize)>,
+    heap: Mutex<Pending>,
     capacity: usize,
     /// The interner's slot mask: a record's slot is `raw & slot_mask`.
     slot_mask: u32,
@@ -55,7 +65,7 @@ impl RefreshQueue {
         Self {
             last_read: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             queued: (0..slots).map(|_| AtomicU32::new(0)).collect(),
-            heap: Mutex::new((BinaryHeap::new(), 0)),
+            heap: Mutex::new(Pending::default()),
             capacity: capacity.max(16),
             slot_mask: interner.slot_mask(),
             base_ms: now_ms,
@@ -83,28 +93,31 @@ impl RefreshQueue {
         }
     }
 
-    /// Queues a record; a full heap is compacted first (see the module docs), and a record
-    /// that still finds no room is dropped (that entry is not refreshed this lifetime).
-    fn push(
-        &self,
-        (heap, pushes): &mut (BinaryHeap<Reverse<(u32, u32)>>, usize),
-        record: Reverse<(u32, u32)>,
-    ) {
-        *pushes += 1;
-        if heap.len() >= self.capacity && *pushes >= self.capacity / 2 {
-            *pushes = 0;
-            heap.retain(|&Reverse((expiry, raw))| {
-                self.queued
-                    .get((raw & self.slot_mask) as usize)
-                    .is_some_and(|q| q.load(Relaxed) == expiry)
-            });
-        }
-        if heap.len() < self.capacity {
-            heap.push(record);
+    /// Queues a record if the heap has room (else it is dropped: see the module docs).
+    fn push(&self, pending: &mut Pending, record: Reverse<(u32, u32)>) {
+        pending.pushes += 1;
+        if pending.heap.len() < self.capacity {
+            pending.heap.push(record);
         }
     }
 
-    /// `slot`'s entry left L1 (evicted or removed): its queued record is stale.
+    /// Drops stale records (their slot's queued expiry moved on, or was forgotten) once the
+    /// heap is at least half full and `capacity / 4` pushes came since the last compaction.
+    fn compact(&self, pending: &mut Pending) {
+        if pending.heap.len() < self.capacity / 2 || pending.pushes < self.capacity / 4 {
+            return;
+        }
+        pending.pushes = 0;
+        pending.heap.retain(|&Reverse((expiry, raw))| {
+            self.queued
+                .get((raw & self.slot_mask) as usize)
+                .is_some_and(|q| q.load(Relaxed) == expiry)
+        });
+    }
+
+    /// `slot`'s entry left L1 (evicted or invalidated): its queued record is stale. (If
+    /// another thread reloads the pair between its eviction and this call, the reload's
+    /// record goes stale too; the pair's next read queues it again.)
     pub(crate) fn forget(&self, slot: usize) {
         if let Some(q) = self.queued.get(slot) {
             q.store(0, Relaxed);
@@ -143,15 +156,16 @@ impl RefreshQueue {
         let now = self.rel(now_ms);
         let mut out = Vec::new();
         let mut guard = self.heap.lock();
+        self.compact(&mut guard);
         let mut requeue = Vec::new();
         while out.len() < max {
-            let Some(&Reverse((expiry, raw))) = guard.0.peek() else {
+            let Some(&Reverse((expiry, raw))) = guard.heap.peek() else {
                 break;
             };
             if expiry > until {
                 break;
             }
-            guard.0.pop();
+            guard.heap.pop();
             let id = PairId::from_raw(raw);
             let Some((slot, stored_ms)) = current(id) else {
                 continue;
@@ -189,11 +203,11 @@ impl RefreshQueue {
 
     /// Entries queued now.
     pub(crate) fn len(&self) -> usize {
-        self.heap.lock().0.len()
+        self.heap.lock().heap.len()
     }
 
     pub(crate) fn clear(&self) {
-        self.heap.lock().0.clear();
+        self.heap.lock().heap.clear();
         for q in self.queued.iter() {
             q.store(0, Relaxed);
         }

@@ -10,8 +10,9 @@
 //! ([`EMERGENCY_LEAD`]), and, without a TTL, a *guard* that runs LRU until following the
 //! choices has earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL
 //! the shadows expire entries as the cache does (a read of an expired id misses; a write
-//! or a refresh renews it), so the window is chosen for the cache as it runs, not for one
-//! that never expires. Once refresh-ahead runs (refreshes land), every shadow models it
+//! renews it, and so does a refresh landing in the cache until the shadows model
+//! refresh-ahead themselves), so the window is chosen for the cache as it runs, not for
+//! one that never expires. Once refresh-ahead runs (refreshes land), every shadow models it
 //! for its own entries, as the cache would run it under that candidate: a read keeps an
 //! entry fresh for the refresh idle horizon, instead of renewing only the ids the cache
 //! itself holds (which favoured the shadow most like the window in use).
@@ -493,9 +494,10 @@ mod tests {
 
     /// An L1 TTL of `ttl_ms`, with the cache's default refresh idle horizon.
     fn ttl(ttl_ms: u64) -> Option<Expiry> {
+        use crate::warmer::{REFRESH_IDLE_MIN_MS, REFRESH_IDLE_TTLS};
         Some(Expiry {
             ttl_ms,
-            refresh_idle_ms: (10 * ttl_ms).max(15_000),
+            refresh_idle_ms: (REFRESH_IDLE_TTLS * ttl_ms).max(REFRESH_IDLE_MIN_MS),
         })
     }
 
@@ -757,7 +759,9 @@ mod tests {
             // renew it while the shadows model refresh themselves.
             t.renew(b, 4_000);
             read(&mut t, b, 4_500);
-            // No refresh for longer than the idle horizon (15 s): expiry as without it.
+            // No refresh for longer than the idle horizon (15 s): a, last read at 4 s, has
+            // expired (as it would have anyway), and its reload at 30 s is not kept fresh
+            // any more: expired again at 31.5 s.
             read(&mut t, a, 30_000);
             read(&mut t, a, 31_500);
             (hits_at, t.candidates() as u32)

@@ -199,7 +199,8 @@ impl WTinyLfu {
                 && sample_hash(id) < self.sample_below
             {
                 // A refresh (or a fetch of a present pair) renews the value without an
-                // access: the shadows holding it renew its stamp too.
+                // access: the shadows holding it renew its stamp too (unless they model
+                // refresh-ahead themselves, see `WindowTuner::renew`).
                 t.renew(id, entry.stored_ms);
             }
             if kind == Insert::Write {
