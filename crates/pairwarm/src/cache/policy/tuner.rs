@@ -7,8 +7,8 @@
 //! LRU) for workloads whose hot set is replaced faster than TinyLFU's counts age. Two rules
 //! lean toward the 100% window (LRU) when the choice has been costly: an *emergency switch*
 //! within an epoch when the LRU shadow has just out-hit the running window by far
-//! ([`EMERGENCY_LEAD`]), and, without a TTL, a *guard* that runs LRU until following the
-//! choices has earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL
+//! ([`EMERGENCY_LEAD`]), and a *guard* that runs LRU until following the choices has
+//! earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]). Under a TTL
 //! the shadows expire entries as the cache does (a read of an expired id misses; a write
 //! renews it, and so does a refresh landing in the cache until the shadows model
 //! refresh-ahead themselves), so the window is chosen for the cache as it runs, not for
@@ -65,14 +65,17 @@ const CANDIDATES: [Candidate; 8] = [
 /// generator's 315 points, 75 instead of 101 fall below LRU (47 instead of 55 by more than
 /// 0.05) and the worst is -0.64 instead of -1.38. The held-out traces of issue 10 lost
 /// most to LRU at small sizes, so the start that loses least there is the default.
-/// (Without a TTL; see [`START_UNDER_TTL`].)
+///
+/// Under a TTL too since round 9. Before, a cache under a TTL started at 35% and ran
+/// without the guard: the shadows renewed only the ids the cache's own refreshes landed
+/// on, which favoured the window in use, so a start at LRU tended to stay there and
+/// refresh-ahead lost (+6.69 instead of +7.05 points over the 26 workloads at TTL 3 s).
+/// Now that every shadow models refresh-ahead for its own entries, the same rules hold
+/// with or without a TTL: over 60 traces × 64/128/512 entries at TTL 3 s,
+/// `default/default` is below `lru/none` at no point (9 with the old start and no guard,
+/// on the same build), +9.47 points above it on average (+9.65; round 8: +9.20 and 12
+/// points below); docs/simulation.md, round 9.
 const START: Candidate = Candidate::contest(1.0);
-/// The start under a TTL: 35%, as before round 6. There the shadows favour the window in
-/// use (refresh-ahead renews what the cache holds), so a start at LRU tended to stay at
-/// LRU, and refresh-ahead, which gains most with a frequency-guarded main, lost: over the
-/// 26 workloads at TTL 3 s `--strategy default` added +6.69 points instead of +7.05, and
-/// one "+3 over the original" point was lost (dex-skewed-bursty @ 128).
-const START_UNDER_TTL: Candidate = Candidate::contest(0.35);
 /// Shadow capacity at most: caches larger than this are simulated on a key sample. Over the
 /// 18 evaluation workloads x 32..4,096 entries, 128, 256 and 512 gave the same mean
 /// (+5.58 / +5.58 / +5.59 points over LRU) and worst case (-0.11 / -0.28 / -0.11), so the
@@ -101,18 +104,16 @@ const SUB_EPOCH: u32 = 128;
 /// is replaced every 30-90 s (a generator not ours; docs/simulation.md, round 6) one
 /// epoch at a 1% window cost up to 24 points of that epoch, and the policy ended up to
 /// 3.1 points below LRU. The switch lasts until the epoch ends; then the guard decides as
-/// usual (without a TTL the cache, now at LRU, leaves it only for [`LEAVE_LRU_LEAD`];
-/// under a TTL the choice resumes). 0.2 of 128 reads (26 hits) is rarely reached by chance: over the 26 workloads
+/// usual (the cache, now at LRU, leaves it only for [`LEAVE_LRU_LEAD`]). 0.2 of 128 reads
+/// (26 hits) is rarely reached by chance: over the 26 workloads
 /// the mean moved from +4.680 to +4.676 points over LRU. (Epochs of 2,000 sampled reads
 /// are not a multiple of 128: their last 80 reads are not checked, and an emergency near
 /// an epoch's end may be undone by it. Left as measured.)
 ///
-/// The switch runs under a TTL too (since round 7); the guard does not. Under a TTL the
-/// shadows are biased toward the window in use (refresh-ahead renews what the cache holds,
-/// so the shadow most like the running window keeps its entries fresh and looks best), and
-/// the guard, which weighs ten epochs of that bias, pushed the cache to LRU: refresh-ahead
-/// lost its gain at 64 entries on a held-out trace (+0.94 -> +0.07 points). A 20% lead
-/// within 128 reads is far beyond that bias: on a fresh trace whose 150 hot pools are
+/// The switch runs under a TTL too (since round 7; the guard only since round 9, see
+/// [`START`]: until then the shadows were biased toward the window in use under a TTL,
+/// and the guard, which weighs ten epochs of that bias, pushed the cache to LRU). A 20%
+/// lead within 128 reads was far beyond that bias: on a fresh trace whose 150 hot pools are
 /// replaced every 15 s, at 128 entries and TTL 3 s, the switch took the default from 1.33
 /// points below LRU to 1.04 above, and over 60 traces × 64/128/512 entries at TTL 3 s it
 /// cost at most 0.32 points at one point (mean +0.03; the held-out trace above unchanged).
@@ -265,15 +266,10 @@ impl WindowTuner {
                 });
             }
         }
-        let start = if ttl_ms.is_some() {
-            START_UNDER_TTL
-        } else {
-            START
-        };
         let current = shadows
             .iter()
             .rposition(|s| {
-                s.candidate.admission == Admission::Contest && s.candidate.share <= start.share
+                s.candidate.admission == Admission::Contest && s.candidate.share <= START.share
             })
             .unwrap_or(0);
         Self {
@@ -447,8 +443,7 @@ impl WindowTuner {
         } else {
             -MARGIN
         };
-        let guarded = self.ttl_ms.is_none()
-            && self.realized < self.shadows[lru].score + leave * self.decayed_reads;
+        let guarded = self.realized < self.shadows[lru].score + leave * self.decayed_reads;
         let next = if guarded { lru } else { self.choice };
         if next != self.current {
             self.current = next;
@@ -557,21 +552,15 @@ mod tests {
 
     /// The guard: while the windows the tuner chose have earned less than the LRU shadow,
     /// LRU runs, whatever the scores say; once following the choice has paid (decayed as
-    /// the scores), the choice runs again. Under a TTL the choice runs throughout.
+    /// the scores), the choice runs again. The same with or without a TTL (since round 9).
     #[test]
     fn the_guard_runs_lru_until_following_the_choice_has_paid() {
-        let mut under_ttl = WindowTuner::new(64, ttl(3_000));
-        under_ttl.choice = 1;
-        under_ttl.current = 1;
-        under_ttl.reads = 2_000;
-        let lru = under_ttl.lru();
-        under_ttl.shadows[0].hits = 1_000;
-        under_ttl.shadows[1].hits = 500;
-        under_ttl.shadows[lru].hits = 800;
-        under_ttl.end_epoch();
-        assert_eq!((under_ttl.choice, under_ttl.current), (0, 0));
+        for expiry in [None, ttl(3_000)] {
+            guard_runs_lru_until_the_choice_has_paid(WindowTuner::new(64, expiry));
+        }
+    }
 
-        let mut t = WindowTuner::new(64, None);
+    fn guard_runs_lru_until_the_choice_has_paid(mut t: WindowTuner) {
         let lru = t.lru();
         assert!(lru >= 2, "{} candidates", t.candidates());
         t.choice = 1;
@@ -824,14 +813,14 @@ mod tests {
             vec![(1, false), (2, false), (4, false), (8, false), (12, false)]
         );
         assert_eq!(windows(1), vec![(1, false)]);
-        // The start: LRU without a TTL, 35% under one.
+        // The start: LRU, with or without a TTL.
         assert_eq!(
             WindowTuner::new(16, None).candidate(),
             Candidate::contest(1.0)
         );
         assert_eq!(
             WindowTuner::new(16, ttl(3_000)).candidate(),
-            Candidate::contest(0.35)
+            Candidate::contest(1.0)
         );
     }
 }
