@@ -21,9 +21,18 @@ fn address(n: u32) -> Address {
 }
 
 fn filled(builder: pairwarm::cache::CacheBuilder) -> (HierarchicalCache<MemoryL2>, Vec<PairId>) {
-    let cache = builder.l1_entries(ENTRIES as usize * 2).build_in_memory();
+    filled_with(builder, ENTRIES, ENTRIES as usize * 2)
+}
+
+/// A cache of `capacity` L1 entries holding pairs `0..entries`.
+fn filled_with(
+    builder: pairwarm::cache::CacheBuilder,
+    entries: u32,
+    capacity: usize,
+) -> (HierarchicalCache<MemoryL2>, Vec<PairId>) {
+    let cache = builder.l1_entries(capacity).build_in_memory();
     let chain = cache.interner().chain_id("ethereum").unwrap();
-    let ids: Vec<PairId> = (0..ENTRIES)
+    let ids: Vec<PairId> = (0..entries)
         .map(|n| {
             let id = cache.interner().intern(PairKey {
                 chain,
@@ -142,6 +151,34 @@ fn l1(c: &mut Criterion) {
             black_box(quick.get(&order[i]))
         })
     });
+    g.finish();
+
+    // Small caches, full: up to 1,024 entries the default policy's tuner simulates every
+    // read on its eight shadows (`FULL_SIMULATION_MAX`), above it a sample. LRU beside
+    // it gives the ratio this costs.
+    let mut g = c.benchmark_group("l1_hit_small");
+    g.throughput(Throughput::Elements(1));
+    for entries in [512u32, 1024, 2048] {
+        for (name, policy) in [("default", L1Policy::Default), ("lru", L1Policy::Lru)] {
+            let (cache, ids) = filled_with(
+                HierarchicalCache::builder().l1_policy(policy),
+                entries,
+                entries as usize,
+            );
+            let order: Vec<usize> = order
+                .iter()
+                .map(|&o| o as usize)
+                .filter(|&o| o < ids.len())
+                .collect();
+            let mut i = 0usize;
+            g.bench_function(BenchmarkId::new(name, entries), |b| {
+                b.iter(|| {
+                    i = (i + 1) % order.len();
+                    black_box(cache.get_l1_only(ids[order[i]]))
+                })
+            });
+        }
+    }
     g.finish();
 
     let mut g = c.benchmark_group("l1_miss");

@@ -26,10 +26,10 @@
 //! candidate is a 100% window, which is exactly LRU, so the choice is never far below LRU
 //! once an epoch has shown which is better.
 //!
-//! Cost: caches up to [`SHADOW_MAX`] entries simulate every key; larger ones sample keys by
-//! hash at `SHADOW_MAX / capacity` (SHARDS' spatial sampling, Waldspurger et al., FAST
-//! 2015), so the work per access shrinks as the cache grows and memory is bounded by
-//! `CANDIDATES.len() * SHADOW_MAX` ids per shard. The shadows share the cache's frequency
+//! Cost: shards up to [`FULL_SIMULATION_MAX`] entries simulate every key; larger ones
+//! sample keys by hash at `SHADOW_MAX / capacity` (SHARDS' spatial sampling, Waldspurger
+//! et al., FAST 2015), so the work per access shrinks as the cache grows and memory is
+//! bounded by `CANDIDATES.len() * FULL_SIMULATION_MAX` ids per shard. The shadows share the cache's frequency
 //! sketch: a sampled key's count there is the count a full-rate simulation would have.
 
 use super::arena::Arena;
@@ -76,10 +76,22 @@ const CANDIDATES: [Candidate; 8] = [
 /// on the same build), +9.47 points above it on average (+9.65; round 8: +9.20 and 12
 /// points below); docs/simulation.md, round 9.
 const START: Candidate = Candidate::contest(1.0);
-/// Shadow capacity at most: caches larger than this are simulated on a key sample. Over the
-/// 18 evaluation workloads x 32..4,096 entries, 128, 256 and 512 gave the same mean
-/// (+5.58 / +5.58 / +5.59 points over LRU) and worst case (-0.11 / -0.28 / -0.11), so the
-/// smallest is taken: it simulates the fewest reads of a large shard (1 in 32 at 4,096).
+/// Shards up to this many entries simulate every key with shadows of their own size
+/// (since round 10); larger ones simulate a key sample on shadows of [`SHADOW_MAX`]
+/// entries. A sample of a few hundred keys is noisy: on a 829-pool trace at 512 entries
+/// (1 key in 4 sampled) the sampled shadows chose windows that lost 0.82 points to LRU.
+/// Over 102 traces × 32..4,096 entries without a TTL, full simulation up to 1,024 entries
+/// gives +3.00 points over LRU on average instead of +2.84 (+0.50 at 512, +0.47 at 1,024)
+/// and a worst case of -0.25 instead of -0.82 (docs/simulation.md, round 10). The price is
+/// eight simulated accesses on every read of such a cache instead of a sample of them:
+/// where the window decides 1-5 points of 250 µs misses, not on the large production L1,
+/// whose shards (4,096 entries and more) keep sampling.
+const FULL_SIMULATION_MAX: usize = 1_024;
+/// Shadow capacity of a shard larger than [`FULL_SIMULATION_MAX`], which is simulated on a
+/// key sample (1 in 32 at 4,096 entries). Over the 18 evaluation workloads of round 4 ×
+/// 32..4,096 entries, 128, 256 and 512 gave the same mean (+5.58 / +5.58 / +5.59 points
+/// over LRU) and worst case (-0.11 / -0.28 / -0.11), so the smallest is taken: it
+/// simulates the fewest reads of a large shard.
 const SHADOW_MAX: usize = 128;
 /// Fewest sampled reads per epoch; epochs are otherwise four shadow capacities long.
 const MIN_EPOCH: u32 = 2_000;
@@ -230,7 +242,11 @@ impl WindowTuner {
     pub(super) fn new(capacity: usize, expiry: Option<Expiry>) -> Self {
         let capacity = capacity.max(1);
         let ttl_ms = expiry.map(|e| e.ttl_ms);
-        let shadow_capacity = capacity.min(SHADOW_MAX);
+        let shadow_capacity = if capacity <= FULL_SIMULATION_MAX {
+            capacity
+        } else {
+            SHADOW_MAX
+        };
         let sample_below = if shadow_capacity < capacity {
             (shadow_capacity as f64 / capacity as f64 * SAMPLE_RANGE as f64) as u64
         } else {
@@ -780,6 +796,22 @@ mod tests {
         assert!((0..1_000u32).all(|raw| small.sampled(PairId::from_raw(raw))));
         assert_eq!(small.epoch, MIN_EPOCH);
         assert!(small.shadows.iter().all(|s| s.seg.capacity() == 100));
+        // Up to FULL_SIMULATION_MAX entries every key is simulated, at the cache's size.
+        let full = WindowTuner::new(FULL_SIMULATION_MAX, None);
+        assert!((0..100_000u32).all(|raw| full.sampled(PairId::from_raw(raw))));
+        assert!(
+            full.shadows
+                .iter()
+                .all(|s| s.seg.capacity() == FULL_SIMULATION_MAX)
+        );
+        assert_eq!(full.epoch, 4 * FULL_SIMULATION_MAX as u32);
+        let sampled = WindowTuner::new(FULL_SIMULATION_MAX + 1, None);
+        assert!(
+            sampled
+                .shadows
+                .iter()
+                .all(|s| s.seg.capacity() == SHADOW_MAX)
+        );
     }
 
     /// Candidates that round to the same window are simulated once; one entry leaves
