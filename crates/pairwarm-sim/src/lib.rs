@@ -78,13 +78,38 @@ pub enum RunKind {
     /// triangle legs through the chain's two biggest hub tokens; at most
     /// `max_pairs_per_warm` of them not in L1. Warmed with the product's admission.
     Structure,
-    /// A real strategy fed by a real tracker learning from `signal`.
+    /// A real strategy fed by a real tracker learning from `learn`.
     Strategy {
         /// The strategy and its settings.
         config: StrategyConfig,
         /// What the tracker learns from.
-        signal: Signal,
+        learn: Learn,
     },
+}
+
+/// What a strategy run's tracker learns from (the run name's `:updates`, `:reads` or
+/// `:misses` suffix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learn {
+    /// Update co-occurrence ([`Signal::Updates`]): pools updated together.
+    Updates,
+    /// Every read after an update ([`Signal::Reads`]).
+    Reads,
+    /// [`Signal::Reads`] fed only the reads a warm could have served: those that missed
+    /// L1 and those that took a warmed entry (its first read). A read that hit an entry
+    /// the cache kept anyway needs no warm; counting it dilutes the pairs that do, and
+    /// the credits each update may give (`max_credits_per_update`) go to them.
+    Misses,
+}
+
+impl Learn {
+    /// The tracker's signal for this kind of learning.
+    pub fn signal(self) -> Signal {
+        match self {
+            Learn::Updates => Signal::Updates,
+            Learn::Reads | Learn::Misses => Signal::Reads,
+        }
+    }
 }
 
 /// How a run's warms enter L1.
@@ -160,6 +185,16 @@ impl RunSpec {
         if name == "default" {
             return Ok(Self::production_default());
         }
+        // `default:misses` and the like: the production default learning from another
+        // signal (an experiment; `default` alone is what `serve` runs).
+        if let Some(signal) = name.strip_prefix("default:") {
+            let mut spec = Self::production_default();
+            if let RunKind::Strategy { learn, .. } = &mut spec.kind {
+                *learn = Self::learn(name, signal)?;
+            }
+            spec.name = name.to_owned();
+            return Ok(spec);
+        }
         if name == "refresh" {
             return Ok(Self {
                 name: name.to_owned(),
@@ -210,18 +245,9 @@ impl RunSpec {
             "structure" => RunKind::Structure,
             "belady" => RunKind::Belady,
             other => {
-                let (base, signal) = match other.split_once(':') {
-                    None => (other, Signal::Updates),
-                    Some((base, "reads")) => (base, Signal::Reads),
-                    Some((base, "updates")) => (base, Signal::Updates),
-                    Some((_, signal)) => {
-                        return Err(SimError::Strategy {
-                            name: name.to_owned(),
-                            reason: format!(
-                                "unknown signal {signal:?}: expected `updates` or `reads`"
-                            ),
-                        });
-                    }
+                let (base, learn) = match other.split_once(':') {
+                    None => (other, Learn::Updates),
+                    Some((base, signal)) => (base, Self::learn(name, signal)?),
                 };
                 let config =
                     StrategyConfig::parse(base, json).map_err(|e: StrategyConfigError| {
@@ -230,7 +256,7 @@ impl RunSpec {
                             reason: e.to_string(),
                         }
                     })?;
-                RunKind::Strategy { config, signal }
+                RunKind::Strategy { config, learn }
             }
         };
         let admission = if matches!(kind, RunKind::Strategy { .. }) {
@@ -248,6 +274,21 @@ impl RunSpec {
         })
     }
 
+    /// The learning a `:signal` suffix names.
+    fn learn(name: &str, signal: &str) -> Result<Learn, SimError> {
+        match signal {
+            "updates" => Ok(Learn::Updates),
+            "reads" => Ok(Learn::Reads),
+            "misses" => Ok(Learn::Misses),
+            _ => Err(SimError::Strategy {
+                name: name.to_owned(),
+                reason: format!(
+                    "unknown signal {signal:?}: expected `updates`, `reads` or `misses`"
+                ),
+            }),
+        }
+    }
+
     /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
     /// learning update co-occurrence) after the updated pool's structural neighbours (when
     /// the pools' tokens are known: the feed's `token0`/`token1` in `serve`, `--pairs`
@@ -258,7 +299,7 @@ impl RunSpec {
             name: "default".into(),
             kind: RunKind::Strategy {
                 config: StrategyConfig::default(),
-                signal: Signal::Updates,
+                learn: Learn::Updates,
             },
             refresh: Some(RefreshConfig::default()),
             warm_start: true,

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use super::oracle::OracleIndex;
 use super::structure::Described;
-use super::{Admission, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
+use super::{Admission, Learn, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
 use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
@@ -114,10 +114,10 @@ pub(super) fn run(
     let (mut tracker, warmer) = match kind {
         RunKind::Strategy {
             config: strategy,
-            signal,
+            learn,
         } => {
             let mut tracker_config = config.tracker.clone();
-            tracker_config.signal = *signal;
+            tracker_config.signal = learn.signal();
             let tracker = Arc::new(
                 CorrelationTracker::new(tracker_config)
                     .map_err(|e| SimError::Tracker(e.to_string()))?,
@@ -142,9 +142,11 @@ pub(super) fn run(
         ));
     }
     let mut restarted = false;
-    let learns_reads = tracker
-        .as_ref()
-        .is_some_and(|t| t.config().signal == Signal::Reads);
+    // Which reads the tracker learns from (none under update co-occurrence).
+    let read_feed = match kind {
+        RunKind::Strategy { learn, .. } if learn.signal() == Signal::Reads => Some(*learn),
+        _ => None,
+    };
 
     let n_pairs = trace.pairs.len();
     let mut warmed = vec![Warmed::No; n_pairs];
@@ -362,10 +364,16 @@ pub(super) fn run(
                 }
             }
             Op::Read => {
-                if learns_reads && let Some(t) = &tracker {
+                let took_guess = matches!(warmed[p], Warmed::Unread { .. });
+                let hit = cache.get_l1_only(id).is_some();
+                let learns = match read_feed {
+                    Some(Learn::Misses) => !hit || took_guess,
+                    Some(_) => true,
+                    None => false,
+                };
+                if learns && let Some(t) = &tracker {
                     t.record_read(id, now_ms);
                 }
-                let hit = cache.get_l1_only(id).is_some();
                 if let Some((from, to)) = prepared.cold_start
                     && now_us >= from
                     && now_us < to

@@ -510,3 +510,47 @@ fn structure_warms_siblings_from_the_pairs_file() {
     let err = simulate(&t, &no_pairs, &|_| {}).unwrap_err().to_string();
     assert!(err.contains("--pairs"), "{err}");
 }
+
+/// `:misses` learns from the reads a warm could have served. Pool 1 is read 2 ms after
+/// each update of pool 0, and eight other pools are read more than a second later, so an L1 of four
+/// entries has evicted pool 1 by the next round: every such read misses without
+/// warming. Learning from those misses (and then from the warmed entries' reads, which
+/// keep the pair alive) warms pool 1 on each update of pool 0 after the first few rounds.
+#[test]
+fn misses_learning_warms_what_missed() {
+    let mut events = Vec::new();
+    for round in 0..200u64 {
+        let t = round * 3_000_000;
+        events.push((t, Op::Update, 0));
+        events.push((t + 2_000, Op::Read, 1));
+        // The tracker learns about pools it has seen update.
+        events.push((t + 5_000, Op::Update, 1));
+        for (k, filler) in (2..10).enumerate() {
+            // Beyond the tracker's 1 s window: not credited to either update.
+            events.push((t + 1_500_000 + k as u64 * 100_000, Op::Read, filler));
+        }
+    }
+    let t = trace(10, &events);
+    let report = run(
+        &t,
+        SimConfig {
+            l1_sizes: vec![4],
+            l1_policy: L1Policy::Lru,
+            ..SimConfig::default()
+        },
+        &["none", "topn:misses", "topn:reads"],
+    );
+    let reads = 200.0 * 9.0;
+    // Without warming nothing hits: each pool is read once per round and four
+    // entries hold the last four reads.
+    assert_eq!(row(&report, "none", 4).hit_rate, 0.0);
+    for name in ["topn:misses", "topn:reads"] {
+        let hits = row(&report, name, 4).hit_rate * reads;
+        // Pool 1 is warmed and read in (nearly) every round once learned.
+        assert!(hits >= 190.0, "{name}: {hits} hits {:?}", row(&report, name, 4));
+        assert!(hits <= 200.0, "{name}: {hits} hits");
+    }
+    assert!(RunSpec::parse("default:misses", None).is_ok());
+    let err = RunSpec::parse("default:writes", None).unwrap_err().to_string();
+    assert!(err.contains("writes"), "{err}");
+}

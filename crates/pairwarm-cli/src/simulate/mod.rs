@@ -22,11 +22,13 @@ pub struct SimulateArgs {
     l1: Vec<usize>,
     /// Runs to compare, comma-separated: none, oracle, belady, topn, threshold, adaptive,
     /// timebased (these warm as the original did: unguarded, most recent in LRU); a strategy
-    /// suffixed `:reads` learns from reads after updates, `+guarded` warms with the product's
-    /// admission; `+refresh` adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead
-    /// alone), `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
+    /// suffixed `:reads` learns from reads after updates, `:misses` from those reads that
+    /// missed L1 or took a warmed entry, `+guarded` warms with the product's admission;
+    /// `+refresh` adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone),
+    /// `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
     /// cross-chain twins and triangle legs from --pairs), `default` (what serve runs by
-    /// default).
+    /// default; `default:misses` is it learning from misses instead of update
+    /// co-occurrence).
     #[arg(
         long,
         value_delimiter = ',',
