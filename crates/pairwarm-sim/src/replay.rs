@@ -10,10 +10,10 @@ use parking_lot::Mutex;
 use super::oracle::OracleIndex;
 use super::structure::Described;
 use super::{Admission, Learn, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
-use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
+use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price, ReadObserver};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
-use crate::tracker::{CorrelationTracker, Signal};
+use crate::tracker::CorrelationTracker;
 use crate::warmer::CacheWarmer;
 use pairwarm::structure::PoolStructure;
 
@@ -142,11 +142,26 @@ pub(super) fn run(
         ));
     }
     let mut restarted = false;
-    // Which reads the tracker learns from (none under update co-occurrence).
-    let read_feed = match kind {
-        RunKind::Strategy { learn, .. } if learn.signal() == Signal::Reads => Some(*learn),
-        _ => None,
-    };
+    // Which reads the tracker learns from: every read (`:reads`, fed below) or the
+    // cache's misses and warmed hits, through the library's `ReadObserver` as
+    // `WarmingContainer` wires it (`:misses`; the virtual clock is the trace's time).
+    let learns_every_read = matches!(
+        kind,
+        RunKind::Strategy {
+            learn: Learn::Reads,
+            ..
+        }
+    );
+    if let (
+        RunKind::Strategy {
+            learn: Learn::Misses,
+            ..
+        },
+        Some(t),
+    ) = (kind, &tracker)
+    {
+        cache.set_read_observer(Some(Box::new(TrackerReads(t.clone()))));
+    }
 
     let n_pairs = trace.pairs.len();
     let mut warmed = vec![Warmed::No; n_pairs];
@@ -364,16 +379,10 @@ pub(super) fn run(
                 }
             }
             Op::Read => {
-                let took_guess = matches!(warmed[p], Warmed::Unread { .. });
-                let hit = cache.get_l1_only(id).is_some();
-                let learns = match read_feed {
-                    Some(Learn::Misses) => !hit || took_guess,
-                    Some(_) => true,
-                    None => false,
-                };
-                if learns && let Some(t) = &tracker {
+                if learns_every_read && let Some(t) = &tracker {
                     t.record_read(id, now_ms);
                 }
+                let hit = cache.get_l1_only(id).is_some();
                 if let Some((from, to)) = prepared.cold_start
                     && now_us >= from
                     && now_us < to
@@ -410,4 +419,14 @@ pub(super) fn run(
     progress((trace.events.len() % PROGRESS_EVERY) as u64);
     counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(counts)
+}
+
+/// `:misses`: the cache's misses and warmed hits, fed to the run's tracker (the trace's
+/// time is the cache's manual clock).
+struct TrackerReads(Arc<CorrelationTracker>);
+
+impl ReadObserver for TrackerReads {
+    fn on_warmable_read(&self, id: PairId, now_ms: u64) {
+        self.0.record_read(id, now_ms);
+    }
 }

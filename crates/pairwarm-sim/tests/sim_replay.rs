@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use pairwarm::cache::L1Policy;
 use pairwarm::pair::Address;
 use pairwarm_sim::trace::{GeneratorConfig, Op, Trace, TraceEvent, TracePair, generate};
-use pairwarm_sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
+use pairwarm_sim::{Learn, ResultRow, RunKind, RunSpec, SimConfig, SimReport, simulate};
 use proptest::prelude::*;
 
 fn pair(n: u32) -> TracePair {
@@ -514,8 +514,7 @@ fn structure_warms_siblings_from_the_pairs_file() {
 /// `:misses` learns from the reads a warm could have served. Pool 1 is read 2 ms after
 /// each update of pool 0, and eight other pools are read more than a second later, so an L1 of four
 /// entries has evicted pool 1 by the next round: every such read misses without
-/// warming. Learning from those misses (and then from the warmed entries' reads, which
-/// keep the pair alive) warms pool 1 on each update of pool 0 after the first few rounds.
+/// warming. Learning from those misses warms pool 1 on the updates of pool 0.
 #[test]
 fn misses_learning_warms_what_missed() {
     let mut events = Vec::new();
@@ -544,13 +543,33 @@ fn misses_learning_warms_what_missed() {
     // Without warming nothing hits: each pool is read once per round and four
     // entries hold the last four reads.
     assert_eq!(row(&report, "none", 4).hit_rate, 0.0);
-    for name in ["topn:misses", "topn:reads"] {
-        let hits = row(&report, name, 4).hit_rate * reads;
-        // Pool 1 is warmed and read in (nearly) every round once learned.
-        assert!(hits >= 190.0, "{name}: {hits} hits {:?}", row(&report, name, 4));
-        assert!(hits <= 200.0, "{name}: {hits} hits");
-    }
-    assert!(RunSpec::parse("default:misses", None).is_ok());
-    let err = RunSpec::parse("default:writes", None).unwrap_err().to_string();
+    // Every read after an update: pool 1 is warmed and read in (nearly) every round once
+    // learned.
+    let hits = |name| row(&report, name, 4).hit_rate * reads;
+    assert!(
+        (190.0..=200.0).contains(&hits("topn:reads")),
+        "{}",
+        hits("topn:reads")
+    );
+    // Misses only: the crate-backed LRU cannot tell a warmed entry's read from a plain
+    // hit (the hand-written policies can, tests/learn_from_misses.rs), so once warming
+    // works, nothing feeds the pair and its score decays until misses teach it again.
+    // Still most of pool 1's reads hit.
+    assert!(
+        (100.0..190.0).contains(&hits("topn:misses")),
+        "{}",
+        hits("topn:misses")
+    );
+    // `default` (what serve runs) learns from misses since round 10; `default:updates` is
+    // the earlier default.
+    let learn = |name| match RunSpec::parse(name, None).unwrap().kind {
+        RunKind::Strategy { learn, .. } => Some(learn),
+        _ => None,
+    };
+    assert_eq!(learn("default"), Some(Learn::Misses));
+    assert_eq!(learn("default:updates"), Some(Learn::Updates));
+    let err = RunSpec::parse("default:writes", None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("writes"), "{err}");
 }

@@ -25,13 +25,14 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::cache::{HierarchicalCache, L2Store};
+use crate::cache::{Clock, HierarchicalCache, L2Store, ReadObserver};
 use crate::metrics::{ExportFormat, MetricsError, WarmErrorKind, WarmOutcome, WarmingMetrics};
 use crate::pair::{PairId, PairInterner};
 use crate::strategy::{AdaptiveConfig, StrategyConfig, TopNConfig, WarmingStrategy};
-use crate::tracker::{CorrelationTracker, TrackerConfig};
+use crate::tracker::{CorrelationTracker, Signal, TrackerConfig};
 use crate::warmer::{
     CacheWarmer, WarmObserver, WarmStatus, WarmerConfig, WarmerConfigError, WarmingResult,
+    wall_clock_ms,
 };
 
 /// Metrics export settings (the original's `metricsConfig`).
@@ -70,6 +71,16 @@ pub struct WarmingConfig {
     pub enable_metrics: bool,
     /// Share one tracker among the containers of caches that share an interner.
     pub use_shared_analyzer: bool,
+    /// Learn which pools to warm from the cache's misses rather than from update
+    /// co-occurrence: the tracker runs [`Signal::Reads`] and the container makes it the
+    /// cache's [`ReadObserver`], so a read that missed L1 (or took a warmed entry) credits
+    /// the pools updated within the window before it. Updates still open the window
+    /// ([`CacheWarmer::warm_for_pair`] records them). Off by default (the original learned
+    /// update co-occurrence); `serve` turns it on (`WARMING_LEARN_FROM=misses`): on traces
+    /// whose pools are read a block after their cross-chain twins update it gains 1-3.6
+    /// points of hit rate where update co-occurrence gains nothing (docs/simulation.md,
+    /// round 10).
+    pub learn_from_misses: bool,
 }
 
 impl Default for WarmingConfig {
@@ -82,6 +93,7 @@ impl Default for WarmingConfig {
             metrics: MetricsConfig::default(),
             enable_metrics: true,
             use_shared_analyzer: true,
+            learn_from_misses: false,
         }
     }
 }
@@ -259,16 +271,33 @@ impl<L: L2Store> WarmingContainer<L> {
     }
 
     /// Builds new components (the tracker is reused when shared).
+    ///
+    /// With [`WarmingConfig::learn_from_misses`] the tracker becomes the cache's
+    /// [`ReadObserver`] (replacing any earlier one); without, the cache's observer is
+    /// removed: the latest build decides what the cache feeds.
     pub fn build(&self) -> Result<WarmingComponents<L>, ContainerError> {
         let c = &self.config;
+        let mut tracker_config = c.tracker.clone();
+        if c.learn_from_misses {
+            tracker_config.signal = Signal::Reads;
+        }
         let tracker = if c.use_shared_analyzer {
-            shared_tracker(self.cache.interner(), &c.tracker)?
+            shared_tracker(self.cache.interner(), &tracker_config)?
         } else {
             Arc::new(
-                CorrelationTracker::new(c.tracker.clone())
+                CorrelationTracker::new(tracker_config)
                     .map_err(|e| ContainerError::Tracker(e.to_string()))?,
             )
         };
+        let observer: Option<Box<dyn ReadObserver>> = if c.learn_from_misses {
+            Some(Box::new(TrackerReads {
+                tracker: tracker.clone(),
+                wall_clock: matches!(self.cache.clock(), Clock::System),
+            }))
+        } else {
+            None
+        };
+        self.cache.set_read_observer(observer);
         let strategy = c.strategy.build();
         let warmer = CacheWarmer::new(
             self.cache.clone(),
@@ -292,6 +321,27 @@ impl<L: L2Store> WarmingContainer<L> {
             warmer,
             metrics,
         })
+    }
+}
+
+/// Feeds the cache's misses (and warmed hits) to the tracker as reads to learn from.
+struct TrackerReads {
+    tracker: Arc<CorrelationTracker>,
+    /// The cache runs on the system clock, which counts from the process start; the
+    /// tracker's updates carry Unix milliseconds (the feed's, as the original's
+    /// `Date.now()`), so reads are stamped with the wall clock. A manual clock (a replay)
+    /// is the trace's own time base, the updates' too.
+    wall_clock: bool,
+}
+
+impl ReadObserver for TrackerReads {
+    fn on_warmable_read(&self, id: PairId, now_ms: u64) {
+        let ts = if self.wall_clock {
+            wall_clock_ms()
+        } else {
+            now_ms
+        };
+        self.tracker.record_read(id, ts);
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`HierarchicalCache`]: the L1 + L2 facade.
 
+use arc_swap::ArcSwapOption;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +90,21 @@ impl L1Capacity {
 }
 
 type EvictionListener = Box<dyn Fn(PairId) + Send + Sync>;
+
+/// Told of the reads a warm could have served: an L1 miss (absent, expired, or L1
+/// bypassed) and the first read of a warmed entry (a guess that paid). A tracker learning
+/// from them ([`crate::tracker::Signal::Reads`]) learns which pools are read after an
+/// update *and missing*: a read that hit an entry the cache kept anyway needs no warm,
+/// and counting it would dilute the pairs that do. Set with
+/// [`HierarchicalCache::set_read_observer`]; the container does it when
+/// [`crate::container::WarmingConfig::learn`] is [`crate::container::Learn::Misses`].
+///
+/// Called on the reader's thread, on misses and warmed hits only (never on a plain hit):
+/// keep it short and non-blocking.
+pub trait ReadObserver: Send + Sync {
+    /// `id` was read at `now_ms` (the cache's clock) and a warm could have served it.
+    fn on_warmable_read(&self, id: PairId, now_ms: u64);
+}
 
 /// Configures and builds a [`HierarchicalCache`].
 pub struct CacheBuilder {
@@ -283,6 +299,7 @@ impl CacheBuilder {
             writes,
             eviction_listener: self.eviction_listener,
             coherence: self.coherence,
+            read_observer: ArcSwapOption::empty(),
         }
     }
 
@@ -326,6 +343,9 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     refresh: Option<RefreshQueue>,
     /// Invalidation state (L1 bypassed while it is not live); `None`: no coherence.
     coherence: Option<Coherence>,
+    /// Told of misses and warmed hits ([`ReadObserver`]); swapped without a lock, since
+    /// every miss loads it.
+    read_observer: ArcSwapOption<Box<dyn ReadObserver>>,
 }
 
 impl HierarchicalCache<super::AnyL2> {
@@ -421,20 +441,21 @@ impl<L: L2Store> HierarchicalCache<L> {
 
     /// Reads L1 through the policy; an expired entry is removed and reads as absent.
     #[inline]
-    fn read_l1(&self, id: PairId) -> Option<Price> {
+    /// The fresh L1 price of `id`, and whether the read took an unread warmed entry.
+    fn read_l1(&self, id: PairId) -> Option<(Price, bool)> {
         if !self.coherent() {
             return None;
         }
         let Some(ttl) = self.l1_ttl_ms else {
-            return self.l1.get(id, 0).map(|e| e.price);
+            return self.l1.get(id, 0).map(|(e, guess)| (e.price, guess));
         };
         let now = self.clock.now_ms();
-        let entry = self.l1.get(id, now)?;
+        let (entry, guess) = self.l1.get(id, now)?;
         if now.saturating_sub(entry.stored_ms) < ttl {
             if let Some(r) = &self.refresh {
                 r.on_read(self.interner.slot(id), id, entry.stored_ms, now);
             }
-            Some(entry.price)
+            Some((entry.price, guess))
         } else {
             self.l1.remove(id);
             None
@@ -565,7 +586,30 @@ impl<L: L2Store> HierarchicalCache<L> {
             Event::L1Miss
         };
         self.counters.count(self.chain(id), event);
-        found
+        match found {
+            Some((price, false)) => Some(price),
+            Some((price, true)) => {
+                self.warmable_read(id);
+                Some(price)
+            }
+            None => {
+                self.warmable_read(id);
+                None
+            }
+        }
+    }
+
+    /// Tells the [`ReadObserver`], if any, of a read a warm could have served.
+    fn warmable_read(&self, id: PairId) {
+        if let Some(observer) = &*self.read_observer.load() {
+            observer.on_warmable_read(id, self.clock.now_ms());
+        }
+    }
+
+    /// Sets (or, with `None`, removes) the observer of the reads a warm could have
+    /// served (see [`ReadObserver`]). Replaces any earlier one: one learner per cache.
+    pub fn set_read_observer(&self, observer: Option<Box<dyn ReadObserver>>) {
+        self.read_observer.store(observer.map(Arc::new));
     }
 
     /// Whether a fresh entry for `id` is in L1. Not counted, and no effect on eviction

@@ -235,14 +235,16 @@ impl L1Store {
 
     /// Reads an entry and records the access for the eviction policy. `now_ms` is the
     /// clock under a TTL (0 without): W-TinyLFU drops an expired entry itself and counts
-    /// the read as the miss it is; the caller checks expiry for the other stores.
+    /// the read as the miss it is; the caller checks expiry for the other stores. The flag:
+    /// the read took an unread warmed entry (the hand-written policies know; the
+    /// crate-backed stores hold guesses as plain entries and say `false`).
     #[inline]
-    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
         match self {
-            Self::Fast { cache, .. } => cache.get(&id),
-            Self::Lru { cache, .. } => cache.lock().get(&id).copied(),
+            Self::Fast { cache, .. } => cache.get(&id).map(|e| (e, false)),
+            Self::Lru { cache, .. } => cache.lock().get(&id).map(|&e| (e, false)),
             Self::Own(p) => p.get(id, now_ms),
-            Self::Matrix(m) => m.get(id),
+            Self::Matrix(m) => m.get(id).map(|e| (e, false)),
         }
     }
 

@@ -51,7 +51,7 @@ pub use coherence::{
 };
 pub use entry::{Evictions, L1Entry};
 pub use hierarchical::{
-    CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, WarmFetch,
+    CacheBuilder, CacheError, HierarchicalCache, L1Capacity, Lookup, ReadObserver, WarmFetch,
 };
 pub use l1::L1Policy;
 pub use l2::{L2Error, L2Store, L2Write};

@@ -10,7 +10,7 @@
 //!
 //! Hand-written because quick_cache cannot change `hot_allocation` after construction.
 
-use super::arena::Arena;
+use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
@@ -65,7 +65,8 @@ impl HotCold {
         self.arena.find(id).map(|ix| self.arena.node(ix).entry)
     }
 
-    pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
+    /// A read; the flag: it took an unread warmed entry.
+    pub(crate) fn get(&mut self, id: PairId) -> Option<(L1Entry, bool)> {
         let found = self.arena.find(id);
         if let Some(adjust) = self
             .climber
@@ -78,8 +79,9 @@ impl HotCold {
             self.arena.missed(id);
             return None;
         };
+        let guess = self.arena.node(ix).queue == SPECULATIVE;
         // A warmed entry's first read makes it what a demand load would be.
-        Some(self.arena.clock_hit(ix, COLD, MAX_REF))
+        Some((self.arena.clock_hit(ix, COLD, MAX_REF), guess))
     }
 
     pub(crate) fn insert(

@@ -104,7 +104,7 @@ macro_rules! each {
 
 impl OwnPolicy {
     #[inline]
-    fn get(&mut self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+    fn get(&mut self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
         match self {
             OwnPolicy::WTinyLfu(p) => p.get(id, now_ms),
             OwnPolicy::S3Fifo(p) => p.get(id),
@@ -192,8 +192,9 @@ impl ShardedPolicy {
         &self.shards[h & self.mask]
     }
 
+    /// A read; the flag: it took an unread warmed entry.
     #[inline]
-    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
         self.shard(id).lock().get(id, now_ms)
     }
 

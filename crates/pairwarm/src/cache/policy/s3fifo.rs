@@ -8,7 +8,7 @@
 //! zero frequency; in a price cache every update is such an insert, so hot pools would be
 //! demoted on every price change. Here an update is an access and keeps the entry's place.
 
-use super::arena::Arena;
+use super::arena::{Arena, SPECULATIVE};
 use super::ghost::Ghosts;
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, L1Entry};
@@ -52,13 +52,15 @@ impl S3Fifo {
         self.arena.find(id).map(|ix| self.arena.node(ix).entry)
     }
 
-    pub(crate) fn get(&mut self, id: PairId) -> Option<L1Entry> {
+    /// A read; the flag: it took an unread warmed entry.
+    pub(crate) fn get(&mut self, id: PairId) -> Option<(L1Entry, bool)> {
         let Some(ix) = self.arena.find(id) else {
             self.arena.missed(id);
             return None;
         };
+        let guess = self.arena.node(ix).queue == SPECULATIVE;
         // A warmed entry's first read makes it what a demand load would be.
-        Some(self.arena.clock_hit(ix, SMALL, MAX_FREQ))
+        Some((self.arena.clock_hit(ix, SMALL, MAX_FREQ), guess))
     }
 
     pub(crate) fn insert(

@@ -133,8 +133,9 @@ impl WTinyLfu {
     /// A request: counted in the sketch and by the window's control. Never evicts: a new
     /// window size takes effect at the next insert. Under a TTL an expired entry is
     /// removed and the read is the miss it is (`now_ms`: the clock; ignored without a TTL).
+    /// The flag: the read took an unread warmed entry (a guess that paid).
     #[inline]
-    pub(crate) fn get(&mut self, id: PairId, now_ms: u64) -> Option<L1Entry> {
+    pub(crate) fn get(&mut self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
         self.sketch.increment(id);
         let mut found = self.seg.arena.find(id);
         if let Some(ix) = found
@@ -167,7 +168,7 @@ impl WTinyLfu {
                 }
             }
         }
-        found.map(|ix| self.seg.arena.node(ix).entry)
+        found.map(|ix| (self.seg.arena.node(ix).entry, !own_hit))
     }
 
     pub(crate) fn insert(

@@ -1,0 +1,145 @@
+//! Learning from misses: the cache tells its `ReadObserver` of the reads a warm could have
+//! served (misses, first reads of warmed entries) and of no other, and a container built
+//! with `learn_from_misses` feeds them to its tracker as reads after updates.
+
+use std::sync::Arc;
+
+use pairwarm::cache::{Clock, HierarchicalCache, L1Policy, Price, ReadObserver};
+use pairwarm::container::{WarmingConfig, WarmingContainer};
+use pairwarm::pair::{Address, PairId, PairKey};
+use pairwarm::tracker::Signal;
+use parking_lot::Mutex;
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<(PairId, u64)>>);
+
+struct Recorder(Arc<Seen>);
+
+impl ReadObserver for Recorder {
+    fn on_warmable_read(&self, id: PairId, now_ms: u64) {
+        self.0.0.lock().push((id, now_ms));
+    }
+}
+
+fn pair(cache: &HierarchicalCache<pairwarm::cache::MemoryL2>, n: u8) -> PairId {
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    cache.interner().intern(PairKey {
+        chain,
+        address: Address::from_bytes([n; 20]),
+    })
+}
+
+fn price(v: f64) -> Price {
+    Price::new(v, 1, 1)
+}
+
+#[test]
+fn the_observer_hears_misses_and_warmed_hits_only() {
+    for policy in [L1Policy::Default, L1Policy::S3Fifo, L1Policy::Lru] {
+        let clock = Clock::manual(5_000);
+        let cache = HierarchicalCache::builder()
+            .l1_entries(64)
+            .l1_policy(policy)
+            .clock(clock.clone())
+            .build_in_memory();
+        let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
+        let seen = Arc::new(Seen::default());
+        cache.set_read_observer(Some(Box::new(Recorder(seen.clone()))));
+
+        cache.set_l1(a, price(1.0));
+        assert!(cache.get_l1_only(a).is_some());
+        assert!(
+            seen.0.lock().is_empty(),
+            "{policy:?}: a plain hit is not heard"
+        );
+
+        clock.set_ms(5_007);
+        assert!(cache.get_l1_only(b).is_none());
+        assert_eq!(
+            *seen.0.lock(),
+            vec![(b, 5_007)],
+            "{policy:?}: a miss is heard"
+        );
+
+        // A warmed entry's first read is a guess that paid; its second is a plain hit.
+        assert!(
+            cache.promote(c, price(3.0)).0,
+            "{policy:?}: room for the guess"
+        );
+        assert!(cache.get_l1_only(c).is_some());
+        assert!(cache.get_l1_only(c).is_some());
+        let heard: Vec<PairId> = seen.0.lock().iter().map(|&(id, _)| id).collect();
+        let expected = if policy == L1Policy::Lru {
+            // The crate-backed LRU holds a guess as a plain entry: it cannot tell.
+            vec![b]
+        } else {
+            vec![b, c]
+        };
+        assert_eq!(heard, expected, "{policy:?}");
+
+        cache.set_read_observer(None);
+        assert!(cache.get_l1_only(b).is_none());
+        assert_eq!(seen.0.lock().len(), expected.len(), "{policy:?}: removed");
+    }
+}
+
+#[test]
+fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
+    let clock = Clock::manual(10_000);
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .clock(clock.clone())
+            .build_in_memory(),
+    );
+    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
+    let config = WarmingConfig {
+        learn_from_misses: true,
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    let parts = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    let tracker = &parts.tracker;
+    assert_eq!(tracker.config().signal, Signal::Reads);
+    cache.set_l1(c, price(3.0));
+    for round in 0..5u64 {
+        let t = 10_000 + round * 5_000;
+        clock.set_ms(t);
+        tracker.record_price_update(a, t);
+        tracker.record_price_update(b, t);
+        tracker.record_price_update(c, t);
+        clock.set_ms(t + 3);
+        // b missed 3 ms after a's update; c was read too, but hit.
+        assert!(cache.get_l1_only(b).is_none());
+        assert!(cache.get_l1_only(c).is_some());
+        cache.invalidate_l1(b);
+    }
+    let now = 10_000 + 4 * 5_000 + 3;
+    let ab = tracker.correlation_score(a, b, now).unwrap_or(0.0);
+    let ac = tracker.correlation_score(a, c, now).unwrap_or(0.0);
+    assert!(ab > 0.5, "a's updates are followed by b's misses: {ab}");
+    assert_eq!(ac, 0.0, "c's reads hit: nothing to learn");
+
+    // Rebuilt without: the cache no longer feeds that tracker.
+    let config = WarmingConfig {
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    let plain = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    assert_eq!(plain.tracker.config().signal, Signal::Updates);
+    let before = tracker.stats();
+    clock.set_ms(now + 10);
+    assert!(cache.get_l1_only(b).is_none());
+    assert_eq!(tracker.stats(), before, "the observer was removed");
+    // (A read the tracker is told of does change its stats.)
+    tracker.record_price_update(a, now + 11);
+    let updated = tracker.stats();
+    tracker.record_read(b, now + 12);
+    assert_ne!(tracker.stats(), updated);
+}
