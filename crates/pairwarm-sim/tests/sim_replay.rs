@@ -512,9 +512,9 @@ fn structure_warms_siblings_from_the_pairs_file() {
 }
 
 /// `:misses` learns from the reads a warm could have served. Pool 1 is read 2 ms after
-/// each update of pool 0, and eight other pools are read more than a second later, so an L1 of four
-/// entries has evicted pool 1 by the next round: every such read misses without
-/// warming. Learning from those misses warms pool 1 on the updates of pool 0.
+/// each update of pool 0, and eight other pools are read more than a second later, so an
+/// L1 of four entries has evicted pool 1 by the next round: every such read misses
+/// without warming. Learning from those misses warms pool 1 on the updates of pool 0.
 #[test]
 fn misses_learning_warms_what_missed() {
     let mut events = Vec::new();
@@ -551,23 +551,23 @@ fn misses_learning_warms_what_missed() {
         "{}",
         hits("topn:reads")
     );
-    // Misses only: the crate-backed LRU cannot tell a warmed entry's read from a plain
-    // hit (the hand-written policies can, tests/learn_from_misses.rs), so once warming
-    // works, nothing feeds the pair and its score decays until misses teach it again.
-    // Still most of pool 1's reads hit.
+    // Misses only: an unguarded warm (the original's admission) enters L1 as a plain
+    // entry, so its read is a plain hit (guarded warms are told apart by the hand-written
+    // policies, tests/learn_from_misses.rs); once warming works nothing feeds the pair and
+    // its score decays until misses teach it again. Still most of pool 1's reads hit.
     assert!(
         (100.0..190.0).contains(&hits("topn:misses")),
         "{}",
         hits("topn:misses")
     );
-    // `default` (what serve runs) learns from misses since round 10; `default:updates` is
-    // the earlier default.
+    // `default` (what serve runs) learns update co-occurrence; `default:misses` is it
+    // learning from misses.
     let learn = |name| match RunSpec::parse(name, None).unwrap().kind {
         RunKind::Strategy { learn, .. } => Some(learn),
         _ => None,
     };
-    assert_eq!(learn("default"), Some(Learn::Misses));
-    assert_eq!(learn("default:updates"), Some(Learn::Updates));
+    assert_eq!(learn("default"), Some(Learn::Updates));
+    assert_eq!(learn("default:misses"), Some(Learn::Misses));
     let err = RunSpec::parse("default:writes", None)
         .unwrap_err()
         .to_string();

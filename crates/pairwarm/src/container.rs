@@ -74,12 +74,16 @@ pub struct WarmingConfig {
     /// Learn which pools to warm from the cache's misses rather than from update
     /// co-occurrence: the tracker runs [`Signal::Reads`] and the container makes it the
     /// cache's [`ReadObserver`], so a read that missed L1 (or took a warmed entry) credits
-    /// the pools updated within the window before it. Updates still open the window
-    /// ([`CacheWarmer::warm_for_pair`] records them). Off by default (the original learned
-    /// update co-occurrence); `serve` turns it on (`WARMING_LEARN_FROM=misses`): on traces
-    /// whose pools are read a block after their cross-chain twins update it gains 1-3.6
-    /// points of hit rate where update co-occurrence gains nothing (docs/simulation.md,
-    /// round 10).
+    /// the pools updated within the window before it. The caller still records updates
+    /// ([`CorrelationTracker::record_price_update`]): they open the window, and their
+    /// timestamps must be Unix milliseconds when the cache runs on the system clock (reads
+    /// are stamped with the wall clock then; a manual clock stamps both).
+    ///
+    /// Off by default, as the original learned update co-occurrence; `serve` does not use
+    /// it yet (its detector reads a whole batch's pools after recording all its updates,
+    /// so a miss could not be told apart from the batch's last updates). In replays whose
+    /// pools are read a block after their cross-chain twins update it gains 1.5-3.6 points
+    /// of hit rate where update co-occurrence gains nothing (docs/simulation.md, round 10).
     pub learn_from_misses: bool,
 }
 
@@ -273,8 +277,10 @@ impl<L: L2Store> WarmingContainer<L> {
     /// Builds new components (the tracker is reused when shared).
     ///
     /// With [`WarmingConfig::learn_from_misses`] the tracker becomes the cache's
-    /// [`ReadObserver`] (replacing any earlier one); without, the cache's observer is
-    /// removed: the latest build decides what the cache feeds.
+    /// [`ReadObserver`], replacing any earlier one (one learner per cache; remove it with
+    /// [`HierarchicalCache::set_read_observer`]`(None)`); a shared tracker that learns
+    /// from the other signal is an error rather than a learner that silently learns
+    /// nothing.
     pub fn build(&self) -> Result<WarmingComponents<L>, ContainerError> {
         let c = &self.config;
         let mut tracker_config = c.tracker.clone();
@@ -285,19 +291,25 @@ impl<L: L2Store> WarmingContainer<L> {
             shared_tracker(self.cache.interner(), &tracker_config)?
         } else {
             Arc::new(
-                CorrelationTracker::new(tracker_config)
+                CorrelationTracker::new(tracker_config.clone())
                     .map_err(|e| ContainerError::Tracker(e.to_string()))?,
             )
         };
-        let observer: Option<Box<dyn ReadObserver>> = if c.learn_from_misses {
-            Some(Box::new(TrackerReads {
+        if tracker.config().signal != tracker_config.signal {
+            return Err(ContainerError::Tracker(format!(
+                "the shared tracker learns from {:?}, this container from {:?} \
+                 (learn_from_misses: {}); give it its own tracker (use_shared_analyzer: false)",
+                tracker.config().signal,
+                tracker_config.signal,
+                c.learn_from_misses
+            )));
+        }
+        if c.learn_from_misses {
+            self.cache.set_read_observer(Some(Box::new(TrackerReads {
                 tracker: tracker.clone(),
                 wall_clock: matches!(self.cache.clock(), Clock::System),
-            }))
-        } else {
-            None
-        };
-        self.cache.set_read_observer(observer);
+            })));
+        }
         let strategy = c.strategy.build();
         let warmer = CacheWarmer::new(
             self.cache.clone(),
@@ -327,10 +339,9 @@ impl<L: L2Store> WarmingContainer<L> {
 /// Feeds the cache's misses (and warmed hits) to the tracker as reads to learn from.
 struct TrackerReads {
     tracker: Arc<CorrelationTracker>,
-    /// The cache runs on the system clock, which counts from the process start; the
-    /// tracker's updates carry Unix milliseconds (the feed's, as the original's
-    /// `Date.now()`), so reads are stamped with the wall clock. A manual clock (a replay)
-    /// is the trace's own time base, the updates' too.
+    /// The cache runs on the system clock, which counts from the process start, while
+    /// updates are recorded in Unix milliseconds (the original's `Date.now()`): reads are
+    /// stamped with the wall clock. A manual clock (a replay) is the updates' time base.
     wall_clock: bool,
 }
 

@@ -3,6 +3,7 @@
 //! with `learn_from_misses` feeds them to its tracker as reads after updates.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pairwarm::cache::{Clock, HierarchicalCache, L1Policy, Price, ReadObserver};
 use pairwarm::container::{WarmingConfig, WarmingContainer};
@@ -35,11 +36,18 @@ fn price(v: f64) -> Price {
 
 #[test]
 fn the_observer_hears_misses_and_warmed_hits_only() {
-    for policy in [L1Policy::Default, L1Policy::S3Fifo, L1Policy::Lru] {
+    for policy in [
+        L1Policy::Default,
+        L1Policy::S3Fifo,
+        L1Policy::QuickCacheAdaptive,
+        L1Policy::Lru,
+        L1Policy::QuickCache,
+    ] {
         let clock = Clock::manual(5_000);
         let cache = HierarchicalCache::builder()
             .l1_entries(64)
             .l1_policy(policy)
+            .l1_ttl(Some(Duration::from_millis(10_000)))
             .clock(clock.clone())
             .build_in_memory();
         let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
@@ -69,13 +77,20 @@ fn the_observer_hears_misses_and_warmed_hits_only() {
         assert!(cache.get_l1_only(c).is_some());
         assert!(cache.get_l1_only(c).is_some());
         let heard: Vec<PairId> = seen.0.lock().iter().map(|&(id, _)| id).collect();
-        let expected = if policy == L1Policy::Lru {
-            // The crate-backed LRU holds a guess as a plain entry: it cannot tell.
+        let mut expected = if matches!(policy, L1Policy::Lru | L1Policy::QuickCache) {
+            // The crate-backed stores hold a guess as a plain entry: they cannot tell.
             vec![b]
         } else {
             vec![b, c]
         };
         assert_eq!(heard, expected, "{policy:?}");
+
+        // An expired entry's read is a miss a refresh or a warm could have served.
+        clock.set_ms(5_000 + 10_001);
+        assert!(cache.get_l1_only(a).is_none());
+        expected.push(a);
+        let heard: Vec<PairId> = seen.0.lock().iter().map(|&(id, _)| id).collect();
+        assert_eq!(heard, expected, "{policy:?}: expired");
 
         cache.set_read_observer(None);
         assert!(cache.get_l1_only(b).is_none());
@@ -115,7 +130,6 @@ fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
         // b missed 3 ms after a's update; c was read too, but hit.
         assert!(cache.get_l1_only(b).is_none());
         assert!(cache.get_l1_only(c).is_some());
-        cache.invalidate_l1(b);
     }
     let now = 10_000 + 4 * 5_000 + 3;
     let ab = tracker.correlation_score(a, b, now).unwrap_or(0.0);
@@ -123,16 +137,8 @@ fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
     assert!(ab > 0.5, "a's updates are followed by b's misses: {ab}");
     assert_eq!(ac, 0.0, "c's reads hit: nothing to learn");
 
-    // Rebuilt without: the cache no longer feeds that tracker.
-    let config = WarmingConfig {
-        use_shared_analyzer: false,
-        enable_metrics: false,
-        ..WarmingConfig::default()
-    };
-    let plain = WarmingContainer::new(cache.clone(), config)
-        .build()
-        .unwrap();
-    assert_eq!(plain.tracker.config().signal, Signal::Updates);
+    // Removed: the cache no longer feeds the tracker.
+    cache.set_read_observer(None);
     let before = tracker.stats();
     clock.set_ms(now + 10);
     assert!(cache.get_l1_only(b).is_none());
@@ -142,4 +148,41 @@ fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
     let updated = tracker.stats();
     tracker.record_read(b, now + 12);
     assert_ne!(tracker.stats(), updated);
+}
+
+/// A shared tracker learning from the other signal is an error, not a learner that
+/// silently learns nothing; and a container that does not learn from misses leaves the
+/// cache's observer alone.
+#[test]
+fn a_shared_tracker_must_learn_from_the_same_signal() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let plain = WarmingConfig {
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    let first = WarmingContainer::new(cache.clone(), plain.clone())
+        .build()
+        .unwrap();
+    assert_eq!(first.tracker.config().signal, Signal::Updates);
+    let misses = WarmingConfig {
+        learn_from_misses: true,
+        ..plain.clone()
+    };
+    let err = WarmingContainer::new(cache.clone(), misses)
+        .build()
+        .err()
+        .expect("signals differ")
+        .to_string();
+    assert!(err.contains("Updates") && err.contains("Reads"), "{err}");
+
+    let seen = Arc::new(Seen::default());
+    cache.set_read_observer(Some(Box::new(Recorder(seen.clone()))));
+    let _again = WarmingContainer::new(cache.clone(), plain).build().unwrap();
+    let b = pair(&cache, 2);
+    assert!(cache.get_l1_only(b).is_none());
+    assert_eq!(seen.0.lock().len(), 1, "the embedder's observer is kept");
 }

@@ -407,22 +407,6 @@ pub static SECTIONS: &[Section] = &[
                 },
             ),
             row(
-                "WARMING_LEARN_FROM",
-                "warming-learn-from",
-                Fallback::Value("misses"),
-                Kind::Text("misses or updates"),
-                Restart,
-                "What the tracker learns which pools to warm from: `misses` (the reads that missed L1 or took a warmed entry credit the pools updated within the window before them; 1-3.6 points more hit rate where pools are read a block after their cross-chain twins update, docs/simulation.md round 10) or `updates` (update co-occurrence, the original's).",
-                |d, v| {
-                    d.config.warming.learn_from_misses = match v.text()?.trim() {
-                        "misses" => true,
-                        "updates" => false,
-                        _ => return Err(Reject::Invalid),
-                    };
-                    Ok(())
-                },
-            ),
-            row(
                 "WARMING_TIMEOUT_MS",
                 "warming-timeout-ms",
                 Absent("50 (development profile: 100)"),

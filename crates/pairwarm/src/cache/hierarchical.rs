@@ -91,16 +91,19 @@ impl L1Capacity {
 
 type EvictionListener = Box<dyn Fn(PairId) + Send + Sync>;
 
-/// Told of the reads a warm could have served: an L1 miss (absent, expired, or L1
-/// bypassed) and the first read of a warmed entry (a guess that paid). A tracker learning
-/// from them ([`crate::tracker::Signal::Reads`]) learns which pools are read after an
-/// update *and missing*: a read that hit an entry the cache kept anyway needs no warm,
-/// and counting it would dilute the pairs that do. Set with
+/// Told of the reads a warm could have served: an L1 miss (absent or expired; not while
+/// coherence bypasses L1, when no warm could land) and the first read of an entry
+/// admitted as a warm (a guess that paid; the hand-written policies tell, the
+/// crate-backed stores and the price matrix hold guesses as plain entries). A tracker
+/// learning from them ([`crate::tracker::Signal::Reads`]) learns which pools are read
+/// after an update *and missing*: a read that hit an entry the cache kept anyway needs no
+/// warm, and counting it would dilute the pairs that do. Set with
 /// [`HierarchicalCache::set_read_observer`]; the container does it when
-/// [`crate::container::WarmingConfig::learn`] is [`crate::container::Learn::Misses`].
+/// [`WarmingConfig::learn_from_misses`](crate::container::WarmingConfig::learn_from_misses)
+/// is set.
 ///
-/// Called on the reader's thread, on misses and warmed hits only (never on a plain hit):
-/// keep it short and non-blocking.
+/// Called on the reader's thread, on those reads only (never on a plain hit): keep it
+/// short.
 pub trait ReadObserver: Send + Sync {
     /// `id` was read at `now_ms` (the cache's clock) and a warm could have served it.
     fn on_warmable_read(&self, id: PairId, now_ms: u64);
@@ -439,9 +442,9 @@ impl<L: L2Store> HierarchicalCache<L> {
         L1Entry { price, stored_ms }
     }
 
-    /// Reads L1 through the policy; an expired entry is removed and reads as absent.
+    /// Reads L1 through the policy: the fresh price of `id`, and whether the read took an
+    /// unread warmed entry; an expired entry is removed and reads as absent.
     #[inline]
-    /// The fresh L1 price of `id`, and whether the read took an unread warmed entry.
     fn read_l1(&self, id: PairId) -> Option<(Price, bool)> {
         if !self.coherent() {
             return None;
@@ -593,7 +596,9 @@ impl<L: L2Store> HierarchicalCache<L> {
                 Some(price)
             }
             None => {
-                self.warmable_read(id);
+                if self.coherent() {
+                    self.warmable_read(id);
+                }
                 None
             }
         }

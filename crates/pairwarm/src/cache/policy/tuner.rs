@@ -83,9 +83,12 @@ const START: Candidate = Candidate::contest(1.0);
 /// Over 102 traces × 32..4,096 entries without a TTL, full simulation up to 1,024 entries
 /// gives +3.00 points over LRU on average instead of +2.84 (+0.50 at 512, +0.47 at 1,024)
 /// and a worst case of -0.25 instead of -0.82 (docs/simulation.md, round 10). The price is
-/// eight simulated accesses on every read of such a cache instead of a sample of them:
-/// where the window decides 1-5 points of 250 µs misses, not on the large production L1,
-/// whose shards (4,096 entries and more) keep sampling.
+/// eight simulated accesses on every read of such a cache (`serve`'s embedded default of
+/// 1 MB is 1,024 entries) instead of a sample of them: paid where the window decides 1-5
+/// points of 250 µs misses; the seed's production L1 (131,072 entries, shards of 8,192)
+/// keeps sampling. Caches of 1,025-4,095 entries (one shard) sample too: with
+/// 1,024-entry shadows they would simulate up to every other read, and at 1,024 entries
+/// 512-entry shadows sampling every other key lost up to 0.67 points to LRU.
 const FULL_SIMULATION_MAX: usize = 1_024;
 /// Shadow capacity of a shard larger than [`FULL_SIMULATION_MAX`], which is simulated on a
 /// key sample (1 in 32 at 4,096 entries). Over the 18 evaluation workloads of round 4 ×
