@@ -29,8 +29,9 @@
 //! Cost: shards up to [`FULL_SIMULATION_MAX`] entries simulate every key; larger ones
 //! sample keys by hash at `SHADOW_MAX / capacity` (SHARDS' spatial sampling, Waldspurger
 //! et al., FAST 2015), so the work per access shrinks as the cache grows and memory is
-//! bounded by `CANDIDATES.len() * FULL_SIMULATION_MAX` ids per shard. The shadows share the cache's frequency
-//! sketch: a sampled key's count there is the count a full-rate simulation would have.
+//! bounded by `CANDIDATES.len() * FULL_SIMULATION_MAX` ids per shard. The shadows share
+//! the cache's frequency sketch: a sampled key's count there is the count a full-rate
+//! simulation would have.
 
 use super::arena::Arena;
 use super::segments::{Admission, Candidate, Segments, stale_before};
@@ -80,18 +81,19 @@ const START: Candidate = Candidate::contest(1.0);
 /// (since round 10); larger ones simulate a key sample on shadows of [`SHADOW_MAX`]
 /// entries. A sample of a few hundred keys is noisy: on a 829-pool trace at 512 entries
 /// (1 key in 4 sampled) the sampled shadows chose windows that lost 0.82 points to LRU.
-/// Over 102 traces × 32..4,096 entries without a TTL, full simulation up to 1,024 entries
-/// gives +3.00 points over LRU on average instead of +2.84 (+0.50 at 512, +0.47 at 1,024)
-/// and a worst case of -0.25 instead of -0.82 (docs/simulation.md, round 10). The price is
-/// eight simulated accesses on every read of such a cache (`serve`'s embedded default of
-/// 1 MB is 1,024 entries) instead of a sample of them: paid where the window decides 1-5
-/// points of 250 µs misses; the seed's production L1 (131,072 entries, shards of 8,192)
-/// keeps sampling. Caches of 1,025-4,095 entries (one shard) sample too: with
-/// 1,024-entry shadows they would simulate up to every other read, and at 1,024 entries
-/// 512-entry shadows sampling every other key lost up to 0.67 points to LRU.
-const FULL_SIMULATION_MAX: usize = 1_024;
+/// Over 102 traces × 32..4,096 entries without a TTL, full simulation up to 512 entries
+/// gives +2.93 points over LRU on average instead of +2.84 (+0.50 at 512 entries) and a
+/// worst case of -0.27 instead of -0.82 (docs/simulation.md, round 10).
+///
+/// The price is eight simulated accesses on every read: an L1 hit at 512 entries costs
+/// ~320 ns instead of ~35 ns for LRU (`l1_hit_small` bench), against a 250 µs miss
+/// avoided on 0.5% more reads. Up to 1,024 entries gained a further +0.47 points at
+/// 1,024, but a 1,024-entry cache is `serve`'s embedded default (1 MB with the synthetic
+/// feed), whose hits would have cost ~360 ns instead of ~90 ns; it keeps sampling, as
+/// the seed's production L1 (131,072 entries, shards of 8,192) does.
+const FULL_SIMULATION_MAX: usize = 512;
 /// Shadow capacity of a shard larger than [`FULL_SIMULATION_MAX`], which is simulated on a
-/// key sample (1 in 32 at 4,096 entries). Over the 18 evaluation workloads of round 4 ×
+/// key sample (1 in 8 at 1,024 entries, 1 in 32 at 4,096). Over the 18 evaluation workloads of round 4 ×
 /// 32..4,096 entries, 128, 256 and 512 gave the same mean (+5.58 / +5.58 / +5.59 points
 /// over LRU) and worst case (-0.11 / -0.28 / -0.11), so the smallest is taken: it
 /// simulates the fewest reads of a large shard.
