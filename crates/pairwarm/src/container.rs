@@ -82,8 +82,9 @@ pub struct WarmingConfig {
     /// Off by default, as the original learned update co-occurrence; `serve` does not use
     /// it yet (its detector reads a whole batch's pools after recording all its updates,
     /// so a miss could not be told apart from the batch's last updates). In replays whose
-    /// pools are read a block after their cross-chain twins update it gains 1.5-3.6 points
-    /// of hit rate where update co-occurrence gains nothing (docs/simulation.md, round 10).
+    /// pools are read a block after their cross-chain twins update it gains up to 3.6
+    /// points of hit rate where update co-occurrence gains nothing (docs/simulation.md,
+    /// round 10).
     pub learn_from_misses: bool,
 }
 

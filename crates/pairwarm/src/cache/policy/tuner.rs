@@ -86,23 +86,25 @@ const START: Candidate = Candidate::contest(1.0);
 /// worst case of -0.27 instead of -0.82 (docs/simulation.md, round 10).
 ///
 /// The price is eight simulated accesses on every read: an L1 hit at 512 entries costs
-/// ~320 ns instead of ~35 ns for LRU (`l1_hit_small` bench), against a 250 µs miss
+/// ~310 ns instead of ~40 ns for LRU (`l1_hit_small` bench), against a 250 µs miss
 /// avoided on 0.5% more reads. Up to 1,024 entries gained a further +0.47 points at
 /// 1,024, but a 1,024-entry cache is `serve`'s embedded default (1 MB with the synthetic
 /// feed), whose hits would have cost ~360 ns instead of ~90 ns; it keeps sampling, as
 /// the seed's production L1 (131,072 entries, shards of 8,192) does.
 const FULL_SIMULATION_MAX: usize = 512;
 /// Shadow capacity of a shard larger than [`FULL_SIMULATION_MAX`], which is simulated on a
-/// key sample (1 in 8 at 1,024 entries, 1 in 32 at 4,096). Over the 18 evaluation workloads of round 4 ×
-/// 32..4,096 entries, 128, 256 and 512 gave the same mean (+5.58 / +5.58 / +5.59 points
-/// over LRU) and worst case (-0.11 / -0.28 / -0.11), so the smallest is taken: it
-/// simulates the fewest reads of a large shard.
+/// key sample (1 in 8 at 1,024 entries, 1 in 32 at 4,096). Over the 18 evaluation
+/// workloads of round 4 × 32..4,096 entries, 128, 256 and 512 gave the same mean (+5.58 /
+/// +5.58 / +5.59 points over LRU) and worst case (-0.11 / -0.28 / -0.11), so the smallest
+/// is taken: it simulates the fewest reads of a large shard. (Round 10 found that below
+/// 512 entries the sample's size does matter on other workloads, and simulates those
+/// shards in full.)
 const SHADOW_MAX: usize = 128;
 /// Fewest sampled reads per epoch; epochs are otherwise four shadow capacities long.
 const MIN_EPOCH: u32 = 2_000;
 /// Each epoch keeps this share of the earlier epochs' hits: the choice follows the last
-/// ten or so epochs (~20,000 *sampled* reads: all reads up to 128 entries per shard, one in
-/// `capacity / 128` above). Round 4 used 1,000-read epochs decayed by 0.75; on eight fresh
+/// ten or so epochs (~20,000 *sampled* reads: all reads up to [`FULL_SIMULATION_MAX`]
+/// entries per shard, one in `capacity / 128` above). Round 4 used 1,000-read epochs decayed by 0.75; on eight fresh
 /// workloads generated with parameters none of the eighteen use, that followed near-ties
 /// between the 65% and 100% windows back and forth (~40 switches in a 250k-read trace)
 /// and each switch's transient cost hits: 0.11 points below LRU at 64 entries. Over the 26
