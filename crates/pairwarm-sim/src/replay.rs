@@ -10,11 +10,12 @@ use parking_lot::Mutex;
 use super::oracle::OracleIndex;
 use super::structure::Described;
 use super::{Admission, Learn, Prepared, RunCounts, RunKind, RunSpec, SimConfig, SimError};
-use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price, ReadObserver};
+use crate::cache::{Clock, HierarchicalCache, MemoryL2, Price};
 use crate::pair::{PairId, PairInterner};
 use crate::trace::Op;
 use crate::tracker::CorrelationTracker;
 use crate::warmer::CacheWarmer;
+use pairwarm::container::miss_learner;
 use pairwarm::structure::PoolStructure;
 
 /// Per-pair bookkeeping of warmed entries (for accuracy and pollution).
@@ -160,7 +161,7 @@ pub(super) fn run(
         Some(t),
     ) = (kind, &tracker)
     {
-        cache.set_read_observer(Some(Box::new(TrackerReads(t.clone()))));
+        cache.set_read_observer(Some(miss_learner(t.clone(), cache.clock())));
     }
 
     let n_pairs = trace.pairs.len();
@@ -419,14 +420,4 @@ pub(super) fn run(
     progress((trace.events.len() % PROGRESS_EVERY) as u64);
     counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
     Ok(counts)
-}
-
-/// `:misses`: the cache's misses and warmed hits, fed to the run's tracker (the trace's
-/// time is the cache's manual clock).
-struct TrackerReads(Arc<CorrelationTracker>);
-
-impl ReadObserver for TrackerReads {
-    fn on_warmable_read(&self, id: PairId, now_ms: u64) {
-        self.0.record_read(id, now_ms);
-    }
 }

@@ -306,10 +306,8 @@ impl<L: L2Store> WarmingContainer<L> {
             )));
         }
         if c.learn_from_misses {
-            self.cache.set_read_observer(Some(Box::new(TrackerReads {
-                tracker: tracker.clone(),
-                wall_clock: matches!(self.cache.clock(), Clock::System),
-            })));
+            self.cache
+                .set_read_observer(Some(miss_learner(tracker.clone(), self.cache.clock())));
         }
         let strategy = c.strategy.build();
         let warmer = CacheWarmer::new(
@@ -335,6 +333,18 @@ impl<L: L2Store> WarmingContainer<L> {
             metrics,
         })
     }
+}
+
+/// The [`ReadObserver`] a container installs with [`WarmingConfig::learn_from_misses`]:
+/// feeds `tracker` the misses and warmed hits of a cache running on `clock`, stamped in
+/// the updates' time base: the wall clock (Unix ms) on the system clock, which counts
+/// from the process start; the cache's own time on a manual clock. Public for replays
+/// that build their warmer without a container (`pairwarm simulate`).
+pub fn miss_learner(tracker: Arc<CorrelationTracker>, clock: &Clock) -> Box<dyn ReadObserver> {
+    Box::new(TrackerReads {
+        tracker,
+        wall_clock: matches!(clock, Clock::System),
+    })
 }
 
 /// Feeds the cache's misses (and warmed hits) to the tracker as reads to learn from.
