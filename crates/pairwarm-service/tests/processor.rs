@@ -20,9 +20,15 @@ struct Pipeline {
 
 impl Pipeline {
     fn new(rollout: RolloutState, inline_warms: bool) -> Self {
+        Self::learning(rollout, inline_warms, false)
+    }
+
+    fn learning(rollout: RolloutState, inline_warms: bool, learn_from_misses: bool) -> Self {
         let l2 = MemoryL2::new();
         let cache = Arc::new(HierarchicalCache::builder().l1_size_mb(1).build(l2.clone()));
         let mut config = WarmingConfig::default();
+        config.learn_from_misses = learn_from_misses;
+        config.use_shared_analyzer = !learn_from_misses;
         config.warmer.async_warming = !inline_warms;
         config.enable_metrics = true;
         let parts = WarmingContainer::new(cache.clone(), config)
@@ -133,6 +139,50 @@ async fn cross_dex_spreads_are_returned_ready_to_publish() {
     assert_eq!(o.ts_ms, T0 + 1);
     assert_eq!(p.counters().opportunities.load(Ordering::Relaxed), 1);
     assert!(p.counters().detector_reads.load(Ordering::Relaxed) >= 1);
+}
+
+/// `serve`'s default learner: the detector's reads that miss L1 credit the updates just
+/// before them, in the feed's time (here three years behind the wall clock, which a
+/// wall-clock stamp would have put outside every window).
+#[tokio::test]
+async fn the_detectors_misses_teach_the_tracker_in_the_feeds_time() {
+    let p = Pipeline::learning(RolloutState::default(), true, false);
+    assert_eq!(
+        p.processor.tracker.config().signal,
+        pairwarm::tracker::Signal::Updates
+    );
+    let p = Pipeline::learning(RolloutState::default(), true, true);
+    assert_eq!(
+        p.processor.tracker.config().signal,
+        pairwarm::tracker::Signal::Reads
+    );
+    let (a, b) = (p.id("ethereum", 1), p.id("ethereum", 3));
+    for block in 0..6u64 {
+        let t = T0 + block * 12_000;
+        // b (the same token pair on another DEX) is written, then leaves L1.
+        p.processor
+            .process(&[update("ethereum", 3, "sushiswap", 1000.0, t)])
+            .await;
+        p.processor.cache.invalidate_l1(b);
+        // a's update makes the detector read b: a miss, credited to a.
+        p.processor
+            .process(&[update("ethereum", 1, "uniswap", 1000.0, t + 2)])
+            .await;
+    }
+    let now = T0 + 5 * 12_000 + 3;
+    let ab = p
+        .processor
+        .tracker
+        .correlation_score(a, b, now)
+        .unwrap_or(0.0);
+    assert!(ab > 0.5, "b's misses follow a's updates: {ab}");
+    // b's own updates are never followed by a miss of a (a stays in L1).
+    let ba = p
+        .processor
+        .tracker
+        .correlation_score(b, a, now)
+        .unwrap_or(0.0);
+    assert_eq!(ba, 0.0);
 }
 
 /// Two pools of unrelated tokens (so the detector never reads one for the other) that

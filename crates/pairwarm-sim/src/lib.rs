@@ -185,8 +185,8 @@ impl RunSpec {
         if name == "default" {
             return Ok(Self::production_default());
         }
-        // `default:misses` and the like: the production default learning from another
-        // signal (an experiment: `default` alone is what `serve` runs, `:updates`).
+        // `default:updates` and the like: the production default learning from another
+        // signal (`default` alone is what `serve` runs: `:misses`, since round 11).
         if let Some(signal) = name.strip_prefix("default:") {
             let mut spec = Self::production_default();
             if let RunKind::Strategy { learn, .. } = &mut spec.kind {
@@ -290,7 +290,8 @@ impl RunSpec {
     }
 
     /// What `serve` runs by default: its default strategy (`topn`, top 5, min score 0.3,
-    /// learning update co-occurrence) after the updated pool's structural neighbours (when
+    /// learning from the cache's misses, `WARMING_LEARN_FROM=misses`, since round 11)
+    /// after the updated pool's structural neighbours (when
     /// the pools' tokens are known: the feed's `token0`/`token1` in `serve`, `--pairs`
     /// here), with warms admitted as guesses (the speculation gate), refresh-ahead (which
     /// acts only when L1 has a TTL, `CACHE_L1_TTL_MS`) and warm start after a restart.
@@ -299,7 +300,7 @@ impl RunSpec {
             name: "default".into(),
             kind: RunKind::Strategy {
                 config: StrategyConfig::default(),
-                learn: Learn::Updates,
+                learn: Learn::Misses,
             },
             refresh: Some(RefreshConfig::default()),
             warm_start: true,

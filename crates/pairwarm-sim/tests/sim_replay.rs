@@ -560,14 +560,15 @@ fn misses_learning_warms_what_missed() {
         "{}",
         hits("topn:misses")
     );
-    // `default` (what serve runs) learns update co-occurrence; `default:misses` is it
-    // learning from misses.
+    // `default` (what serve runs, `WARMING_LEARN_FROM=misses`) learns from misses;
+    // `default:updates` is it learning update co-occurrence.
     let learn = |name| match RunSpec::parse(name, None).unwrap().kind {
         RunKind::Strategy { learn, .. } => Some(learn),
         _ => None,
     };
-    assert_eq!(learn("default"), Some(Learn::Updates));
+    assert_eq!(learn("default"), Some(Learn::Misses));
     assert_eq!(learn("default:misses"), Some(Learn::Misses));
+    assert_eq!(learn("default:updates"), Some(Learn::Updates));
     let err = RunSpec::parse("default:writes", None)
         .unwrap_err()
         .to_string();

@@ -21,6 +21,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -73,18 +74,21 @@ pub struct WarmingConfig {
     pub use_shared_analyzer: bool,
     /// Learn which pools to warm from the cache's misses rather than from update
     /// co-occurrence: the tracker runs [`Signal::Reads`] and the container makes it the
-    /// cache's [`ReadObserver`], so a read that missed L1 (or took a warmed entry) credits
-    /// the pools updated within the window before it. The caller still records updates
-    /// ([`CorrelationTracker::record_price_update`]): they open the window, and their
-    /// timestamps must be Unix milliseconds when the cache runs on the system clock (reads
-    /// are stamped with the wall clock then; a manual clock stamps both).
+    /// cache's [`ReadObserver`] ([`miss_learner`]), so a read that missed L1 (or took a
+    /// warmed entry) credits the pools updated within the window before it. The caller
+    /// still records updates ([`CorrelationTracker::record_price_update`]): they open the
+    /// window. On the system clock reads are stamped in the updates' own time base (the
+    /// newest update's timestamp, advanced by the wall clock), so feed timestamps that lag
+    /// the wall clock do not matter.
     ///
-    /// Off by default, as the original learned update co-occurrence; `serve` does not use
-    /// it yet (its detector reads a whole batch's pools after recording all its updates,
-    /// so a miss could not be told apart from the batch's last updates). In replays whose
-    /// pools are read a block after their cross-chain twins update it gains up to 3.6
-    /// points of hit rate where update co-occurrence gains nothing (docs/simulation.md,
-    /// round 10).
+    /// Off by default here, as the original learned update co-occurrence (its factories
+    /// and profiles keep that); `serve` turns it on (`WARMING_LEARN_FROM=misses`). In
+    /// replays whose pools are read a block after their cross-chain twins update it gains
+    /// +1 to +3.6 points of hit rate where update co-occurrence gains nothing, and it
+    /// is within ±0.14 of it elsewhere (docs/simulation.md, rounds 10 and 11). A read
+    /// credits the newest updates before it (`max_credits_per_update`), not necessarily
+    /// the one that made the detector read it: a detector that reads after a whole
+    /// batch's updates credits the batch's last ones, as a replayed block does.
     pub learn_from_misses: bool,
 }
 
@@ -337,31 +341,59 @@ impl<L: L2Store> WarmingContainer<L> {
 
 /// The [`ReadObserver`] a container installs with [`WarmingConfig::learn_from_misses`]:
 /// feeds `tracker` the misses and warmed hits of a cache running on `clock`, stamped in
-/// the updates' time base: the wall clock (Unix ms) on the system clock, which counts
-/// from the process start; the cache's own time on a manual clock. Public for replays
-/// that build their warmer without a container (`pairwarm simulate`).
+/// the updates' time base. On a manual clock (a replay) that is the cache's own time. On
+/// the system clock, which counts from the process start, it is the feed's: the newest
+/// update's timestamp plus the wall-clock time since the learner first saw it, so a feed
+/// whose timestamps lag the wall clock (block times, a backlog) is compared with itself.
+/// Public for replays that build their warmer without a container (`pairwarm simulate`).
 pub fn miss_learner(tracker: Arc<CorrelationTracker>, clock: &Clock) -> Box<dyn ReadObserver> {
     Box::new(TrackerReads {
         tracker,
-        wall_clock: matches!(clock, Clock::System),
+        feed_time: matches!(clock, Clock::System).then(FeedTime::default),
     })
 }
 
 /// Feeds the cache's misses (and warmed hits) to the tracker as reads to learn from.
 struct TrackerReads {
     tracker: Arc<CorrelationTracker>,
-    /// The cache runs on the system clock, which counts from the process start, while
-    /// updates are recorded in Unix milliseconds (the original's `Date.now()`): reads are
-    /// stamped with the wall clock. A manual clock (a replay) is the updates' time base.
-    wall_clock: bool,
+    /// On the system clock: the feed's present, estimated from its newest update.
+    feed_time: Option<FeedTime>,
+}
+
+/// "Now" in the time base of the recorded updates, for a cache on the system clock: the
+/// newest update's timestamp advanced by the wall-clock time since it was first seen.
+/// Updates carry the feed's times (Unix ms, the original's `Date.now()`, or block times),
+/// which may lag the wall clock by more than the tracker's window; stamping a read with
+/// the wall clock would then place it after every update of the window.
+#[derive(Default)]
+struct FeedTime {
+    /// The newest update timestamp seen, and the wall-clock ms when it was first seen.
+    /// Two relaxed atomics: a read racing a change may pair one with the other's
+    /// neighbour, an error of one update's spacing.
+    newest: AtomicU64,
+    seen_at: AtomicU64,
+}
+
+impl FeedTime {
+    fn now(&self, tracker: &CorrelationTracker) -> u64 {
+        let wall = wall_clock_ms();
+        let Some(newest) = tracker.newest_update_ms() else {
+            return wall;
+        };
+        if newest != self.newest.load(Relaxed) {
+            self.newest.store(newest, Relaxed);
+            self.seen_at.store(wall, Relaxed);
+            return newest;
+        }
+        newest.saturating_add(wall.saturating_sub(self.seen_at.load(Relaxed)))
+    }
 }
 
 impl ReadObserver for TrackerReads {
     fn on_warmable_read(&self, id: PairId, now_ms: u64) {
-        let ts = if self.wall_clock {
-            wall_clock_ms()
-        } else {
-            now_ms
+        let ts = match &self.feed_time {
+            Some(feed) => feed.now(&self.tracker),
+            None => now_ms,
         };
         self.tracker.record_read(id, ts);
     }

@@ -150,6 +150,53 @@ fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
     assert_ne!(tracker.stats(), updated);
 }
 
+/// On the system clock, reads are stamped in the feed's time base: a feed whose
+/// timestamps are hours behind the wall clock (block times, a replayed backlog) still has
+/// its misses credited to the updates just before them.
+#[test]
+fn on_the_system_clock_misses_are_stamped_in_the_feeds_time() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
+    let config = WarmingConfig {
+        learn_from_misses: true,
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    let parts = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    let tracker = &parts.tracker;
+    assert_eq!(tracker.newest_update_ms(), None);
+    // Ten hours behind the wall clock, one update of a (then of c) every 5 s of feed time.
+    let lag_ms = 10 * 3_600_000;
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - lag_ms;
+    for round in 0..5u64 {
+        let t = start + round * 5_000;
+        tracker.record_price_update(a, t);
+        tracker.record_price_update(c, t);
+        assert_eq!(tracker.newest_update_ms(), Some(t));
+        assert!(
+            cache.get_l1_only(b).is_none(),
+            "b is never cached: it misses"
+        );
+    }
+    let now = start + 4 * 5_000 + 1;
+    let ab = tracker.correlation_score(a, b, now).unwrap_or(0.0);
+    assert!(
+        ab > 0.5,
+        "b's misses follow a's updates in the feed's time: {ab}"
+    );
+}
+
 /// A shared tracker learning from the other signal is an error, not a learner that
 /// silently learns nothing; and a container that does not learn from misses leaves the
 /// cache's observer alone.

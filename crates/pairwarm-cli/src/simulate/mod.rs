@@ -27,8 +27,8 @@ pub struct SimulateArgs {
     /// `+refresh` adds refresh-ahead (with --l1-ttl-ms); `refresh` (refresh-ahead alone),
     /// `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
     /// cross-chain twins and triangle legs from --pairs), `default` (what serve runs by
-    /// default; `default:misses` is it learning from misses, with the library's
-    /// `learn_from_misses`).
+    /// default, which learns from misses as the library's `learn_from_misses`;
+    /// `default:updates` is it learning update co-occurrence, as before round 11).
     #[arg(
         long,
         value_delimiter = ',',

@@ -77,6 +77,15 @@ fn documented_core_defaults_match_the_core() {
         ("WARMING_ASYNC", w.warmer.async_warming.to_string()),
         ("WARMING_TIMEOUT_MS", w.warmer.timeout_ms.to_string()),
         ("WARMING_STRUCTURE", w.warmer.structure.to_string()),
+        (
+            "WARMING_LEARN_FROM",
+            if w.learn_from_misses {
+                "misses"
+            } else {
+                "updates"
+            }
+            .to_owned(),
+        ),
         ("WARMING_METRICS_ENABLED", w.enable_metrics.to_string()),
         ("METRICS_PREFIX", w.metrics.prefix.clone()),
         ("ANALYZER_USE_SHARED", w.use_shared_analyzer.to_string()),
@@ -139,7 +148,7 @@ fn the_table_is_consistent() {
     }
     assert_eq!(
         names.len(),
-        74,
+        75,
         "a new setting? update this count and the docs"
     );
 }
@@ -268,6 +277,7 @@ const BAD: &[(&str, &str)] = &[
     ("WARMING_ASYNC", "maybe"),
     ("WARMING_TIMEOUT_MS", "-5"),
     ("WARMING_STRUCTURE", "sometimes"),
+    ("WARMING_LEARN_FROM", "reads"),
     ("WARMING_METRICS_ENABLED", "enabled"),
     ("METRICS_PREFIX", "9bad"),
     ("CACHE_L1_SIZE", "64MB"),

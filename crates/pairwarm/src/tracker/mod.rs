@@ -250,6 +250,14 @@ impl CorrelationTracker {
         &self.config
     }
 
+    /// The timestamp of the last update recorded (`None` before the first, or after
+    /// [`reset`](Self::reset)): the present in the updates' own time base. A read learner
+    /// whose cache runs on another clock stamps reads from it, so a feed whose timestamps
+    /// lag the wall clock is still compared with itself.
+    pub fn newest_update_ms(&self) -> Option<u64> {
+        self.window.recent().next().map(|(_, t)| t)
+    }
+
     #[inline]
     fn counters(&self, slot: usize) -> &Counters {
         &self.counters[slot % COUNTER_SHARDS]
