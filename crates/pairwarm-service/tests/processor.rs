@@ -26,9 +26,11 @@ impl Pipeline {
     fn learning(rollout: RolloutState, inline_warms: bool, learn_from_misses: bool) -> Self {
         let l2 = MemoryL2::new();
         let cache = Arc::new(HierarchicalCache::builder().l1_size_mb(1).build(l2.clone()));
-        let mut config = WarmingConfig::default();
-        config.learn_from_misses = learn_from_misses;
-        config.use_shared_analyzer = !learn_from_misses;
+        let mut config = WarmingConfig {
+            learn_from_misses,
+            use_shared_analyzer: !learn_from_misses,
+            ..WarmingConfig::default()
+        };
         config.warmer.async_warming = !inline_warms;
         config.enable_metrics = true;
         let parts = WarmingContainer::new(cache.clone(), config)
