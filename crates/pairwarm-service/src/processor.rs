@@ -6,8 +6,11 @@
 //! 2. write all prices through the cache in one L2 round trip (`set_many`);
 //! 3. `record_price_update` in the tracker (1 in 64 calls timed for the histogram);
 //! 4. per the rollout controls: enqueue a warm, plan one in shadow mode, or skip;
-//! 5. run the detector: every update's reads go through the cache, L1 first, all L1
-//!    misses of the batch in one `MGET`; spreads above the threshold are returned.
+//! 5. look the update's detector reads up in L1 (steps 3-5 run update by update, so a
+//!    tracker learning from misses hears each miss right after the update that asked
+//!    for it);
+//! 6. fetch all L1 misses of the batch in one `MGET` and run the detector; spreads above
+//!    the threshold are returned.
 //!
 //! A failing L2 read is counted and logged; the detector then reads L1 only. A failing L2
 //! write is counted too ([`ProcessorCounters::l2_write_failures`], the metric
@@ -171,6 +174,30 @@ pub struct Processor<L: L2Store> {
     pub counters: Arc<ProcessorCounters>,
 }
 
+/// A batch's detector reads: each update's plan and its span of `reads`, the prices L1
+/// gave (L2's filled in later) and which reads missed L1.
+struct BatchReads {
+    plans: Vec<ReadPlan>,
+    reads: Vec<PairId>,
+    /// (start, len) of each update's reads in `reads`.
+    spans: Vec<(usize, usize)>,
+    prices: Vec<Option<Price>>,
+    /// Positions in `reads` that missed L1.
+    missing: Vec<usize>,
+}
+
+impl BatchReads {
+    fn with_capacity(updates: usize) -> Self {
+        Self {
+            plans: Vec::with_capacity(updates),
+            reads: Vec::new(),
+            spans: Vec::with_capacity(updates),
+            prices: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+}
+
 impl<L: L2Store> Processor<L> {
     /// Processes one batch; returns the opportunities to publish. A failed L2 write is
     /// counted and the batch goes on (L1 has the prices): for callers that cannot retry.
@@ -264,7 +291,12 @@ impl<L: L2Store> Processor<L> {
         }
     }
 
-    /// Tracking, warming and the detector, once the prices are written.
+    /// Tracking, warming and the detector, once the prices are written. Each update's
+    /// detector reads look L1 up right after it is tracked and warmed, as a detector
+    /// reading after every update would: a miss is then heard (by a tracker learning from
+    /// misses) after the update that asked for it and those just before, not after the
+    /// whole batch. The misses of the batch are fetched from L2 together, in one round
+    /// trip.
     async fn after_write(&self, batch: Prepared, updates: &[PriceUpdate]) -> Vec<Published> {
         let Prepared {
             ids,
@@ -272,14 +304,18 @@ impl<L: L2Store> Processor<L> {
             addresses,
             ..
         } = batch;
+        let interner = self.cache.interner();
+        let mut reads = BatchReads::with_capacity(ids.len());
         for (&(id, _, ts), address) in ids.iter().zip(&addresses) {
             self.track(id, ts);
             self.warm(id, address, ts).await;
+            let plan = self.detector.plan(id, interner.chain_of(id));
+            self.read_l1(&mut reads, plan, ts);
         }
         self.counters
             .updates
             .fetch_add(ids.len() as u64, Ordering::Relaxed);
-        self.detect(&ids, updates, &origin).await
+        self.detect(&ids, updates, &origin, reads).await
     }
 
     fn track(&self, id: PairId, ts: u64) {
@@ -330,53 +366,68 @@ impl<L: L2Store> Processor<L> {
         }
     }
 
+    /// The L1 half of one update's detector reads (after shadow mode's accounting, which
+    /// needs to know which reads L1 could answer: it costs an L1 peek per read).
+    fn read_l1(&self, batch: &mut BatchReads, plan: ReadPlan, ts: u64) {
+        let start = batch.reads.len();
+        batch.reads.extend(plan.pools());
+        let pools = start..batch.reads.len();
+        if self.rollout.state_shadow() {
+            let interner = self.cache.interner();
+            for &q in &batch.reads[pools.clone()] {
+                let hit = self.cache.contains_l1(q);
+                if self.shadow.read(q, hit, ts)
+                    && let Some(m) = &self.metrics
+                {
+                    let chain = interner.chain_of(q);
+                    m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
+                        .shadow_hits
+                        .inc();
+                }
+            }
+        }
+        for n in pools.clone() {
+            let price = self.cache.get_l1_only(batch.reads[n]);
+            if price.is_none() {
+                batch.missing.push(n);
+            }
+            batch.prices.push(price);
+        }
+        batch.spans.push((pools.start, pools.len()));
+        batch.plans.push(plan);
+    }
+
     async fn detect(
         &self,
         ids: &[(PairId, f64, u64)],
         updates: &[PriceUpdate],
         origin: &[usize],
+        batch: BatchReads,
     ) -> Vec<Published> {
         let interner = self.cache.interner();
-        let plans: Vec<ReadPlan> = ids
-            .iter()
-            .map(|&(id, _, _)| self.detector.plan(id, interner.chain_of(id)))
-            .collect();
-        let mut reads: Vec<PairId> = Vec::new();
-        // (start, len) of each update's reads in `reads`.
-        let mut spans = Vec::with_capacity(plans.len());
-        for plan in &plans {
-            let start = reads.len();
-            reads.extend(plan.pools());
-            spans.push((start, reads.len() - start));
-        }
+        let BatchReads {
+            plans,
+            reads,
+            spans,
+            mut prices,
+            missing,
+        } = batch;
         if reads.is_empty() {
             return Vec::new();
-        }
-        // Shadow accounting needs to know which reads L1 could answer (only in shadow mode:
-        // it costs an L1 peek per read).
-        if self.rollout.state_shadow() {
-            for (&(_, _, ts), &(start, len)) in ids.iter().zip(&spans) {
-                for &q in &reads[start..start + len] {
-                    let hit = self.cache.contains_l1(q);
-                    if self.shadow.read(q, hit, ts)
-                        && let Some(m) = &self.metrics
-                    {
-                        let chain = interner.chain_of(q);
-                        m.chain(chain, interner.chain_name(chain).unwrap_or("unknown"))
-                            .shadow_hits
-                            .inc();
-                    }
-                }
-            }
         }
         self.counters
             .detector_reads
             .fetch_add(reads.len() as u64, Ordering::Relaxed);
-        let prices: Vec<Option<Price>> = match self.cache.get_many(&reads).await {
-            Ok(looked) => looked.into_iter().map(|l| l.ok().flatten()).collect(),
+        let miss_ids: Vec<PairId> = missing.iter().map(|&n| reads[n]).collect();
+        match self.cache.load_many(&miss_ids).await {
+            Ok(looked) => {
+                for (&n, lookup) in missing.iter().zip(looked) {
+                    prices[n] = lookup.ok().flatten();
+                }
+            }
             Err(e) => {
                 self.counters.l2_errors.fetch_add(1, Ordering::Relaxed);
-                let first = reads.first().and_then(|&q| {
+                let first = miss_ids.first().and_then(|&q| {
                     let key = interner.resolve(q)?;
                     Some((interner.chain_name(key.chain)?, key.address))
                 });
@@ -385,9 +436,12 @@ impl<L: L2Store> Processor<L> {
                     first.as_ref().map(|(c, a)| (*c, a)),
                     &e,
                 );
-                reads.iter().map(|&q| self.cache.peek_l1(q)).collect()
+                // L1 only: a warm may have landed since the lookup.
+                for &n in &missing {
+                    prices[n] = self.cache.peek_l1(reads[n]);
+                }
             }
-        };
+        }
         let mut out = Vec::new();
         let registry = self.detector.registry();
         let dex_of = |p: PairId| {

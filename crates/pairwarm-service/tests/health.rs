@@ -52,6 +52,9 @@ async fn reading_the_health_document_does_not_change_it() {
         .set("PAIRWARM_FEED", "none")
         .set("WARMING_ASYNC", "false")
         .set("CACHE_L1_SIZE", "1")
+        // `learn` pairs two pools by update co-occurrence (serve's default learns from
+        // the detector's misses, and it never reads one pool for the other).
+        .set("WARMING_LEARN_FROM", "updates")
         .build()
         .unwrap();
     let service = Service::builder(config)

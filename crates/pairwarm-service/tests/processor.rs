@@ -187,6 +187,47 @@ async fn the_detectors_misses_teach_the_tracker_in_the_feeds_time() {
     assert_eq!(ba, 0.0);
 }
 
+/// Within a batch, a miss is heard right after the update whose detector read it, not
+/// after the batch's last updates: the credit goes to that update.
+#[tokio::test]
+async fn a_batchs_misses_credit_the_update_that_read_them() {
+    let p = Pipeline::learning(RolloutState::default(), true, true);
+    let (a, b) = (p.id("ethereum", 1), p.id("ethereum", 3));
+    // Four pools of unrelated token pairs, updated after a in the same batch.
+    let others = |t: u64| {
+        (10..14u32).map(move |n| PriceUpdate {
+            token0: Some(format!("tok{n}")),
+            token1: Some("dai".into()),
+            ..update("ethereum", n, "curve", 1.0, t)
+        })
+    };
+    for block in 0..6u64 {
+        let t = T0 + block * 12_000;
+        p.processor
+            .process(&[update("ethereum", 3, "sushiswap", 1000.0, t)])
+            .await;
+        p.processor.cache.invalidate_l1(b);
+        let mut batch = vec![update("ethereum", 1, "uniswap", 1000.0, t + 2)];
+        batch.extend(others(t + 2));
+        p.processor.process(&batch).await;
+    }
+    let now = T0 + 5 * 12_000 + 3;
+    let score = |x| {
+        p.processor
+            .tracker
+            .correlation_score(x, b, now)
+            .unwrap_or(0.0)
+    };
+    assert!(score(a) > 0.5, "a's detector read b: {}", score(a));
+    for n in 10..14u32 {
+        assert_eq!(
+            score(p.id("ethereum", n)),
+            0.0,
+            "pool {n} updated after the read"
+        );
+    }
+}
+
 /// Two pools of unrelated tokens (so the detector never reads one for the other) that
 /// always update together: after a few blocks the tracker pairs them, and an update of one
 /// warms the other back into L1.

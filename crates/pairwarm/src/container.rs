@@ -86,9 +86,10 @@ pub struct WarmingConfig {
     /// replays whose pools are read a block after their cross-chain twins update it gains
     /// +1 to +3.6 points of hit rate where update co-occurrence gains nothing, and it
     /// is within ±0.14 of it elsewhere (docs/simulation.md, rounds 10 and 11). A read
-    /// credits the newest updates before it (`max_credits_per_update`), not necessarily
-    /// the one that made the detector read it: a detector that reads after a whole
-    /// batch's updates credits the batch's last ones, as a replayed block does.
+    /// credits the newest updates before it (`max_credits_per_update`), so a detector
+    /// should look a pool up right after the update that made it want the pool, as
+    /// `serve`'s processor does, not after a whole batch's updates (whose last ones would
+    /// take the credit).
     pub learn_from_misses: bool,
 }
 

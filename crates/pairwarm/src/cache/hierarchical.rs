@@ -684,9 +684,24 @@ impl<L: L2Store> HierarchicalCache<L> {
             return Ok(out);
         }
         let miss_ids: Vec<PairId> = missing.iter().map(|&i| ids[i]).collect();
-        let seqs: Vec<u32> = miss_ids.iter().map(|&id| self.write_seq(id)).collect();
-        let fetched = self.fetch_l2(&miss_ids).await?;
-        for (((&i, &id), lookup), &seq) in missing.iter().zip(&miss_ids).zip(fetched).zip(&seqs) {
+        for (&i, lookup) in missing.iter().zip(self.load_many(&miss_ids).await?) {
+            out[i] = lookup;
+        }
+        Ok(out)
+    }
+
+    /// The L2 half of [`get_many`](Self::get_many), for a reader that looked L1 up
+    /// itself ([`get_l1_only`](Self::get_l1_only)) as it went: fetches the ids that
+    /// missed from L2 in **one** round trip and promotes the hits into L1, counted as L2
+    /// hits, misses or errors. `Ok(None)` for each id without L2 (an L1-only cache).
+    pub async fn load_many(&self, ids: &[PairId]) -> Result<Vec<Lookup>, CacheError> {
+        if ids.is_empty() || self.l2.is_none() {
+            return Ok(ids.iter().map(|_| Ok(None)).collect());
+        }
+        let seqs: Vec<u32> = ids.iter().map(|&id| self.write_seq(id)).collect();
+        let fetched = self.fetch_l2(ids).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for ((&id, lookup), &seq) in ids.iter().zip(fetched).zip(&seqs) {
             let chain = self.chain(id);
             match &lookup {
                 Ok(Some(price)) => {
@@ -699,7 +714,7 @@ impl<L: L2Store> HierarchicalCache<L> {
                 Ok(None) => self.counters.count(chain, Event::L2Miss),
                 Err(_) => self.counters.count(chain, Event::L2Error),
             }
-            out[i] = lookup;
+            out.push(lookup);
         }
         Ok(out)
     }
