@@ -9,6 +9,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use pairwarm::cache::{
     HierarchicalCache, L1Policy, L2Store, MemoryL2, Price, RedisL2, RedisL2Config,
 };
+use pairwarm::container::{WarmingConfig, WarmingContainer};
 use pairwarm::pair::{Address, PairId, PairKey};
 use pairwarm_testkit::RedisServer;
 
@@ -197,6 +198,52 @@ fn l1(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & (ENTRIES as usize - 1);
             black_box(cache.get_l1_only(absent[i]))
+        })
+    });
+    // The same misses heard by a tracker learning from them (`serve`'s default,
+    // `WARMING_LEARN_FROM=misses`): the learner stamps each in the feed's time and the
+    // tracker credits the updates just before it. The ratio to the plain miss above is
+    // what learning costs per miss (a miss then waits ~250 µs for L2 anyway).
+    let cache = std::sync::Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(ENTRIES as usize * 2)
+            .build_in_memory(),
+    );
+    let config = WarmingConfig {
+        learn_from_misses: true,
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    let parts = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    let updated: Vec<PairId> = (0..ENTRIES)
+        .map(|n| {
+            cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        })
+        .collect();
+    let missing: Vec<PairId> = (ENTRIES..2 * ENTRIES)
+        .map(|n| {
+            cache.interner().intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        })
+        .collect();
+    let t0 = 1_700_000_000_000u64;
+    let mut i = 0usize;
+    g.bench_function("pairwarm_default_learning_from_misses", |b| {
+        b.iter(|| {
+            i = (i + 1) & (ENTRIES as usize - 1);
+            // One update every 8 reads, as a detector reads a few pools per update.
+            if i % 8 == 0 {
+                parts.tracker.record_price_update(updated[i], t0 + i as u64);
+            }
+            black_box(cache.get_l1_only(missing[i]))
         })
     });
     g.finish();
