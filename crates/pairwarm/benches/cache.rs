@@ -240,7 +240,7 @@ fn l1(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & (ENTRIES as usize - 1);
             // One update every 8 reads, as a detector reads a few pools per update.
-            if i % 8 == 0 {
+            if i.is_multiple_of(8) {
                 parts.tracker.record_price_update(updated[i], t0 + i as u64);
             }
             black_box(cache.get_l1_only(missing[i]))
