@@ -21,7 +21,8 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -343,10 +344,9 @@ impl<L: L2Store> WarmingContainer<L> {
 /// The [`ReadObserver`] a container installs with [`WarmingConfig::learn_from_misses`]:
 /// feeds `tracker` the misses and warmed hits of a cache running on `clock`, stamped in
 /// the updates' time base. On a manual clock (a replay) that is the cache's own time. On
-/// the system clock, which counts from the process start, it is the feed's: the newest
-/// update's timestamp plus the wall-clock time since the learner first saw it, so a feed
-/// whose timestamps lag the wall clock (block times, a backlog) is compared with itself.
-/// Public for replays that build their warmer without a container (`pairwarm simulate`).
+/// the system clock, which counts from the process start, it is the feed's: see
+/// [`FeedTime`]. Public for replays that build their warmer without a container
+/// (`pairwarm simulate`).
 pub fn miss_learner(tracker: Arc<CorrelationTracker>, clock: &Clock) -> Box<dyn ReadObserver> {
     Box::new(TrackerReads {
         tracker,
@@ -362,38 +362,54 @@ struct TrackerReads {
 }
 
 /// "Now" in the time base of the recorded updates, for a cache on the system clock: the
-/// newest update's timestamp advanced by the wall-clock time since it was first seen.
+/// newest update's timestamp, advanced by the wall-clock time since a read first saw it.
 /// Updates carry the feed's times (Unix ms, the original's `Date.now()`, or block times),
 /// which may lag the wall clock by more than the tracker's window; stamping a read with
-/// the wall clock would then place it after every update of the window.
+/// the wall clock would place it after every update of the window.
+///
+/// The advance counts from the first warmable read after the newest update, so a reader
+/// whose first miss after an update comes more than a window later still credits it
+/// (`serve` reads right after each update: it never does). It is capped just past the
+/// window: a read after a stall credits nothing, and never lands in a future decay epoch.
+/// One time base is assumed: feeds whose chains stamp updates seconds apart are compared
+/// by the tracker's window as they come.
 #[derive(Default)]
 struct FeedTime {
-    /// The newest update timestamp seen, and the wall-clock ms when it was first seen.
-    /// Two relaxed atomics: a read racing a change may pair one with the other's
-    /// neighbour, an error of one update's spacing.
+    /// The newest update timestamp seen by a read (stored after `seen_at`, with
+    /// release ordering, so a reader that sees it sees its `seen_at` or a later one).
     newest: AtomicU64,
+    /// Wall-clock ms when a read first saw `newest` (0: not yet).
     seen_at: AtomicU64,
 }
 
 impl FeedTime {
-    fn now(&self, tracker: &CorrelationTracker) -> u64 {
+    /// The read's stamp, or `None` when no update is in the window (nothing to credit).
+    fn now(&self, tracker: &CorrelationTracker) -> Option<u64> {
+        let newest = tracker.newest_update_ms()?;
         let wall = wall_clock_ms();
-        let Some(newest) = tracker.newest_update_ms() else {
-            return wall;
-        };
-        if newest != self.newest.load(Relaxed) {
-            self.newest.store(newest, Relaxed);
+        if newest != self.newest.load(Acquire) {
             self.seen_at.store(wall, Relaxed);
-            return newest;
+            self.newest.store(newest, Release);
+            return Some(newest);
         }
-        newest.saturating_add(wall.saturating_sub(self.seen_at.load(Relaxed)))
+        let seen_at = self.seen_at.load(Relaxed);
+        let advance = if seen_at == 0 {
+            0
+        } else {
+            wall.saturating_sub(seen_at)
+                .min(tracker.config().window_ms.saturating_add(1))
+        };
+        Some(newest.saturating_add(advance))
     }
 }
 
 impl ReadObserver for TrackerReads {
     fn on_warmable_read(&self, id: PairId, now_ms: u64) {
         let ts = match &self.feed_time {
-            Some(feed) => feed.now(&self.tracker),
+            Some(feed) => match feed.now(&self.tracker) {
+                Some(ts) => ts,
+                None => return,
+            },
             None => now_ms,
         };
         self.tracker.record_read(id, ts);

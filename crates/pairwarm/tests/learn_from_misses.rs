@@ -197,6 +197,48 @@ fn on_the_system_clock_misses_are_stamped_in_the_feeds_time() {
     );
 }
 
+/// The stamp advances with the wall clock while the feed is quiet: a miss longer than the
+/// window after the newest update credits nothing, as a read that late in a replay would.
+#[test]
+fn a_miss_long_after_the_newest_update_credits_nothing() {
+    let cache = Arc::new(
+        HierarchicalCache::builder()
+            .l1_entries(64)
+            .build_in_memory(),
+    );
+    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
+    let mut config = WarmingConfig {
+        learn_from_misses: true,
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    config.tracker.window_ms = 50;
+    let parts = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    let tracker = &parts.tracker;
+    // No update yet: a miss has nothing to credit, and is not recorded.
+    assert!(cache.get_l1_only(b).is_none());
+    assert_eq!(tracker.stats().total_pairs, 0);
+    let start = 1_600_000_000_000u64;
+    for round in 0..5u64 {
+        let t = start + round * 5_000;
+        tracker.record_price_update(a, t);
+        assert!(cache.get_l1_only(b).is_none(), "at once: credited to a");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(
+            cache.get_l1_only(c).is_none(),
+            "80 ms later: past a's window"
+        );
+    }
+    let now = start + 4 * 5_000 + 1;
+    let ab = tracker.correlation_score(a, b, now).unwrap_or(0.0);
+    let ac = tracker.correlation_score(a, c, now).unwrap_or(0.0);
+    assert!(ab > 0.5, "b missed right after a's updates: {ab}");
+    assert_eq!(ac, 0.0, "c missed 80 ms after, beyond the 50 ms window");
+}
+
 /// A shared tracker learning from the other signal is an error, not a learner that
 /// silently learns nothing; and a container that does not learn from misses leaves the
 /// cache's observer alone.

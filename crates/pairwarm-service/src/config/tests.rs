@@ -213,6 +213,28 @@ fn adaptive_falls_back_when_its_flag_is_off() {
     assert_eq!(c.warming.strategy.kind(), "topn");
 }
 
+/// `serve` learns from misses whatever the profile (a profile replaces the whole warming
+/// config with the library's, which learns update co-occurrence), unless told otherwise.
+#[test]
+fn serve_learns_from_misses_under_every_profile() {
+    assert!(config(&[]).unwrap().warming.learn_from_misses);
+    for profile in ["development", "staging", "production"] {
+        let c = config(&[
+            ("WARMING_PROFILE", profile),
+            ("STREAM_SIGNING_KEY", "k3y-value"),
+        ])
+        .unwrap();
+        assert!(c.warming.learn_from_misses, "{profile}");
+        let c = config(&[
+            ("WARMING_PROFILE", profile),
+            ("STREAM_SIGNING_KEY", "k3y-value"),
+            ("WARMING_LEARN_FROM", "updates"),
+        ])
+        .unwrap();
+        assert!(!c.warming.learn_from_misses, "{profile}");
+    }
+}
+
 /// Production (either switch) refuses to start without a signing key, as the original
 /// does with NODE_ENV=production; the key itself is never echoed.
 #[test]
