@@ -77,8 +77,9 @@ impl RedisCluster {
             });
         }
         for i in 0..CLUSTER_MASTERS {
+            let pid = cluster.nodes[i].child.id();
             cluster.wait_for(i, Duration::from_secs(10), |c| {
-                redis::cmd("PING").query::<String>(c).is_ok()
+                redis::cmd("PING").query::<String>(c).is_ok() && super::answers_as(c, pid)
             })?;
         }
         let create = Command::new("redis-cli")
@@ -113,7 +114,7 @@ impl RedisCluster {
 
     /// Polls node `i` until `ready` holds.
     fn wait_for(
-        &self,
+        &mut self,
         i: usize,
         within: Duration,
         ready: impl Fn(&mut redis::Connection) -> bool,
@@ -124,6 +125,13 @@ impl RedisCluster {
                 && ready(&mut conn)
             {
                 return Ok(());
+            }
+            // A node that could not bind its port exits: start again on other ports.
+            if let Ok(Some(status)) = self.nodes[i].child.try_wait() {
+                return Err(io::Error::other(format!(
+                    "cluster node 127.0.0.1:{} exited with {status}",
+                    self.nodes[i].port
+                )));
             }
             if Instant::now() > deadline {
                 return Err(io::Error::other(format!(

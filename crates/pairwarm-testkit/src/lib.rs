@@ -57,6 +57,19 @@ fn free_port() -> io::Result<u16> {
         .port())
 }
 
+/// Whether the server behind `conn` is process `pid`. A free port may be taken between
+/// choosing it and the server binding it (tests run in parallel); the server that failed
+/// to bind exits, and until it does a PING on that port answers from someone else's.
+fn answers_as(conn: &mut redis::Connection, pid: u32) -> bool {
+    redis::cmd("INFO")
+        .arg("server")
+        .query::<String>(conn)
+        .is_ok_and(|info| {
+            info.lines()
+                .any(|l| l.trim() == format!("process_id:{pid}"))
+        })
+}
+
 fn binary() -> PathBuf {
     std::env::var_os("REDIS_SERVER_BIN")
         .map(PathBuf::from)
@@ -188,7 +201,10 @@ impl RedisServer {
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
             return false;
         };
-        redis::cmd("PING").query::<String>(&mut conn).is_ok()
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return false;
+        };
+        redis::cmd("PING").query::<String>(&mut conn).is_ok() && answers_as(&mut conn, pid)
     }
 
     fn kill(&mut self) {
