@@ -85,8 +85,9 @@ pub struct WarmingConfig {
     /// Off by default here, as the original learned update co-occurrence (its factories
     /// and profiles keep that); `serve` turns it on (`WARMING_LEARN_FROM=misses`). In
     /// replays whose pools are read a block after their cross-chain twins update it gains
-    /// +1 to +3.6 points of hit rate where update co-occurrence gains nothing, and it
-    /// is within ±0.14 of it elsewhere (docs/simulation.md, rounds 10 and 11). A read
+    /// up to 3.6 points of hit rate where update co-occurrence gains nothing, and it is
+    /// within ±0.1 of it elsewhere at 64-512 entries (-0.18 to +0.00 at 8,192 under a
+    /// TTL; docs/simulation.md, rounds 10 and 11). A read
     /// credits the newest updates before it (`max_credits_per_update`), so a detector
     /// should look a pool up right after the update that made it want the pool, as
     /// `serve`'s processor does, not after a whole batch's updates (whose last ones would
@@ -383,7 +384,8 @@ struct FeedTime {
 }
 
 impl FeedTime {
-    /// The read's stamp, or `None` when no update is in the window (nothing to credit).
+    /// The read's stamp, or `None` before the first update is recorded (or after the
+    /// tracker's reset): there is nothing to credit.
     fn now(&self, tracker: &CorrelationTracker) -> Option<u64> {
         let newest = tracker.newest_update_ms()?;
         let wall = wall_clock_ms();

@@ -412,7 +412,7 @@ pub static SECTIONS: &[Section] = &[
                 Fallback::Value("misses"),
                 Kind::Text("misses or updates"),
                 Restart,
-                "What the tracker learns which pools to warm from: `misses` (a detector read that missed L1, or took a warmed entry, credits the pools updated just before it in the feed's time; +1 to +3.6 points of hit rate where pools are read a block after their cross-chain twins update, within 0.14 points of update co-occurrence elsewhere, docs/simulation.md round 11) or `updates` (update co-occurrence, the original's).",
+                "What the tracker learns which pools to warm from: `misses` (a detector read that missed L1, or took a warmed entry, credits the pools updated just before it in the feed's time; up to +3.6 points of hit rate where pools are read a block after their cross-chain twins update, within 0.2 points of update co-occurrence elsewhere, docs/simulation.md rounds 10 and 11) or `updates` (update co-occurrence, the original's).",
                 |d, v| {
                     d.config.warming.learn_from_misses = match v.text()?.trim() {
                         "misses" => true,
@@ -698,7 +698,7 @@ pub static SECTIONS: &[Section] = &[
                     max: 3_600_000,
                 },
                 Restart,
-                "Updates this close in time count as co-occurring, ms.",
+                "Updates this close in time count as co-occurring (WARMING_LEARN_FROM=updates), or a detector miss this soon after an update credits it (misses), ms.",
                 |d, v| {
                     d.config.warming.tracker.window_ms = v.int()?;
                     Ok(())
