@@ -143,6 +143,24 @@ async fn cross_dex_spreads_are_returned_ready_to_publish() {
     assert!(p.counters().detector_reads.load(Ordering::Relaxed) >= 1);
 }
 
+/// Six blocks in which pool 3 (the same token pair as pool 1 on another DEX) is written
+/// and leaves L1, then pool 1 updates, with `others` after it in the same batch: the
+/// detector reads pool 3 for pool 1's update, and misses. Returns the time after them.
+async fn miss_pool_3_after_pool_1(p: &Pipeline, others: impl Fn(u64) -> Vec<PriceUpdate>) -> u64 {
+    let b = p.id("ethereum", 3);
+    for block in 0..6u64 {
+        let t = T0 + block * 12_000;
+        p.processor
+            .process(&[update("ethereum", 3, "sushiswap", 1000.0, t)])
+            .await;
+        p.processor.cache.invalidate_l1(b);
+        let mut batch = vec![update("ethereum", 1, "uniswap", 1000.0, t + 2)];
+        batch.extend(others(t + 2));
+        p.processor.process(&batch).await;
+    }
+    T0 + 5 * 12_000 + 3
+}
+
 /// `serve`'s default learner: the detector's reads that miss L1 credit the updates just
 /// before them, in the feed's time (here three years behind the wall clock, which a
 /// wall-clock stamp would have put outside every window).
@@ -159,19 +177,8 @@ async fn the_detectors_misses_teach_the_tracker_in_the_feeds_time() {
         pairwarm::tracker::Signal::Reads
     );
     let (a, b) = (p.id("ethereum", 1), p.id("ethereum", 3));
-    for block in 0..6u64 {
-        let t = T0 + block * 12_000;
-        // b (the same token pair on another DEX) is written, then leaves L1.
-        p.processor
-            .process(&[update("ethereum", 3, "sushiswap", 1000.0, t)])
-            .await;
-        p.processor.cache.invalidate_l1(b);
-        // a's update makes the detector read b: a miss, credited to a.
-        p.processor
-            .process(&[update("ethereum", 1, "uniswap", 1000.0, t + 2)])
-            .await;
-    }
-    let now = T0 + 5 * 12_000 + 3;
+    // a's update makes the detector read b: a miss, credited to a.
+    let now = miss_pool_3_after_pool_1(&p, |_| Vec::new()).await;
     let ab = p
         .processor
         .tracker
@@ -196,23 +203,15 @@ async fn a_batchs_misses_credit_the_update_that_read_them() {
     let (a, b) = (p.id("ethereum", 1), p.id("ethereum", 3));
     // Four pools of unrelated token pairs, updated after a in the same batch.
     let others = |t: u64| {
-        (10..14u32).map(move |n| PriceUpdate {
-            token0: Some(format!("tok{n}")),
-            token1: Some("dai".into()),
-            ..update("ethereum", n, "curve", 1.0, t)
-        })
+        (10..14u32)
+            .map(|n| PriceUpdate {
+                token0: Some(format!("tok{n}")),
+                token1: Some("dai".into()),
+                ..update("ethereum", n, "curve", 1.0, t)
+            })
+            .collect()
     };
-    for block in 0..6u64 {
-        let t = T0 + block * 12_000;
-        p.processor
-            .process(&[update("ethereum", 3, "sushiswap", 1000.0, t)])
-            .await;
-        p.processor.cache.invalidate_l1(b);
-        let mut batch = vec![update("ethereum", 1, "uniswap", 1000.0, t + 2)];
-        batch.extend(others(t + 2));
-        p.processor.process(&batch).await;
-    }
-    let now = T0 + 5 * 12_000 + 3;
+    let now = miss_pool_3_after_pool_1(&p, others).await;
     let score = |x| {
         p.processor
             .tracker

@@ -25,6 +25,19 @@ fn filled(builder: pairwarm::cache::CacheBuilder) -> (HierarchicalCache<MemoryL2
     filled_with(builder, ENTRIES, ENTRIES as usize * 2)
 }
 
+/// The ids of ethereum pools `range` in `interner`.
+fn pools(interner: &pairwarm::pair::PairInterner, range: std::ops::Range<u32>) -> Vec<PairId> {
+    let chain = interner.chain_id("ethereum").unwrap();
+    range
+        .map(|n| {
+            interner.intern(PairKey {
+                chain,
+                address: address(n),
+            })
+        })
+        .collect()
+}
+
 /// A cache of `capacity` L1 entries holding pairs `0..entries`.
 fn filled_with(
     builder: pairwarm::cache::CacheBuilder,
@@ -184,15 +197,7 @@ fn l1(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("l1_miss");
     let (cache, _) = filled(HierarchicalCache::builder());
-    let chain = cache.interner().chain_id("ethereum").unwrap();
-    let absent: Vec<PairId> = (ENTRIES..2 * ENTRIES)
-        .map(|n| {
-            cache.interner().intern(PairKey {
-                chain,
-                address: address(n),
-            })
-        })
-        .collect();
+    let absent = pools(cache.interner(), ENTRIES..2 * ENTRIES);
     let mut i = 0usize;
     g.bench_function("pairwarm_default", |b| {
         b.iter(|| {
@@ -218,22 +223,8 @@ fn l1(c: &mut Criterion) {
     let parts = WarmingContainer::new(cache.clone(), config)
         .build()
         .unwrap();
-    let updated: Vec<PairId> = (0..ENTRIES)
-        .map(|n| {
-            cache.interner().intern(PairKey {
-                chain,
-                address: address(n),
-            })
-        })
-        .collect();
-    let missing: Vec<PairId> = (ENTRIES..2 * ENTRIES)
-        .map(|n| {
-            cache.interner().intern(PairKey {
-                chain,
-                address: address(n),
-            })
-        })
-        .collect();
+    let updated = pools(cache.interner(), 0..ENTRIES);
+    let missing = pools(cache.interner(), ENTRIES..2 * ENTRIES);
     let t0 = 1_700_000_000_000u64;
     let mut i = 0usize;
     g.bench_function("pairwarm_default_learning_from_misses", |b| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pairwarm::cache::{Clock, HierarchicalCache, L1Policy, Price, ReadObserver};
-use pairwarm::container::{WarmingConfig, WarmingContainer};
+use pairwarm::container::{WarmingComponents, WarmingConfig, WarmingContainer};
 use pairwarm::pair::{Address, PairId, PairKey};
 use pairwarm::tracker::Signal;
 use parking_lot::Mutex;
@@ -32,6 +32,35 @@ fn pair(cache: &HierarchicalCache<pairwarm::cache::MemoryL2>, n: u8) -> PairId {
 
 fn price(v: f64) -> Price {
     Price::new(v, 1, 1)
+}
+
+/// A 64-entry cache on `clock` (the system clock if `None`) with a container learning from
+/// its misses (own tracker, `window_ms` as given), and three pools a, b, c.
+fn learning(
+    clock: Option<&Clock>,
+    window_ms: u64,
+) -> (
+    Arc<HierarchicalCache<pairwarm::cache::MemoryL2>>,
+    WarmingComponents<pairwarm::cache::MemoryL2>,
+    [PairId; 3],
+) {
+    let mut builder = HierarchicalCache::builder().l1_entries(64);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock.clone());
+    }
+    let cache = Arc::new(builder.build_in_memory());
+    let pools = [pair(&cache, 1), pair(&cache, 2), pair(&cache, 3)];
+    let mut config = WarmingConfig {
+        learn_from_misses: true,
+        use_shared_analyzer: false,
+        enable_metrics: false,
+        ..WarmingConfig::default()
+    };
+    config.tracker.window_ms = window_ms;
+    let parts = WarmingContainer::new(cache.clone(), config)
+        .build()
+        .unwrap();
+    (cache, parts, pools)
 }
 
 #[test]
@@ -101,22 +130,7 @@ fn the_observer_hears_misses_and_warmed_hits_only() {
 #[test]
 fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
     let clock = Clock::manual(10_000);
-    let cache = Arc::new(
-        HierarchicalCache::builder()
-            .l1_entries(64)
-            .clock(clock.clone())
-            .build_in_memory(),
-    );
-    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
-    let config = WarmingConfig {
-        learn_from_misses: true,
-        use_shared_analyzer: false,
-        enable_metrics: false,
-        ..WarmingConfig::default()
-    };
-    let parts = WarmingContainer::new(cache.clone(), config)
-        .build()
-        .unwrap();
+    let (cache, parts, [a, b, c]) = learning(Some(&clock), 1_000);
     let tracker = &parts.tracker;
     assert_eq!(tracker.config().signal, Signal::Reads);
     cache.set_l1(c, price(3.0));
@@ -155,21 +169,7 @@ fn a_container_learning_from_misses_credits_the_update_before_a_miss() {
 /// its misses credited to the updates just before them.
 #[test]
 fn on_the_system_clock_misses_are_stamped_in_the_feeds_time() {
-    let cache = Arc::new(
-        HierarchicalCache::builder()
-            .l1_entries(64)
-            .build_in_memory(),
-    );
-    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
-    let config = WarmingConfig {
-        learn_from_misses: true,
-        use_shared_analyzer: false,
-        enable_metrics: false,
-        ..WarmingConfig::default()
-    };
-    let parts = WarmingContainer::new(cache.clone(), config)
-        .build()
-        .unwrap();
+    let (cache, parts, [a, b, c]) = learning(None, 1_000);
     let tracker = &parts.tracker;
     assert_eq!(tracker.newest_update_ms(), None);
     // Ten hours behind the wall clock, one update of a (then of c) every 5 s of feed time.
@@ -201,22 +201,7 @@ fn on_the_system_clock_misses_are_stamped_in_the_feeds_time() {
 /// window after the newest update credits nothing, as a read that late in a replay would.
 #[test]
 fn a_miss_long_after_the_newest_update_credits_nothing() {
-    let cache = Arc::new(
-        HierarchicalCache::builder()
-            .l1_entries(64)
-            .build_in_memory(),
-    );
-    let (a, b, c) = (pair(&cache, 1), pair(&cache, 2), pair(&cache, 3));
-    let mut config = WarmingConfig {
-        learn_from_misses: true,
-        use_shared_analyzer: false,
-        enable_metrics: false,
-        ..WarmingConfig::default()
-    };
-    config.tracker.window_ms = 50;
-    let parts = WarmingContainer::new(cache.clone(), config)
-        .build()
-        .unwrap();
+    let (cache, parts, [a, b, c]) = learning(None, 50);
     let tracker = &parts.tracker;
     // No update yet: a miss has nothing to credit, and is not recorded.
     assert!(cache.get_l1_only(b).is_none());
