@@ -111,6 +111,8 @@ fn feed_then_serve_processes_every_entry() {
     assert!(status == "healthy" || status == "degraded", "{h:#}");
     let pairs = num(&h, "tracker.totalPairs");
     assert!(pairs > 100.0 && pairs <= N as f64, "{h:#}");
+    // serve's default learner: the detector's misses (WARMING_LEARN_FROM=misses).
+    assert_eq!(h["tracker"]["learnsFrom"], "misses", "{h:#}");
     // The tracked pairs, exported per chain, add up to the tracker's count.
     assert_eq!(
         serve

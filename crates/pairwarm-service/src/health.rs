@@ -61,6 +61,9 @@ pub struct Readiness {
 pub struct HealthInputs<'a> {
     /// Tracker counters.
     pub tracker: &'a TrackerStats,
+    /// What the tracker learns from: `"misses"` or `"updates"` (`WARMING_LEARN_FROM`, as
+    /// the running tracker was built; the setting takes effect at a restart).
+    pub learns_from: &'static str,
     /// Warmer counters (`None` when warming is not built).
     pub warmer: Option<&'a WarmerStats>,
     /// Warmer counters at the start of the failure window ([`HealthWindow`]).
@@ -114,6 +117,7 @@ pub fn warming_health(inputs: &HealthInputs<'_>) -> (Status, Value) {
         "status": status,
         "reasons": reasons,
         "tracker": {
+            "learnsFrom": inputs.learns_from,
             "totalPairs": t.total_pairs,
             "totalUpdates": t.total_updates,
             "totalReads": t.total_reads,

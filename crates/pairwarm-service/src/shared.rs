@@ -192,6 +192,10 @@ impl Shared {
         let strategy = self.parts.warmer.strategy();
         let (status, body) = warming_health(&HealthInputs {
             tracker: &tracker,
+            learns_from: match self.parts.tracker.config().signal {
+                pairwarm::tracker::Signal::Reads => "misses",
+                pairwarm::tracker::Signal::Updates => "updates",
+            },
             warmer: Some(&warmer),
             warmer_before: Some(&before),
             cache: &self.cache.stats(),

@@ -88,6 +88,11 @@ async fn reading_the_health_document_does_not_change_it() {
         second.body
     );
     assert_eq!(first.body["reasons"], second.body["reasons"]);
+    assert_eq!(
+        first.body["tracker"]["learnsFrom"], "updates",
+        "{:#}",
+        first.body
+    );
 
     running.stop().await;
 }
