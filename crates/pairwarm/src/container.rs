@@ -87,11 +87,10 @@ pub struct WarmingConfig {
     /// replays whose pools are read a block after their cross-chain twins update it gains
     /// up to 3.6 points of hit rate where update co-occurrence gains nothing, and it is
     /// within ±0.1 of it elsewhere at 64-512 entries (-0.18 to +0.00 at 8,192 under a
-    /// TTL; docs/simulation.md, rounds 10 and 11). A read
-    /// credits the newest updates before it (`max_credits_per_update`), so a detector
-    /// should look a pool up right after the update that made it want the pool, as
-    /// `serve`'s processor does, not after a whole batch's updates (whose last ones would
-    /// take the credit).
+    /// TTL; docs/simulation.md, rounds 10 and 11). A read credits the newest updates
+    /// before it (`max_credits_per_update`), so a detector should look a pool up right
+    /// after the update that made it want the pool, as `serve`'s processor does, not after
+    /// a whole batch's updates (whose last ones would take the credit).
     pub learn_from_misses: bool,
 }
 
