@@ -161,8 +161,13 @@ impl<L: L2Store> TrackingDriver<L> {
     async fn track(&mut self, refetch: &Refetch) {
         let mut delay = self.options.retry_delay;
         let mut failures = 0u32;
+        let mut lost = false;
         loop {
             self.go_down();
+            // Counted once L1 is flushed and bypassed, so whoever sees the count sees that.
+            if std::mem::take(&mut lost) {
+                self.coherence.count_reset();
+            }
             // Messages queued so far concern connections that are gone or came before
             // tracking; the flush covers them. Drained before turning tracking on, so a
             // loss of the new connection is never discarded.
@@ -188,7 +193,7 @@ impl<L: L2Store> TrackingDriver<L> {
             if !self.follow(refetch).await {
                 return;
             }
-            self.coherence.count_reset();
+            lost = true;
         }
     }
 
@@ -298,9 +303,10 @@ impl<L: L2Store> TrackingDriver<L> {
                     }
                     // FLUSHALL / FLUSHDB: every key changed at once.
                     _ => {
-                        self.coherence.count_reset();
                         self.coherence.count_dropped(self.cache.l1_len() as u64);
                         self.cache.invalidate_all_l1();
+                        // After the flush, so whoever sees the count sees an empty L1.
+                        self.coherence.count_reset();
                     }
                 }
                 false

@@ -145,7 +145,7 @@ impl Coherence {
             invalidations: s.invalidations.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
             refetched: s.refetched.load(Ordering::Relaxed),
-            resets: s.resets.load(Ordering::Relaxed),
+            resets: s.resets.load(Ordering::Acquire),
         }
     }
 
@@ -165,8 +165,10 @@ impl Coherence {
         self.0.refetched.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counted after the flush it reports (Release), so a reader that sees the count sees
+    /// the flushed L1.
     pub(crate) fn count_reset(&self) {
-        self.0.resets.fetch_add(1, Ordering::Relaxed);
+        self.0.resets.fetch_add(1, Ordering::Release);
     }
 }
 
