@@ -9,6 +9,7 @@ Families (each a function fam_*): stack, phase, raw, zipfscan, bursty, loop.
 Usage:
   scripts/alt_traces.py all                       # the default set of traces into $ALT_TRACES_OUT (default target/alt-traces)
   scripts/alt_traces.py one NAME FAMILY k=v ...   # a single trace with overrides
+  scripts/alt_traces.py set SET                   # a named set: fresh or phase-sweep (round 12)
 """
 import bisect
 import gzip
@@ -381,8 +382,47 @@ def parse_val(v):
     return v
 
 
+# Round 12's check sets (docs/simulation.md): twelve traces with parameters no earlier
+# round used, two per family, and a sweep of the phase family (hot sets replaced every
+# 15-90 s), where a longer frequency history costs most.
+FRESH_SET = [
+    ("f-stack-d30", "stack", dict(seed=101, depth_mean=30, chains=3)),
+    ("f-stack-d120-drift", "stack", dict(seed=102, depth_mean=120, p_new=0.3, drift_per_s=2.0, chains=5)),
+    ("f-phase-45s-h600", "phase", dict(seed=103, hot=600, period_s=45, zs=0.7, chains=4)),
+    ("f-phase-10s-h200", "phase", dict(seed=104, hot=200, period_s=10, zs=1.1, chains=2)),
+    ("f-raw-lagged", "raw", dict(seed=105, self_lag=(100, 1500), chains=3)),
+    ("f-raw-flat", "raw", dict(seed=106, n_tokpairs=1500, p_twin_lead=0.8, chains=5)),
+    ("f-zipf08-scan", "zipfscan", dict(seed=107, zs=0.8, scan_every_s=20, scan_n=1000, chains=4)),
+    ("f-zipf10-noscan", "zipfscan", dict(seed=108, zs=1.0, scan_every_s=400, scan_n=500, chains=2)),
+    ("f-bursty-slow", "bursty", dict(seed=109, det_us=(200, 3000), chains=4)),
+    ("f-bursty-fast", "bursty", dict(seed=110, det_us=(5, 50), sib_max=6, chains=3)),
+    ("f-loop-300", "loop", dict(seed=111, loop_n=300, p_loop=0.6, chains=5)),
+    ("f-loop-80", "loop", dict(seed=112, loop_n=80, p_loop=0.9, loop_noise=0.2, chains=2)),
+]
+
+
+def phase_sweep():
+    out, i = [], 0
+    for hot in (150, 450, 900, 2000):
+        for period in (15, 40, 90):
+            i += 1
+            zs = (0.0, 0.6, 0.9, 1.2)[i % 4]
+            chains = i % 4 + 2
+            out.append(("ph-h%d-p%d-z%s-c%d" % (hot, period, zs, chains), "phase",
+                        dict(seed=500 + i, hot=hot, period_s=period, zs=zs, chains=chains)))
+    return out
+
+
+SETS = {"fresh": FRESH_SET, "phase-sweep": phase_sweep()}
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "all":
+    if len(sys.argv) == 3 and sys.argv[1] == "set":
+        if sys.argv[2] not in SETS:
+            sys.exit("unknown set %r: one of %s" % (sys.argv[2], ", ".join(SETS)))
+        for name, fam, kw in SETS[sys.argv[2]]:
+            FAMILIES[fam](name, **kw)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "all":
         only = set(sys.argv[2:])
         for name, fam, kw in DEFAULT_SET:
             if not only or name in only:

@@ -7,18 +7,31 @@
 # round 6).
 #   scripts/altcheck.sh [OUT_DIR]        (default: target/altcheck; 2-4 minutes, most of
 #                                         it Python writing the traces)
+#   scripts/altcheck.sh --set SET [OUT_DIR]
+#                                        the same on a named set of `alt_traces.py` instead
+#                                        (fresh or phase-sweep, round 12; default OUT_DIR
+#                                        target/altcheck-SET)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT="${1:-target/altcheck}"
+SET=""
+if [ "${1:-}" = "--set" ]; then
+  SET="${2:?--set takes a set name: fresh or phase-sweep}"
+  shift 2
+fi
+OUT="${1:-target/altcheck${SET:+-$SET}}"
 mkdir -p "$OUT/traces" "$OUT/results"
 cargo build --release -q -p pairwarm-cli
 BIN=target/release/pairwarm
 export ALT_TRACES_OUT="$OUT/traces"
-python3 scripts/alt_traces.py all
-python3 scripts/alt_traces.py one min-e phase seed=300 hot=450 period_s=45 zs=0.0 chains=2 \
-  dur_s=150 reads=40000 updates=0 pools=1000 p_bg=0.0
-python3 scripts/alt_traces.py one sw3-phase-h900-p60-z0-s202 phase seed=202 hot=900 \
-  period_s=60 zs=0 chains=3
+if [ -n "$SET" ]; then
+  python3 scripts/alt_traces.py set "$SET"
+else
+  python3 scripts/alt_traces.py all
+  python3 scripts/alt_traces.py one min-e phase seed=300 hot=450 period_s=45 zs=0.0 chains=2 \
+    dur_s=150 reads=40000 updates=0 pools=1000 p_bg=0.0
+  python3 scripts/alt_traces.py one sw3-phase-h900-p60-z0-s202 phase seed=202 hot=900 \
+    period_s=60 zs=0 chains=3
+fi
 for trace in "$OUT"/traces/*.csv.gz; do
   name=$(basename "$trace" .csv.gz)
   echo "== $name" >&2
