@@ -57,7 +57,7 @@ def rows(path):
 res = sys.argv[1]
 pol = []
 for f in sorted(glob.glob(f"{res}/*.policies.json")):
-    name = os.path.basename(f).split(".")[0]
+    name = os.path.basename(f).removesuffix(".policies.json")
     r = rows(f)
     for (l1, p, s), v in r.items():
         if p == "default":

@@ -305,7 +305,7 @@ impl<L: L2Store> TrackingDriver<L> {
                     _ => {
                         self.coherence.count_dropped(self.cache.l1_len() as u64);
                         self.cache.invalidate_all_l1();
-                        // After the flush, so whoever sees the count sees an empty L1.
+                        // After the flush, so whoever sees the count sees nothing older than it.
                         self.coherence.count_reset();
                     }
                 }

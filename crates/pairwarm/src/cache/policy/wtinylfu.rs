@@ -4,7 +4,8 @@
 //!
 //! New entries enter a small LRU *window*; what leaves the window competes for the *main*
 //! segmented LRU (probation + protected) against main's next victim, by estimated frequency
-//! (a count-min sketch of every request). The window's size decides between recency and
+//! (a count-min sketch of every read; since round 12 writes are not counted, see
+//! [`WTinyLfu::insert`]). The window's size decides between recency and
 //! frequency: recency-heavy phases want a large window (100% is LRU), frequency-heavy ones a
 //! small one (towards LFU). It is adapted at run time, because a fixed split tuned to one
 //! workload is what lost 8-9 points to LRU on another: by default the window is the best of
@@ -13,7 +14,7 @@
 //!
 //! Two candidates replace the contest with a recency filter
 //! ([`Admission::Filter`](super::segments::Admission::Filter)): what the window lets go
-//! enters main if it was seen twice, and main's next victim leaves; one of the two runs main
+//! enters main if it was read twice, and main's next victim leaves; one of the two runs main
 //! as a single LRU (no protected segment), as S3-FIFO's main forgets an old hot set within
 //! a pass. Where a hot set is replaced every few tens of seconds the contest keeps the new
 //! one out until the old counts age; the filters, like S3-FIFO, do not.
@@ -347,10 +348,6 @@ mod tests {
         assert_eq!(p.seg.arena.node(ix).queue, WINDOW);
     }
 
-    /// Under a TTL, expired entries are dead weight: a read of one is a miss that removes
-    /// it, and new entries displace expired ones however frequent those were. Without the
-    /// TTL (the same calls), TinyLFU keeps the frequent old entries and turns most of the
-    /// new ones away: that is what put the policy below LRU with a TTL.
     /// The sketch counts reads only: a pool written ten times and never read has no
     /// popularity to win an admission contest with; a pool read twice has two.
     #[test]
@@ -368,6 +365,10 @@ mod tests {
         assert_eq!(p.sketch.frequency(read), 2);
     }
 
+    /// Under a TTL, expired entries are dead weight: a read of one is a miss that removes
+    /// it, and new entries displace expired ones however frequent those were. Without the
+    /// TTL (the same calls), TinyLFU keeps the frequent old entries and turns most of the
+    /// new ones away: that is what put the policy below LRU with a TTL.
     #[test]
     fn expired_entries_leave_before_live_ones() {
         let id = PairId::from_raw;
