@@ -32,8 +32,8 @@ const EVIDENCE: f32 = 16.0;
 /// frequency sketch (a longer history, reads only) keeps more valuable entries in
 /// probation, so a guess's victim costs more than the short margin ghost (a few ids)
 /// sees: with the pools' structure known, `default` fell more than 0.2 points below
-/// `none` at 10 of 156 points of the 26 workloads (market traces at 64-512 entries, worst
-/// -0.99); at 4 at 3 points (worst -0.57), with the mean gain unchanged (+0.16) and
+/// `none` at 10 of the 78 points without a TTL (26 workloads × 64/128/512; market traces,
+/// worst -0.99); at 4 at 3 points (worst -0.57), with the mean gain unchanged (+0.16) and
 /// every acceptance check without a pairs file unchanged. 8 / 16 left 2 / 0 such points
 /// but cut the gain to +0.10 / +0.06 (docs/simulation.md, round 12).
 const ADVANTAGE: f32 = 4.0;
