@@ -9,7 +9,7 @@ Families (each a function fam_*): stack, phase, raw, zipfscan, bursty, loop.
 Usage:
   scripts/alt_traces.py all                       # the default set of traces into $ALT_TRACES_OUT (default target/alt-traces)
   scripts/alt_traces.py one NAME FAMILY k=v ...   # a single trace with overrides
-  scripts/alt_traces.py set SET                   # a named set: fresh or phase-sweep (round 12)
+  scripts/alt_traces.py set SET                   # a named set: fresh, phase-sweep (round 12) or draws (round 13)
 """
 import bisect
 import gzip
@@ -413,7 +413,50 @@ def phase_sweep():
     return out
 
 
-SETS = {"fresh": FRESH_SET, "phase-sweep": phase_sweep()}
+def random_draws(n=18, seed=2026):
+    """Round 13's check: `n` traces whose parameters are drawn at random (a fixed seed, so the
+    set is reproducible) over wider ranges than any earlier set, shared ones included (pool
+    count 1,000-20,000, 2-6 chains, 40k-300k reads): a check on workloads nobody chose."""
+    rng = random.Random(seed)
+    fams = ["stack", "phase", "raw", "zipfscan", "bursty", "loop"]
+    out = []
+    for i in range(n):
+        fam = fams[i % len(fams)]
+        kw = dict(seed=700 + i, chains=rng.randint(2, 6),
+                  pools=rng.choice((1000, 2500, 5000, 5000, 10000, 20000)))
+        reads = rng.choice((40_000, 100_000, 250_000, 300_000))
+        updates = rng.choice((20_000, 55_000, 100_000))
+        if fam == "stack":
+            kw.update(reads=reads, updates=updates, depth_mean=rng.choice((15, 40, 90, 200, 500)),
+                      p_new=rng.uniform(0.03, 0.35), ws=rng.choice((200, 600, 2000)),
+                      drift_per_s=rng.uniform(0.2, 4.0))
+        elif fam == "phase":
+            kw.update(reads=reads, updates=updates, hot=rng.choice((100, 300, 800, 1500, 3000)),
+                      period_s=rng.choice((8, 20, 45, 100, 240)), zs=rng.uniform(0.0, 1.3),
+                      p_bg=rng.uniform(0.0, 0.3))
+        elif fam == "raw":
+            kw.update(updates=updates, reads_target=reads, n_tokpairs=rng.choice((300, 700, 2000)),
+                      p_self=rng.uniform(0.5, 1.0), p_twin_lead=rng.uniform(0.0, 1.0),
+                      self_lag=rng.choice(((5, 100), (20, 400), (200, 3000))))
+        elif fam == "zipfscan":
+            kw.update(reads=reads, updates=updates, zs=rng.uniform(0.4, 1.4),
+                      scan_every_s=rng.choice((10, 30, 90, 600)),
+                      scan_n=rng.choice((300, 1000, 3000)))
+        elif fam == "bursty":
+            kw.update(updates=updates, reads_target=reads, upd_s=rng.uniform(0.7, 1.4),
+                      det_us=rng.choice(((5, 50), (20, 200), (200, 2000))),
+                      regime_frac=rng.uniform(0.0, 0.6))
+        else:
+            kw.update(reads=reads, updates=updates, loop_n=rng.choice((40, 120, 400, 1200)),
+                      p_loop=rng.uniform(0.3, 0.95), loop_noise=rng.uniform(0.0, 0.3))
+        kw["pools"] = max(kw["pools"], 2 * kw.get("hot", 0), 2 * kw.get("loop_n", 0))
+        if "n_tokpairs" in kw:
+            kw["n_tokpairs"] = min(kw["n_tokpairs"], kw["pools"] // 2)
+        out.append(("d%02d-%s" % (i, fam), fam, kw))
+    return out
+
+
+SETS = {"fresh": FRESH_SET, "phase-sweep": phase_sweep(), "draws": random_draws()}
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@
 #                                         it Python writing the traces)
 #   scripts/altcheck.sh --set SET [OUT_DIR]
 #                                        the same on a named set of `alt_traces.py` instead
-#                                        (fresh or phase-sweep, round 12; default OUT_DIR
+#                                        (fresh or phase-sweep, round 12; draws, round 13; default OUT_DIR
 #                                        target/altcheck-SET)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=""
 if [ "${1:-}" = "--set" ]; then
-  SET="${2:?--set takes a set name: fresh or phase-sweep}"
+  SET="${2:?--set takes a set name: fresh, phase-sweep or draws}"
   shift 2
 fi
 OUT="${1:-target/altcheck${SET:+-$SET}}"
@@ -74,18 +74,24 @@ for n in sorted(by):
 print(f"\ndefault policy vs LRU, no warming: {len(pol)} points, mean {mean:+.2f}, "
       f"worst {pol[0][0]:+.2f} ({pol[0][1]} @ {pol[0][2]}), "
       f"{sum(d < -0.5 for d, _, _ in pol)} more than 0.5 below")
-below, plus3 = [], []
+below, plus3, strat = [], [], []
 for f in sorted(glob.glob(f"{res}/*.accept-ttl*.json")):
     name = os.path.basename(f).replace(".json", "")
     r = rows(f)
     for l1 in (64, 128, 512):
         d = r[(l1, "default", "default")] - r[(l1, "lru", "none")]
         below.append((d, name, l1))
+        for p in ("lru", "default"):
+            strat.append((r[(l1, p, "default")] - r[(l1, p, "none")], name, l1, p))
         if l1 in (128, 512):
             plus3.append(r[(l1, "default", "default")] - r[(l1, "lru", "topn")])
 below.sort()
 print(f"default/default >= lru/none: {sum(d >= 0 for d, _, _ in below)}/{len(below)}, "
       f"{sum(d < -0.1 for d, _, _ in below)} below -0.1, worst {below[0][0]:+.2f} "
       f"({below[0][1]} @ {below[0][2]})")
+strat.sort()
+print(f"strategy default >= none - 0.2 under the same policy: "
+      f"{sum(d >= -0.2 for d, *_ in strat)}/{len(strat)}, worst {strat[0][0]:+.2f} "
+      f"({strat[0][1]} @ {strat[0][2]}, {strat[0][3]})")
 print(f"default/default >= lru/topn + 3 at 128/512: {sum(d >= 3 for d in plus3)}/{len(plus3)}")
 EOF
