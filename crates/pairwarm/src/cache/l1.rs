@@ -260,7 +260,8 @@ impl L1Store {
     }
 
     /// Puts `entry` into L1 for the reason `kind`. The crate-backed stores treat a warm as a
-    /// write (LRU: most recent, as the original) and a refresh as a write of a present pair.
+    /// write (LRU: most recent, as the original; a guess enters as least recent) and a
+    /// refresh as a write of a present pair (LRU: in place, its recency unchanged).
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {
         if let Self::Own(p) = self {
             return p.insert(id, entry, kind);
@@ -308,6 +309,18 @@ impl L1Store {
                 capacity,
             } => {
                 let mut lru = cache.lock();
+                // A refresh renews the value where it is: it is not a read, so it does not
+                // move the entry to the most recent end. The cache then holds the same
+                // pairs in the same order as without refresh-ahead, and a refresh can only
+                // turn an expired read into a hit, never evict an entry that would have
+                // been read (docs/simulation.md, round 13).
+                if kind == Insert::Refresh {
+                    if let Some(slot) = lru.peek_mut(&id) {
+                        *slot = entry;
+                        return (Inserted::Replaced, evicted);
+                    }
+                    return (Inserted::Skipped, evicted);
+                }
                 if let Insert::Warm { stale_before_ms } = kind
                     && !present
                 {
@@ -422,6 +435,33 @@ mod tests {
         // Overwriting a present key evicts nothing (unlike the original, defect 18).
         assert!(l1.insert(c, entry(4.0), Insert::Write).1.is_empty());
         assert_eq!(l1.len(), 2);
+    }
+
+    #[test]
+    fn an_lru_refresh_renews_the_value_in_place_and_leaves_the_order_alone() {
+        let l1 = L1Store::new(L1Policy::Lru, 2, None, None);
+        let (a, b, c) = (
+            PairId::from_raw(1),
+            PairId::from_raw(2),
+            PairId::from_raw(3),
+        );
+        assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
+        assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
+        // `a` is the least recent; refreshing it must not make it the most recent.
+        assert_eq!(
+            l1.insert(a, entry(1.5), Insert::Refresh).0,
+            Inserted::Replaced
+        );
+        assert_eq!(l1.peek(a).map(|e| e.price.price), Some(1.5));
+        let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
+        assert_eq!(ev.iter().collect::<Vec<_>>(), vec![a]);
+        // A refresh of an absent pair adds nothing.
+        assert_eq!(
+            l1.insert(a, entry(1.0), Insert::Refresh).0,
+            Inserted::Skipped
+        );
+        assert!(l1.peek(a).is_none());
+        assert_eq!(l1.evictions(), 1);
     }
 
     #[test]
