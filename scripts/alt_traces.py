@@ -416,7 +416,8 @@ def phase_sweep():
 def random_draws(n=18, seed=2026):
     """Round 13's check: `n` traces whose parameters are drawn at random (a fixed seed, so the
     set is reproducible) over wider ranges than any earlier set, shared ones included (pool
-    count 1,000-20,000, 2-6 chains, 40k-300k reads): a check on workloads nobody chose."""
+    count 1,000-20,000, 2-6 chains, read targets of 40k-300k): a check on workloads nobody
+    chose."""
     rng = random.Random(seed)
     fams = ["stack", "phase", "raw", "zipfscan", "bursty", "loop"]
     out = []
@@ -449,7 +450,11 @@ def random_draws(n=18, seed=2026):
         else:
             kw.update(reads=reads, updates=updates, loop_n=rng.choice((40, 120, 400, 1200)),
                       p_loop=rng.uniform(0.3, 0.95), loop_noise=rng.uniform(0.0, 0.3))
-        kw["pools"] = max(kw["pools"], 2 * kw.get("hot", 0), 2 * kw.get("loop_n", 0))
+        # Enough pools for the hot set, the loop and the scan (a scan samples distinct
+        # pools). Where the scans add up to more than `reads` (d03: 3,000 pools every
+        # 10 s), the trace is scans only: a corner case kept on purpose.
+        kw["pools"] = max(kw["pools"], 2 * kw.get("hot", 0), 2 * kw.get("loop_n", 0),
+                          kw.get("scan_n", 0))
         if "n_tokpairs" in kw:
             kw["n_tokpairs"] = min(kw["n_tokpairs"], kw["pools"] // 2)
         out.append(("d%02d-%s" % (i, fam), fam, kw))

@@ -9,8 +9,8 @@
 #                                         it Python writing the traces)
 #   scripts/altcheck.sh --set SET [OUT_DIR]
 #                                        the same on a named set of `alt_traces.py` instead
-#                                        (fresh or phase-sweep, round 12; draws, round 13; default OUT_DIR
-#                                        target/altcheck-SET)
+#                                        (fresh or phase-sweep, round 12; draws, round 13;
+#                                        default OUT_DIR target/altcheck-SET)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=""
@@ -90,7 +90,8 @@ print(f"default/default >= lru/none: {sum(d >= 0 for d, _, _ in below)}/{len(bel
       f"{sum(d < -0.1 for d, _, _ in below)} below -0.1, worst {below[0][0]:+.2f} "
       f"({below[0][1]} @ {below[0][2]})")
 strat.sort()
-print(f"strategy default >= none - 0.2 under the same policy: "
+print(f"strategy default >= none - 0.2 under the same policy (under a TTL, default "
+      f"includes refresh-ahead): "
       f"{sum(d >= -0.2 for d, *_ in strat)}/{len(strat)}, worst {strat[0][0]:+.2f} "
       f"({strat[0][1]} @ {strat[0][2]}, {strat[0][3]})")
 print(f"default/default >= lru/topn + 3 at 128/512: {sum(d >= 3 for d in plus3)}/{len(plus3)}")

@@ -259,9 +259,12 @@ impl L1Store {
         }
     }
 
-    /// Puts `entry` into L1 for the reason `kind`. The crate-backed stores treat a warm as a
-    /// write (LRU: most recent, as the original; a guess enters as least recent) and a
-    /// refresh as a write of a present pair (LRU: in place, its recency unchanged).
+    /// Puts `entry` into L1 for the reason `kind`. quick_cache's store treats a warm as a
+    /// write and a refresh as a write of a present pair. The LRU store admits a warm of an
+    /// absent pair only into a free or expired slot, as least recent, and renews a present
+    /// pair's value in place on a warm or a refresh, its recency unchanged (neither is a
+    /// read). The original's warm, a write that makes the entry most recent, is
+    /// [`Insert::Load`] (`HierarchicalCache::promote_unguarded`).
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {
         if let Self::Own(p) = self {
             return p.insert(id, entry, kind);
@@ -309,37 +312,39 @@ impl L1Store {
                 capacity,
             } => {
                 let mut lru = cache.lock();
-                // A refresh renews the value where it is: it is not a read, so it does not
-                // move the entry to the most recent end. The cache then holds the same
-                // pairs in the same order as without refresh-ahead, and a refresh can only
-                // turn an expired read into a hit, never evict an entry that would have
-                // been read (docs/simulation.md, round 13).
-                if kind == Insert::Refresh {
-                    if let Some(slot) = lru.peek_mut(&id) {
-                        *slot = entry;
-                        return (Inserted::Replaced, evicted);
-                    }
-                    return (Inserted::Skipped, evicted);
-                }
-                if let Insert::Warm { stale_before_ms } = kind
-                    && !present
+                // A refresh, or a warm of a pair already held, renews the value where it
+                // is: neither is a read, so neither moves the entry to the most recent
+                // end. With refresh-ahead alone the cache then holds the same pairs in
+                // the same order as without it, so a refresh can only turn an expired read
+                // into a hit (docs/simulation.md, round 13). (A refreshed tail is no
+                // longer expired, so a guarded warm no longer takes its slot.)
+                if matches!(kind, Insert::Refresh | Insert::Warm { .. })
+                    && let Some(slot) = lru.peek_mut(&id)
                 {
-                    // A guess takes a free slot or an expired tail's, and enters as least
-                    // recent: unread, it is the next to go.
-                    if lru.len() >= *capacity {
-                        match lru.peek_lru() {
-                            Some((_, tail)) if tail.stored_ms < stale_before_ms => {
-                                if let Some((old, _)) = lru.pop_lru() {
-                                    evictions.fetch_add(1, Ordering::Relaxed);
-                                    evicted.push(old);
+                    *slot = entry;
+                    return (Inserted::Replaced, evicted);
+                }
+                match kind {
+                    Insert::Refresh => return (Inserted::Skipped, evicted),
+                    Insert::Warm { stale_before_ms } => {
+                        // A guess takes a free slot or an expired tail's, and enters as
+                        // least recent: unread, it is the next to go.
+                        if lru.len() >= *capacity {
+                            match lru.peek_lru() {
+                                Some((_, tail)) if tail.stored_ms < stale_before_ms => {
+                                    if let Some((old, _)) = lru.pop_lru() {
+                                        evictions.fetch_add(1, Ordering::Relaxed);
+                                        evicted.push(old);
+                                    }
                                 }
+                                _ => return (Inserted::Skipped, evicted),
                             }
-                            _ => return (Inserted::Skipped, evicted),
                         }
+                        lru.push(id, entry);
+                        lru.demote(&id);
+                        return (Inserted::Added, evicted);
                     }
-                    lru.push(id, entry);
-                    lru.demote(&id);
-                    return (Inserted::Added, evicted);
+                    Insert::Write | Insert::Load => {}
                 }
                 if let Some((old, _)) = lru.push(id, entry)
                     && old != id
@@ -438,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn an_lru_refresh_renews_the_value_in_place_and_leaves_the_order_alone() {
+    fn an_lru_refresh_or_warm_of_a_held_pair_renews_it_in_place_and_leaves_the_order_alone() {
         let l1 = L1Store::new(L1Policy::Lru, 2, None, None);
         let (a, b, c) = (
             PairId::from_raw(1),
@@ -447,12 +452,14 @@ mod tests {
         );
         assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
         assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
-        // `a` is the least recent; refreshing it must not make it the most recent.
-        assert_eq!(
-            l1.insert(a, entry(1.5), Insert::Refresh).0,
-            Inserted::Replaced
-        );
-        assert_eq!(l1.peek(a).map(|e| e.price.price), Some(1.5));
+        // `a` is the least recent; refreshing it, or warming it again, must not make it
+        // the most recent.
+        let (done, ev) = l1.insert(a, entry(1.5), Insert::Refresh);
+        assert_eq!((done, ev.len()), (Inserted::Replaced, 0));
+        let warm = Insert::Warm { stale_before_ms: 0 };
+        let (done, ev) = l1.insert(a, entry(1.6), warm);
+        assert_eq!((done, ev.len()), (Inserted::Replaced, 0));
+        assert_eq!(l1.peek(a).map(|e| e.price.price), Some(1.6));
         let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![a]);
         // A refresh of an absent pair adds nothing.

@@ -64,7 +64,8 @@ pub enum Insert {
     /// ghosts), the slot of the oldest unread guess once 1/32 of the capacity is held, or
     /// of the policy's next *probationary* victim — never a protected entry. A guess that
     /// is read joins the policy as if it had just been loaded. LRU admits a guess only into
-    /// a free or expired slot, as least recent.
+    /// a free or expired slot, as least recent. A warm of a pair already held renews its
+    /// value in place, as a refresh does.
     Warm {
         /// Entries stored before this clock time (ms) are expired.
         stale_before_ms: u64,
