@@ -422,16 +422,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lru_evicts_least_recently_used() {
+    /// A two-entry LRU store that was written pair 1, then pair 2; and pair 3, not held.
+    fn lru_of_two_holding_a_then_b() -> (L1Store, [PairId; 3]) {
         let l1 = L1Store::new(L1Policy::Lru, 2, None, None);
-        let (a, b, c) = (
-            PairId::from_raw(1),
-            PairId::from_raw(2),
-            PairId::from_raw(3),
-        );
+        let [a, b, c] = [1, 2, 3].map(PairId::from_raw);
         assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
         assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
+        (l1, [a, b, c])
+    }
+
+    #[test]
+    fn lru_evicts_least_recently_used() {
+        let (l1, [a, b, c]) = lru_of_two_holding_a_then_b();
         assert!(l1.get(a, 0).is_some());
         let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![b]);
@@ -444,14 +446,7 @@ mod tests {
 
     #[test]
     fn an_lru_refresh_or_warm_of_a_held_pair_renews_it_in_place_and_leaves_the_order_alone() {
-        let l1 = L1Store::new(L1Policy::Lru, 2, None, None);
-        let (a, b, c) = (
-            PairId::from_raw(1),
-            PairId::from_raw(2),
-            PairId::from_raw(3),
-        );
-        assert!(l1.insert(a, entry(1.0), Insert::Write).1.is_empty());
-        assert!(l1.insert(b, entry(2.0), Insert::Write).1.is_empty());
+        let (l1, [a, b, c]) = lru_of_two_holding_a_then_b();
         // `a` is the least recent; refreshing it, or warming it again, must not make it
         // the most recent.
         let (done, ev) = l1.insert(a, entry(1.5), Insert::Refresh);
@@ -462,6 +457,7 @@ mod tests {
         assert_eq!(l1.peek(a).map(|e| e.price.price), Some(1.6));
         let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![a]);
+        assert!(l1.peek(b).is_some());
         // A refresh of an absent pair adds nothing.
         assert_eq!(
             l1.insert(a, entry(1.0), Insert::Refresh).0,
