@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pairwarm::cache::{Clock, HierarchicalCache, L1Policy, MemoryL2, Price};
+use pairwarm::cache::{Clock, HierarchicalCache, L1Policy, L2Store, MemoryL2, Price};
 use pairwarm::pair::{Address, PairId, PairKey};
 use proptest::prelude::*;
 
@@ -253,6 +253,64 @@ fn refresh_ahead_keeps_up_with_a_churning_l1() {
             "{policy:?}: {} queued",
             cache.refresh_queued()
         );
+    }
+}
+
+/// Without a TTL, a warm that L1 could not admit (full, and guesses have not earned the
+/// right to displace entries) is not fetched: no L2 round trip, counted as not admitted.
+/// Under a TTL, and while L1 has room, every pair is fetched as before.
+#[test]
+fn a_warm_l1_cannot_admit_costs_no_round_trip() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for policy in [L1Policy::Default, L1Policy::Lru] {
+        for ttl in [None, Some(Duration::from_secs(60))] {
+            let cache: HierarchicalCache<MemoryL2> = HierarchicalCache::builder()
+                .l1_entries(16)
+                .l1_policy(policy)
+                .l1_ttl(ttl)
+                .build(MemoryL2::new());
+            let chain = cache.interner().chain_id("bsc").unwrap();
+            let id = |n: u32| {
+                cache.interner().intern(PairKey {
+                    chain,
+                    address: address(n),
+                })
+            };
+            let trips = || cache.l2().map_or(0, L2Store::round_trips);
+            rt.block_on(async {
+                // 48 pools in L2; L1 (16 entries) ends up holding the last ones written.
+                for n in 0..48 {
+                    cache.set(id(n), price(n)).await.unwrap();
+                }
+                let cold: Vec<PairId> = (0..48)
+                    .map(id)
+                    .filter(|&p| cache.peek_l1(p).is_none())
+                    .take(3)
+                    .collect();
+                assert_eq!(cold.len(), 3, "{policy:?}");
+                let before = trips();
+                let fetch = cache.fetch_for_warm(&cold).await.unwrap();
+                let made = trips() - before;
+                if ttl.is_none() {
+                    assert_eq!((made, fetch.not_admitted, fetch.promoted), (0, 3, 0));
+                } else {
+                    // An entry may have expired by the time the value lands: fetched.
+                    assert_eq!((made, fetch.not_admitted + fetch.promoted), (1, 3));
+                }
+                // With room in L1 (one entry removed), the warm is fetched and lands.
+                let held = (0..48)
+                    .map(id)
+                    .find(|&p| cache.peek_l1(p).is_some())
+                    .unwrap();
+                cache.invalidate_l1(held);
+                let before = trips();
+                let fetch = cache.fetch_for_warm(&cold[..1]).await.unwrap();
+                assert_eq!(trips() - before, 1, "{policy:?} {ttl:?}");
+                assert_eq!(fetch.promoted, 1, "{policy:?} {ttl:?}");
+            });
+        }
     }
 }
 

@@ -726,8 +726,29 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// (a warm is not a read). Dropping the future (a timeout) promotes nothing.
     ///
     /// Fails only if L2 fails; an undecodable value fails only its own pair.
+    ///
+    /// Without an L1 TTL, a pair L1 could not admit now (no free slot, and guesses have
+    /// not earned the right to displace entries; see [`Insert::Warm`]) is not fetched:
+    /// it is counted in [`WarmFetch::not_admitted`] without an L2 round trip. (Under a
+    /// TTL an expired entry may free a slot by the time the value lands, so every pair
+    /// is fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
-        self.fetch_into_l1(ids, false).await
+        if self.l1_ttl_ms.is_some() {
+            return self.fetch_into_l1(ids, false).await;
+        }
+        let admissible: Vec<PairId> = ids
+            .iter()
+            .copied()
+            .filter(|&id| self.l1.guess_has_room(id))
+            .collect();
+        let refused = ids.len() - admissible.len();
+        let mut fetch = if admissible.is_empty() {
+            WarmFetch::default()
+        } else {
+            self.fetch_into_l1(&admissible, false).await?
+        };
+        fetch.not_admitted += refused;
+        Ok(fetch)
     }
 
     /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one

@@ -259,6 +259,21 @@ impl L1Store {
         }
     }
 
+    /// Whether a warm of `id` could be admitted now, in an L1 *without a TTL* (see
+    /// [`Insert::Warm`]): the LRU store takes a guess only into a free slot; the
+    /// hand-written policies also into an unread guess's slot, or probation's while the
+    /// speculation gate is open (a refused guess is remembered by the gate, as at
+    /// admission). quick_cache's store and the price matrix admit every warm.
+    pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
+        match self {
+            Self::Own(p) => p.guess_has_room(id),
+            Self::Lru {
+                cache, capacity, ..
+            } => cache.lock().len() < *capacity,
+            Self::Fast { .. } | Self::Matrix(_) => true,
+        }
+    }
+
     /// Puts `entry` into L1 for the reason `kind`. quick_cache's store treats a warm as a
     /// write and a refresh as a write of a present pair. The LRU store admits a warm of an
     /// absent pair only into a free or expired slot, as least recent, and renews a present

@@ -457,6 +457,21 @@ impl Arena<L1Entry> {
         Inserted::Added
     }
 
+    /// Whether a guess for `id` would find a slot now, *without a TTL* (no entry is ever
+    /// expired): a free slot, an unread guess's, or probation's victim while the gate is
+    /// open — [`Arena::admit_guess`]'s rules. If not, the guess is remembered as turned
+    /// away, as `admit_guess` does, so the gate still learns what guesses would have
+    /// earned. The warmer asks before it fetches: a guess that cannot land costs an L2
+    /// round trip for nothing.
+    pub(super) fn guess_has_room(&mut self, id: PairId, capacity: usize) -> bool {
+        if self.len() < capacity || self.queue_len(SPECULATIVE) > 0 || self.speculation.limit() > 0
+        {
+            return true;
+        }
+        self.speculation.turned_away(id);
+        false
+    }
+
     /// [`Arena::admit_guess`] for the CLOCK-style policies (S3-FIFO, quick_cache's): the
     /// next victim is the front of `probation` (else of `main`), and a guess may displace
     /// it only if it was never referenced (it would leave next anyway).

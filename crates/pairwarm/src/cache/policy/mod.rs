@@ -115,6 +115,15 @@ impl OwnPolicy {
     fn peek(&self, id: PairId) -> Option<L1Entry> {
         each!(self, p => p.peek(id))
     }
+    /// See [`arena::Arena::guess_has_room`] (without a TTL only).
+    fn guess_has_room(&mut self, id: PairId) -> bool {
+        let capacity = match self {
+            OwnPolicy::WTinyLfu(p) => p.capacity(),
+            OwnPolicy::S3Fifo(p) => p.capacity(),
+            OwnPolicy::HotCold(p) => p.capacity(),
+        };
+        each!(self, p => p.arena_mut().guess_has_room(id, capacity))
+    }
     fn insert(&mut self, id: PairId, e: L1Entry, kind: Insert, ev: &mut Evictions) -> Inserted {
         each!(self, p => p.insert(id, e, kind, ev))
     }
@@ -202,6 +211,12 @@ impl ShardedPolicy {
     #[inline]
     pub(crate) fn peek(&self, id: PairId) -> Option<L1Entry> {
         self.shard(id).lock().peek(id)
+    }
+
+    /// Whether a warm of `id` could be admitted now (without a TTL); if not, the shard's
+    /// gate remembers it as turned away.
+    pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
+        self.shard(id).lock().guess_has_room(id)
     }
 
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {
