@@ -50,8 +50,9 @@ pub struct WarmFetch {
     pub superseded: usize,
     /// Not in L2 (or no longer interned).
     pub not_found: usize,
-    /// Found in L2 but not admitted by the L1 policy: a warm takes only a free or expired
-    /// slot, never a live entry's; a refresh only renews a pair still in L1.
+    /// Not admitted by the L1 policy: a warm takes only a free or expired slot, never a
+    /// live entry's (without an L1 TTL, a pair refused before the fetch is counted here
+    /// without being looked up in L2); a refresh only renews a pair still in L1.
     pub not_admitted: usize,
     /// In L2 but not a price.
     pub undecodable: usize,
@@ -727,11 +728,12 @@ impl<L: L2Store> HierarchicalCache<L> {
     ///
     /// Fails only if L2 fails; an undecodable value fails only its own pair.
     ///
-    /// Without an L1 TTL, a pair L1 could not admit now (no free slot, and guesses have
-    /// not earned the right to displace entries; see [`Insert::Warm`]) is not fetched:
-    /// it is counted in [`WarmFetch::not_admitted`] without an L2 round trip. (Under a
-    /// TTL an expired entry may free a slot by the time the value lands, so every pair
-    /// is fetched.)
+    /// Without an L1 TTL, a pair L1 could not admit now (no free slot, no unread guess to
+    /// replace, and guesses have not earned the right to displace entries; see
+    /// [`Insert::Warm`]) is not fetched: it is counted in [`WarmFetch::not_admitted`]
+    /// without an L2 round trip, and the speculation gate remembers it as a refused guess.
+    /// (Under a TTL an expired entry may free a slot by the time the value lands, so
+    /// every pair is fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
         if self.l1_ttl_ms.is_some() {
             return self.fetch_into_l1(ids, false).await;
@@ -739,7 +741,8 @@ impl<L: L2Store> HierarchicalCache<L> {
         let admissible: Vec<PairId> = ids
             .iter()
             .copied()
-            .filter(|&id| self.l1.guess_has_room(id))
+            // An id whose slot was recycled is left to the fetch (not found, no ghost).
+            .filter(|&id| !self.interner.is_current(id) || self.l1.guess_has_room(id))
             .collect();
         let refused = ids.len() - admissible.len();
         let mut fetch = if admissible.is_empty() {

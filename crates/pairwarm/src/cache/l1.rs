@@ -260,16 +260,21 @@ impl L1Store {
     }
 
     /// Whether a warm of `id` could be admitted now, in an L1 *without a TTL* (see
-    /// [`Insert::Warm`]): the LRU store takes a guess only into a free slot; the
-    /// hand-written policies also into an unread guess's slot, or probation's while the
-    /// speculation gate is open (a refused guess is remembered by the gate, as at
-    /// admission). quick_cache's store and the price matrix admit every warm.
+    /// [`Insert::Warm`]): a held pair is renewed in place; the LRU store takes a guess
+    /// only into a free slot; the hand-written policies also into an unread guess's slot
+    /// or, while the speculation gate is open, the policy's displaceable entry
+    /// (probation's; unreferenced for the CLOCK-style ones). A refused guess is remembered
+    /// by the gate, as at admission. quick_cache's store and the price matrix admit every
+    /// warm.
     pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
         match self {
             Self::Own(p) => p.guess_has_room(id),
             Self::Lru {
                 cache, capacity, ..
-            } => cache.lock().len() < *capacity,
+            } => {
+                let lru = cache.lock();
+                lru.len() < *capacity || lru.contains(&id)
+            }
             Self::Fast { .. } | Self::Matrix(_) => true,
         }
     }

@@ -196,15 +196,24 @@ impl<E: Copy> Arena<E> {
     /// pair is gone. Policies call it before making room for `id`; returns whether an
     /// entry was removed.
     pub(super) fn drop_stale(&mut self, id: PairId) -> bool {
+        if let Some(stale) = self.stale_of(id) {
+            self.remove(stale);
+            return true;
+        }
+        false
+    }
+
+    /// The node of an older pair that held `id`'s interner slot, if any (see
+    /// [`Arena::drop_stale`]).
+    fn stale_of(&self, id: PairId) -> Option<u32> {
         if let IdIndex::Slots { nodes, indexing } = &self.index
             && let Some(&stale) = nodes.get(indexing.position(id))
             && stale != NIL
             && self.nodes[stale as usize].id != id
         {
-            self.remove(stale);
-            return true;
+            return Some(stale);
         }
-        false
+        None
     }
 
     /// A node for `id`, which is not in the arena.
@@ -457,14 +466,20 @@ impl Arena<L1Entry> {
         Inserted::Added
     }
 
-    /// Whether a guess for `id` would find a slot now, *without a TTL* (no entry is ever
-    /// expired): a free slot, an unread guess's, or probation's victim while the gate is
-    /// open — [`Arena::admit_guess`]'s rules. If not, the guess is remembered as turned
-    /// away, as `admit_guess` does, so the gate still learns what guesses would have
-    /// earned. The warmer asks before it fetches: a guess that cannot land costs an L2
-    /// round trip for nothing.
+    /// Whether a warm of `id` could land now, *without a TTL* (no entry is ever expired):
+    /// `id` is held (its value is renewed in place), its slot holds an older pair's entry
+    /// (dropped on insert), or [`Arena::admit_guess`] finds a free slot, an unread
+    /// guess's, or, while the gate is open, the policy's displaceable entry. If not, the
+    /// guess is remembered as turned away, as `admit_guess` does, so the gate still
+    /// learns what guesses would have earned. The warmer asks before it fetches: a guess
+    /// that cannot land costs an L2 round trip for nothing. (It may say yes where
+    /// `admit_guess` then refuses, e.g. nothing displaceable: one fetch, as before.)
     pub(super) fn guess_has_room(&mut self, id: PairId, capacity: usize) -> bool {
-        if self.len() < capacity || self.queue_len(SPECULATIVE) > 0 || self.speculation.limit() > 0
+        if self.len() < capacity
+            || self.queue_len(SPECULATIVE) > 0
+            || self.speculation.limit() > 0
+            || self.find(id).is_some()
+            || self.stale_of(id).is_some()
         {
             return true;
         }

@@ -33,12 +33,12 @@ pub(crate) struct HotCold {
 }
 
 impl HotCold {
-    /// The node slab, to choose its id index right after construction.
     /// Entries the policy holds at most.
     pub(super) fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// The node slab, to choose its id index right after construction.
     pub(super) fn arena_mut(&mut self) -> &mut Arena {
         &mut self.arena
     }
