@@ -19,6 +19,15 @@ fn address(n: u32) -> Address {
     Address::from_bytes(b)
 }
 
+/// Pool `n` on bsc, interned in `cache`'s interner.
+fn pool_on_bsc(cache: &HierarchicalCache<MemoryL2>, n: u32) -> PairId {
+    let chain = cache.interner().chain_id("bsc").unwrap();
+    cache.interner().intern(PairKey {
+        chain,
+        address: address(n),
+    })
+}
+
 fn price(v: u32) -> Price {
     Price::new(f64::from(v), u64::from(v), 0)
 }
@@ -220,13 +229,7 @@ fn refresh_ahead_keeps_up_with_a_churning_l1() {
             .l1_ttl(Some(Duration::from_millis(1_000)))
             .clock(clock.clone())
             .build(MemoryL2::new());
-        let chain = cache.interner().chain_id("bsc").unwrap();
-        let id = |n: u32| {
-            cache.interner().intern(PairKey {
-                chain,
-                address: address(n),
-            })
-        };
+        let id = |n: u32| pool_on_bsc(&cache, n);
         // 400 pools read once each (a miss, then the load), 1 ms apart; the refresh task
         // asks every 100 ms, as `serve`'s does (nothing is due yet: the TTL is 1 s).
         for n in 0..400 {
@@ -271,13 +274,7 @@ fn a_warm_l1_cannot_admit_costs_no_round_trip() {
                 .l1_policy(policy)
                 .l1_ttl(ttl)
                 .build(MemoryL2::new());
-            let chain = cache.interner().chain_id("bsc").unwrap();
-            let id = |n: u32| {
-                cache.interner().intern(PairKey {
-                    chain,
-                    address: address(n),
-                })
-            };
+            let id = |n: u32| pool_on_bsc(&cache, n);
             let trips = || cache.l2().map_or(0, L2Store::round_trips);
             rt.block_on(async {
                 // 48 pools in L2; L1 (16 entries) ends up holding the last ones written.
