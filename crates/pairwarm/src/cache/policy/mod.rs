@@ -117,12 +117,10 @@ impl OwnPolicy {
     }
     /// See [`arena::Arena::guess_has_room`] (without a TTL only).
     fn guess_has_room(&mut self, id: PairId) -> bool {
-        let capacity = match self {
-            OwnPolicy::WTinyLfu(p) => p.capacity(),
-            OwnPolicy::S3Fifo(p) => p.capacity(),
-            OwnPolicy::HotCold(p) => p.capacity(),
-        };
-        each!(self, p => p.arena_mut().guess_has_room(id, capacity))
+        each!(self, p => {
+            let capacity = p.capacity();
+            p.arena_mut().guess_has_room(id, capacity)
+        })
     }
     fn insert(&mut self, id: PairId, e: L1Entry, kind: Insert, ev: &mut Evictions) -> Inserted {
         each!(self, p => p.insert(id, e, kind, ev))
