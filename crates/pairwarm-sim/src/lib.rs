@@ -20,8 +20,10 @@
 //!
 //! Baselines in the same invocation: `none` (no warming), `oracle` (after each update, warm
 //! the `K` pairs whose next access is a read soonest after the warm can land, and that are
-//! not in L1 — an upper reference with the same latency), and `belady` (the optimal offline
-//! eviction with no warming: the ceiling of what the eviction policy alone can give).
+//! not in L1 — an upper reference with the same latency), `belady` (the optimal offline
+//! eviction with no warming: the ceiling of what the eviction policy alone can give), and
+//! `perfect-lfu` (L1 holds the pools read most over the trace: what knowing each pool's
+//! read rate, but not the order of the reads, is worth).
 //!
 //! Runs are independent and run in parallel on scoped threads; results are deterministic
 //! (fixed hashers, no wall-clock inputs except the reported `wall_ms`).
@@ -43,6 +45,7 @@
 
 mod belady;
 mod oracle;
+mod perfect_lfu;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod replay;
@@ -73,6 +76,9 @@ pub enum RunKind {
     Oracle,
     /// Optimal offline eviction, no warming (ceiling of the policy lever).
     Belady,
+    /// The pools read most over the trace held, no warming: the best a policy that knows
+    /// each pool's read rate but not the order of the reads can do (`perfect-lfu`).
+    PerfectLfu,
     /// Structure-aware candidates from the pairs file ([`SimConfig::pairs`]): after an
     /// update, the same token pair on the chain's other DEXes and on other chains, then the
     /// triangle legs through the chain's two biggest hub tokens; at most
@@ -174,11 +180,11 @@ pub enum SimError {
 }
 
 impl RunSpec {
-    /// Parses a run name: `none`, `oracle`, `belady`, or a strategy (`topn`, `threshold`,
+    /// Parses a run name: `none`, `oracle`, `belady`, `perfect-lfu`, or a strategy (`topn`, `threshold`,
     /// `adaptive`, `timebased`) optionally suffixed `:reads` to make its tracker learn from
     /// reads after updates instead of update co-occurrence; a strategy warms as the
     /// original did ([`Admission::Original`]) unless suffixed `+guarded` (the product's
-    /// admission); any of them but `belady` suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
+    /// admission); any of them but `belady` and `perfect-lfu` suffixed `+refresh` adds refresh-ahead; `refresh` is `none+refresh`; `default` is
     /// what `serve` runs by default ([`RunSpec::production_default`]). `json` is the strategy
     /// config (camelCase, as `WARMING_STRATEGY_CONFIG`), applied to strategies only.
     pub fn parse(name: &str, json: Option<&str>) -> Result<Self, SimError> {
@@ -216,10 +222,10 @@ impl RunSpec {
             });
         }
         if let Some(base) = name.strip_suffix("+refresh") {
-            if base == "belady" {
+            if base == "belady" || base == "perfect-lfu" {
                 return Err(SimError::Strategy {
                     name: name.to_owned(),
-                    reason: "belady models eviction only; it cannot refresh".into(),
+                    reason: format!("{base} models eviction only; it cannot refresh"),
                 });
             }
             let mut spec = Self::parse(base, json)?;
@@ -244,6 +250,7 @@ impl RunSpec {
             "oracle" => RunKind::Oracle,
             "structure" => RunKind::Structure,
             "belady" => RunKind::Belady,
+            "perfect-lfu" => RunKind::PerfectLfu,
             other => {
                 let (base, learn) = match other.split_once(':') {
                     None => (other, Learn::Updates),
@@ -501,6 +508,10 @@ pub fn simulate(
         .iter()
         .any(|r| r.kind == RunKind::Belady)
         .then(|| belady::next_reads(trace));
+    let read_ranks = runs
+        .iter()
+        .any(|r| r.kind == RunKind::PerfectLfu)
+        .then(|| perfect_lfu::read_ranks(trace));
 
     let jobs: Vec<(usize, usize)> = (0..config.l1_sizes.len())
         .flat_map(|s| (0..runs.len()).map(move |r| (s, r)))
@@ -531,6 +542,13 @@ pub fn simulate(
                         RunKind::Belady => Ok(belady::run(
                             &prepared,
                             belady_index.as_deref().unwrap_or(&[]),
+                            l1,
+                            config,
+                            &report_progress,
+                        )),
+                        RunKind::PerfectLfu => Ok(perfect_lfu::run(
+                            &prepared,
+                            read_ranks.as_deref().unwrap_or(&[]),
                             l1,
                             config,
                             &report_progress,

@@ -114,6 +114,63 @@ proptest! {
         prop_assert!(belady + 1e-12 >= none, "belady {belady} < lru {none}");
         prop_assert!(belady <= 1.0);
     }
+
+    /// Perfect LFU is one offline policy among those Belady's optimum (with bypass) beats.
+    #[test]
+    fn belady_bounds_perfect_lfu(t in arbitrary_trace(), l1 in 1usize..12) {
+        let report = run(&t, SimConfig { l1_sizes: vec![l1], ..SimConfig::default() }, &["belady", "perfect-lfu"]);
+        let belady = row(&report, "belady", l1);
+        let lfu = row(&report, "perfect-lfu", l1);
+        prop_assert!(belady.hit_rate + 1e-12 >= lfu.hit_rate, "belady {} < perfect-lfu {}", belady.hit_rate, lfu.hit_rate);
+        prop_assert!(belady.l2_round_trips <= lfu.l2_round_trips);
+    }
+}
+
+/// Hand-computed: perfect LFU holds the pools read most (here, with one entry, pool 0),
+/// never admits another, and misses each held pool's first access only if it is a read.
+#[test]
+fn perfect_lfu_holds_the_pools_read_most() {
+    let t = trace(
+        3,
+        &[
+            (0, Op::Read, 1),   // miss: 1 is not among the top 1
+            (1, Op::Read, 0),   // miss: 0's first access
+            (2, Op::Read, 0),   // hit
+            (3, Op::Read, 2),   // miss
+            (4, Op::Update, 2), // 2 is written, not held
+            (5, Op::Read, 2),   // miss
+            (6, Op::Read, 1),   // miss
+            (7, Op::Read, 0),   // hit
+            (8, Op::Update, 1), // 1: 2 reads, 0: 3 reads; only 0 is held
+        ],
+    );
+    let report = run(
+        &t,
+        SimConfig {
+            l1_sizes: vec![1, 2],
+            ..SimConfig::default()
+        },
+        &["perfect-lfu"],
+    );
+    let one = row(&report, "perfect-lfu", 1);
+    assert_eq!(one.l2_round_trips, 5);
+    assert!((one.hit_rate - 2.0 / 7.0).abs() < 1e-12, "{}", one.hit_rate);
+    // With two entries pool 1 is held as well: its second read hits.
+    let two = row(&report, "perfect-lfu", 2);
+    assert_eq!(two.l2_round_trips, 4);
+    // An update before the first read makes that read a hit.
+    let t = trace(1, &[(0, Op::Update, 0), (1, Op::Read, 0), (2, Op::Read, 0)]);
+    let report = run(
+        &t,
+        SimConfig {
+            l1_sizes: vec![1],
+            ..SimConfig::default()
+        },
+        &["perfect-lfu"],
+    );
+    assert_eq!(row(&report, "perfect-lfu", 1).l2_round_trips, 0);
+    // It models eviction only.
+    assert!(RunSpec::parse("perfect-lfu+refresh", None).is_err());
 }
 
 /// Hand-computed: the oracle's warm lands after the latency; a read before that is late,

@@ -28,7 +28,9 @@ pub struct SimulateArgs {
     /// `warmstart` (preload after --cold-start), `structure` (the pools' siblings,
     /// cross-chain twins and triangle legs from --pairs), `default` (what serve runs by
     /// default, which learns from misses as the library's `learn_from_misses`;
-    /// `default:updates` is it learning update co-occurrence, as before round 11).
+    /// `default:updates` is it learning update co-occurrence, as before round 11),
+    /// `perfect-lfu` (L1 holds the pools read most over the trace: a reference for what
+    /// knowing each pool's read rate, not the order of the reads, is worth).
     #[arg(
         long,
         value_delimiter = ',',
@@ -125,7 +127,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         let json = args
             .strategy_config
             .as_deref()
-            .filter(|_| !matches!(name.as_str(), "none" | "oracle" | "belady"));
+            .filter(|_| !matches!(name.as_str(), "none" | "oracle" | "belady" | "perfect-lfu"));
         runs.push(RunSpec::parse(name.trim(), json)?);
     }
     let mut config = SimConfig {

@@ -1,0 +1,72 @@
+//! Perfect LFU: the eviction policy that knows every pool's read count over the whole trace
+//! (and nothing about their order), without warming.
+//!
+//! L1 holds only the `l1` pools read most often (ties by trace order of first appearance);
+//! any other pool bypasses it. A read hits once its pool is one of them and has been
+//! written or read before (the first access is a miss). Under the independent reference
+//! model this is the best a policy can do (Coffman and Denning's A0), so it separates the
+//! two parts of [`belady`](super::belady)'s lead: what knowing each pool's *rate* is worth,
+//! which a frequency-based policy can learn, from what knowing the *order* of the reads is
+//! worth, which only foreknowledge (or a warm with enough lead) can use. On traces with
+//! phases or drifting hot sets an online policy can beat it, so it is a reference, not a
+//! ceiling. L1 expiry (`--l1-ttl-ms`) is not modelled, as for Belady.
+
+use std::time::Instant;
+
+use super::{Prepared, RunCounts, SimConfig};
+use crate::trace::{Op, Trace};
+
+/// Each pool's rank by read count over the trace (0: read most).
+pub(crate) fn read_ranks(trace: &Trace) -> Vec<u32> {
+    let mut reads = vec![0u64; trace.pairs.len()];
+    for e in &trace.events {
+        if e.op == Op::Read
+            && let Some(n) = reads.get_mut(e.pair as usize)
+        {
+            *n += 1;
+        }
+    }
+    let mut order: Vec<u32> = (0..trace.pairs.len() as u32).collect();
+    // Pool ids are given in order of first appearance, so the stable sort breaks ties by it.
+    order.sort_by_key(|&p| std::cmp::Reverse(reads[p as usize]));
+    let mut rank = vec![u32::MAX; trace.pairs.len()];
+    for (r, &p) in order.iter().enumerate() {
+        rank[p as usize] = r as u32;
+    }
+    rank
+}
+
+pub(super) fn run(
+    prepared: &Prepared<'_>,
+    rank: &[u32],
+    l1: usize,
+    config: &SimConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> RunCounts {
+    let started = Instant::now();
+    let trace = prepared.trace;
+    let mut counts = RunCounts::new(config.timeline_points);
+    let mut held = vec![false; trace.pairs.len()];
+    const PROGRESS_EVERY: usize = 1 << 14;
+    for (i, e) in trace.events.iter().enumerate() {
+        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
+            progress(PROGRESS_EVERY as u64);
+        }
+        let p = e.pair as usize;
+        let Some(resident) = held.get_mut(p) else {
+            continue;
+        };
+        if e.op == Op::Read && prepared.counted(e.ts_us) {
+            counts.read(*resident, prepared.bucket(e.ts_us, config.timeline_points));
+            if !*resident {
+                counts.l2_round_trips += 1;
+            }
+        }
+        if rank.get(p).is_some_and(|&r| (r as usize) < l1) {
+            *resident = true;
+        }
+    }
+    progress((trace.events.len() % PROGRESS_EVERY) as u64);
+    counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    counts
+}
