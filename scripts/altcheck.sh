@@ -4,7 +4,7 @@
 # minimal reproducer and one sweep point), replayed without warming under LRU and the
 # default policy at 32…4,096 entries, and through the acceptance grid (L1 64/128/512,
 # TTL none and 3 s). Prints the policy and acceptance summaries (docs/simulation.md,
-# round 6).
+# round 6), then where "+3 over lru/topn" is missed and what is left there (round 14).
 #   scripts/altcheck.sh [OUT_DIR]        (default: target/altcheck; 2-4 minutes, most of
 #                                         it Python writing the traces)
 #   scripts/altcheck.sh --set SET [OUT_DIR]
@@ -41,7 +41,7 @@ for trace in "$OUT"/traces/*.csv.gz; do
   for ttl in none 3000; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
     $BIN simulate --trace "$trace" --l2-latency-us 250 --quiet "${ttl_arg[@]}" \
-      --l1 64,128,512 --strategy none,topn,default --l1-policy lru,default \
+      --l1 64,128,512 --strategy none,topn,default,perfect-lfu,belady --l1-policy lru,default \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
   done
 done
@@ -96,3 +96,5 @@ print(f"strategy default >= none - 0.2 under the same policy (under a TTL, defau
       f"({strat[0][1]} @ {strat[0][2]}, {strat[0][3]})")
 print(f"default/default >= lru/topn + 3 at 128/512: {sum(d >= 3 for d in plus3)}/{len(plus3)}")
 EOF
+echo
+python3 scripts/hitrate_report.py headroom "$OUT/results"

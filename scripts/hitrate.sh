@@ -46,7 +46,7 @@ for trace in "$OUT"/traces/*.csv.gz; do
     # Without the pairs file (no token metadata), then with it (structure, and `default`
     # warming structural neighbours first as serve does with the feed's tokens).
     $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" \
-      --l1 64,128,512 --strategy none,topn,default,topn:reads+guarded,oracle,belady \
+      --l1 64,128,512 --strategy none,topn,default,topn:reads+guarded,oracle,belady,perfect-lfu \
       --l1-policy lru,default --min-lead-ms 1 \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
     $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \

@@ -6,6 +6,7 @@ Standard library only. Usage:
   hitrate_report.py accept DIR        # acceptance grid per trace (L1 64/128/512, TTL none/3000)
   hitrate_report.py prod DIR          # production regime (L1 8192, TTL 1/3/10 s)
   hitrate_report.py cold DIR          # warm start after a simulated restart
+  hitrate_report.py headroom DIR      # where "+3 over lru/topn" is missed, and what is left there
   hitrate_report.py all DIR           # all of them
   hitrate_report.py plot-policies DIR OUT.svg   # hit rate vs L1 size per policy, one panel per trace
 """
@@ -174,6 +175,37 @@ def accept_table(dirname):
     print()
 
 
+def headroom_table(dirname):
+    """Each point where the default misses "+3 over lru/topn", split into what is left for
+    the policy with knowledge of each pool's read rate (`perfect-lfu`), with knowledge of the
+    read order (`belady`), and for warming with foreknowledge (`oracle`, when it was run)."""
+    misses = []
+    for ttl in ("none", "3000"):
+        for trace, data in load(dirname, f".accept-ttl{ttl}.json").items():
+            rows = data["results"]
+            for l1 in (128, 512):
+                if not rate(rows, "topn", "lru", l1):
+                    continue
+                g = lambda st, po: (rate(rows, st, po, l1) or {"hit_rate": float("nan")})["hit_rate"] * 100
+                gap = g("default", "default") - g("topn", "lru")
+                if gap < 3:
+                    misses.append((trace, ttl, l1, gap, g("none", "default"), g("perfect-lfu", "default"),
+                                   g("belady", "default"), g("default", "default"), g("oracle", "default")))
+    print('Where `default/default` misses "+3 over `lru/topn`" (L1 128/512), and what is left there.')
+    print("`perfect-lfu` holds the pools read most over the trace: the best a policy that knows each")
+    print("pool's read rate, but not the order of the reads, can do (no TTL modelled). `belady` knows")
+    print("the order too; `oracle` warms with foreknowledge of the reads.\n")
+    print("| trace | TTL | L1 | vs lru topn | default none | perfect-lfu | default none vs perfect-lfu | belady vs default none | oracle vs default default |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    at_rate = 0
+    for trace, ttl, l1, gap, dn, pl, bel, dd, orc in misses:
+        print(f"| {trace} | {ttl} | {l1} | {gap:+.2f} | {dn:.2f} | {pl:.2f} | {dn - pl:+.2f} | {bel - dn:+.2f} | "
+              + ("" if orc != orc else f"{orc - dd:+.2f}") + " |")
+        at_rate += dn >= pl - 0.5
+    print(f"\n{len(misses)} points miss \"+3\"; at {at_rate} of them the default policy alone is within 0.5 of")
+    print("`perfect-lfu` or above it: there, the rest of Belady's lead is the order of the reads.\n")
+
+
 def prod_table(dirname):
     print("Production regime (L1 8192, default policy): hit rate (%) and L2 round trips per read.\n")
     print("| trace | TTL ms | none | topn | refresh | default | oracle | default vs none | trips/read none | trips/read default | refresh batches/s |")
@@ -269,9 +301,12 @@ if __name__ == "__main__":
         cold_table(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "prod":
         prod_table(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "headroom":
+        headroom_table(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "all":
         policies_table(sys.argv[2])
         accept_table(sys.argv[2])
+        headroom_table(sys.argv[2])
         cold_table(sys.argv[2])
         prod_table(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "plot-policies":
