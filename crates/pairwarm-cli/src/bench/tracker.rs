@@ -5,6 +5,12 @@
 //! tracker. Each call is timed alone with two `Instant::now()` reads; the cost of that pair
 //! of reads (measured first, its median) is subtracted from every sample, and reported. The
 //! updates are generated in chunks outside the timed region.
+//!
+//! `--signal updates` (the default, the original's learning) credits co-occurring updates
+//! on every update. `--signal reads` is what `serve` runs by default (learning from the
+//! reads a warm could have served): an update is only recorded, and the crediting moves to
+//! `record_read`, called once per such read; each update is then followed by one read of
+//! a pair drawn from the same distribution, and both calls are timed.
 
 use std::time::Instant;
 
@@ -12,7 +18,16 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use pairwarm::pair::PairId;
 use pairwarm::tracker::workload::BurstWorkload;
-use pairwarm::tracker::{CorrelationTracker, TrackerConfig};
+use pairwarm::tracker::{CorrelationTracker, Signal, TrackerConfig};
+
+/// What the benchmarked tracker learns from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchSignal {
+    /// Update co-occurrence, credited in `record_price_update` (the original's learning).
+    Updates,
+    /// Reads after updates, credited in `record_read` (`serve`'s default).
+    Reads,
+}
 
 /// Arguments of `pairwarm bench tracker`.
 #[derive(clap::Args, Debug)]
@@ -35,7 +50,12 @@ pub struct TrackerBenchArgs {
     /// Workload seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Print exactly `{"pairs":N,"calls":C,"p50_ns":..,"p99_ns":..,"memory_bytes":..}`.
+    /// What the tracker learns from: `updates` (credits in `record_price_update`) or
+    /// `reads` (serve's default: credits in `record_read`, one read timed per update).
+    #[arg(long, value_enum, default_value_t = BenchSignal::Updates)]
+    signal: BenchSignal,
+    /// Print exactly `{"pairs":N,"calls":C,"p50_ns":..,"p99_ns":..,"memory_bytes":..}`
+    /// (with `--signal reads`, also `"read_p50_ns":..,"read_p99_ns":..` before the memory).
     #[arg(long)]
     json: bool,
 }
@@ -60,8 +80,16 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
         max_tracked_pairs: pairs as usize,
         max_credits_per_update: args.credits.unwrap_or(defaults.max_credits_per_update),
         neighbours_per_pair: args.neighbours.unwrap_or(defaults.neighbours_per_pair),
+        signal: match args.signal {
+            BenchSignal::Updates => Signal::Updates,
+            BenchSignal::Reads => Signal::Reads,
+        },
         ..defaults
     };
+    let reads = args.signal == BenchSignal::Reads;
+    // The pairs read after each update, drawn from the same distribution (another seed).
+    let mut readers = BurstWorkload::new(pairs, args.seed ^ 0x5EED);
+    let mut read_pairs: Vec<PairId> = Vec::with_capacity(CHUNK);
     let tracker = CorrelationTracker::new(config.clone()).context("tracker config")?;
     let mut workload = BurstWorkload::new(pairs, args.seed);
     let mut chunk: Vec<(PairId, u64)> = Vec::with_capacity(CHUNK);
@@ -74,6 +102,9 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
         chunk.extend((0..CHUNK).map(|_| workload.next_update()));
         for &(pair, ts) in &chunk {
             tracker.record_price_update(pair, ts);
+            if reads {
+                tracker.record_read(readers.next_update().0, ts);
+            }
         }
         done += CHUNK as u64;
     }
@@ -81,18 +112,29 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
     let overhead = timer_overhead_ns()?;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 100_000_000, 3)?;
     let mut raw = Histogram::<u64>::new_with_bounds(1, 100_000_000, 3)?;
+    let mut read_hist = Histogram::<u64>::new_with_bounds(1, 100_000_000, 3)?;
     let mut timed = 0u64;
     let started = Instant::now();
     while timed < args.calls {
         let n = CHUNK.min((args.calls - timed) as usize);
         chunk.clear();
         chunk.extend((0..n).map(|_| workload.next_update()));
-        for &(pair, ts) in &chunk {
+        read_pairs.clear();
+        if reads {
+            read_pairs.extend((0..n).map(|_| readers.next_update().0));
+        }
+        for (i, &(pair, ts)) in chunk.iter().enumerate() {
             let t = Instant::now();
             tracker.record_price_update(pair, ts);
             let ns = t.elapsed().as_nanos() as u64;
             raw.saturating_record(ns.max(1));
             hist.saturating_record(ns.saturating_sub(overhead).max(1));
+            if let Some(&reader) = read_pairs.get(i) {
+                let t = Instant::now();
+                tracker.record_read(reader, ts);
+                let ns = t.elapsed().as_nanos() as u64;
+                read_hist.saturating_record(ns.saturating_sub(overhead).max(1));
+            }
         }
         timed += n as u64;
     }
@@ -100,8 +142,17 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
     let stats = tracker.stats();
 
     if args.json {
+        let read_fields = if reads {
+            format!(
+                "\"read_p50_ns\":{},\"read_p99_ns\":{},",
+                read_hist.value_at_quantile(0.5),
+                read_hist.value_at_quantile(0.99)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{{\"pairs\":{},\"calls\":{},\"p50_ns\":{},\"p99_ns\":{},\"memory_bytes\":{}}}",
+            "{{\"pairs\":{},\"calls\":{},\"p50_ns\":{},\"p99_ns\":{},{read_fields}\"memory_bytes\":{}}}",
             pairs,
             timed,
             hist.value_at_quantile(0.5),
@@ -122,8 +173,14 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
     let after = flood.stats();
 
     println!(
-        "pairwarm bench tracker: record_price_update, {pairs} tracked pairs, m = {}, cap = {} credits/update",
-        config.neighbours_per_pair, config.max_credits_per_update
+        "pairwarm bench tracker: record_price_update, {pairs} tracked pairs, m = {}, cap = {} credits/update, learning from {}",
+        config.neighbours_per_pair,
+        config.max_credits_per_update,
+        if reads {
+            "reads (serve's default; one record_read timed after each update)"
+        } else {
+            "updates"
+        }
     );
     println!(
         "  workload   bursts of 3-200 updates in one ms every 100 ms, Zipf(1.0) pairs, seed {}",
@@ -143,6 +200,15 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
         );
     }
     println!("  max        {:<8} {}", hist.max(), raw.max());
+    if reads {
+        println!(
+            "  record_read net ns: p50 {}, p90 {}, p99 {}, max {}",
+            read_hist.value_at_quantile(0.5),
+            read_hist.value_at_quantile(0.9),
+            read_hist.value_at_quantile(0.99),
+            read_hist.max()
+        );
+    }
     println!(
         "  tracker    {} pairs, {} updates, {} co-occurrences credited, {} calls capped, {} evictions",
         stats.total_pairs,
