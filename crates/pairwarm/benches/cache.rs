@@ -167,6 +167,37 @@ fn l1(c: &mut Criterion) {
     });
     g.finish();
 
+    // Two threads reading one cache at once, each through every id (the ids' shards are
+    // shared, as in a detector with two reader tasks): time per read, per thread. On 2
+    // cores this is where a write every read makes to a shared line shows.
+    let mut g = c.benchmark_group("l1_hit_2_threads");
+    g.throughput(Throughput::Elements(1));
+    for (name, policy) in [
+        ("pairwarm_default", L1Policy::Default),
+        ("pairwarm_lru", L1Policy::Lru),
+    ] {
+        let (cache, ids) = filled(HierarchicalCache::builder().l1_policy(policy));
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let started = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for t in 0..2usize {
+                        let (cache, ids) = (&cache, &ids);
+                        s.spawn(move || {
+                            let mut i = t * (ENTRIES as usize / 2);
+                            for _ in 0..iters {
+                                i = (i + 1) & (ENTRIES as usize - 1);
+                                black_box(cache.get_l1_only(ids[i]));
+                            }
+                        });
+                    }
+                });
+                started.elapsed()
+            })
+        });
+    }
+    g.finish();
+
     // Small caches, full: up to 512 entries the default policy's tuner simulates every
     // read on its eight shadows (`FULL_SIMULATION_MAX`), above it a sample (1 in 8 at
     // 1,024 entries, 1 in 16 at 2,048). LRU beside it gives the ratio this costs.
