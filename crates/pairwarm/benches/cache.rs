@@ -171,13 +171,18 @@ fn l1(c: &mut Criterion) {
     // half the ids apart (so two reads meet in one shard only by chance, as in a detector
     // with two reader tasks): time per read, per thread. On 2 cores this is where a write
     // every read makes to a shared line shows.
+    // The policies shard by capacity (at least 4,096 entries a shard, at most 16 shards):
+    // this cache has 2, so two readers often want the same shard; `_16_shards` reads the
+    // same 4,096 pools from a cache of the seed's production size (131,072 entries).
     let mut g = c.benchmark_group("l1_hit_2_threads");
     g.throughput(Throughput::Elements(1));
-    for (name, policy) in [
-        ("pairwarm_default", L1Policy::Default),
-        ("pairwarm_lru", L1Policy::Lru),
+    for (name, policy, capacity) in [
+        ("pairwarm_default", L1Policy::Default, ENTRIES as usize * 2),
+        ("pairwarm_default_16_shards", L1Policy::Default, 131_072),
+        ("pairwarm_lru", L1Policy::Lru, ENTRIES as usize * 2),
     ] {
-        let (cache, ids) = filled(HierarchicalCache::builder().l1_policy(policy));
+        let (cache, ids) =
+            filled_with(HierarchicalCache::builder().l1_policy(policy), ENTRIES, capacity);
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let started = std::time::Instant::now();
@@ -197,6 +202,25 @@ fn l1(c: &mut Criterion) {
             })
         });
     }
+    // The baseline: the same reads on quick_cache directly.
+    g.bench_function("quick_cache_raw", |b| {
+        b.iter_custom(|iters| {
+            let started = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..2usize {
+                    let (quick, order) = (&quick, &order);
+                    s.spawn(move || {
+                        let mut i = t * (ENTRIES as usize / 2);
+                        for _ in 0..iters {
+                            i = (i + 1) & (ENTRIES as usize - 1);
+                            black_box(quick.get(&order[i]));
+                        }
+                    });
+                }
+            });
+            started.elapsed()
+        })
+    });
     g.finish();
 
     // Small caches, full: up to 512 entries the default policy's tuner simulates every
