@@ -92,23 +92,27 @@ impl ChainCounters {
     }
 }
 
-/// The counters one thread writes: one block per chain.
-struct ThreadCounters(Box<[ChainCounters]>);
+/// The counters one thread writes: one block per chain, starting on a cache line of its
+/// own so that no other thread's writes share its first line.
+#[repr(align(64))]
+struct ThreadCounters([ChainCounters; MAX_CHAINS]);
 
 impl Default for ThreadCounters {
     fn default() -> Self {
-        Self((0..MAX_CHAINS).map(|_| ChainCounters::default()).collect())
+        Self(std::array::from_fn(|_| ChainCounters::default()))
     }
 }
 
 /// Read counters per chain, kept per thread.
 ///
 /// A read is counted on the L1 hit path, whose budget is tens of nanoseconds. A shared
-/// atomic add costs a locked instruction per read (about a sixth of an L1 hit, measured
-/// with `perf` on `cargo bench --bench cache -- l1_hit`) and makes every reading thread
-/// write the same cache line. Here each thread writes only its own block, with a plain
-/// load and store (no other thread writes it), and `stats()` sums the blocks. Resetting
-/// records the sums as a baseline instead of writing other threads' cells.
+/// atomic add is a locked instruction per read, and makes every reading thread write the
+/// same cache line. Here each thread writes only its own block, with a plain load and
+/// store (`thread_local` hands a block to one live thread at a time; a thread that reuses
+/// an exited thread's id continues its counts), and `stats()` sums the blocks. Resetting
+/// records the sums as a baseline instead of writing other threads' cells. (Counting from
+/// a thread-local destructor after `thread_local`'s own has run would panic; nothing in
+/// this crate does.)
 pub(crate) struct Counters {
     threads: ThreadLocal<ThreadCounters>,
     /// Per chain, the sums at the last reset (subtracted from every read-out).
@@ -167,36 +171,37 @@ impl Counters {
         self.promotions.load(Ordering::Relaxed)
     }
 
-    /// One chain's counts over every thread, in [`Event::ALL`] order.
-    fn chain_sums(&self, chain: usize) -> [u64; EVENTS] {
-        let mut sum = [0u64; EVENTS];
+    /// Every chain's counts over every thread, in [`Event::ALL`] order (one pass; no
+    /// allocation, as the warmer reads the L1 counts while planning).
+    fn sums(&self) -> [[u64; EVENTS]; MAX_CHAINS] {
+        let mut sums = [[0u64; EVENTS]; MAX_CHAINS];
         for t in self.threads.iter() {
-            if let Some(c) = t.0.get(chain) {
+            for (sum, c) in sums.iter_mut().zip(&t.0) {
                 for (s, v) in sum.iter_mut().zip(c.values()) {
                     *s += v;
                 }
             }
         }
-        sum
+        sums
     }
 
-    /// One chain's counts since the last reset, in [`Event::ALL`] order.
-    fn chain_values(&self, chain: usize) -> [u64; EVENTS] {
-        let mut sum = self.chain_sums(chain);
-        if let Some(base) = self.baseline.lock().get(chain) {
-            for (s, b) in sum.iter_mut().zip(base) {
+    /// Every chain's counts since the last reset.
+    fn since_reset(&self) -> [[u64; EVENTS]; MAX_CHAINS] {
+        let mut sums = self.sums();
+        let base = self.baseline.lock();
+        for (sum, b) in sums.iter_mut().zip(base.iter()) {
+            for (s, b) in sum.iter_mut().zip(b) {
                 *s = s.saturating_sub(*b);
             }
         }
-        sum
+        sums
     }
 
     /// Sums over chains: `(l1, l2)` with hits, misses and errors filled in.
     pub(crate) fn totals(&self) -> (LevelStats, LevelStats) {
         let mut l1 = LevelStats::default();
         let mut l2 = LevelStats::default();
-        for chain in 0..MAX_CHAINS {
-            let [l1_hits, l1_misses, l2_hits, l2_misses, l2_errors] = self.chain_values(chain);
+        for [l1_hits, l1_misses, l2_hits, l2_misses, l2_errors] in self.since_reset() {
             l1.hits += l1_hits;
             l1.misses += l1_misses;
             l2.hits += l2_hits;
@@ -207,7 +212,11 @@ impl Counters {
     }
 
     pub(crate) fn chain(&self, chain: ChainId, name: &str) -> ChainCacheStats {
-        let [l1_hits, l1_misses, l2_hits, l2_misses, _] = self.chain_values(chain.index());
+        let [l1_hits, l1_misses, l2_hits, l2_misses, _] = self
+            .since_reset()
+            .get(chain.index())
+            .copied()
+            .unwrap_or_default();
         ChainCacheStats {
             chain: name.to_owned(),
             l1_hits,
@@ -219,9 +228,10 @@ impl Counters {
 
     /// Counts from now on start at zero (a baseline of the current sums).
     pub(crate) fn reset(&self) {
+        let sums = self.sums();
         let mut base = self.baseline.lock();
-        for (chain, b) in base.iter_mut().enumerate() {
-            *b = self.chain_sums(chain);
+        for (b, sum) in base.iter_mut().zip(sums) {
+            *b = sum;
         }
         self.promotions.store(0, Ordering::Relaxed);
     }
