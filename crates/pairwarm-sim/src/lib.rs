@@ -76,8 +76,9 @@ pub enum RunKind {
     Oracle,
     /// Optimal offline eviction, no warming (ceiling of the policy lever).
     Belady,
-    /// The pools read most over the trace held, no warming: the best a policy that knows
-    /// each pool's read rate but not the order of the reads can do (`perfect-lfu`).
+    /// The pools read most over the trace held, no warming (`perfect-lfu`): what knowing
+    /// each pool's read rate, but not the order of the reads, gives; the optimum were the
+    /// reads independent draws. A reference, not a ceiling.
     PerfectLfu,
     /// Structure-aware candidates from the pairs file ([`SimConfig::pairs`]): after an
     /// update, the same token pair on the chain's other DEXes and on other chains, then the

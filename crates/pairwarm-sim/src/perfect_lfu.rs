@@ -1,10 +1,12 @@
 //! Perfect LFU: the eviction policy that knows every pool's read count over the whole trace
 //! (and nothing about their order), without warming.
 //!
-//! L1 holds only the `l1` pools read most often (ties by trace order of first appearance);
-//! any other pool bypasses it. A read hits once its pool is one of them and has been
-//! written or read before (the first access is a miss). Under the independent reference
-//! model this is the best a policy can do (Coffman and Denning's A0), so it separates the
+//! L1 holds only the `l1` pools read most often (ties to the lower pool number, which in a
+//! parsed trace is the pool seen first); any other pool bypasses it. A read hits once its
+//! pool is one of them and has been written or read before (the first access is a miss).
+//! Were the reads independent draws, this would be the best a policy can do (the
+//! independent reference model's optimum, as Coffman and Denning's A0, here with bypass
+//! instead of a swap slot), so it separates the
 //! two parts of [`belady`](super::belady)'s lead: what knowing each pool's *rate* is worth,
 //! which a frequency-based policy can learn, from what knowing the *order* of the reads is
 //! worth, which only foreknowledge (or a warm with enough lead) can use. On traces with
@@ -27,7 +29,7 @@ pub(crate) fn read_ranks(trace: &Trace) -> Vec<u32> {
         }
     }
     let mut order: Vec<u32> = (0..trace.pairs.len() as u32).collect();
-    // Pool ids are given in order of first appearance, so the stable sort breaks ties by it.
+    // A stable sort: ties keep the lower pool number (in a parsed trace, the pool seen first).
     order.sort_by_key(|&p| std::cmp::Reverse(reads[p as usize]));
     let mut rank = vec![u32::MAX; trace.pairs.len()];
     for (r, &p) in order.iter().enumerate() {

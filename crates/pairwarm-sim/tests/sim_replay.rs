@@ -169,6 +169,27 @@ fn perfect_lfu_holds_the_pools_read_most() {
         &["perfect-lfu"],
     );
     assert_eq!(row(&report, "perfect-lfu", 1).l2_round_trips, 0);
+    // Ties go to the pool seen first: pools 1 and 2 are read twice each; holding 1 (seen
+    // first) gives 3 round trips, holding 2 (written before its reads) would give 2.
+    let t = trace(
+        3,
+        &[
+            (0, Op::Read, 1),
+            (1, Op::Update, 2),
+            (2, Op::Read, 1),
+            (3, Op::Read, 2),
+            (4, Op::Read, 2),
+        ],
+    );
+    let report = run(
+        &t,
+        SimConfig {
+            l1_sizes: vec![1],
+            ..SimConfig::default()
+        },
+        &["perfect-lfu"],
+    );
+    assert_eq!(row(&report, "perfect-lfu", 1).l2_round_trips, 3);
     // It models eviction only.
     assert!(RunSpec::parse("perfect-lfu+refresh", None).is_err());
 }
