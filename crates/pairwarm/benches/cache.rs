@@ -59,6 +59,28 @@ fn filled_with(
     (cache, ids)
 }
 
+/// Two threads each making `iters` calls of `read(start, i)` (`start`: 0 or half the ids),
+/// started together; the time from the start to the last one done.
+fn two_readers(iters: u64, read: impl Fn(usize, usize) + Sync) -> std::time::Duration {
+    let start = std::sync::Barrier::new(3);
+    let (read, start_ref) = (&read, &start);
+    std::thread::scope(|s| {
+        for t in 0..2usize {
+            s.spawn(move || {
+                start_ref.wait();
+                for i in 0..iters as usize {
+                    read(t * (ENTRIES as usize / 2), i);
+                }
+            });
+        }
+        start.wait();
+        let started = std::time::Instant::now();
+        // The scope joins both threads before returning.
+        started
+    })
+    .elapsed()
+}
+
 fn l1(c: &mut Criterion) {
     let mut g = c.benchmark_group("l1_hit");
     g.throughput(Throughput::Elements(1));
@@ -174,6 +196,8 @@ fn l1(c: &mut Criterion) {
     // The policies shard by capacity (at least 4,096 entries a shard, at most 16 shards):
     // this cache has 2, so two readers often want the same shard; `_16_shards` reads the
     // same 4,096 pools from a cache of the seed's production size (131,072 entries).
+    // Criterion's throughput here is per thread: each of the two does `iters` reads.
+    let mask = ENTRIES as usize - 1;
     let mut g = c.benchmark_group("l1_hit_2_threads");
     g.throughput(Throughput::Elements(1));
     for (name, policy, capacity) in [
@@ -181,44 +205,25 @@ fn l1(c: &mut Criterion) {
         ("pairwarm_default_16_shards", L1Policy::Default, 131_072),
         ("pairwarm_lru", L1Policy::Lru, ENTRIES as usize * 2),
     ] {
-        let (cache, ids) =
-            filled_with(HierarchicalCache::builder().l1_policy(policy), ENTRIES, capacity);
+        let (cache, ids) = filled_with(
+            HierarchicalCache::builder().l1_policy(policy),
+            ENTRIES,
+            capacity,
+        );
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let started = std::time::Instant::now();
-                std::thread::scope(|s| {
-                    for t in 0..2usize {
-                        let (cache, ids, order) = (&cache, &ids, &order);
-                        s.spawn(move || {
-                            let mut i = t * (ENTRIES as usize / 2);
-                            for _ in 0..iters {
-                                i = (i + 1) & (ENTRIES as usize - 1);
-                                black_box(cache.get_l1_only(ids[order[i] as usize]));
-                            }
-                        });
-                    }
-                });
-                started.elapsed()
+                two_readers(iters, |t, i| {
+                    black_box(cache.get_l1_only(ids[order[(t + i) & mask] as usize]));
+                })
             })
         });
     }
     // The baseline: the same reads on quick_cache directly.
     g.bench_function("quick_cache_raw", |b| {
         b.iter_custom(|iters| {
-            let started = std::time::Instant::now();
-            std::thread::scope(|s| {
-                for t in 0..2usize {
-                    let (quick, order) = (&quick, &order);
-                    s.spawn(move || {
-                        let mut i = t * (ENTRIES as usize / 2);
-                        for _ in 0..iters {
-                            i = (i + 1) & (ENTRIES as usize - 1);
-                            black_box(quick.get(&order[i]));
-                        }
-                    });
-                }
-            });
-            started.elapsed()
+            two_readers(iters, |t, i| {
+                black_box(quick.get(&order[(t + i) & mask]));
+            })
         })
     });
     g.finish();
