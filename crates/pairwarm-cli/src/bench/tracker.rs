@@ -187,7 +187,12 @@ pub fn run(args: TrackerBenchArgs) -> anyhow::Result<()> {
         args.seed
     );
     println!(
-        "  calls      {timed} timed after {done} warm-up ({:.2} s wall incl. timing)",
+        "  calls      {timed} updates timed after {done} warm-up{} ({:.2} s wall incl. timing)",
+        if reads {
+            ", each update followed by one timed read"
+        } else {
+            ""
+        },
         wall.as_secs_f64()
     );
     println!("  timer      {overhead} ns per Instant pair (median), subtracted from each sample");
