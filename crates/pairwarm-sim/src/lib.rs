@@ -11,7 +11,9 @@
 //!
 //! - an update (`u`) writes the price through to L1 and is recorded in the tracker; then the
 //!   warmer plans a warm for that pair and its fetched pairs **land in L1 `l2_latency_us`
-//!   later** (a warm issued now cannot serve a read that comes before it lands);
+//!   later** (a warm issued now cannot serve a read that comes before it lands). As in
+//!   `serve` ([`HierarchicalCache::fetch_for_warm`](pairwarm::cache::HierarchicalCache::fetch_for_warm)),
+//!   a guarded warm skips the pairs L1 could not admit now (no L1 TTL): they cost no round trip;
 //! - a read (`r`) is an L1 lookup: a hit, or a miss that loads the pair into L1 on demand
 //!   (one L2 round trip, as the detector would). A miss for a pair whose warm is still in
 //!   flight is counted as `late`;

@@ -503,7 +503,7 @@ fn default_strategy_is_the_production_profile() {
 
 /// Hand-computed: the original-equivalent baseline (`topn` under `lru`) warms into a full
 /// LRU as most recent, displacing the least recent entry; the product's admission
-/// (`topn+guarded`) turns the same warm away.
+/// (`topn+guarded`) turns the same warm away, before fetching it.
 #[test]
 fn original_warms_displace_guarded_ones_do_not() {
     let mut events = co_updates();
@@ -533,6 +533,12 @@ fn original_warms_displace_guarded_ones_do_not() {
     assert_eq!(at("topn").accuracy, 1.0, "{:?}", at("topn"));
     assert_eq!(at("topn+guarded").hit_rate, 0.25);
     assert_eq!(at("topn+guarded").accuracy, 0.0, "{:?}", at("topn+guarded"));
+    // As in `serve`, a guess the full LRU could not admit is not fetched at all.
+    assert_eq!((at("topn").warms, at("topn").l2_round_trips), (1, 4));
+    assert_eq!(
+        (at("topn+guarded").warms, at("topn+guarded").l2_round_trips),
+        (0, at("none").l2_round_trips)
+    );
     assert!(RunSpec::parse("none+guarded", None).is_err());
 }
 

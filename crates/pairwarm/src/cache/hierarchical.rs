@@ -741,8 +741,7 @@ impl<L: L2Store> HierarchicalCache<L> {
         let admissible: Vec<PairId> = ids
             .iter()
             .copied()
-            // An id whose slot was recycled is left to the fetch (not found, no ghost).
-            .filter(|&id| !self.interner.is_current(id) || self.l1.guess_has_room(id))
+            .filter(|&id| self.warm_has_room(id))
             .collect();
         let refused = ids.len() - admissible.len();
         let mut fetch = if admissible.is_empty() {
@@ -752,6 +751,16 @@ impl<L: L2Store> HierarchicalCache<L> {
         };
         fetch.not_admitted += refused;
         Ok(fetch)
+    }
+
+    /// The check [`HierarchicalCache::fetch_for_warm`] makes before fetching a guess:
+    /// whether L1 could admit a warm of `id` now. Always true under an L1 TTL (an expired
+    /// entry may free a slot by the time the value lands) and for an id whose slot was
+    /// recycled (left to the fetch: not found, no ghost). A refused id is remembered by
+    /// the speculation gate as a refused guess. Public so that a replay
+    /// (`pairwarm simulate`) skips the same fetches `serve` does.
+    pub fn warm_has_room(&self, id: PairId) -> bool {
+        self.l1_ttl_ms.is_some() || !self.interner.is_current(id) || self.l1.guess_has_room(id)
     }
 
     /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one
