@@ -7,9 +7,8 @@
 //! modelled here: the ceiling is that of eviction alone.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
 
-use super::{Prepared, RunCounts, SimConfig};
+use super::{Prepared, RunCounts, SimConfig, replay_offline};
 use crate::trace::{Op, Trace};
 
 const NEVER: u32 = u32::MAX;
@@ -37,31 +36,19 @@ pub(super) fn run(
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> RunCounts {
-    let started = Instant::now();
     let trace = prepared.trace;
-    let mut counts = RunCounts::new(config.timeline_points);
     // Residents keyed by (next read, pair); `key[p]` is p's current key if resident.
     let mut residents: BTreeSet<(u32, u32)> = BTreeSet::new();
     let mut key: Vec<Option<u32>> = vec![None; trace.pairs.len()];
-    const PROGRESS_EVERY: usize = 1 << 14;
-    for (i, e) in trace.events.iter().enumerate() {
-        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
-            progress(PROGRESS_EVERY as u64);
-        }
+    replay_offline(prepared, config, progress, |i, e| {
         let p = e.pair as usize;
         let next_read = next.get(i).copied().unwrap_or(NEVER);
         let resident = key[p].is_some();
-        if e.op == Op::Read && prepared.counted(e.ts_us) {
-            counts.read(resident, prepared.bucket(e.ts_us, config.timeline_points));
-            if !resident {
-                counts.l2_round_trips += 1;
-            }
-        }
         if let Some(old) = key[p].take() {
             residents.remove(&(old, e.pair));
         }
         if next_read == NEVER {
-            continue;
+            return resident;
         }
         if residents.len() >= l1 {
             match residents.last().copied() {
@@ -69,13 +56,11 @@ pub(super) fn run(
                     residents.remove(&worst);
                     key[worst.1 as usize] = None;
                 }
-                _ => continue,
+                _ => return resident,
             }
         }
         residents.insert((next_read, e.pair));
         key[p] = Some(next_read);
-    }
-    progress((trace.events.len() % PROGRESS_EVERY) as u64);
-    counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
-    counts
+        resident
+    })
 }

@@ -65,7 +65,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cache::L1Policy;
 use crate::strategy::{StrategyConfig, StrategyConfigError};
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceEvent};
 use crate::tracker::{Signal, TrackerConfig};
 use crate::warmer::{RefreshConfig, WarmerConfig};
 
@@ -423,6 +423,37 @@ impl RunCounts {
             }
         }
     }
+}
+
+/// Replays the trace through an offline reference (`belady`, `perfect-lfu`): for each
+/// event, `access(index, event)` updates the reference's state and returns whether the
+/// pair was in L1 *before* it; a counted read is a hit if so, else a miss and an L2 round
+/// trip. No warming, no TTL.
+pub(crate) fn replay_offline(
+    prepared: &Prepared<'_>,
+    config: &SimConfig,
+    progress: &(dyn Fn(u64) + Sync),
+    mut access: impl FnMut(usize, &TraceEvent) -> bool,
+) -> RunCounts {
+    const PROGRESS_EVERY: usize = 1 << 14;
+    let started = std::time::Instant::now();
+    let events = &prepared.trace.events;
+    let mut counts = RunCounts::new(config.timeline_points);
+    for (i, e) in events.iter().enumerate() {
+        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
+            progress(PROGRESS_EVERY as u64);
+        }
+        let resident = access(i, e);
+        if e.op == trace::Op::Read && prepared.counted(e.ts_us) {
+            counts.read(resident, prepared.bucket(e.ts_us, config.timeline_points));
+            if !resident {
+                counts.l2_round_trips += 1;
+            }
+        }
+    }
+    progress((events.len() % PROGRESS_EVERY) as u64);
+    counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    counts
 }
 
 /// Shared per-trace facts all runs need (computed once).

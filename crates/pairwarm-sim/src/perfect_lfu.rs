@@ -13,9 +13,7 @@
 //! phases or drifting hot sets an online policy can beat it, so it is a reference, not a
 //! ceiling. L1 expiry (`--l1-ttl-ms`) is not modelled, as for Belady.
 
-use std::time::Instant;
-
-use super::{Prepared, RunCounts, SimConfig};
+use super::{Prepared, RunCounts, SimConfig, replay_offline};
 use crate::trace::{Op, Trace};
 
 /// Each pool's rank by read count over the trace (0: read most).
@@ -45,30 +43,16 @@ pub(super) fn run(
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> RunCounts {
-    let started = Instant::now();
-    let trace = prepared.trace;
-    let mut counts = RunCounts::new(config.timeline_points);
-    let mut held = vec![false; trace.pairs.len()];
-    const PROGRESS_EVERY: usize = 1 << 14;
-    for (i, e) in trace.events.iter().enumerate() {
-        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
-            progress(PROGRESS_EVERY as u64);
-        }
+    let mut held = vec![false; prepared.trace.pairs.len()];
+    replay_offline(prepared, config, progress, |_, e| {
         let p = e.pair as usize;
         let Some(resident) = held.get_mut(p) else {
-            continue;
+            return false;
         };
-        if e.op == Op::Read && prepared.counted(e.ts_us) {
-            counts.read(*resident, prepared.bucket(e.ts_us, config.timeline_points));
-            if !*resident {
-                counts.l2_round_trips += 1;
-            }
-        }
+        let was = *resident;
         if rank.get(p).is_some_and(|&r| (r as usize) < l1) {
             *resident = true;
         }
-    }
-    progress((trace.events.len() % PROGRESS_EVERY) as u64);
-    counts.wall_ms = started.elapsed().as_secs_f64() * 1e3;
-    counts
+        was
+    })
 }

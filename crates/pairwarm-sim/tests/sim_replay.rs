@@ -158,17 +158,17 @@ fn perfect_lfu_holds_the_pools_read_most() {
     // With two entries pool 1 is held as well: its second read hits.
     let two = row(&report, "perfect-lfu", 2);
     assert_eq!(two.l2_round_trips, 4);
-    // An update before the first read makes that read a hit.
-    let t = trace(1, &[(0, Op::Update, 0), (1, Op::Read, 0), (2, Op::Read, 0)]);
-    let report = run(
-        &t,
-        SimConfig {
+    // L2 round trips of `perfect-lfu` with one entry.
+    let trips_at_one = |t: &Trace| {
+        let config = SimConfig {
             l1_sizes: vec![1],
             ..SimConfig::default()
-        },
-        &["perfect-lfu"],
-    );
-    assert_eq!(row(&report, "perfect-lfu", 1).l2_round_trips, 0);
+        };
+        row(&run(t, config, &["perfect-lfu"]), "perfect-lfu", 1).l2_round_trips
+    };
+    // An update before the first read makes that read a hit.
+    let t = trace(1, &[(0, Op::Update, 0), (1, Op::Read, 0), (2, Op::Read, 0)]);
+    assert_eq!(trips_at_one(&t), 0);
     // Ties go to the pool seen first: pools 1 and 2 are read twice each; holding 1 (seen
     // first) gives 3 round trips, holding 2 (written before its reads) would give 2.
     let t = trace(
@@ -181,15 +181,7 @@ fn perfect_lfu_holds_the_pools_read_most() {
             (4, Op::Read, 2),
         ],
     );
-    let report = run(
-        &t,
-        SimConfig {
-            l1_sizes: vec![1],
-            ..SimConfig::default()
-        },
-        &["perfect-lfu"],
-    );
-    assert_eq!(row(&report, "perfect-lfu", 1).l2_round_trips, 3);
+    assert_eq!(trips_at_one(&t), 3);
     // It models eviction only.
     assert!(RunSpec::parse("perfect-lfu+refresh", None).is_err());
 }
