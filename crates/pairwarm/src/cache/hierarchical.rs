@@ -731,9 +731,10 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Without an L1 TTL, a pair L1 could not admit now (no free slot, no unread guess to
     /// replace, and guesses have not earned the right to displace entries; see
     /// [`Insert::Warm`]) is not fetched: it is counted in [`WarmFetch::not_admitted`]
-    /// without an L2 round trip, and the speculation gate remembers it as a refused guess.
-    /// (Under a TTL an expired entry may free a slot by the time the value lands, so
-    /// every pair is fetched.)
+    /// without an L2 round trip. The speculation gate does not count it as a refused guess:
+    /// a read within the round trip it saved would otherwise count as a hit the guess
+    /// earned. (Under a TTL an expired entry may free a slot by the time the value lands,
+    /// so every pair is fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
         if self.l1_ttl_ms.is_some() {
             return self.fetch_into_l1(ids, false).await;
@@ -756,9 +757,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// The check [`HierarchicalCache::fetch_for_warm`] makes before fetching a guess:
     /// whether L1 could admit a warm of `id` now. Always true under an L1 TTL (an expired
     /// entry may free a slot by the time the value lands) and for an id whose slot was
-    /// recycled (left to the fetch: not found, no ghost). A refused id is remembered by
-    /// the speculation gate as a refused guess. Public so that a replay
-    /// (`pairwarm simulate`) skips the same fetches `serve` does.
+    /// recycled (left to the fetch: not found, no ghost). A refusal does not teach the
+    /// speculation gate. Public so that a replay (`pairwarm simulate`) skips the same
+    /// fetches `serve` does.
     pub fn warm_has_room(&self, id: PairId) -> bool {
         self.l1_ttl_ms.is_some() || !self.interner.is_current(id) || self.l1.guess_has_room(id)
     }

@@ -263,9 +263,9 @@ impl L1Store {
     /// [`Insert::Warm`]): a held pair is renewed in place; the LRU store takes a guess
     /// only into a free slot; the hand-written policies also into an unread guess's slot
     /// or, while the speculation gate is open, the policy's displaceable entry
-    /// (probation's; unreferenced for the CLOCK-style ones). A refused guess is remembered
-    /// by the gate, as at admission. quick_cache's store and the price matrix admit every
-    /// warm.
+    /// (probation's; unreferenced for the CLOCK-style ones). Unlike a refusal at
+    /// admission, a refusal here does not teach the gate: it comes before the value could
+    /// land. quick_cache's store and the price matrix admit every warm.
     pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
         match self {
             Self::Own(p) => p.guess_has_room(id),

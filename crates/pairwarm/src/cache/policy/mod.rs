@@ -211,8 +211,8 @@ impl ShardedPolicy {
         self.shard(id).lock().peek(id)
     }
 
-    /// Whether a warm of `id` could be admitted now (without a TTL); if not, the shard's
-    /// gate remembers it as turned away.
+    /// Whether a warm of `id` could be admitted now (without a TTL); a refusal does not
+    /// teach the shard's gate (see [`arena::Arena::guess_has_room`]).
     pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
         self.shard(id).lock().guess_has_room(id)
     }

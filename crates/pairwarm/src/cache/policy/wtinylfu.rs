@@ -292,11 +292,12 @@ mod tests {
     const WARM: Insert = Insert::Warm { stale_before_ms: 0 };
 
     /// The warmer's question before it fetches (`guess_has_room`) refuses what admission
-    /// would refuse, and teaches the gate as a refused admission does: guesses refused by
-    /// it and then read open the gate, after which it says yes. A held pair (renewed in
-    /// place) always has room.
+    /// would refuse, but does not teach the gate: guesses refused by it and then read at
+    /// once (before any warm could have landed) leave it shut, while the same reads of
+    /// guesses refused at admission open it, after which the check says yes. A held pair
+    /// (renewed in place) always has room.
     #[test]
-    fn the_room_check_before_a_fetch_refuses_as_admission_would_and_teaches_the_gate() {
+    fn the_room_check_before_a_fetch_refuses_as_admission_would_and_does_not_teach_the_gate() {
         let id = PairId::from_raw;
         let mut p = WTinyLfu::new(64, WindowMode::Fixed, None);
         let mut ev = Evictions::default();
@@ -312,9 +313,21 @@ mod tests {
             assert!(!p.arena_mut().guess_has_room(id(g), 64), "guess {g}");
             assert!(p.get(id(g), 0).is_none());
         }
-        // EVIDENCE (16) reads the refused guesses would have served: the gate is open.
-        assert!(p.arena_mut().guess_has_room(id(3000), 64));
-        assert_eq!(p.insert(id(3000), entry(), WARM, &mut ev), Inserted::Added);
+        // Those reads taught nothing: still no room.
+        assert!(!p.arena_mut().guess_has_room(id(3000), 64));
+        assert_eq!(
+            p.insert(id(3000), entry(), WARM, &mut ev),
+            Inserted::Skipped
+        );
+        // Refused at admission (the value had landed) and then read: EVIDENCE (16) of them
+        // open the gate.
+        for g in 4000..4016 {
+            assert!(!p.arena_mut().guess_has_room(id(5000), 64), "after {g}");
+            assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
+            assert!(p.get(id(g), 0).is_none());
+        }
+        assert!(p.arena_mut().guess_has_room(id(5000), 64));
+        assert_eq!(p.insert(id(5000), entry(), WARM, &mut ev), Inserted::Added);
     }
 
     /// A warm into a full cache is turned away until guesses have shown they earn more than
