@@ -43,12 +43,13 @@ pub(super) fn run(
     replay_offline(prepared, config, progress, |i, e| {
         let p = e.pair as usize;
         let next_read = next.get(i).copied().unwrap_or(NEVER);
-        let resident = key[p].is_some();
-        if let Some(old) = key[p].take() {
+        let slot = key.get_mut(p)?;
+        let resident = slot.is_some();
+        if let Some(old) = slot.take() {
             residents.remove(&(old, e.pair));
         }
         if next_read == NEVER {
-            return resident;
+            return Some(resident);
         }
         if residents.len() >= l1 {
             match residents.last().copied() {
@@ -56,11 +57,11 @@ pub(super) fn run(
                     residents.remove(&worst);
                     key[worst.1 as usize] = None;
                 }
-                _ => return resident,
+                _ => return Some(resident),
             }
         }
         residents.insert((next_read, e.pair));
         key[p] = Some(next_read);
-        resident
+        Some(resident)
     })
 }

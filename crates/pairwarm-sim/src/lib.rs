@@ -427,13 +427,13 @@ impl RunCounts {
 
 /// Replays the trace through an offline reference (`belady`, `perfect-lfu`): for each
 /// event, `access(index, event)` updates the reference's state and returns whether the
-/// pair was in L1 *before* it; a counted read is a hit if so, else a miss and an L2 round
-/// trip. No warming, no TTL.
+/// pair was in L1 *before* it (`None`: not a pair of this trace, not counted); a counted
+/// read is a hit if so, else a miss and an L2 round trip. No warming, no TTL.
 pub(crate) fn replay_offline(
     prepared: &Prepared<'_>,
     config: &SimConfig,
     progress: &(dyn Fn(u64) + Sync),
-    mut access: impl FnMut(usize, &TraceEvent) -> bool,
+    mut access: impl FnMut(usize, &TraceEvent) -> Option<bool>,
 ) -> RunCounts {
     const PROGRESS_EVERY: usize = 1 << 14;
     let started = std::time::Instant::now();
@@ -443,7 +443,9 @@ pub(crate) fn replay_offline(
         if i % PROGRESS_EVERY == PROGRESS_EVERY - 1 {
             progress(PROGRESS_EVERY as u64);
         }
-        let resident = access(i, e);
+        let Some(resident) = access(i, e) else {
+            continue;
+        };
         if e.op == trace::Op::Read && prepared.counted(e.ts_us) {
             counts.read(resident, prepared.bucket(e.ts_us, config.timeline_points));
             if !resident {

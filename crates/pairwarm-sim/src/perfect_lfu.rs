@@ -46,13 +46,11 @@ pub(super) fn run(
     let mut held = vec![false; prepared.trace.pairs.len()];
     replay_offline(prepared, config, progress, |_, e| {
         let p = e.pair as usize;
-        let Some(resident) = held.get_mut(p) else {
-            return false;
-        };
+        let resident = held.get_mut(p)?;
         let was = *resident;
         if rank.get(p).is_some_and(|&r| (r as usize) < l1) {
             *resident = true;
         }
-        was
+        Some(was)
     })
 }

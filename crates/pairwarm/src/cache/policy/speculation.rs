@@ -10,6 +10,13 @@
 //! earn more, they may hold up to `quota` slots at capacity; otherwise none (they still
 //! take free or expired slots, and are the first to leave).
 //!
+//! A guess is counted as turned away only when it is refused at admission, with its value
+//! landed: the warm check before a fetch (`Arena::guess_has_room`) does not teach the gate,
+//! since a read within the round trip it saved would count as a hit no warm could have
+//! served. So without an L1 TTL, where a guess the check refuses is never fetched, a shut
+//! gate over a full L1 stays shut unless admitted guesses are read (docs/simulation.md,
+//! round 14).
+//!
 //! Why a gate and not a fixed share: with a predictor that is right 2% of the time (update
 //! co-occurrence on our DEX traces) every slot given to guesses is a loss, and under an
 //! adaptive policy any change of contents moves its hill climber by up to ±1.5 points; with

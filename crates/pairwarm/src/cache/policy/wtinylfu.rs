@@ -319,8 +319,9 @@ mod tests {
             p.insert(id(3000), entry(), WARM, &mut ev),
             Inserted::Skipped
         );
-        // Refused at admission (the value had landed) and then read: EVIDENCE (16) of them
-        // open the gate.
+        // Refused at admission (the value had landed, as under a TTL, where every guess is
+        // fetched) and then read: EVIDENCE (16) of them open the gate. (Without a TTL a
+        // guess the check refuses is not fetched, so a shut gate stays shut.)
         for g in 4000..4016 {
             assert!(!p.arena_mut().guess_has_room(id(5000), 64), "after {g}");
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
