@@ -168,7 +168,7 @@ impl WTinyLfu {
             }
             Control::Simulated(t) => {
                 if sample_hash(id) < self.sample_below
-                    && let Some(candidate) = t.read(id, &self.sketch, now_ms)
+                    && let Some(candidate) = t.read(id, own_hit, &self.sketch, now_ms)
                 {
                     self.seg.set_candidate(candidate);
                 }
