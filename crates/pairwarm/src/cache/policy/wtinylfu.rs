@@ -151,8 +151,8 @@ impl WTinyLfu {
             self.seg.arena.remove(ix);
             found = None;
         }
-        // The climber judges the policy, not the warmer: a hit on an unread warmed entry
-        // is one the policy alone would have missed.
+        // The climber and the tuner's guard judge the policy, not the warmer: a hit on an
+        // unread warmed entry is one the policy alone would have missed.
         let own_hit = found.is_some_and(|ix| self.seg.arena.node(ix).queue != SPECULATIVE);
         match found {
             Some(ix) => self.seg.touch(ix),
