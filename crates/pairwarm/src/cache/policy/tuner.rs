@@ -9,9 +9,9 @@
 //! within an epoch when the LRU shadow has just out-hit the running window by far
 //! ([`EMERGENCY_LEAD`]), and a *guard* that runs LRU until following the choices has
 //! earned clearly more than LRU would have ([`LEAVE_LRU_LEAD`]; what the cache really hit
-//! while it ran them, switches included, and what the chosen shadow hit while LRU ran
-//! settled). Under a TTL
-//! the shadows expire entries as the cache does (a read of an expired id misses; a write
+//! while it ran them and, once the tuner has a few epochs of history, while it settled
+//! back into LRU; what the chosen shadow hit while LRU ran settled). Under a TTL the
+//! shadows expire entries as the cache does (a read of an expired id misses; a write
 //! renews it, and so does a refresh landing in the cache until the shadows model
 //! refresh-ahead themselves), so the window is chosen for the cache as it runs, not for
 //! one that never expires. Once refresh-ahead runs (refreshes land), every shadow models it
@@ -151,18 +151,22 @@ const EMERGENCY_LEAD: f64 = 0.2;
 /// 13 / 6 below LRU (worst -0.56 -> -0.17 / -0.16 / -0.18 / -0.30 / -0.11), but at 0.02
 /// two points at 1,024 entries more than 0.5 below. 0.01 is the middle. (Measured while
 /// the guard compared shadows only; since round 15 it is charged the cache's own hits
-/// while it follows the choice, see `WindowTuner::settling`, and 0.01 was kept.)
+/// while it runs the choice and while it settles back into LRU, see
+/// `WindowTuner::settling`, and 0.01 was kept.)
 const LEAVE_LRU_LEAD: f64 = 0.01;
 /// A return to LRU is charged its settling cost ([`WindowTuner::settling`]) only once
-/// this many epochs have ended since the tuner started or was cleared. Before, the
+/// this many epochs have ended since the tuner started or was cleared (a return at the
+/// end of the third epoch settles; an emergency within it does not). Before, the
 /// decayed scores hold an epoch or two, and one settling epoch decides the guard alone:
 /// after `HierarchicalCache::clear_l1` (a simulated restart, which keeps the window in
 /// use and forgets the scores), the guard's first return charged the cache for refilling
 /// and it stayed at LRU. Over the 26 workloads' 60 s after a restart at 128 and 512
-/// entries, with and without warm start, charging from the first epoch cost 0.095
-/// points on average and 2.73 at worst (market-crosschain @ 512); from the third, 0.010
-/// and 1.08 (dex-sparse-fast @ 512, warm start), with the phase trace at -0.38 instead
-/// of -0.34 (docs/simulation.md, round 15).
+/// entries, with and without warm start, against the guard of round 14 (no settling
+/// charge), charging from the first epoch cost 0.095 points on average and 2.73 at
+/// worst (market-crosschain @ 512); from the end of the third, 0.010 and 1.08
+/// (dex-sparse-fast @ 512, warm start). Over 84 traces x 32..4,096 entries the mean
+/// stays +5.355 points over LRU either way, and ph-h450-p15-z0.0-c2 @ 512 is at -0.38
+/// instead of -0.34 (docs/simulation.md, round 15).
 const SETTLE_AFTER_EPOCHS: u32 = 3;
 /// Multiplier of the key-sample hash (odd; unrelated to the shard and sketch hashes).
 const SAMPLE_MUL: u64 = 0xD6E8_FEB8_6659_FD93;
@@ -256,7 +260,8 @@ pub(super) struct WindowTuner {
     /// `realized`'s hits in the running epoch.
     earned: u32,
     /// Sampled reads since the cache last left a window other than LRU for LRU (an
-    /// emergency, the guard, or a choice of LRU itself); saturates.
+    /// emergency, the guard, or a choice of LRU itself) with [`SETTLE_AFTER_EPOCHS`] of
+    /// history; saturates.
     since_return: u32,
     /// Epochs ended since the tuner was created or cleared; saturates.
     epochs: u32,
@@ -473,7 +478,7 @@ impl WindowTuner {
     }
 
     /// Runs `next` from now on; a return to LRU starts [`Self::settling`] once the tuner
-    /// has [`SETTLE_AFTER_EPOCHS`] of history.
+    /// has [`SETTLE_AFTER_EPOCHS`] epochs of history.
     fn switch_to(&mut self, next: usize) -> Candidate {
         if next == self.lru() && self.current != next && self.epochs >= SETTLE_AFTER_EPOCHS {
             self.since_return = 0;
@@ -505,8 +510,9 @@ impl WindowTuner {
     /// [`LEAVE_LRU_LEAD`], returning to it a loss of the margin):
     /// a window whose lead comes and goes with the workload's phases is not followed
     /// into the phases where it loses. What "following" earned is measured, not
-    /// simulated, while it is followed (see `realized`): an emergency's rescue and the
-    /// cost of settling back into LRU both count. Returns the new candidate if it changes.
+    /// simulated, while it is followed (see `realized`): an emergency's rescue and, once
+    /// the tuner has [`SETTLE_AFTER_EPOCHS`] epochs of history, the cost of settling back
+    /// into LRU both count. Returns the new candidate if it changes.
     fn end_epoch(&mut self) -> Option<Candidate> {
         self.decayed_reads = self.decayed_reads * DECAY + f64::from(self.reads);
         self.reads = 0;
@@ -668,7 +674,9 @@ mod tests {
                 t.shadows[i].hits = h;
             }
             // What following the choice earned in the epoch, as `read` would have summed
-            // it: here, its shadow's hits (the cache hit as its shadow did).
+            // it: its shadow's hits (in the first epoch the cache ran the choice and hit as
+            // its shadow did; the return to LRU after it comes before three epochs of
+            // history, so LRU runs settled and the choice's shadow is charged).
             t.earned += t.shadows[t.choice].hits;
             t.end_epoch();
             (t.choice, t.current)
@@ -717,13 +725,15 @@ mod tests {
     }
 
     /// What the guard is charged: the choice's shadow while LRU runs settled, the cache's
-    /// own hits while another window runs and for one epoch after a return to LRU (the
-    /// cache then holds the other window's picks, and misses what the shadows hit).
+    /// own hits while another window runs and, once the tuner has
+    /// [`SETTLE_AFTER_EPOCHS`] epochs of history, for one epoch after a return to LRU
+    /// (the cache then holds the other window's picks, and misses what the shadows hit).
     #[test]
     fn the_guard_is_charged_the_cache_own_hits_until_it_has_settled_into_lru() {
         let mut sketch = FrequencySketch::new(64);
         let mut t = WindowTuner::new(64, None);
         let lru = t.lru();
+        let lru_candidate = CANDIDATES[CANDIDATES.len() - 1];
         let id = PairId::from_raw(7);
         sketch.increment(id);
         t.read(id, false, &sketch, 0);
@@ -739,15 +749,23 @@ mod tests {
         // The tuner chooses another window and runs it: the cache's own hits count.
         t.choice = 0;
         t.switch_to(0);
-        assert!(!t.settling(), "leaving LRU is not a return to it");
         assert_eq!((earned(&mut t, false), earned(&mut t, true)), (0, 1));
-        // Back at LRU before the tuner has history: nothing to settle from.
-        assert_eq!(t.switch_to(lru), CANDIDATES[CANDIDATES.len() - 1]);
-        assert!(!t.settling());
-        // With history, back at LRU settles for one epoch of reads.
-        t.switch_to(0);
-        t.epochs = SETTLE_AFTER_EPOCHS;
+        // A return to LRU before the end of the third epoch has nothing to settle from;
+        // each epoch's end counts one epoch of history.
+        for ended in 0..SETTLE_AFTER_EPOCHS {
+            assert_eq!(t.epochs, ended);
+            t.switch_to(0);
+            assert_eq!(t.switch_to(lru), lru_candidate);
+            assert!(!t.settling(), "a return after {ended} epochs settled");
+            t.end_epoch();
+        }
+        assert_eq!(t.epochs, SETTLE_AFTER_EPOCHS);
+        // With history, leaving LRU is not a return to it; coming back settles for one
+        // epoch of reads, charged the cache's own hits.
         t.switch_to(lru);
+        t.switch_to(0);
+        assert!(!t.settling(), "leaving LRU is not a return to it");
+        assert_eq!(t.switch_to(lru), lru_candidate);
         assert!(t.settling());
         assert_eq!((earned(&mut t, false), earned(&mut t, true)), (0, 1));
         t.since_return = t.epoch - 1;
@@ -758,20 +776,22 @@ mod tests {
             "settled: the choice's shadow again"
         );
         // The epoch's end takes what was earned into `realized` and starts again at 0.
-        let earned_in_epoch = f64::from(t.earned);
+        let expected = t.realized * DECAY + f64::from(t.earned);
         t.end_epoch();
-        assert_eq!((t.earned, t.realized), (0, earned_in_epoch));
+        assert_eq!((t.earned, t.realized), (0, expected));
         // An emergency is a return to LRU too: it starts settling.
         t.choice = 0;
         t.switch_to(0);
         t.since_return = u32::MAX;
         t.shadows[lru].hits = SUB_EPOCH;
-        assert_eq!(t.end_sub_epoch(), Some(CANDIDATES[CANDIDATES.len() - 1]));
+        assert_eq!(t.end_sub_epoch(), Some(lru_candidate));
         assert!(t.settling());
-        // `clear` forgets it, and the history.
+        // `clear` forgets the settling, the history and what was earned.
+        t.earned = 5;
+        assert!(t.realized > 0.0);
         t.clear();
         assert!(!t.settling());
-        assert_eq!((t.earned, t.epochs), (0, 0));
+        assert_eq!((t.earned, t.epochs, t.realized), (0, 0, 0.0));
     }
 
     /// A read stream that cycles over slightly more keys than the cache holds defeats LRU
