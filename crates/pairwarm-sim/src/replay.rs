@@ -90,7 +90,8 @@ pub(super) fn run(
     let kind = &spec.kind;
     let trace = prepared.trace;
     let ids = intern_all(prepared)?;
-    let clock = Clock::manual(prepared.start_us / 1000);
+    let clock = Clock::manual(0);
+    clock.set_us(prepared.start_us);
     let evicted: Arc<Mutex<Vec<PairId>>> = Arc::new(Mutex::new(Vec::new()));
     let sink = evicted.clone();
     // L2 is assumed to hold every price (Redis is fed by the price stream before the
@@ -102,6 +103,7 @@ pub(super) fn run(
             .l1_policy(config.l1_policy)
             .l1_ttl(config.l1_ttl_ms.map(Duration::from_millis))
             .clock(clock.clone())
+            .l2_round_trip(Duration::from_micros(config.l2_latency_us))
             .interner(ids.interner.clone())
             .eviction_listener(move |id| sink.lock().push(id))
             .build(MemoryL2::new().with_clock(clock.clone())),
@@ -249,14 +251,14 @@ pub(super) fn run(
                     let p = p as usize;
                     let id = ids.by_pair[p];
                     if is_refresh {
-                        clock.set_ms(at / 1000);
+                        clock.set_us(at);
                         cache.refresh_l1(id, price_at(at));
                         continue;
                     }
                     // A warm is admitted at its landing time too: refresh ticks may follow
                     // it before this event, and its stamp (hence its expiry) is when its
                     // value arrived.
-                    clock.set_ms(at / 1000);
+                    clock.set_us(at);
                     in_flight[p] = in_flight[p].saturating_sub(1);
                     if !cache.contains_l1(id) {
                         // The oracle knows the read is coming: its fetch is cached like a
@@ -284,7 +286,7 @@ pub(super) fn run(
                 (_, Some(tick), Some(r)) => {
                     // A refresh batch: one round trip, landing later.
                     next_refresh_us += refresh_every_us;
-                    clock.set_ms(tick / 1000);
+                    clock.set_us(tick);
                     let due = r.due(&cache, latency.div_ceil(1000));
                     if due.is_empty() {
                         continue;
@@ -303,7 +305,7 @@ pub(super) fn run(
                 _ => break,
             }
         }
-        clock.set_ms(now_ms);
+        clock.set_us(now_us);
         let p = event.pair as usize;
         let id = ids.by_pair[p];
         match event.op {

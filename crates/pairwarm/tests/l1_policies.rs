@@ -311,6 +311,59 @@ fn a_warm_l1_cannot_admit_costs_no_round_trip() {
     }
 }
 
+/// Without a TTL, a warm refused before its fetch teaches the speculation gate only through
+/// a read that misses after the warm would have landed (two L2 round trips): a detector
+/// reading the pool within microseconds of the update that planned the warm gains nothing
+/// from a warm, and counting that read opened the gate for guesses that landed too late.
+/// Sixteen reads at the landing time (the gate's evidence) open it: the check then admits
+/// guesses it refused before.
+#[test]
+fn a_refused_warm_teaches_the_gate_only_through_reads_after_it_would_have_landed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let clock = Clock::manual(1_000);
+    let cache: HierarchicalCache<MemoryL2> = HierarchicalCache::builder()
+        .l1_entries(64)
+        .clock(clock.clone())
+        .l2_round_trip(Duration::from_micros(250))
+        .build(MemoryL2::new());
+    let id = |n: u32| pool_on_bsc(&cache, n);
+    rt.block_on(async {
+        for n in 0..64 {
+            cache.set(id(n), price(n)).await.unwrap();
+            assert!(cache.get_l1_only(id(n)).is_some());
+        }
+    });
+    // A cold pool's warm is refused; its read 499 µs later (the warm lands at 500) misses.
+    let refuse_then_read = |n: u32, after_us: u64| {
+        let start = clock.now_us();
+        assert!(!cache.warm_has_room(id(n)), "pool {n} refused");
+        clock.set_us(start + after_us);
+        assert!(cache.get_l1_only(id(n)).is_none());
+        clock.set_us(start + 10_000);
+    };
+    for n in 1_000..1_032 {
+        refuse_then_read(n, 499);
+    }
+    assert!(
+        !cache.warm_has_room(id(5_000)),
+        "early reads taught nothing"
+    );
+    for n in 2_000..2_015 {
+        refuse_then_read(n, 500);
+    }
+    assert!(
+        !cache.warm_has_room(id(5_001)),
+        "15 reads are not enough evidence"
+    );
+    refuse_then_read(2_015, 500);
+    assert!(
+        cache.warm_has_room(id(5_002)),
+        "16 reads after landing open the gate"
+    );
+}
+
 /// The interner recycles a cold pair's slot for a new pair (a new generation). Every
 /// policy then serves the new pair: a write through an id kept across the recycling is
 /// refused (its entry could never be read, and under the slot-indexed policies it would

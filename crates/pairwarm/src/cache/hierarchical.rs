@@ -14,6 +14,7 @@ use super::policy::{Insert, Inserted};
 use super::price_matrix::PriceMatrix;
 use super::refresh::RefreshQueue;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
+use super::warm_lead::WarmLead;
 use super::{MemoryL2, Price};
 use crate::pair::{ChainId, PairId, PairInterner};
 
@@ -125,6 +126,7 @@ pub struct CacheBuilder {
     eviction_listener: Option<EvictionListener>,
     refresh_idle: Option<Duration>,
     coherence: Option<Coherence>,
+    l2_round_trip: Option<Duration>,
 }
 
 impl Default for CacheBuilder {
@@ -143,6 +145,7 @@ impl Default for CacheBuilder {
             eviction_listener: None,
             refresh_idle: None,
             coherence: None,
+            l2_round_trip: None,
         }
     }
 }
@@ -226,6 +229,15 @@ impl CacheBuilder {
         self
     }
 
+    /// The L2 round trip a warm takes, fixed (a replay that models L2 latency itself).
+    /// Without it the cache measures its own warm fetches. The speculation gate counts a
+    /// missed read of a guess it refused before fetching only if the read came two round
+    /// trips after the refusal, when the warm would have landed (see `warm_lead.rs`).
+    pub fn l2_round_trip(mut self, round_trip: Duration) -> Self {
+        self.l2_round_trip = Some(round_trip);
+        self
+    }
+
     /// Clock for L1 expiry (manual in simulations).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -304,6 +316,9 @@ impl CacheBuilder {
             eviction_listener: self.eviction_listener,
             coherence: self.coherence,
             read_observer: ArcSwapOption::empty(),
+            warm_lead: self
+                .l2_round_trip
+                .map_or_else(WarmLead::measured, WarmLead::fixed),
         }
     }
 
@@ -350,6 +365,8 @@ pub struct HierarchicalCache<L: L2Store = super::AnyL2> {
     /// Told of misses and warmed hits ([`ReadObserver`]); swapped without a lock, since
     /// every miss loads it.
     read_observer: ArcSwapOption<Box<dyn ReadObserver>>,
+    /// How long a warm takes to land, for the speculation gate's refused guesses.
+    warm_lead: WarmLead,
 }
 
 impl HierarchicalCache<super::AnyL2> {
@@ -451,7 +468,13 @@ impl<L: L2Store> HierarchicalCache<L> {
             return None;
         }
         let Some(ttl) = self.l1_ttl_ms else {
-            return self.l1.get(id, 0).map(|(e, guess)| (e.price, guess));
+            let found = self.l1.get(id, 0);
+            if found.is_none() {
+                // Only misses read the clock (an L2 round trip follows anyway): the gate
+                // judges guesses refused before their fetch by the time of the read.
+                self.l1.missed_refused(id, self.clock.now_us());
+            }
+            return found.map(|(e, guess)| (e.price, guess));
         };
         let now = self.clock.now_ms();
         let (entry, guess) = self.l1.get(id, now)?;
@@ -736,8 +759,11 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// earned. (Under a TTL an expired entry may free a slot by the time the value lands,
     /// so every pair is fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
+        let started = self.warm_lead.start();
         if self.l1_ttl_ms.is_some() {
-            return self.fetch_into_l1(ids, false).await;
+            let fetch = self.fetch_into_l1(ids, false).await?;
+            self.warm_lead.landed(started);
+            return Ok(fetch);
         }
         let admissible: Vec<PairId> = ids
             .iter()
@@ -748,7 +774,9 @@ impl<L: L2Store> HierarchicalCache<L> {
         let mut fetch = if admissible.is_empty() {
             WarmFetch::default()
         } else {
-            self.fetch_into_l1(&admissible, false).await?
+            let fetch = self.fetch_into_l1(&admissible, false).await?;
+            self.warm_lead.landed(started);
+            fetch
         };
         fetch.not_admitted += refused;
         Ok(fetch)
@@ -757,11 +785,17 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// The check [`HierarchicalCache::fetch_for_warm`] makes before fetching a guess:
     /// whether L1 could admit a warm of `id` now. Always true under an L1 TTL (an expired
     /// entry may free a slot by the time the value lands) and for an id whose slot was
-    /// recycled (left to the fetch: not found, no ghost). A refusal does not teach the
-    /// speculation gate. Public so that a replay (`pairwarm simulate`) skips the same
-    /// fetches `serve` does.
+    /// recycled (left to the fetch: not found, no ghost). A refusal teaches the
+    /// speculation gate only through a read of `id` that misses after the warm would have
+    /// landed (two L2 round trips, [`CacheBuilder::l2_round_trip`]). Public so that a
+    /// replay (`pairwarm simulate`) skips the same fetches `serve` does.
     pub fn warm_has_room(&self, id: PairId) -> bool {
-        self.l1_ttl_ms.is_some() || !self.interner.is_current(id) || self.l1.guess_has_room(id)
+        self.l1_ttl_ms.is_some()
+            || !self.interner.is_current(id)
+            || self.l1.guess_has_room(
+                id,
+                self.clock.now_us().saturating_add(self.warm_lead.lead_us()),
+            )
     }
 
     /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one

@@ -263,12 +263,13 @@ impl L1Store {
     /// [`Insert::Warm`]): a held pair is renewed in place; the LRU store takes a guess
     /// only into a free slot; the hand-written policies also into an unread guess's slot
     /// or, while the speculation gate is open, the policy's displaceable entry
-    /// (probation's; unreferenced for the CLOCK-style ones). Unlike a refusal at
-    /// admission, a refusal here does not teach the gate: it comes before the value could
-    /// land. quick_cache's store and the price matrix admit every warm.
-    pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
+    /// (probation's; unreferenced for the CLOCK-style ones). A refusal here comes before
+    /// the value could land, so it teaches the gate only through a read after
+    /// `lands_at_us` ([`L1Store::missed_refused`]). quick_cache's store and the price
+    /// matrix admit every warm.
+    pub(crate) fn guess_has_room(&self, id: PairId, lands_at_us: u64) -> bool {
         match self {
-            Self::Own(p) => p.guess_has_room(id),
+            Self::Own(p) => p.guess_has_room(id, lands_at_us),
             Self::Lru {
                 cache, capacity, ..
             } => {
@@ -276,6 +277,14 @@ impl L1Store {
                 lru.len() < *capacity || lru.contains(&id)
             }
             Self::Fast { .. } | Self::Matrix(_) => true,
+        }
+    }
+
+    /// A read of `id` at `now_us` missed: the hand-written policies' gates count it if a
+    /// warm refused by [`L1Store::guess_has_room`] would have landed by then.
+    pub(crate) fn missed_refused(&self, id: PairId, now_us: u64) {
+        if let Self::Own(p) = self {
+            p.missed_refused(id, now_us);
         }
     }
 

@@ -41,6 +41,7 @@ mod redis_target;
 mod refresh;
 mod slot_owners;
 mod stats;
+mod warm_lead;
 
 pub use any_l2::AnyL2;
 pub use clock::Clock;

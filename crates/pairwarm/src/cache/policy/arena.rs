@@ -474,19 +474,29 @@ impl Arena<L1Entry> {
     /// (It may say yes where `admit_guess` then refuses, e.g. nothing displaceable: one
     /// fetch, as before.)
     ///
-    /// A refusal here does *not* teach the gate, unlike a refusal at admission. It comes
-    /// when the warm is planned, one L2 round trip before the value would land, and the
-    /// detector often reads the pool within microseconds of the update that planned it:
-    /// that read would count as a hit the guess earned although no warm could have landed
-    /// in time. Taught at the check, with the pools' structure known and no TTL, `default`
-    /// fell more than 0.2 points below `none` at 65 of 90 points (docs/simulation.md, round
-    /// 14); a refusal at admission only counts guesses still absent when they land.
-    pub(super) fn guess_has_room(&mut self, id: PairId, capacity: usize) -> bool {
-        self.len() < capacity
+    /// A refusal here teaches the gate only through a read after `lands_at_us`, when the
+    /// warm would have landed ([`Speculation::missed_refused`]): the check runs one L2
+    /// round trip before the value could land, and the detector often reads the pool
+    /// within microseconds of the update that planned it. Counted at once, such reads
+    /// opened the gate for guesses that landed too late (round 13); not counted at all,
+    /// a shut gate over a full L1 stayed shut for good (round 14; docs/simulation.md,
+    /// round 16).
+    pub(super) fn guess_has_room(&mut self, id: PairId, capacity: usize, lands_at_us: u64) -> bool {
+        let room = self.len() < capacity
             || self.queue_len(SPECULATIVE) > 0
             || self.speculation.limit() > 0
             || self.find(id).is_some()
-            || self.stale_of(id).is_some()
+            || self.stale_of(id).is_some();
+        if !room {
+            self.speculation.refused_before_fetch(id, lands_at_us);
+        }
+        room
+    }
+
+    /// A read of `id` at `now_us` missed: tells the gate if a warm refused before its fetch
+    /// would have served it ([`Arena::guess_has_room`]).
+    pub(super) fn missed_refused(&mut self, id: PairId, now_us: u64) {
+        self.speculation.missed_refused(id, now_us);
     }
 
     /// [`Arena::admit_guess`] for the CLOCK-style policies (S3-FIFO, quick_cache's): the

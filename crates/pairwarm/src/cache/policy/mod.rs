@@ -116,11 +116,14 @@ impl OwnPolicy {
         each!(self, p => p.peek(id))
     }
     /// See [`arena::Arena::guess_has_room`] (without a TTL only).
-    fn guess_has_room(&mut self, id: PairId) -> bool {
+    fn guess_has_room(&mut self, id: PairId, lands_at_us: u64) -> bool {
         each!(self, p => {
             let capacity = p.capacity();
-            p.arena_mut().guess_has_room(id, capacity)
+            p.arena_mut().guess_has_room(id, capacity, lands_at_us)
         })
+    }
+    fn missed_refused(&mut self, id: PairId, now_us: u64) {
+        each!(self, p => p.arena_mut().missed_refused(id, now_us))
     }
     fn insert(&mut self, id: PairId, e: L1Entry, kind: Insert, ev: &mut Evictions) -> Inserted {
         each!(self, p => p.insert(id, e, kind, ev))
@@ -211,10 +214,16 @@ impl ShardedPolicy {
         self.shard(id).lock().peek(id)
     }
 
-    /// Whether a warm of `id` could be admitted now (without a TTL); a refusal does not
-    /// teach the shard's gate (see [`arena::Arena::guess_has_room`]).
-    pub(crate) fn guess_has_room(&self, id: PairId) -> bool {
-        self.shard(id).lock().guess_has_room(id)
+    /// Whether a warm of `id` could be admitted now (without a TTL); a refusal teaches the
+    /// shard's gate only through a read after `lands_at_us` (see
+    /// [`arena::Arena::guess_has_room`]).
+    pub(crate) fn guess_has_room(&self, id: PairId, lands_at_us: u64) -> bool {
+        self.shard(id).lock().guess_has_room(id, lands_at_us)
+    }
+
+    /// A read of `id` at `now_us` missed (see [`arena::Arena::missed_refused`]).
+    pub(crate) fn missed_refused(&self, id: PairId, now_us: u64) {
+        self.shard(id).lock().missed_refused(id, now_us);
     }
 
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {

@@ -10,12 +10,16 @@
 //! earn more, they may hold up to `quota` slots at capacity; otherwise none (they still
 //! take free or expired slots, and are the first to leave).
 //!
-//! A guess is counted as turned away only when it is refused at admission, with its value
-//! landed: the warm check before a fetch (`Arena::guess_has_room`) does not teach the gate,
-//! since a read within the round trip it saved would count as a hit no warm could have
-//! served. So without an L1 TTL, where a guess the check refuses is never fetched, a shut
-//! gate over a full L1 stays shut unless admitted guesses are read (docs/simulation.md,
-//! round 14).
+//! A guess is counted as turned away either when it is refused at admission, with its value
+//! landed, or when the warm check before a fetch (`Arena::guess_has_room`) refuses it; then
+//! a later missed read counts only if it comes after the time the warm would have landed
+//! (`lands_at_us`: the check's time plus the cache's warm lead, about two L2 round trips).
+//! The detector often reads a pool within microseconds of the update that planned its warm:
+//! such a read is a hit no warm could have served, and counting it opened the gate for
+//! guesses that landed too late (round 13: 65 of 90 points more than 0.2 below `none`).
+//! Not counting refusals before the fetch at all (round 14) left a shut gate over a full L1
+//! without a TTL shut for good: no guess was fetched, so none was judged
+//! (docs/simulation.md, round 16).
 //!
 //! Why a gate and not a fixed share: with a predictor that is right 2% of the time (update
 //! co-occurrence on our DEX traces) every slot given to guesses is a loss, and under an
@@ -50,6 +54,8 @@ pub(super) struct Speculation {
     margin: Ghosts,
     /// Guesses turned away (not admitted).
     guesses: Ghosts,
+    /// Guesses refused before their fetch, with the time (µs) their warm would have landed.
+    refused_early: Ghosts,
     guess_score: f32,
     margin_score: f32,
 }
@@ -61,6 +67,7 @@ impl Speculation {
             quota,
             margin: Ghosts::new(quota),
             guesses: Ghosts::new(quota),
+            refused_early: Ghosts::new(quota),
             guess_score: 0.0,
             margin_score: 0.0,
         }
@@ -85,6 +92,26 @@ impl Speculation {
     /// A guess was turned away.
     pub(super) fn turned_away(&mut self, id: PairId) {
         self.guesses.push(id);
+    }
+
+    /// A guess was refused before its fetch; its warm would have landed at `lands_at_us`.
+    pub(super) fn refused_before_fetch(&mut self, id: PairId, lands_at_us: u64) {
+        self.refused_early.push_at(id, lands_at_us);
+    }
+
+    /// A read of `id` at `now_us` missed: a hit a guess slot would have earned if `id` was
+    /// among the last `quota` guesses refused before their fetch and its warm would have
+    /// landed by now. (Kept apart from [`Speculation::missed`]: the cache reads its clock
+    /// for it on a miss only, never on a hit.)
+    pub(super) fn missed_refused(&mut self, id: PairId, now_us: u64) {
+        if self
+            .refused_early
+            .take_at(id)
+            .is_some_and(|lands_at_us| now_us >= lands_at_us)
+        {
+            self.guess_score += 1.0;
+            self.age();
+        }
     }
 
     /// A real (non-guess) entry was evicted.
@@ -116,6 +143,7 @@ impl Speculation {
     pub(super) fn clear(&mut self) {
         self.margin.clear();
         self.guesses.clear();
+        self.refused_early.clear();
         self.guess_score = 0.0;
         self.margin_score = 0.0;
     }
@@ -153,5 +181,34 @@ mod tests {
         assert_eq!(s.limit(), 0);
         s.guess_read();
         assert_eq!(s.limit(), 8);
+    }
+
+    /// A guess refused before its fetch counts once read after its warm would have landed,
+    /// not before (nor twice), and a read of a pool refused at admission counts at once.
+    #[test]
+    fn a_guess_refused_before_its_fetch_counts_only_if_its_warm_would_have_landed() {
+        let id = PairId::from_raw;
+        let mut s = Speculation::new(32);
+        // Read 1 µs before landing: no hit a warm could have served, and the ghost is gone.
+        for i in 0..16 {
+            s.refused_before_fetch(id(i), 1_000);
+            s.missed(id(i));
+            s.missed_refused(id(i), 999);
+            s.missed_refused(id(i), 5_000);
+        }
+        assert_eq!(s.limit(), 0);
+        // Read at landing or later: 15 such hits leave the gate shut, the 16th opens it.
+        for i in 100..116 {
+            assert_eq!(s.limit(), 0, "after {} hits", i - 100);
+            s.refused_before_fetch(id(i), 1_000);
+            s.missed_refused(id(i), 1_000 + (i - 100) as u64);
+        }
+        assert_eq!(s.limit(), 32);
+        // `clear` forgets the refusals.
+        s.clear();
+        s.refused_before_fetch(id(200), 0);
+        s.clear();
+        s.missed_refused(id(200), 10);
+        assert_eq!(s.limit(), 0);
     }
 }

@@ -292,43 +292,65 @@ mod tests {
     const WARM: Insert = Insert::Warm { stale_before_ms: 0 };
 
     /// The warmer's question before it fetches (`guess_has_room`) refuses what admission
-    /// would refuse, but does not teach the gate: guesses refused by it and then read at
-    /// once (before any warm could have landed) leave it shut, while the same reads of
-    /// guesses refused at admission open it, after which the check says yes. A held pair
-    /// (renewed in place) always has room.
+    /// would refuse, and teaches the gate only through reads after the refused warm would
+    /// have landed: guesses refused and then read at once (before any warm could have
+    /// landed) leave it shut, the same reads made after the landing time open it, after
+    /// which the check says yes. A held pair (renewed in place) always has room. Reads of
+    /// guesses refused at admission (the value had landed) count at once.
     #[test]
-    fn the_room_check_before_a_fetch_refuses_as_admission_would_and_does_not_teach_the_gate() {
+    fn the_room_check_before_a_fetch_teaches_the_gate_only_with_reads_after_the_warm_would_have_landed()
+     {
         let id = PairId::from_raw;
         let mut p = WTinyLfu::new(64, WindowMode::Fixed, None);
         let mut ev = Evictions::default();
+        // A miss as the cache sees it: the policy's read, then the timed check.
+        let miss_at = |p: &mut WTinyLfu, g: u32, now_us: u64| {
+            assert!(p.get(id(g), 0).is_none());
+            p.arena_mut().missed_refused(id(g), now_us);
+        };
         // Room while the cache is not full.
-        assert!(p.arena_mut().guess_has_room(id(999), 64));
+        assert!(p.arena_mut().guess_has_room(id(999), 64, 0));
         for i in 0..64 {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
             p.get(id(i), 0);
         }
-        assert!(!p.arena_mut().guess_has_room(id(1000), 64));
-        assert!(p.arena_mut().guess_has_room(id(5), 64));
+        assert!(!p.arena_mut().guess_has_room(id(1000), 64, 0));
+        assert!(p.arena_mut().guess_has_room(id(5), 64, 0));
+        // Refused at 0 with a warm landing at 500 µs, read at 499 µs: taught nothing.
         for g in 2000..2016 {
-            assert!(!p.arena_mut().guess_has_room(id(g), 64), "guess {g}");
-            assert!(p.get(id(g), 0).is_none());
+            assert!(!p.arena_mut().guess_has_room(id(g), 64, 500), "guess {g}");
+            miss_at(&mut p, g, 499);
         }
-        // Those reads taught nothing: still no room.
-        assert!(!p.arena_mut().guess_has_room(id(3000), 64));
+        assert!(!p.arena_mut().guess_has_room(id(3000), 64, 500));
         assert_eq!(
             p.insert(id(3000), entry(), WARM, &mut ev),
             Inserted::Skipped
         );
-        // Refused at admission (the value had landed, as under a TTL, where every guess is
-        // fetched) and then read: EVIDENCE (16) of them open the gate. (Without a TTL a
-        // guess the check refuses is not fetched, so a shut gate stays shut.)
+        // Read at the landing time: each is a hit a guess slot would have earned; the
+        // 16th (EVIDENCE) opens the gate.
         for g in 4000..4016 {
-            assert!(!p.arena_mut().guess_has_room(id(5000), 64), "after {g}");
+            assert!(
+                !p.arena_mut().guess_has_room(id(5000), 64, 500),
+                "after {g}"
+            );
+            assert!(!p.arena_mut().guess_has_room(id(g), 64, 500));
+            miss_at(&mut p, g, 500);
+        }
+        assert!(p.arena_mut().guess_has_room(id(5000), 64, 500));
+        assert_eq!(p.insert(id(5000), entry(), WARM, &mut ev), Inserted::Added);
+        // Refused at admission (the value had landed, as under a TTL) and read: counted
+        // at once, with no time. A fresh cache, as full.
+        let mut p = WTinyLfu::new(64, WindowMode::Fixed, None);
+        for i in 0..64 {
+            p.insert(id(i), entry(), Insert::Write, &mut ev);
+            p.get(id(i), 0);
+        }
+        for g in 6000..6016 {
+            assert!(!p.arena_mut().guess_has_room(id(7000), 64, 0), "after {g}");
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
             assert!(p.get(id(g), 0).is_none());
         }
-        assert!(p.arena_mut().guess_has_room(id(5000), 64));
-        assert_eq!(p.insert(id(5000), entry(), WARM, &mut ev), Inserted::Added);
+        assert!(p.arena_mut().guess_has_room(id(7000), 64, 0));
     }
 
     /// A warm into a full cache is turned away until guesses have shown they earn more than
