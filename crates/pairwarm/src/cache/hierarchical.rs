@@ -468,16 +468,14 @@ impl<L: L2Store> HierarchicalCache<L> {
             return None;
         }
         let Some(ttl) = self.l1_ttl_ms else {
-            let found = self.l1.get(id, 0);
-            if found.is_none() {
-                // Only misses read the clock (an L2 round trip follows anyway): the gate
-                // judges guesses refused before their fetch by the time of the read.
-                self.l1.missed_refused(id, self.clock.now_us());
-            }
-            return found.map(|(e, guess)| (e.price, guess));
+            // The clock is read only on a miss of a guess refused before its fetch.
+            return self
+                .l1
+                .get(id, 0, || self.clock.now_us())
+                .map(|(e, guess)| (e.price, guess));
         };
         let now = self.clock.now_ms();
-        let (entry, guess) = self.l1.get(id, now)?;
+        let (entry, guess) = self.l1.get(id, now, || self.clock.now_us())?;
         if now.saturating_sub(entry.stored_ms) < ttl {
             if let Some(r) = &self.refresh {
                 r.on_read(self.interner.slot(id), id, entry.stored_ms, now);
@@ -759,11 +757,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// earned. (Under a TTL an expired entry may free a slot by the time the value lands,
     /// so every pair is fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
-        let started = self.warm_lead.start();
         if self.l1_ttl_ms.is_some() {
-            let fetch = self.fetch_into_l1(ids, false).await?;
-            self.warm_lead.landed(started);
-            return Ok(fetch);
+            let _landing = self.warm_lead.start();
+            return self.fetch_into_l1(ids, false).await;
         }
         let admissible: Vec<PairId> = ids
             .iter()
@@ -774,9 +770,8 @@ impl<L: L2Store> HierarchicalCache<L> {
         let mut fetch = if admissible.is_empty() {
             WarmFetch::default()
         } else {
-            let fetch = self.fetch_into_l1(&admissible, false).await?;
-            self.warm_lead.landed(started);
-            fetch
+            let _landing = self.warm_lead.start();
+            self.fetch_into_l1(&admissible, false).await?
         };
         fetch.not_admitted += refused;
         Ok(fetch)

@@ -237,13 +237,20 @@ impl L1Store {
     /// clock under a TTL (0 without): W-TinyLFU drops an expired entry itself and counts
     /// the read as the miss it is; the caller checks expiry for the other stores. The flag:
     /// the read took an unread warmed entry (the hand-written policies know; the
-    /// crate-backed stores hold guesses as plain entries and say `false`).
+    /// crate-backed stores hold guesses as plain entries and say `false`). `now_us` is
+    /// called only on a miss of a guess the hand-written policies refused before its
+    /// fetch: their gate counts the read if the warm would have landed by then.
     #[inline]
-    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
+    pub(crate) fn get(
+        &self,
+        id: PairId,
+        now_ms: u64,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
         match self {
             Self::Fast { cache, .. } => cache.get(&id).map(|e| (e, false)),
             Self::Lru { cache, .. } => cache.lock().get(&id).map(|&e| (e, false)),
-            Self::Own(p) => p.get(id, now_ms),
+            Self::Own(p) => p.get(id, now_ms, now_us),
             Self::Matrix(m) => m.get(id).map(|e| (e, false)),
         }
     }
@@ -265,7 +272,7 @@ impl L1Store {
     /// or, while the speculation gate is open, the policy's displaceable entry
     /// (probation's; unreferenced for the CLOCK-style ones). A refusal here comes before
     /// the value could land, so it teaches the gate only through a read after
-    /// `lands_at_us` ([`L1Store::missed_refused`]). quick_cache's store and the price
+    /// `lands_at_us` ([`L1Store::get`]). quick_cache's store and the price
     /// matrix admit every warm.
     pub(crate) fn guess_has_room(&self, id: PairId, lands_at_us: u64) -> bool {
         match self {
@@ -277,14 +284,6 @@ impl L1Store {
                 lru.len() < *capacity || lru.contains(&id)
             }
             Self::Fast { .. } | Self::Matrix(_) => true,
-        }
-    }
-
-    /// A read of `id` at `now_us` missed: the hand-written policies' gates count it if a
-    /// warm refused by [`L1Store::guess_has_room`] would have landed by then.
-    pub(crate) fn missed_refused(&self, id: PairId, now_us: u64) {
-        if let Self::Own(p) = self {
-            p.missed_refused(id, now_us);
         }
     }
 
@@ -463,7 +462,7 @@ mod tests {
     #[test]
     fn lru_evicts_least_recently_used() {
         let (l1, [a, b, c]) = lru_of_two_holding_a_then_b();
-        assert!(l1.get(a, 0).is_some());
+        assert!(l1.get(a, 0, || 0).is_some());
         let (_, ev) = l1.insert(c, entry(3.0), Insert::Write);
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![b]);
         assert_eq!(l1.evictions(), 1);
@@ -561,7 +560,7 @@ mod tests {
                     by_slot.insert(id, entry(1.0), Insert::Write);
                     hashed.insert(id, entry(1.0), Insert::Write);
                 } else {
-                    let (a, b) = (by_slot.get(id, 0), hashed.get(id, 0));
+                    let (a, b) = (by_slot.get(id, 0, || 0), hashed.get(id, 0, || 0));
                     assert_eq!(a.is_some(), b.is_some(), "{policy} diverged at {i}");
                     hits_slot += usize::from(a.is_some());
                     hits_hash += usize::from(b.is_some());

@@ -57,23 +57,39 @@ impl WarmLead {
             .max(MIN_LEAD_US)
     }
 
-    /// When a warm fetch starts, if this estimate is measured.
+    /// Times a warm fetch starting now, if this estimate is measured: the sample is taken
+    /// when the timer is dropped, so a fetch that fails, or is abandoned at its timeout,
+    /// counts with the time it took (leaving the slowest fetches out would bias the lead
+    /// short, the unsafe side).
     #[inline]
-    pub(crate) fn start(&self) -> Option<Instant> {
-        self.measured.then(Instant::now)
+    pub(crate) fn start(&self) -> LandingTimer<'_> {
+        LandingTimer {
+            lead: self,
+            started: self.measured.then(Instant::now),
+        }
     }
 
-    /// A warm fetch started at `started` has landed: folds its duration into the estimate.
-    /// Concurrent fetches may lose an update to each other; the estimate stays a mean of
-    /// real samples.
-    pub(crate) fn landed(&self, started: Option<Instant>) {
-        let Some(started) = started.filter(|_| self.measured) else {
-            return;
-        };
-        let sample = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+    /// Folds one round trip into the estimate. Concurrent fetches may lose an update to
+    /// each other; the estimate stays a mean of real samples.
+    fn sample_us(&self, sample: u64) {
         let old = self.round_trip_us.load(Relaxed);
         let new = old - (old >> EWMA_SHIFT) + (sample >> EWMA_SHIFT);
         self.round_trip_us.store(new, Relaxed);
+    }
+}
+
+/// A warm fetch in flight ([`WarmLead::start`]).
+pub(crate) struct LandingTimer<'a> {
+    lead: &'a WarmLead,
+    started: Option<Instant>,
+}
+
+impl Drop for LandingTimer<'_> {
+    fn drop(&mut self) {
+        if let Some(started) = self.started {
+            let took = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+            self.lead.sample_us(took);
+        }
     }
 }
 
@@ -85,8 +101,9 @@ mod tests {
     fn a_fixed_round_trip_gives_twice_its_lead_and_ignores_measurements() {
         let lead = WarmLead::fixed(Duration::from_micros(250));
         assert_eq!(lead.lead_us(), 500);
-        assert!(lead.start().is_none());
-        lead.landed(Some(Instant::now()));
+        let timer = lead.start();
+        assert!(timer.started.is_none());
+        drop(timer);
         assert_eq!(lead.lead_us(), 500);
         assert_eq!(WarmLead::fixed(Duration::ZERO).lead_us(), MIN_LEAD_US);
     }
@@ -95,18 +112,21 @@ mod tests {
     fn a_measured_round_trip_moves_toward_the_samples() {
         let lead = WarmLead::measured();
         assert_eq!(lead.lead_us(), 2 * INITIAL_ROUND_TRIP_US);
-        // Near-instant fetches (an in-memory L2): the estimate falls by ~1/8 per sample
-        // and the lead stops at its floor.
-        for _ in 0..200 {
-            lead.landed(lead.start());
+        // One 9 ms sample moves 1 ms by an eighth of the difference.
+        lead.sample_us(9_000);
+        assert_eq!(lead.round_trip_us.load(Relaxed), 1_000 - 125 + 1_125);
+        // Near-instant fetches (an in-memory L2): the estimate decays, and the lead stops
+        // at its floor.
+        for _ in 0..100 {
+            lead.sample_us(1);
         }
         assert_eq!(lead.lead_us(), MIN_LEAD_US);
-        let started = Instant::now() - Duration::from_millis(4);
-        lead.landed(Some(started));
-        let after = lead.round_trip_us.load(Relaxed);
-        assert!(
-            (500..1_000).contains(&after),
-            "one 4 ms sample moved it to {after} µs"
-        );
+        // A timer samples when dropped (a finished, failed or abandoned fetch alike).
+        let before = lead.round_trip_us.load(Relaxed);
+        let timer = lead.start();
+        assert!(timer.started.is_some());
+        std::thread::sleep(Duration::from_millis(2));
+        drop(timer);
+        assert!(lead.round_trip_us.load(Relaxed) >= before + 2_000 / 8);
     }
 }

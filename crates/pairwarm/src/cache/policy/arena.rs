@@ -134,10 +134,11 @@ impl<E: Copy> Arena<E> {
         self.speculation.guess_read();
     }
 
-    /// A read of `id` missed (feeds the speculation gate's marginal-slot measure).
+    /// A read of `id` missed (feeds the speculation gate's measures; `now_us` is read only
+    /// for a guess refused before its fetch, see [`Arena::guess_has_room`]).
     #[inline]
-    pub(super) fn missed(&mut self, id: PairId) {
-        self.speculation.missed(id);
+    pub(super) fn missed(&mut self, id: PairId, now_us: impl FnOnce() -> u64) {
+        self.speculation.missed(id, now_us);
     }
 
     /// Evicts unread guesses beyond the gate's limit while the arena holds more than
@@ -475,7 +476,7 @@ impl Arena<L1Entry> {
     /// fetch, as before.)
     ///
     /// A refusal here teaches the gate only through a read after `lands_at_us`, when the
-    /// warm would have landed ([`Speculation::missed_refused`]): the check runs one L2
+    /// warm would have landed ([`Speculation::missed`]): the check runs one L2
     /// round trip before the value could land, and the detector often reads the pool
     /// within microseconds of the update that planned it. Counted at once, such reads
     /// opened the gate for guesses that landed too late (round 13); not counted at all,
@@ -487,16 +488,12 @@ impl Arena<L1Entry> {
             || self.speculation.limit() > 0
             || self.find(id).is_some()
             || self.stale_of(id).is_some();
-        if !room {
+        if room {
+            self.speculation.fetched(id);
+        } else {
             self.speculation.refused_before_fetch(id, lands_at_us);
         }
         room
-    }
-
-    /// A read of `id` at `now_us` missed: tells the gate if a warm refused before its fetch
-    /// would have served it ([`Arena::guess_has_room`]).
-    pub(super) fn missed_refused(&mut self, id: PairId, now_us: u64) {
-        self.speculation.missed_refused(id, now_us);
     }
 
     /// [`Arena::admit_guess`] for the CLOCK-style policies (S3-FIFO, quick_cache's): the

@@ -46,6 +46,13 @@ impl Ghosts {
         self.live.insert(id, (self.seq, at));
     }
 
+    /// [`Ghosts::push_at`] unless `id` is a ghost already (it keeps its place and time).
+    pub(super) fn push_at_if_absent(&mut self, id: PairId, at: u64) {
+        if !self.live.contains_key(&id) {
+            self.push_at(id, at);
+        }
+    }
+
     /// Whether `id` is a ghost; forgets it (a key returns once).
     pub(super) fn take(&mut self, id: PairId) -> bool {
         self.take_at(id).is_some()
@@ -88,5 +95,15 @@ mod tests {
         g.push(id(4));
         g.clear();
         assert!(!g.take(id(4)));
+        // An id pushed twice: the ring's older copy leaving does not forget the newer one.
+        g.push_at(id(5), 1);
+        g.push_at(id(5), 2);
+        g.push_at(id(6), 3);
+        assert_eq!(g.take_at(id(5)), Some(2));
+        // `push_at_if_absent` keeps a live ghost's time, and pushes an absent one.
+        g.push_at(id(7), 10);
+        g.push_at_if_absent(id(7), 20);
+        g.push_at_if_absent(id(8), 30);
+        assert_eq!((g.take_at(id(7)), g.take_at(id(8))), (Some(10), Some(30)));
     }
 }

@@ -70,8 +70,12 @@ impl HotCold {
         self.arena.find(id).map(|ix| self.arena.node(ix).entry)
     }
 
-    /// A read; the flag: it took an unread warmed entry.
-    pub(crate) fn get(&mut self, id: PairId) -> Option<(L1Entry, bool)> {
+    /// A read; the flag: it took an unread warmed entry. `now_us`: see [`Arena::missed`].
+    pub(crate) fn get(
+        &mut self,
+        id: PairId,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
         let found = self.arena.find(id);
         if let Some(adjust) = self
             .climber
@@ -81,7 +85,7 @@ impl HotCold {
             self.hot_max = Self::clamp_hot(self.capacity, self.hot_max as i64 + adjust);
         }
         let Some(ix) = found else {
-            self.arena.missed(id);
+            self.arena.missed(id, now_us);
             return None;
         };
         let guess = self.arena.node(ix).queue == SPECULATIVE;

@@ -105,11 +105,16 @@ macro_rules! each {
 
 impl OwnPolicy {
     #[inline]
-    fn get(&mut self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
+    fn get(
+        &mut self,
+        id: PairId,
+        now_ms: u64,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
         match self {
-            OwnPolicy::WTinyLfu(p) => p.get(id, now_ms),
-            OwnPolicy::S3Fifo(p) => p.get(id),
-            OwnPolicy::HotCold(p) => p.get(id),
+            OwnPolicy::WTinyLfu(p) => p.get(id, now_ms, now_us),
+            OwnPolicy::S3Fifo(p) => p.get(id, now_us),
+            OwnPolicy::HotCold(p) => p.get(id, now_us),
         }
     }
     fn peek(&self, id: PairId) -> Option<L1Entry> {
@@ -122,9 +127,7 @@ impl OwnPolicy {
             p.arena_mut().guess_has_room(id, capacity, lands_at_us)
         })
     }
-    fn missed_refused(&mut self, id: PairId, now_us: u64) {
-        each!(self, p => p.arena_mut().missed_refused(id, now_us))
-    }
+
     fn insert(&mut self, id: PairId, e: L1Entry, kind: Insert, ev: &mut Evictions) -> Inserted {
         each!(self, p => p.insert(id, e, kind, ev))
     }
@@ -205,8 +208,13 @@ impl ShardedPolicy {
 
     /// A read; the flag: it took an unread warmed entry.
     #[inline]
-    pub(crate) fn get(&self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
-        self.shard(id).lock().get(id, now_ms)
+    pub(crate) fn get(
+        &self,
+        id: PairId,
+        now_ms: u64,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
+        self.shard(id).lock().get(id, now_ms, now_us)
     }
 
     #[inline]
@@ -219,11 +227,6 @@ impl ShardedPolicy {
     /// [`arena::Arena::guess_has_room`]).
     pub(crate) fn guess_has_room(&self, id: PairId, lands_at_us: u64) -> bool {
         self.shard(id).lock().guess_has_room(id, lands_at_us)
-    }
-
-    /// A read of `id` at `now_us` missed (see [`arena::Arena::missed_refused`]).
-    pub(crate) fn missed_refused(&self, id: PairId, now_us: u64) {
-        self.shard(id).lock().missed_refused(id, now_us);
     }
 
     pub(crate) fn insert(&self, id: PairId, entry: L1Entry, kind: Insert) -> (Inserted, Evictions) {

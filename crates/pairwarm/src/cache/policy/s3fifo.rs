@@ -57,10 +57,14 @@ impl S3Fifo {
         self.arena.find(id).map(|ix| self.arena.node(ix).entry)
     }
 
-    /// A read; the flag: it took an unread warmed entry.
-    pub(crate) fn get(&mut self, id: PairId) -> Option<(L1Entry, bool)> {
+    /// A read; the flag: it took an unread warmed entry. `now_us`: see [`Arena::missed`].
+    pub(crate) fn get(
+        &mut self,
+        id: PairId,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
         let Some(ix) = self.arena.find(id) else {
-            self.arena.missed(id);
+            self.arena.missed(id, now_us);
             return None;
         };
         let guess = self.arena.node(ix).queue == SPECULATIVE;

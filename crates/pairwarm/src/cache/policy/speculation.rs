@@ -95,23 +95,16 @@ impl Speculation {
     }
 
     /// A guess was refused before its fetch; its warm would have landed at `lands_at_us`.
+    /// A pool refused again keeps its first landing time: a read after it is one the first
+    /// refused warm would have served.
     pub(super) fn refused_before_fetch(&mut self, id: PairId, lands_at_us: u64) {
-        self.refused_early.push_at(id, lands_at_us);
+        self.refused_early.push_at_if_absent(id, lands_at_us);
     }
 
-    /// A read of `id` at `now_us` missed: a hit a guess slot would have earned if `id` was
-    /// among the last `quota` guesses refused before their fetch and its warm would have
-    /// landed by now. (Kept apart from [`Speculation::missed`]: the cache reads its clock
-    /// for it on a miss only, never on a hit.)
-    pub(super) fn missed_refused(&mut self, id: PairId, now_us: u64) {
-        if self
-            .refused_early
-            .take_at(id)
-            .is_some_and(|lands_at_us| now_us >= lands_at_us)
-        {
-            self.guess_score += 1.0;
-            self.age();
-        }
+    /// The check before a fetch let a warm of `id` through: an earlier refusal of it is
+    /// forgotten (the warm is judged as it lands, not twice).
+    pub(super) fn fetched(&mut self, id: PairId) {
+        self.refused_early.take(id);
     }
 
     /// A real (non-guess) entry was evicted.
@@ -120,11 +113,19 @@ impl Speculation {
     }
 
     /// A read missed: a hit `quota` guess slots would have earned if `id` was among the
-    /// last `quota` guesses turned away, and one `quota` more real slots would have earned
-    /// if it was among the last `quota` real entries evicted.
-    pub(super) fn missed(&mut self, id: PairId) {
-        // Both ghosts hold `quota` ids, so raw counts compare per slot.
-        if self.guesses.take(id) {
+    /// last `quota` guesses turned away at admission, or among the last `quota` refused
+    /// before their fetch and read once their warm would have landed (`now_us`, called only
+    /// then: a miss reads no clock otherwise); and one `quota` more real slots would have
+    /// earned if it was among the last `quota` real entries evicted.
+    pub(super) fn missed(&mut self, id: PairId, now_us: impl FnOnce() -> u64) {
+        // The ghosts hold `quota` ids each, so raw counts compare per slot; a pool in both
+        // guess ghosts is one hit.
+        let turned_away = self.guesses.take(id);
+        let refused_in_time = self
+            .refused_early
+            .take_at(id)
+            .is_some_and(|lands_at_us| now_us() >= lands_at_us);
+        if turned_away || refused_in_time {
             self.guess_score += 1.0;
         }
         if self.margin.take(id) {
@@ -162,17 +163,17 @@ mod tests {
         for i in 0..16 {
             assert_eq!(s.limit(), 0, "after {i} hits");
             s.turned_away(PairId::from_raw(50 + i));
-            s.missed(PairId::from_raw(50 + i));
+            s.missed(PairId::from_raw(50 + i), || 0);
         }
         assert_eq!(s.limit(), 8);
         // A miss on one of the last evicted real entries closes it again (16 < 4 x 1 + 16).
         s.evicted(PairId::from_raw(1));
-        s.missed(PairId::from_raw(1));
+        s.missed(PairId::from_raw(1), || 0);
         assert_eq!(s.limit(), 0);
         // Misses on ids neither guessed nor recently evicted count for nothing, and a
         // ghost counts once.
-        s.missed(PairId::from_raw(100));
-        s.missed(PairId::from_raw(50));
+        s.missed(PairId::from_raw(100), || 0);
+        s.missed(PairId::from_raw(50), || 0);
         assert_eq!(s.limit(), 0);
         // Reads of admitted guesses count like ghost hits: four more reopen it (20 >= 20).
         for _ in 0..3 {
@@ -184,31 +185,47 @@ mod tests {
     }
 
     /// A guess refused before its fetch counts once read after its warm would have landed,
-    /// not before (nor twice), and a read of a pool refused at admission counts at once.
+    /// not before (nor twice); a pool refused again keeps its first landing time; a warm
+    /// the check later lets through forgets the refusal; `clear` forgets them all. The
+    /// clock is read only for a refused guess.
     #[test]
     fn a_guess_refused_before_its_fetch_counts_only_if_its_warm_would_have_landed() {
         let id = PairId::from_raw;
+        let no_clock = || -> u64 { panic!("the clock is read only for a refused guess") };
         let mut s = Speculation::new(32);
+        s.missed(id(7), no_clock);
         // Read 1 µs before landing: no hit a warm could have served, and the ghost is gone.
         for i in 0..16 {
             s.refused_before_fetch(id(i), 1_000);
-            s.missed(id(i));
-            s.missed_refused(id(i), 999);
-            s.missed_refused(id(i), 5_000);
+            s.missed(id(i), || 999);
+            s.missed(id(i), no_clock);
         }
         assert_eq!(s.limit(), 0);
-        // Read at landing or later: 15 such hits leave the gate shut, the 16th opens it.
-        for i in 100..116 {
-            assert_eq!(s.limit(), 0, "after {} hits", i - 100);
+        // Refused again later: the first landing time holds.
+        s.refused_before_fetch(id(50), 1_000);
+        s.refused_before_fetch(id(50), 9_000);
+        s.missed(id(50), || 1_000);
+        // Let through by a later check: forgotten.
+        s.refused_before_fetch(id(51), 1_000);
+        s.fetched(id(51));
+        s.missed(id(51), no_clock);
+        // Read at landing or later: with id 50, 14 more leave the gate shut, the 15th
+        // (16 hits, EVIDENCE) opens it.
+        for i in 100..115 {
+            assert_eq!(s.limit(), 0, "after {} hits", i - 99);
             s.refused_before_fetch(id(i), 1_000);
-            s.missed_refused(id(i), 1_000 + (i - 100) as u64);
+            s.missed(id(i), || 1_000 + u64::from(i - 100));
         }
         assert_eq!(s.limit(), 32);
-        // `clear` forgets the refusals.
+        // `clear` forgets the refusals: 16 read after landing then count for nothing.
         s.clear();
-        s.refused_before_fetch(id(200), 0);
+        for i in 200..216 {
+            s.refused_before_fetch(id(i), 0);
+        }
         s.clear();
-        s.missed_refused(id(200), 10);
+        for i in 200..216 {
+            s.missed(id(i), no_clock);
+        }
         assert_eq!(s.limit(), 0);
     }
 }

@@ -140,8 +140,14 @@ impl WTinyLfu {
     /// window size takes effect at the next insert. Under a TTL an expired entry is
     /// removed and the read is the miss it is (`now_ms`: the clock; ignored without a TTL).
     /// The flag: the read took an unread warmed entry (a guess that paid).
+    /// `now_us`: read only on a miss of a guess refused before its fetch ([`Arena::missed`]).
     #[inline]
-    pub(crate) fn get(&mut self, id: PairId, now_ms: u64) -> Option<(L1Entry, bool)> {
+    pub(crate) fn get(
+        &mut self,
+        id: PairId,
+        now_ms: u64,
+        now_us: impl FnOnce() -> u64,
+    ) -> Option<(L1Entry, bool)> {
         self.sketch.increment(id);
         let mut found = self.seg.arena.find(id);
         if let Some(ix) = found
@@ -156,7 +162,7 @@ impl WTinyLfu {
         let own_hit = found.is_some_and(|ix| self.seg.arena.node(ix).queue != SPECULATIVE);
         match found {
             Some(ix) => self.seg.touch(ix),
-            None => self.seg.arena.missed(id),
+            None => self.seg.arena.missed(id, now_us),
         }
         match &mut self.control {
             Control::Fixed => {}
@@ -305,14 +311,13 @@ mod tests {
         let mut ev = Evictions::default();
         // A miss as the cache sees it: the policy's read, then the timed check.
         let miss_at = |p: &mut WTinyLfu, g: u32, now_us: u64| {
-            assert!(p.get(id(g), 0).is_none());
-            p.arena_mut().missed_refused(id(g), now_us);
+            assert!(p.get(id(g), 0, || now_us).is_none());
         };
         // Room while the cache is not full.
         assert!(p.arena_mut().guess_has_room(id(999), 64, 0));
         for i in 0..64 {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
-            p.get(id(i), 0);
+            p.get(id(i), 0, || 0);
         }
         assert!(!p.arena_mut().guess_has_room(id(1000), 64, 0));
         assert!(p.arena_mut().guess_has_room(id(5), 64, 0));
@@ -343,12 +348,12 @@ mod tests {
         let mut p = WTinyLfu::new(64, WindowMode::Fixed, None);
         for i in 0..64 {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
-            p.get(id(i), 0);
+            p.get(id(i), 0, || 0);
         }
         for g in 6000..6016 {
             assert!(!p.arena_mut().guess_has_room(id(7000), 64, 0), "after {g}");
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
-            assert!(p.get(id(g), 0).is_none());
+            assert!(p.get(id(g), 0, || 0).is_none());
         }
         assert!(p.arena_mut().guess_has_room(id(7000), 64, 0));
     }
@@ -365,7 +370,7 @@ mod tests {
             p.insert(id(i), entry(), Insert::Write, &mut ev);
         }
         for i in 0..64 {
-            p.get(id(i), 0);
+            p.get(id(i), 0, || 0);
         }
         assert!(ev.is_empty());
         assert_eq!(p.len(), 64);
@@ -377,7 +382,7 @@ mod tests {
         // (EVIDENCE = 16 of them).
         for g in 2000..2016 {
             assert_eq!(p.insert(id(g), entry(), WARM, &mut ev), Inserted::Skipped);
-            assert!(p.get(id(g), 0).is_none());
+            assert!(p.get(id(g), 0, || 0).is_none());
         }
         let probation_front = |p: &WTinyLfu| {
             p.seg
@@ -410,7 +415,7 @@ mod tests {
         assert_eq!(ev.iter().collect::<Vec<_>>(), vec![id(3000)]);
         assert_eq!(p.len(), 64);
         // A read guess becomes an ordinary entry of the window.
-        assert!(p.get(id(3001), 0).is_some());
+        assert!(p.get(id(3001), 0, || 0).is_some());
         let ix = p.seg.arena.find(id(3001)).expect("present");
         assert_eq!(p.seg.arena.node(ix).queue, WINDOW);
     }
@@ -426,8 +431,8 @@ mod tests {
             p.insert(written, entry(), Insert::Write, &mut ev);
         }
         p.insert(read, entry(), Insert::Write, &mut ev);
-        assert!(p.get(read, 0).is_some());
-        assert!(p.get(read, 0).is_some());
+        assert!(p.get(read, 0, || 0).is_some());
+        assert!(p.get(read, 0, || 0).is_some());
         assert_eq!(p.sketch.frequency(written), 0);
         assert_eq!(p.sketch.frequency(read), 2);
     }
@@ -453,15 +458,15 @@ mod tests {
             }
             for _ in 0..10 {
                 for i in 0..64 {
-                    assert!(p.get(id(i), 10_000).is_some());
+                    assert!(p.get(id(i), 10_000, || 0).is_some());
                 }
             }
             // 10 s later (all expired under a 1 s TTL): 64 new pools, each read (a miss),
             // loaded and read again.
             for i in 100..164 {
-                assert!(p.get(id(i), 20_000).is_none());
+                assert!(p.get(id(i), 20_000, || 0).is_none());
                 p.insert(id(i), at(20_000), Insert::Load, &mut ev);
-                p.get(id(i), 20_000);
+                p.get(id(i), 20_000, || 0);
             }
             let new_present = (100..164).filter(|&i| p.peek(id(i)).is_some()).count();
             (p, new_present)
@@ -472,9 +477,9 @@ mod tests {
         assert!(kept_without <= 16, "{kept_without} kept without a TTL");
         // Fresh iff now - stored < ttl, as the cache's own check: stored at 20 s with a
         // 1 s TTL, served at 20.999 s; at 21 s the read misses and removes it.
-        assert!(with_ttl.get(id(163), 20_999).is_some());
+        assert!(with_ttl.get(id(163), 20_999, || 0).is_some());
         let before = with_ttl.len();
-        assert!(with_ttl.get(id(163), 21_000).is_none());
+        assert!(with_ttl.get(id(163), 21_000, || 0).is_none());
         assert_eq!(with_ttl.len(), before - 1);
         assert!(with_ttl.peek(id(163)).is_none());
     }
@@ -531,7 +536,7 @@ mod tests {
         let mut hits = 0;
         let mut ev = Evictions::default();
         for (n, &k) in keys.iter().enumerate() {
-            let hit = p.get(PairId::from_raw(k), 0).is_some();
+            let hit = p.get(PairId::from_raw(k), 0, || 0).is_some();
             if !hit {
                 p.insert(PairId::from_raw(k), entry(), Insert::Load, &mut ev);
             }
@@ -602,7 +607,7 @@ mod tests {
                 let mut ev = Evictions::default();
                 match op {
                     0 | 1 => {
-                        let hit = p.get(id, 0).is_some();
+                        let hit = p.get(id, 0, || 0).is_some();
                         proptest::prop_assert_eq!(hit, held.contains(&k));
                         if !hit {
                             p.insert(id, entry(), Insert::Load, &mut ev);
