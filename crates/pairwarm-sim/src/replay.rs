@@ -371,7 +371,8 @@ pub(super) fn run(
                     _ => Vec::new(),
                 };
                 // As `serve` does (`HierarchicalCache::fetch_for_warm`): a guess L1 could
-                // not admit now is not fetched (nor counted by the gate).
+                // not admit now is not fetched; the gate counts a later read of it only
+                // after the warm would have landed (the modelled latency, twice).
                 let mut to_fetch = to_fetch;
                 if spec.admission == Admission::Guarded && !matches!(kind, RunKind::Oracle) {
                     to_fetch.retain(|&q| cache.warm_has_room(ids.by_pair[q as usize]));

@@ -238,7 +238,9 @@ impl CacheBuilder {
         self
     }
 
-    /// Clock for L1 expiry (manual in simulations).
+    /// Clock for L1 expiry and for timing the speculation gate's refused guesses (manual
+    /// in simulations). With a manual clock, set [`CacheBuilder::l2_round_trip`] too: a
+    /// measured round trip is wall time, which a manual clock does not follow.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -387,7 +389,7 @@ impl<L: L2Store> HierarchicalCache<L> {
         self.l2.as_ref()
     }
 
-    /// The clock used for L1 expiry.
+    /// The clock used for L1 expiry and the speculation gate's timing.
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
@@ -752,10 +754,12 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Without an L1 TTL, a pair L1 could not admit now (no free slot, no unread guess to
     /// replace, and guesses have not earned the right to displace entries; see
     /// [`Insert::Warm`]) is not fetched: it is counted in [`WarmFetch::not_admitted`]
-    /// without an L2 round trip. The speculation gate does not count it as a refused guess:
-    /// a read within the round trip it saved would otherwise count as a hit the guess
-    /// earned. (Under a TTL an expired entry may free a slot by the time the value lands,
-    /// so every pair is fetched.)
+    /// without an L2 round trip. The speculation gate remembers it as a refused guess, but
+    /// counts a later missed read of it only once the warm would have landed (two round
+    /// trips after the check, measured on these fetches or [`CacheBuilder::l2_round_trip`]):
+    /// a read within the round trip is a hit no warm could have served. (Under a TTL an
+    /// expired entry may free a slot by the time the value lands, so every pair is
+    /// fetched.)
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
         if self.l1_ttl_ms.is_some() {
             let _landing = self.warm_lead.start();

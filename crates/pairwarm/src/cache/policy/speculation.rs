@@ -46,7 +46,10 @@ const EVIDENCE: f32 = 16.0;
 /// `none` at 10 of the 78 points without a TTL (26 workloads × 64/128/512; market traces,
 /// worst -0.99); at 4 at 3 points (worst -0.57), with the mean gain unchanged (+0.16) and
 /// every acceptance check without a pairs file unchanged. 8 / 16 left 2 / 0 such points
-/// but cut the gain to +0.10 / +0.06 (docs/simulation.md, round 12).
+/// but cut the gain to +0.10 / +0.06 (docs/simulation.md, round 12). Round 16, once the
+/// refusals before a fetch counted again (timed): 2 added +0.03 points on average without
+/// a TTL over 84 traces and cost up to 0.71 under a TTL of 3 s with the pools' structure
+/// known (market-small-1k @ 128), so 4 stays.
 const ADVANTAGE: f32 = 4.0;
 
 pub(super) struct Speculation {
