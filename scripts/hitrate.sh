@@ -45,10 +45,15 @@ for trace in "$OUT"/traces/*.csv.gz; do
     ttl_arg=(); [ "$ttl" = none ] || ttl_arg=(--l1-ttl-ms "$ttl")
     # Without the pairs file (no token metadata), then with it (structure, and `default`
     # warming structural neighbours first as serve does with the feed's tokens).
+    # The lead-aware read learner on its own run: `--min-lead-ms` applies to every run that
+    # learns from reads, and `default` learns from misses, which `serve` does without it.
     $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" \
-      --l1 64,128,512 --strategy none,topn,default,topn:reads+guarded,oracle,belady,perfect-lfu \
-      --l1-policy lru,default --min-lead-ms 1 \
+      --l1 64,128,512 --strategy none,topn,default,oracle,belady,perfect-lfu \
+      --l1-policy lru,default \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
+    $BIN simulate --trace "$trace" "${SIM[@]}" "${ttl_arg[@]}" \
+      --l1 64,128,512 --strategy topn:reads+guarded --l1-policy lru,default --min-lead-ms 1 \
+      --json "$OUT/results/$name.accept-lead-ttl$ttl.json" >/dev/null
     $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" "${SIM[@]}" "${ttl_arg[@]}" \
       --l1 64,128,512 --strategy structure,default --l1-policy lru,default \
       --json "$OUT/results/$name.accept-pairs-ttl$ttl.json" >/dev/null

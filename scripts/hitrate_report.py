@@ -99,8 +99,9 @@ def accept_table(dirname):
     for ttl in ("none", "3000"):
         runs = load(dirname, f".accept-ttl{ttl}.json")
         with_pairs = load(dirname, f".accept-pairs-ttl{ttl}.json")
+        lead_aware = load(dirname, f".accept-lead-ttl{ttl}.json")
         for trace, data in runs.items():
-            rows = data["results"]
+            rows = data["results"] + lead_aware.get(trace, {}).get("results", [])
             prows = with_pairs.get(trace, {}).get("results", [])
             for l1 in sorted({r["l1"] for r in rows}):
                 g = lambda st, po: rate(rows, st, po, l1)["hit_rate"] * 100

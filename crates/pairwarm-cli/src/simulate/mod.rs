@@ -65,8 +65,9 @@ pub struct SimulateArgs {
     /// Tracker co-occurrence window, ms (default: the tracker's, 1000 as the original).
     #[arg(long)]
     window_ms: Option<u64>,
-    /// Read-learning runs (`:reads`): a read credits an update only if it comes at least
-    /// this many ms after it (lead-time-aware learning; 0: every read in the window).
+    /// Runs that learn from reads (`:reads`, `:misses`, and `default`, which learns from
+    /// misses): a read credits an update only if it comes at least this many ms after it
+    /// (lead-time-aware learning; 0, `serve`'s: every read in the window).
     #[arg(long)]
     min_lead_ms: Option<u64>,
     /// Tracker decay half-life, ms.

@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// The lead is this many round trips: the measured (or modelled) round trip is a typical
-/// one, and a read just after it would often still beat the warm. Over 84 traces at
-/// 64/128/512 entries without a TTL, one round trip (250 µs in the replay) let the
-/// gate open where it lost up to 0.42 points with the pools' structure known; two lost
-/// at no point more than 0.12 (round 16).
+/// one, and a read just after it would often still beat the warm. Over 84 traces (30
+/// with the pools' structure known) at 64/128/512 entries without a TTL, one round trip
+/// (250 µs in the replay) let the gate open where `default` lost up to 0.42 points with
+/// the structure known; with two it lost at most 0.06 (0.05 without the structure;
+/// round 16).
 const ROUND_TRIPS: u64 = 2;
 /// Round trip assumed before the first warm is measured: 1 ms, long for Redis on the
 /// same host or network (0.1-0.5 ms), so the gate starts cautious.

@@ -16,7 +16,8 @@
 //! (`lands_at_us`: the check's time plus the cache's warm lead, about two L2 round trips).
 //! The detector often reads a pool within microseconds of the update that planned its warm:
 //! such a read is a hit no warm could have served, and counting it opened the gate for
-//! guesses that landed too late (round 13: 65 of 90 points more than 0.2 below `none`).
+//! guesses that landed too late (round 13, with the pools' structure known: 65 of 90 points
+//! more than 0.2 below `none`).
 //! Not counting refusals before the fetch at all (round 14) left a shut gate over a full L1
 //! without a TTL shut for good: no guess was fetched, so none was judged
 //! (docs/simulation.md, round 16).
