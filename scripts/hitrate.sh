@@ -7,13 +7,15 @@
 #    variants of round 5 first used as a held-out check),
 # 2. replays each under every L1 policy at 32..4096 entries (no warming, with Belady),
 # 3. the acceptance grid: L1 64/128/512, with and without an L1 TTL of 3 s, LRU and the
-#    default policy, strategies none / topn (the original's) / default / topn:reads+guarded
-#    (lead-time-aware read learning, --min-lead-ms 1) / oracle / belady without a pairs file,
-#    then structure and default (structural neighbours first) with the pairs file,
+#    default policy, strategies none / topn (the original's) / default / oracle / belady /
+#    perfect-lfu without a pairs file, topn:reads+guarded (lead-time-aware read learning,
+#    --min-lead-ms 1) in a run of its own (the flag applies to every run that learns from
+#    reads, default's miss learning included), then structure and default (structural
+#    neighbours first) with the pairs file,
 # 4. warm start: a restart 300 s in, hit rate over the next 60 s without and with it,
 # 5. the production regime: L1 8192 with TTLs of 1, 3 and 10 s,
 # 6. prints the tables (scripts/hitrate_report.py) and draws docs-ready SVGs.
-# Takes about 6 minutes on an idle 2-core machine; progress is printed per trace.
+# Takes about 8 minutes on an idle 2-core machine; progress is printed per trace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-target/hitrate}"

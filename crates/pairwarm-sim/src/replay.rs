@@ -372,7 +372,8 @@ pub(super) fn run(
                 };
                 // As `serve` does (`HierarchicalCache::fetch_for_warm`): a guess L1 could
                 // not admit now is not fetched; the gate counts a later read of it only
-                // after the warm would have landed (the modelled latency, twice).
+                // after the warm would have landed (the modelled latency, twice; at least
+                // 100 µs).
                 let mut to_fetch = to_fetch;
                 if spec.admission == Admission::Guarded && !matches!(kind, RunKind::Oracle) {
                     to_fetch.retain(|&q| cache.warm_has_room(ids.by_pair[q as usize]));

@@ -56,7 +56,10 @@ impl Clock {
     /// Advances a manual clock (no effect on the system clock).
     pub fn advance_ms(&self, delta_ms: u64) {
         if let Self::Manual(us) = self {
-            us.fetch_add(delta_ms.saturating_mul(1000), Ordering::Relaxed);
+            let delta_us = delta_ms.saturating_mul(1000);
+            let _ = us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(delta_us))
+            });
         }
     }
 }

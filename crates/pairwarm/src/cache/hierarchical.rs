@@ -232,7 +232,8 @@ impl CacheBuilder {
     /// The L2 round trip a warm takes, fixed (a replay that models L2 latency itself).
     /// Without it the cache measures its own warm fetches. The speculation gate counts a
     /// missed read of a guess it refused before fetching only if the read came two round
-    /// trips after the refusal, when the warm would have landed (see `warm_lead.rs`).
+    /// trips (at least 100 µs) after the refusal, when the warm would have landed (see
+    /// `warm_lead.rs`).
     pub fn l2_round_trip(mut self, round_trip: Duration) -> Self {
         self.l2_round_trip = Some(round_trip);
         self
@@ -759,23 +760,32 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// trips after the check, measured on these fetches or [`CacheBuilder::l2_round_trip`]):
     /// a read within the round trip is a hit no warm could have served. (Under a TTL an
     /// expired entry may free a slot by the time the value lands, so every pair is
-    /// fetched.)
+    /// fetched.) The coherence driver's refetch of invalidated hot keys comes through here
+    /// too, and its refusals teach the gate as a warm's do; they are rare, since an
+    /// invalidation frees the key's slot.
     pub async fn fetch_for_warm(&self, ids: &[PairId]) -> Result<WarmFetch, CacheError> {
         if self.l1_ttl_ms.is_some() {
-            let _landing = self.warm_lead.start();
+            // Every guess is fetched and judged on landing: the lead is not used.
             return self.fetch_into_l1(ids, false).await;
         }
+        let lands_at_us = self.warm_lands_at_us();
         let admissible: Vec<PairId> = ids
             .iter()
             .copied()
-            .filter(|&id| self.warm_has_room(id))
+            .filter(|&id| self.warm_has_room_at(id, lands_at_us))
             .collect();
         let refused = ids.len() - admissible.len();
         let mut fetch = if admissible.is_empty() {
             WarmFetch::default()
         } else {
-            let _landing = self.warm_lead.start();
-            self.fetch_into_l1(&admissible, false).await?
+            // Only a real round trip is timed; one that fails or is abandoned (a timeout
+            // drops this future) can only lengthen the lead.
+            let landing = self.l2.is_some().then(|| self.warm_lead.start());
+            let result = self.fetch_into_l1(&admissible, false).await;
+            if let Some(landing) = landing {
+                landing.finish(result.is_ok());
+            }
+            result?
         };
         fetch.not_admitted += refused;
         Ok(fetch)
@@ -786,15 +796,24 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// entry may free a slot by the time the value lands) and for an id whose slot was
     /// recycled (left to the fetch: not found, no ghost). A refusal teaches the
     /// speculation gate only through a read of `id` that misses after the warm would have
-    /// landed (two L2 round trips, [`CacheBuilder::l2_round_trip`]). Public so that a
-    /// replay (`pairwarm simulate`) skips the same fetches `serve` does.
+    /// landed (two L2 round trips, at least 100 µs; [`CacheBuilder::l2_round_trip`]), and
+    /// a yes forgets an earlier refusal. So call it only right before the fetch a `false`
+    /// skips, as `fetch_for_warm` does: a probe from elsewhere would teach the gate
+    /// refusals that never happened. Public so that a replay (`pairwarm simulate`) skips
+    /// the same fetches `serve` does.
     pub fn warm_has_room(&self, id: PairId) -> bool {
+        self.warm_has_room_at(id, self.warm_lands_at_us())
+    }
+
+    /// When a warm planned now would land, by the cache's clock.
+    fn warm_lands_at_us(&self) -> u64 {
+        self.clock.now_us().saturating_add(self.warm_lead.lead_us())
+    }
+
+    fn warm_has_room_at(&self, id: PairId, lands_at_us: u64) -> bool {
         self.l1_ttl_ms.is_some()
             || !self.interner.is_current(id)
-            || self.l1.guess_has_room(
-                id,
-                self.clock.now_us().saturating_add(self.warm_lead.lead_us()),
-            )
+            || self.l1.guess_has_room(id, lands_at_us)
     }
 
     /// Refresh-ahead: fetches `ids` (from [`HierarchicalCache::refresh_due`]) in one

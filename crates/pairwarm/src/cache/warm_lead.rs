@@ -58,10 +58,11 @@ impl WarmLead {
             .max(MIN_LEAD_US)
     }
 
-    /// Times a warm fetch starting now, if this estimate is measured: the sample is taken
-    /// when the timer is dropped, so a fetch that fails, or is abandoned at its timeout,
-    /// counts with the time it took (leaving the slowest fetches out would bias the lead
-    /// short, the unsafe side).
+    /// Times a warm fetch starting now (a real L2 round trip), if this estimate is
+    /// measured. [`LandingTimer::finish`] takes the sample; a timer dropped unfinished (the
+    /// fetch abandoned at its timeout) counts as a failure. A failure can only lengthen the
+    /// estimate: an error that comes back at once (Redis down) must not shorten the lead,
+    /// the unsafe side.
     #[inline]
     pub(crate) fn start(&self) -> LandingTimer<'_> {
         LandingTimer {
@@ -77,6 +78,13 @@ impl WarmLead {
         let new = old - (old >> EWMA_SHIFT) + (sample >> EWMA_SHIFT);
         self.round_trip_us.store(new, Relaxed);
     }
+
+    /// A failed round trip that took `took` µs: folded in only if it lengthens the estimate.
+    fn failed_us(&self, took: u64) {
+        if took > self.round_trip_us.load(Relaxed) {
+            self.sample_us(took);
+        }
+    }
 }
 
 /// A warm fetch in flight ([`WarmLead::start`]).
@@ -85,11 +93,29 @@ pub(crate) struct LandingTimer<'a> {
     started: Option<Instant>,
 }
 
+impl LandingTimer<'_> {
+    /// The fetch ended, `ok` or failed.
+    pub(crate) fn finish(mut self, ok: bool) {
+        if let Some(took) = self.took_us() {
+            if ok {
+                self.lead.sample_us(took);
+            } else {
+                self.lead.failed_us(took);
+            }
+        }
+    }
+
+    fn took_us(&mut self) -> Option<u64> {
+        self.started
+            .take()
+            .map(|s| s.elapsed().as_micros().min(u128::from(u64::MAX)) as u64)
+    }
+}
+
 impl Drop for LandingTimer<'_> {
     fn drop(&mut self) {
-        if let Some(started) = self.started {
-            let took = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
-            self.lead.sample_us(took);
+        if let Some(took) = self.took_us() {
+            self.lead.failed_us(took);
         }
     }
 }
@@ -104,7 +130,7 @@ mod tests {
         assert_eq!(lead.lead_us(), 500);
         let timer = lead.start();
         assert!(timer.started.is_none());
-        drop(timer);
+        timer.finish(true);
         assert_eq!(lead.lead_us(), 500);
         assert_eq!(WarmLead::fixed(Duration::ZERO).lead_us(), MIN_LEAD_US);
     }
@@ -122,12 +148,21 @@ mod tests {
             lead.sample_us(1);
         }
         assert_eq!(lead.lead_us(), MIN_LEAD_US);
-        // A timer samples when dropped (a finished, failed or abandoned fetch alike).
+        // A finished timer samples its fetch.
         let before = lead.round_trip_us.load(Relaxed);
         let timer = lead.start();
         assert!(timer.started.is_some());
         std::thread::sleep(Duration::from_millis(2));
+        timer.finish(true);
+        let after = lead.round_trip_us.load(Relaxed);
+        assert!(after >= before + 2_000 / 8);
+        // A failure shorter than the estimate leaves it; an abandoned fetch (dropped
+        // timer) longer than it lengthens it.
+        lead.failed_us(1);
+        assert_eq!(lead.round_trip_us.load(Relaxed), after);
+        let timer = lead.start();
+        std::thread::sleep(Duration::from_millis(4));
         drop(timer);
-        assert!(lead.round_trip_us.load(Relaxed) >= before + 2_000 / 8);
+        assert!(lead.round_trip_us.load(Relaxed) > after);
     }
 }

@@ -53,13 +53,16 @@ const EVIDENCE: f32 = 16.0;
 /// known (market-small-1k @ 128), so 4 stays.
 const ADVANTAGE: f32 = 4.0;
 
+/// The time of a guess refused at admission: its value had landed.
+const LANDED: u64 = 0;
+
 pub(super) struct Speculation {
     quota: usize,
     margin: Ghosts,
-    /// Guesses turned away (not admitted).
+    /// Guesses turned away: at admission (time 0: the value had landed), or by the check
+    /// before their fetch, with the time (µs) their warm would have landed. One list of
+    /// `quota` ids, as the margin's, so the two scores compare per slot.
     guesses: Ghosts,
-    /// Guesses refused before their fetch, with the time (µs) their warm would have landed.
-    refused_early: Ghosts,
     guess_score: f32,
     margin_score: f32,
 }
@@ -71,7 +74,6 @@ impl Speculation {
             quota,
             margin: Ghosts::new(quota),
             guesses: Ghosts::new(quota),
-            refused_early: Ghosts::new(quota),
             guess_score: 0.0,
             margin_score: 0.0,
         }
@@ -95,20 +97,20 @@ impl Speculation {
 
     /// A guess was turned away.
     pub(super) fn turned_away(&mut self, id: PairId) {
-        self.guesses.push(id);
+        self.guesses.push_at(id, LANDED);
     }
 
     /// A guess was refused before its fetch; its warm would have landed at `lands_at_us`.
     /// A pool refused again keeps its first landing time: a read after it is one the first
     /// refused warm would have served.
     pub(super) fn refused_before_fetch(&mut self, id: PairId, lands_at_us: u64) {
-        self.refused_early.push_at_if_absent(id, lands_at_us);
+        self.guesses.push_at_if_absent(id, lands_at_us);
     }
 
     /// The check before a fetch let a warm of `id` through: an earlier refusal of it is
     /// forgotten (the warm is judged as it lands, not twice).
     pub(super) fn fetched(&mut self, id: PairId) {
-        self.refused_early.take(id);
+        self.guesses.take(id);
     }
 
     /// A real (non-guess) entry was evicted.
@@ -117,19 +119,17 @@ impl Speculation {
     }
 
     /// A read missed: a hit `quota` guess slots would have earned if `id` was among the
-    /// last `quota` guesses turned away at admission, or among the last `quota` refused
-    /// before their fetch and read once their warm would have landed (`now_us`, called only
-    /// then: a miss reads no clock otherwise); and one `quota` more real slots would have
-    /// earned if it was among the last `quota` real entries evicted.
+    /// last `quota` guesses turned away, at admission or before their fetch and then read
+    /// once their warm would have landed (`now_us`, called only for those: a miss reads
+    /// no clock otherwise); and one `quota` more real slots would have earned if it was
+    /// among the last `quota` real entries evicted.
     pub(super) fn missed(&mut self, id: PairId, now_us: impl FnOnce() -> u64) {
-        // The ghosts hold `quota` ids each, so raw counts compare per slot; a pool in both
-        // guess ghosts is one hit.
-        let turned_away = self.guesses.take(id);
-        let refused_in_time = self
-            .refused_early
+        // Both ghosts hold `quota` ids, so raw counts compare per slot.
+        if self
+            .guesses
             .take_at(id)
-            .is_some_and(|lands_at_us| now_us() >= lands_at_us);
-        if turned_away || refused_in_time {
+            .is_some_and(|lands_at_us| lands_at_us == LANDED || now_us() >= lands_at_us)
+        {
             self.guess_score += 1.0;
         }
         if self.margin.take(id) {
@@ -148,7 +148,6 @@ impl Speculation {
     pub(super) fn clear(&mut self) {
         self.margin.clear();
         self.guesses.clear();
-        self.refused_early.clear();
         self.guess_score = 0.0;
         self.margin_score = 0.0;
     }
@@ -190,8 +189,9 @@ mod tests {
 
     /// A guess refused before its fetch counts once read after its warm would have landed,
     /// not before (nor twice); a pool refused again keeps its first landing time; a warm
-    /// the check later lets through forgets the refusal; `clear` forgets them all. The
-    /// clock is read only for a refused guess.
+    /// the check later lets through forgets the refusal; one turned away at admission
+    /// afterwards counts at once; `clear` forgets them all. The clock is read only for a
+    /// guess refused before its fetch.
     #[test]
     fn a_guess_refused_before_its_fetch_counts_only_if_its_warm_would_have_landed() {
         let id = PairId::from_raw;
@@ -213,10 +213,15 @@ mod tests {
         s.refused_before_fetch(id(51), 1_000);
         s.fetched(id(51));
         s.missed(id(51), no_clock);
-        // Read at landing or later: with id 50, 14 more leave the gate shut, the 15th
-        // (16 hits, EVIDENCE) opens it.
-        for i in 100..115 {
-            assert_eq!(s.limit(), 0, "after {} hits", i - 99);
+        // Refused before its fetch, then turned away at admission (its value landed): a
+        // read counts at once, without the clock.
+        s.refused_before_fetch(id(52), 9_000);
+        s.turned_away(id(52));
+        s.missed(id(52), no_clock);
+        // Read at landing or later: with ids 50 and 52, 13 more leave the gate shut, the
+        // 14th (16 hits, EVIDENCE) opens it.
+        for i in 100..114 {
+            assert_eq!(s.limit(), 0, "after {} hits", i - 98);
             s.refused_before_fetch(id(i), 1_000);
             s.missed(id(i), || 1_000 + u64::from(i - 100));
         }
