@@ -450,3 +450,88 @@ fn the_default_follows_a_replaced_hot_set_among_one_time_reads() {
         "of the last 30,000 reads: default {default}, LRU {lru}, 1% contest window {contest}, S3-FIFO {s3fifo}"
     );
 }
+
+/// Pool of the `n`th read of [`the_default_follows_a_replaced_hot_set_among_one_time_reads`]'s
+/// stream (the xorshift state advanced by the caller).
+fn replaced_hot_set_pool(n: u32, rng: &mut u64) -> u32 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    if *rng % 10 < 3 {
+        10_000_000 + n
+    } else {
+        (n / 3_000) * 1_000 + (*rng >> 8) as u32 % 56
+    }
+}
+
+/// Reads `reads` of that stream from read `from` (loading each miss); returns the hits.
+fn replay_hot_sets(cache: &HierarchicalCache<MemoryL2>, from: u32, reads: u32) -> u32 {
+    let chain = cache.interner().chain_id("ethereum").unwrap();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut hits = 0;
+    for n in 0..from + reads {
+        let pool = replaced_hot_set_pool(n, &mut rng);
+        if n < from {
+            continue;
+        }
+        let id = cache.interner().intern(PairKey {
+            chain,
+            address: address(pool),
+        });
+        if cache.get_l1_only(id).is_some() {
+            hits += 1;
+        } else {
+            cache.load_l1(id, price(pool));
+        }
+    }
+    hits
+}
+
+/// A restart that resumes the saved window: the image reads back as written, a new cache
+/// that resumes it runs the learned window at once and hits more in its first epochs than
+/// a new cache starting at LRU; `restart_l1` starts over at LRU; an image of another shard
+/// layout, or given to a policy that tunes no window, is refused and changes nothing.
+#[test]
+fn a_resumed_policy_runs_the_learned_window_from_its_first_read() {
+    let build = |entries: usize, policy: L1Policy| {
+        HierarchicalCache::builder()
+            .l1_entries(entries)
+            .l1_policy(policy)
+            .build_in_memory()
+    };
+    let learned = build(64, L1Policy::Default);
+    assert_eq!(learned.policy_snapshot().windows_in_use(), ["lru"]);
+    replay_hot_sets(&learned, 0, 30_000);
+    let image = learned.policy_snapshot();
+    let windows = image.windows_in_use();
+    assert_eq!(image.tuned_shards(), 1);
+    assert_ne!(windows, ["lru"], "the tuner never left LRU on this stream");
+    let image = pairwarm::cache::PolicySnapshot::decode(&image.encode()).unwrap();
+    assert_eq!(image.windows_in_use(), windows);
+
+    // After the "restart": the same next 4,000 reads (two epochs at 64 entries).
+    let resumed = build(64, L1Policy::Default);
+    assert_eq!(resumed.resume_policy(&image), Ok(1));
+    assert_eq!(resumed.policy_snapshot().windows_in_use(), windows);
+    let fresh = build(64, L1Policy::Default);
+    let (r, f) = (
+        replay_hot_sets(&resumed, 30_000, 4_000),
+        replay_hot_sets(&fresh, 30_000, 4_000),
+    );
+    // Measured: 2,612 against 1,854 (the filter+lru 10% window against LRU).
+    assert!(r > f + 400, "resumed {r} hits, fresh {f}, of 4,000 reads");
+
+    learned.restart_l1();
+    assert_eq!(learned.policy_snapshot().windows_in_use(), ["lru"]);
+    assert_eq!(learned.stats().l1.size, 0);
+
+    // Another shard layout (2 shards at 8,192 entries), or LRU: refused, unchanged.
+    let large = build(8_192, L1Policy::Default);
+    let err = large.resume_policy(&image).unwrap_err();
+    assert!(err.to_string().contains("1 shard(s)"), "{err}");
+    assert_eq!(large.policy_snapshot().windows_in_use(), ["lru", "lru"]);
+    let lru = build(64, L1Policy::Lru);
+    assert_eq!(lru.policy_snapshot().shards(), 0);
+    assert!(lru.resume_policy(&image).is_err());
+    assert_eq!(lru.resume_policy(&lru.policy_snapshot()), Ok(0));
+}

@@ -11,6 +11,7 @@ use super::entry::{Evictions, Expiry, L1Entry};
 use super::l1::{L1Policy, L1Store};
 use super::l2::{L2Error, L2Store, L2Write};
 use super::policy::{Insert, Inserted};
+use super::policy_snapshot::{PolicySnapshot, PolicySnapshotError};
 use super::price_matrix::PriceMatrix;
 use super::refresh::RefreshQueue;
 use super::stats::{CacheStats, ChainCacheStats, Counters, Event};
@@ -1105,6 +1106,45 @@ impl<L: L2Store> HierarchicalCache<L> {
         if let Some(r) = &self.refresh {
             r.clear();
         }
+    }
+
+    /// Empties L1 and starts its policy over, as a new process would: the window tuner
+    /// back at its start (LRU) with no history. [`Self::clear_l1`] keeps the window it
+    /// runs (a flush is not a restart); `simulate --cold-start` uses this to model a
+    /// restart, with or without [`Self::resume_policy`].
+    pub fn restart_l1(&self) {
+        self.l1.restart();
+        if let Some(r) = &self.refresh {
+            r.clear();
+        }
+    }
+
+    /// The windows the L1 policy has learned, to save with the tracker snapshot and
+    /// resume after a restart ([`Self::resume_policy`]). Holds no shard for a policy that
+    /// tunes none (`lru`, `s3fifo`, ...).
+    pub fn policy_snapshot(&self) -> PolicySnapshot {
+        PolicySnapshot {
+            shards: self.l1.windows(),
+        }
+    }
+
+    /// Runs the windows of a saved [`PolicySnapshot`] from now on, with the tuner's
+    /// scores forgotten (it judges them again on this process's reads, and settles back
+    /// into LRU without charge for its first epochs). What L1 holds stays. Returns how
+    /// many shards resumed a window.
+    ///
+    /// # Errors
+    /// [`PolicySnapshotError::ShardMismatch`] if the image was saved from an L1 of
+    /// another shard layout (another size, or a policy that tunes no window); nothing
+    /// changes then.
+    pub fn resume_policy(&self, image: &PolicySnapshot) -> Result<usize, PolicySnapshotError> {
+        self.l1
+            .resume(&image.shards)
+            .map_err(|cache_shards| PolicySnapshotError::ShardMismatch {
+                image_shards: image.shards(),
+                image: image.tuned_shards(),
+                cache_shards,
+            })
     }
 
     /// Zeroes the hit/miss counters (tests and benchmarks; a running service should not,

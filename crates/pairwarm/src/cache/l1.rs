@@ -12,7 +12,8 @@ use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
 use super::entry::{Evictions, Expiry, L1Entry};
 use super::policy::{
-    HotCold, Insert, Inserted, OwnPolicy, S3Fifo, ShardedPolicy, WTinyLfu, WindowMode,
+    HotCold, Insert, Inserted, OwnPolicy, S3Fifo, SavedWindows, ShardedPolicy, WTinyLfu,
+    WindowMode,
 };
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};
@@ -434,6 +435,36 @@ impl L1Store {
             Self::Lru { cache, .. } => cache.lock().clear(),
             Self::Own(p) => p.clear(),
             Self::Matrix(m) => m.clear(),
+        }
+    }
+
+    /// Each shard's tuned windows (empty: no policy here tunes its window).
+    pub(crate) fn windows(&self) -> Vec<Option<SavedWindows>> {
+        match self {
+            Self::Own(p) => p.windows(),
+            Self::Fast { .. } | Self::Lru { .. } | Self::Matrix(_) => Vec::new(),
+        }
+    }
+
+    /// Empties L1 and starts its policy over, as a new process would.
+    pub(crate) fn restart(&self) {
+        match self {
+            Self::Own(p) => p.restart(),
+            Self::Fast { .. } | Self::Lru { .. } | Self::Matrix(_) => self.clear(),
+        }
+    }
+
+    /// Runs saved windows (see [`ShardedPolicy::resume`]); `Err` carries this store's
+    /// shard count when the image's does not fit it (0: no policy here tunes a window).
+    pub(crate) fn resume(&self, saved: &[Option<SavedWindows>]) -> Result<usize, usize> {
+        match self {
+            Self::Own(p) => p.resume(saved),
+            Self::Fast { .. } | Self::Lru { .. } | Self::Matrix(_) => {
+                if saved.iter().any(Option::is_some) {
+                    return Err(0);
+                }
+                Ok(0)
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use arena::SlotIndexing;
 pub(crate) use hotcold::HotCold;
 pub(crate) use s3fifo::S3Fifo;
+pub(crate) use tuner::{SAVED_CANDIDATES, SavedWindows, describe_window};
 pub(crate) use wtinylfu::{WTinyLfu, WindowMode};
 
 use super::entry::{Evictions, L1Entry};
@@ -139,6 +140,25 @@ impl OwnPolicy {
     }
     fn clear(&mut self) {
         each!(self, p => p.clear())
+    }
+    fn windows(&self) -> Option<SavedWindows> {
+        match self {
+            OwnPolicy::WTinyLfu(p) => p.windows(),
+            OwnPolicy::S3Fifo(_) | OwnPolicy::HotCold(_) => None,
+        }
+    }
+    fn restart(&mut self) {
+        match self {
+            OwnPolicy::WTinyLfu(p) => p.restart(),
+            OwnPolicy::S3Fifo(p) => p.clear(),
+            OwnPolicy::HotCold(p) => p.clear(),
+        }
+    }
+    fn resume(&mut self, saved: SavedWindows) -> bool {
+        match self {
+            OwnPolicy::WTinyLfu(p) => p.resume(saved),
+            OwnPolicy::S3Fifo(_) | OwnPolicy::HotCold(_) => false,
+        }
     }
     fn index_by_slots(&mut self, indexing: SlotIndexing) {
         each!(self, p => p.arena_mut().index_by_slots(indexing))
@@ -265,5 +285,34 @@ impl ShardedPolicy {
         for s in self.shards.iter() {
             s.lock().clear();
         }
+    }
+
+    /// Each shard's tuned windows, in shard order (`None` for a shard whose window is not
+    /// tuned).
+    pub(crate) fn windows(&self) -> Vec<Option<SavedWindows>> {
+        self.shards.iter().map(|s| s.lock().windows()).collect()
+    }
+
+    /// Empties every shard and starts its window control over, as a new process would.
+    pub(crate) fn restart(&self) {
+        for s in self.shards.iter() {
+            s.lock().restart();
+        }
+    }
+
+    /// Runs the saved windows, one per shard in shard order (`None`: the shard is left
+    /// as it is). Returns how many shards resumed a window; nothing changes if the shard
+    /// counts differ (`Err`: this policy's count).
+    pub(crate) fn resume(&self, saved: &[Option<SavedWindows>]) -> Result<usize, usize> {
+        if saved.len() != self.shards.len() {
+            return Err(self.shards.len());
+        }
+        let mut resumed = 0;
+        for (shard, windows) in self.shards.iter().zip(saved) {
+            if let Some(w) = windows {
+                resumed += usize::from(shard.lock().resume(*w));
+            }
+        }
+        Ok(resumed)
     }
 }

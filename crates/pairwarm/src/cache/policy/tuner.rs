@@ -168,6 +168,40 @@ const LEAVE_LRU_LEAD: f64 = 0.01;
 /// stays +5.355 points over LRU either way, and ph-h450-p15-z0.0-c2 @ 512 is at -0.38
 /// instead of -0.34 (docs/simulation.md, round 15).
 const SETTLE_AFTER_EPOCHS: u32 = 3;
+/// The windows a tuner ran and chose, saved across a restart
+/// ([`crate::cache::PolicySnapshot`]): indices into [`CANDIDATES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SavedWindows {
+    /// The window in use.
+    pub(crate) current: u8,
+    /// The window the scores chose.
+    pub(crate) choice: u8,
+}
+
+/// Candidates a saved window may name (its index is below this).
+pub(crate) const SAVED_CANDIDATES: usize = CANDIDATES.len();
+
+/// `candidate`'s index in [`CANDIDATES`] (every shadow simulates one of them).
+fn candidate_index(candidate: Candidate) -> u8 {
+    CANDIDATES
+        .iter()
+        .position(|&c| c == candidate)
+        .map_or(u8::MAX, |i| i as u8)
+}
+
+/// A saved window's description for logs and health ("contest 1%", "filter 10%",
+/// "filter+lru 10%"); `None` for an index no candidate has.
+pub(crate) fn describe_window(index: u8) -> Option<String> {
+    let c = CANDIDATES.get(usize::from(index))?;
+    let kind = match (c.admission, c.protected > 0.0) {
+        (Admission::Contest, _) if c.share >= 1.0 => return Some("lru".into()),
+        (Admission::Contest, _) => "contest",
+        (Admission::Filter, true) => "filter",
+        (Admission::Filter, false) => "filter+lru",
+    };
+    Some(format!("{kind} {}%", (c.share * 100.0).round()))
+}
+
 /// Multiplier of the key-sample hash (odd; unrelated to the shard and sketch hashes).
 const SAMPLE_MUL: u64 = 0xD6E8_FEB8_6659_FD93;
 /// `sample_hash` values range over `0..SAMPLE_RANGE`.
@@ -544,6 +578,53 @@ impl WindowTuner {
             return Some(self.switch_to(next));
         }
         None
+    }
+
+    /// The windows to save across a restart: the one in use and the one the scores chose
+    /// (they differ while the guard or an emergency runs LRU), as indices into
+    /// [`CANDIDATES`], which do not depend on the shard's size.
+    pub(super) fn windows(&self) -> SavedWindows {
+        let index = |ix: usize| candidate_index(self.shadows[ix].candidate);
+        SavedWindows {
+            current: index(self.current),
+            choice: index(self.choice),
+        }
+    }
+
+    /// Starts over as a new tuner would (at [`START`], no history); the cache's segments
+    /// must then run [`Self::candidate`].
+    pub(super) fn restart(&mut self) {
+        self.clear();
+        let start = self.shadow_of(START);
+        self.current = start;
+        self.choice = start;
+    }
+
+    /// Starts over at saved windows (a restart that restored them): the same state as
+    /// [`Self::clear`] leaves after running them, i.e. no scores, and no settling charge
+    /// until [`SETTLE_AFTER_EPOCHS`] epochs have ended. A window this shard does not
+    /// simulate (two candidates give the same window at its size) maps to the simulated
+    /// one that stands for it. The cache's segments must then run [`Self::candidate`].
+    pub(super) fn resume(&mut self, saved: SavedWindows) {
+        self.clear();
+        let shadow = |i: u8| CANDIDATES.get(usize::from(i)).copied().unwrap_or(START);
+        self.current = self.shadow_of(shadow(saved.current));
+        self.choice = self.shadow_of(shadow(saved.choice));
+    }
+
+    /// The shadow simulating `candidate`, or, if it was dropped as a duplicate, the
+    /// largest contest window not above its share (the one that replays the same cache).
+    fn shadow_of(&self, candidate: Candidate) -> usize {
+        self.shadows
+            .iter()
+            .position(|s| s.candidate == candidate)
+            .or_else(|| {
+                self.shadows.iter().rposition(|s| {
+                    s.candidate.admission == Admission::Contest
+                        && s.candidate.share <= candidate.share
+                })
+            })
+            .unwrap_or(0)
     }
 
     pub(super) fn clear(&mut self) {

@@ -27,7 +27,7 @@ use super::arena::{Arena, SPECULATIVE};
 use super::climber::HillClimber;
 use super::segments::{Candidate, PROBATION, Segments, WINDOW, stale_before};
 use super::sketch::FrequencySketch;
-use super::tuner::{WindowTuner, sample_hash};
+use super::tuner::{SavedWindows, WindowTuner, sample_hash};
 use super::{Insert, Inserted};
 use crate::cache::entry::{Evictions, Expiry, L1Entry};
 use crate::pair::PairId;
@@ -269,6 +269,37 @@ impl WTinyLfu {
 
     pub(crate) fn remove(&mut self, id: PairId) -> bool {
         self.seg.arena.remove_id(id)
+    }
+
+    /// The tuned windows to save across a restart (`None`: the window is not tuned).
+    pub(crate) fn windows(&self) -> Option<SavedWindows> {
+        match &self.control {
+            Control::Simulated(t) => Some(t.windows()),
+            Control::Fixed | Control::Climber(_) => None,
+        }
+    }
+
+    /// Empties the policy and starts its window control over, as a new process would.
+    pub(crate) fn restart(&mut self) {
+        self.clear();
+        if let Control::Simulated(t) = &mut self.control {
+            t.restart();
+            self.seg.set_candidate(t.candidate());
+        }
+    }
+
+    /// Runs saved windows from now on (a restart that restored them), with the tuner's
+    /// scores forgotten; what L1 holds stays. Returns whether the window is tuned here
+    /// (else `saved` is ignored).
+    pub(crate) fn resume(&mut self, saved: SavedWindows) -> bool {
+        match &mut self.control {
+            Control::Simulated(t) => {
+                t.resume(saved);
+                self.seg.set_candidate(t.candidate());
+                true
+            }
+            Control::Fixed | Control::Climber(_) => false,
+        }
     }
 
     pub(crate) fn clear(&mut self) {
