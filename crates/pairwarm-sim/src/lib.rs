@@ -351,6 +351,10 @@ pub struct SimConfig {
     pub cold_start_s: Option<f64>,
     /// Length of the window after the restart, seconds (default 60).
     pub cold_window_s: f64,
+    /// Whether the simulated restart resumes the L1 policy's learned window (as `serve`
+    /// does when it restores a snapshot, `<PAIRWARM_SNAPSHOT>.policy`); `false` models a
+    /// restart without it (a new tuner at LRU). Default `true`.
+    pub cold_start_resumes_policy: bool,
     /// The pairs file's descriptions (`--pairs`), for `structure` runs.
     pub pairs: Vec<trace::PairInfo>,
 }
@@ -371,6 +375,7 @@ impl Default for SimConfig {
             threads: 0,
             cold_start_s: None,
             cold_window_s: 60.0,
+            cold_start_resumes_policy: true,
             pairs: Vec::new(),
         }
     }
@@ -466,6 +471,8 @@ pub(crate) struct Prepared<'t> {
     pub(crate) warmup_end_us: u64,
     /// The simulated restart and the end of its window, µs.
     pub(crate) cold_start: Option<(u64, u64)>,
+    /// The restart resumes the L1 policy's window ([`SimConfig::cold_start_resumes_policy`]).
+    pub(crate) resumes_policy: bool,
 }
 
 impl Prepared<'_> {
@@ -528,6 +535,7 @@ pub fn simulate(
                 at.saturating_add((config.cold_window_s.max(0.0) * 1e6) as u64),
             )
         }),
+        resumes_policy: config.cold_start_resumes_policy,
     };
     let oracle_index = runs
         .iter()

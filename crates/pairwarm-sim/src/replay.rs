@@ -205,14 +205,20 @@ pub(super) fn run(
         let now_ms = now_us / 1000;
         let measuring = prepared.counted(now_us);
         // The simulated restart: L1 empties, in-flight fetches are lost, the tracker keeps
-        // what it learned (a restored snapshot). Warm start preloads the hottest pairs in
-        // one round trip.
+        // what it learned (a restored snapshot), and the L1 policy starts over as in a new
+        // process, resuming its saved window if `serve` would. Warm start preloads the
+        // hottest pairs in one round trip.
         if let Some((at, _)) = prepared.cold_start
             && !restarted
             && now_us >= at
         {
             restarted = true;
-            cache.clear_l1();
+            let image = cache.policy_snapshot();
+            cache.restart_l1();
+            if prepared.resumes_policy {
+                // The image comes from this very cache, so its shard layout fits.
+                let _ = cache.resume_policy(&image);
+            }
             settle_evictions(&mut warmed, &mut counts);
             warmed.iter_mut().for_each(|w| *w = Warmed::No);
             arrivals.clear();

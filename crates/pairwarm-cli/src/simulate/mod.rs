@@ -9,6 +9,15 @@ use pairwarm_sim::trace::{ReadOptions, read_pairs, read_trace};
 use pairwarm_sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
 
 /// Arguments of `pairwarm simulate`.
+/// What a simulated restart does with the L1 policy's learned window (`--cold-start-policy`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColdStartPolicy {
+    /// Resumed from the saved image, as `serve` does.
+    Resumed,
+    /// A new tuner at LRU, as after a restart without a snapshot.
+    Fresh,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
     /// Trace file (`ts_us,op,chain,pair`; `.gz` accepted).
@@ -84,6 +93,11 @@ pub struct SimulateArgs {
     /// Window after the simulated restart, seconds.
     #[arg(long, default_value_t = 60.0)]
     cold_window_s: f64,
+    /// What the simulated restart does with the L1 policy's learned window: `resumed`
+    /// (as `serve` does from `<PAIRWARM_SNAPSHOT>.policy`) or `fresh` (a new tuner at LRU,
+    /// a restart without a snapshot).
+    #[arg(long, value_enum, default_value_t = ColdStartPolicy::Resumed)]
+    cold_start_policy: ColdStartPolicy,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -142,6 +156,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         threads: args.threads,
         cold_start_s: args.cold_start,
         cold_window_s: args.cold_window_s,
+        cold_start_resumes_policy: args.cold_start_policy == ColdStartPolicy::Resumed,
         pairs: pools,
         ..SimConfig::default()
     };

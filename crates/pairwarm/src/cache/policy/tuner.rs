@@ -1095,4 +1095,34 @@ mod tests {
             Candidate::contest(1.0)
         );
     }
+
+    /// A saved window resumes as the shadow that simulates it, or, where the shard is too
+    /// small to tell it from a smaller window, as that window; both the window in use and
+    /// the choice come back, with no history; a restart goes back to the start.
+    #[test]
+    fn saved_windows_resume_on_the_shadow_that_stands_for_them() {
+        let mut t = WindowTuner::new(64, None);
+        t.choice = 0;
+        t.current = t.lru();
+        t.shadows[0].score = 99.0;
+        t.epochs = 7;
+        let saved = t.windows();
+        assert_eq!(usize::from(saved.current), CANDIDATES.len() - 1);
+        assert_eq!(saved.choice, 0);
+        let mut other = WindowTuner::new(64, None);
+        other.resume(saved);
+        assert_eq!((other.current, other.choice), (other.lru(), 0));
+        assert_eq!((other.epochs, other.shadows[0].score), (0, 0.0));
+        // At 16 entries 1% and 5% are both one entry: 5% is not simulated.
+        let mut small = WindowTuner::new(16, None);
+        assert!(small.candidates() < CANDIDATES.len());
+        small.resume(SavedWindows {
+            current: 1,
+            choice: 1,
+        });
+        assert_eq!(small.candidate(), CANDIDATES[0]);
+        small.restart();
+        assert_eq!(small.candidate(), START);
+        assert_eq!(small.shadows[small.choice].candidate, START);
+    }
 }
