@@ -12,8 +12,7 @@ use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
 use super::entry::{Evictions, Expiry, L1Entry};
 use super::policy::{
-    HotCold, Insert, Inserted, OwnPolicy, S3Fifo, SavedWindows, ShardedPolicy, WTinyLfu,
-    WindowMode,
+    HotCold, Insert, Inserted, OwnPolicy, S3Fifo, SavedWindows, ShardedPolicy, WTinyLfu, WindowMode,
 };
 use super::price_matrix::PriceMatrix;
 use crate::pair::{PairId, fixed_hasher};

@@ -66,7 +66,9 @@ pub enum PolicySnapshotError {
         computed: u32,
     },
     /// A window index no candidate has.
-    #[error("L1 policy image names window {index} at byte {offset}; this build has {SAVED_CANDIDATES}")]
+    #[error(
+        "L1 policy image names window {index} at byte {offset}; this build has {SAVED_CANDIDATES}"
+    )]
     UnknownWindow {
         /// Offset of the byte.
         offset: usize,
