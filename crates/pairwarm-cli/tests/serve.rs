@@ -681,7 +681,16 @@ fn tracker_snapshot_file_survives_a_restart() {
         .unwrap_or_else(|e| panic!("snapshot file {spec}: {e}"))
         .len();
     assert!(size > 0, "empty snapshot");
-    assert!(!dir.path().join("tracker.tmp").exists(), "temp file left");
+    for tmp in ["tracker.snap.tmp", "tracker.snap.policy.tmp"] {
+        assert!(!dir.path().join(tmp).exists(), "temp file {tmp} left");
+    }
+    // Next to it, the L1 policy's window (every shard of the default L1 is tuned).
+    let policy = std::fs::read(dir.path().join("tracker.snap.policy")).unwrap();
+    let image = pairwarm::cache::PolicySnapshot::decode(&policy).unwrap();
+    assert!(
+        image.tuned_shards() > 0 && image.tuned_shards() == image.shards(),
+        "{image}"
+    );
 
     // Control: the same stream without the snapshot starts with an empty tracker.
     let (h, _) = restart_health(&redis, None);
@@ -693,6 +702,42 @@ fn tracker_snapshot_file_survives_a_restart() {
         "restored {restored} of {learned}: {h:#}\n{err}"
     );
     assert!(err.contains("restored tracker snapshot"), "{err}");
+    assert!(
+        err.contains("resumed L1 policy window") && err.contains(&format!("windows={image}")),
+        "{err}"
+    );
+
+    // A window other than LRU (a hand-made image: the 10% filter window, candidate 2, on
+    // every shard) is resumed, and saved again at shutdown as it was resumed (no read
+    // came to move it).
+    let mut made = b"PWPOLICY\x01\x00".to_vec();
+    made.extend_from_slice(&u16::try_from(image.shards()).unwrap().to_le_bytes());
+    for _ in 0..image.shards() {
+        made.extend_from_slice(&[2, 2]);
+    }
+    let crc = crc32fast::hash(&made);
+    made.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(dir.path().join("tracker.snap.policy"), &made).unwrap();
+    let (_, err) = restart_health(&redis, Some(spec));
+    assert!(err.contains("resumed L1 policy window"), "{err}");
+    let policy = std::fs::read(dir.path().join("tracker.snap.policy")).unwrap();
+    let resumed = pairwarm::cache::PolicySnapshot::decode(&policy).unwrap();
+    assert_eq!(
+        resumed.to_string(),
+        format!(
+            "{0} shard(s), window in use: {0} × filter 10%",
+            image.shards()
+        )
+    );
+
+    // A damaged window image is refused, named, and the service runs without it.
+    std::fs::write(dir.path().join("tracker.snap.policy"), b"PWPOLICY\x01\x00").unwrap();
+    let (h, err) = restart_health(&redis, Some(spec));
+    assert!(num(&h, "tracker.totalPairs") > 0.0, "{h:#}");
+    assert!(
+        err.contains("L1 policy window rejected") && err.contains("truncated"),
+        "{err}"
+    );
 }
 
 // 7b. The same with the snapshot kept in Redis.
@@ -712,6 +757,15 @@ fn tracker_snapshot_in_redis_survives_a_restart() {
         "restored {restored} of {learned}: {h:#}\n{err}"
     );
     assert!(err.contains("restored tracker snapshot"), "{err}");
+    let policy: Vec<u8> = redis::cmd("GET")
+        .arg(format!("{KEY}:policy"))
+        .query(&mut conn)
+        .unwrap();
+    let image = pairwarm::cache::PolicySnapshot::decode(&policy).unwrap();
+    assert!(
+        err.contains("resumed L1 policy window") && err.contains(&format!("windows={image}")),
+        "{err}"
+    );
 }
 
 // 8. SIGTERM mid-backlog: exit 0, nothing pending; a second run finishes the rest.

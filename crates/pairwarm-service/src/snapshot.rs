@@ -1,10 +1,14 @@
 //! Tracker snapshots (`PAIRWARM_SNAPSHOT`): saved every `PAIRWARM_SNAPSHOT_INTERVAL` and at
-//! shutdown, restored at start, so a restarted service does not relearn for an hour.
+//! shutdown, restored at start, so a restarted service does not relearn for an hour. Next
+//! to each, the L1 policy's learned window (`<path>.policy` or `<key>:policy`, a few
+//! bytes), so a restarted L1 does not start over at LRU (`HierarchicalCache::policy_snapshot`).
 //! A file is written to `<path>.tmp` and renamed, so a crash never leaves half a snapshot.
 //! Encoding, decoding and file I/O run on tokio's blocking pool, never on the runtime's
 //! worker threads (which run the feed and HTTP).
 
 use std::path::Path;
+
+use pairwarm::cache::PolicySnapshot;
 
 use crate::config::SnapshotTarget;
 use crate::shared::Shared;
@@ -33,7 +37,8 @@ fn target(inner: &Shared) -> Option<SnapshotTarget> {
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
     #[cfg(test)]
     tests::record_io_thread();
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|source| SaveError::File {
@@ -48,16 +53,14 @@ fn read_file(path: &Path) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
 
-/// Saves the tracker (logged; a failure never stops the service). Encoding (~1.6 MB at
-/// 5,000 pairs) and file I/O run on a blocking thread, off the runtime's workers.
-pub(crate) async fn save(inner: &Shared) {
-    let Some(target) = target(inner) else {
-        return;
-    };
-    let tracker = inner.parts.tracker.clone();
-    let interner = inner.cache.interner().clone();
-    let encode = move || tracker.snapshot(&interner);
-    let result = match &target {
+/// Writes what `encode` returns to `target`; encoding and file I/O on a blocking thread.
+/// Returns the bytes written (0: the Redis target has no connection).
+async fn write(
+    inner: &Shared,
+    target: &SnapshotTarget,
+    encode: impl FnOnce() -> Vec<u8> + Send + 'static,
+) -> Result<usize, SaveError> {
+    match target {
         SnapshotTarget::File(path) => {
             let path = path.clone();
             blocking(move || {
@@ -68,9 +71,9 @@ pub(crate) async fn save(inner: &Shared) {
         }
         SnapshotTarget::Redis(key) => match &inner.redis {
             None => Ok(0),
-            Some(redis) => match blocking(move || Ok(encode())).await {
-                Err(e) => Err(e),
-                Ok(bytes) => redis::cmd("SET")
+            Some(redis) => {
+                let bytes = blocking(move || Ok(encode())).await?;
+                redis::cmd("SET")
                     .arg(key)
                     .arg(bytes.as_slice())
                     .query_async::<()>(&mut redis.connection())
@@ -79,32 +82,15 @@ pub(crate) async fn save(inner: &Shared) {
                     .map_err(|source| SaveError::Redis {
                         key: key.clone(),
                         source,
-                    }),
-            },
+                    })
+            }
         },
-    };
-    match result {
-        Ok(bytes) => tracing::info!(bytes, "tracker snapshot saved"),
-        Err(e) => tracing::warn!(error = %e, "tracker snapshot not saved"),
     }
 }
 
-/// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SaveError> + Send + 'static,
-) -> Result<T, SaveError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(SaveError::Task(e.to_string())))
-}
-
-/// Restores the tracker, if a snapshot exists (a rejected one is logged and ignored).
-/// Reading and decoding run on a blocking thread.
-pub(crate) async fn restore(inner: &Shared) {
-    let Some(target) = target(inner) else {
-        return;
-    };
-    let bytes: Option<Vec<u8>> = match &target {
+/// Reads `target` (`None`: absent or unreadable); file I/O on a blocking thread.
+async fn read(inner: &Shared, target: &SnapshotTarget) -> Option<Vec<u8>> {
+    match target {
         SnapshotTarget::File(path) => {
             let path = path.clone();
             tokio::task::spawn_blocking(move || read_file(&path))
@@ -121,8 +107,73 @@ pub(crate) async fn restore(inner: &Shared) {
                 .ok()
                 .flatten(),
         },
+    }
+}
+
+/// Saves the tracker, then the L1 policy's learned window next to it (logged; a failure
+/// never stops the service). Encoding (~1.6 MB at 5,000 pairs) and file I/O run on a
+/// blocking thread, off the runtime's workers.
+pub(crate) async fn save(inner: &Shared) {
+    let Some(target) = target(inner) else {
+        return;
     };
-    let Some(bytes) = bytes else {
+    let tracker = inner.parts.tracker.clone();
+    let interner = inner.cache.interner().clone();
+    match write(inner, &target, move || tracker.snapshot(&interner)).await {
+        Ok(bytes) => tracing::info!(bytes, "tracker snapshot saved"),
+        Err(e) => tracing::warn!(error = %e, "tracker snapshot not saved"),
+    }
+    let policy = inner.cache.policy_snapshot();
+    let windows = policy.to_string();
+    match write(inner, &target.policy(), move || policy.encode()).await {
+        Ok(bytes) => tracing::info!(bytes, %windows, "L1 policy window saved"),
+        Err(e) => tracing::warn!(error = %e, "L1 policy window not saved"),
+    }
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SaveError> + Send + 'static,
+) -> Result<T, SaveError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(SaveError::Task(e.to_string())))
+}
+
+/// Resumes the L1 policy's learned window, if an image of it exists next to the snapshot
+/// and fits this L1 (else logged, and the window starts at LRU as in a new cache).
+async fn resume_policy(inner: &Shared, target: &SnapshotTarget) {
+    let Some(bytes) = read(inner, &target.policy()).await else {
+        tracing::info!("no L1 policy window saved; the window starts at LRU");
+        return;
+    };
+    let image = match PolicySnapshot::decode(&bytes) {
+        Ok(image) => image,
+        Err(e) => {
+            tracing::warn!(error = %e, "L1 policy window rejected; the window starts at LRU");
+            return;
+        }
+    };
+    if image.tuned_shards() == 0 {
+        tracing::info!(saved = %image, "no tuned L1 window saved; the window starts at LRU");
+        return;
+    }
+    match inner.cache.resume_policy(&image) {
+        Ok(shards) => tracing::info!(shards, windows = %image, "resumed L1 policy window"),
+        Err(e) => {
+            tracing::warn!(error = %e, "L1 policy window not resumed; the window starts at LRU")
+        }
+    }
+}
+
+/// Restores the L1 policy's window and the tracker, if saved (a rejected image is logged
+/// and ignored). Reading and decoding run on a blocking thread.
+pub(crate) async fn restore(inner: &Shared) {
+    let Some(target) = target(inner) else {
+        return;
+    };
+    resume_policy(inner, &target).await;
+    let Some(bytes) = read(inner, &target).await else {
         tracing::info!("no tracker snapshot to restore; starting empty");
         return;
     };

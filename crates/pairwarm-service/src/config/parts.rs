@@ -260,4 +260,17 @@ impl SnapshotTarget {
             None => Self::File(PathBuf::from(spec)),
         }
     }
+
+    /// Where the L1 policy's learned window is kept next to the tracker snapshot:
+    /// `<path>.policy` or the key `<key>:policy`.
+    pub fn policy(&self) -> Self {
+        match self {
+            Self::File(path) => {
+                let mut file = path.as_os_str().to_owned();
+                file.push(".policy");
+                Self::File(PathBuf::from(file))
+            }
+            Self::Redis(key) => Self::Redis(format!("{key}:policy")),
+        }
+    }
 }

@@ -195,12 +195,24 @@ impl PolicySnapshot {
     }
 }
 
+/// "16 shard(s), window in use: 12 × filter+lru 10%, 4 × lru" (counts in order of first
+/// appearance).
 impl fmt::Display for PolicySnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let windows = self.windows_in_use();
-        if windows.is_empty() {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for w in self.windows_in_use() {
+            match counts.iter_mut().find(|(name, _)| *name == w) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((w, 1)),
+            }
+        }
+        if counts.is_empty() {
             return write!(f, "{} shard(s), no tuned window", self.shards.len());
         }
+        let windows: Vec<String> = counts
+            .iter()
+            .map(|(name, n)| format!("{n} × {name}"))
+            .collect();
         write!(
             f,
             "{} shard(s), window in use: {}",
@@ -239,7 +251,7 @@ mod tests {
         assert_eq!(image().windows_in_use(), ["lru", "filter 10%"]);
         assert_eq!(
             image().to_string(),
-            "3 shard(s), window in use: lru, filter 10%"
+            "3 shard(s), window in use: 1 × lru, 1 × filter 10%"
         );
     }
 
