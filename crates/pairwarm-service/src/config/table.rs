@@ -1363,7 +1363,7 @@ pub static SECTIONS: &[Section] = &[
                 Absent("none: the tracker starts empty"),
                 Kind::Text("a file path, or `redis:<key>`"),
                 Restart,
-                "Where the tracker is saved periodically and at shutdown, and restored from at start.",
+                "Where the tracker is saved periodically and at shutdown, and restored from at start. The L1 policy's learned window is kept next to it (`<path>.policy`, or the key `<key>:policy`) and resumed at start.",
                 |d, v| {
                     d.config.snapshot.target = Some(SnapshotTarget::parse(&v.text()?));
                     Ok(())
