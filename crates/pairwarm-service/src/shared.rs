@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     /// The L1 coherence driver (client tracking), stopped when the service is dropped.
     pub(crate) coherence: Option<AbortOnDrop>,
+    /// Held while a snapshot is saved: the periodic and the shutdown save write the same
+    /// temp files.
+    pub(crate) snapshot_saving: tokio::sync::Mutex<()>,
 }
 
 /// A spawned task aborted when its owner is dropped.
@@ -93,6 +96,7 @@ impl Shared {
             health_window: parking_lot::Mutex::default(),
             started: Instant::now(),
             coherence: None,
+            snapshot_saving: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -47,10 +47,18 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
         })
 }
 
+/// The file's bytes; `None` if it does not exist, or (logged) cannot be read.
 fn read_file(path: &Path) -> Option<Vec<u8>> {
     #[cfg(test)]
     tests::record_io_thread();
-    std::fs::read(path).ok()
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "snapshot file not readable");
+            None
+        }
+    }
 }
 
 /// Writes what `encode` returns to `target`; encoding and file I/O on a blocking thread.
@@ -100,12 +108,17 @@ async fn read(inner: &Shared, target: &SnapshotTarget) -> Option<Vec<u8>> {
         }
         SnapshotTarget::Redis(key) => match &inner.redis {
             None => None,
-            Some(redis) => redis::cmd("GET")
+            Some(redis) => match redis::cmd("GET")
                 .arg(key)
                 .query_async::<Option<Vec<u8>>>(&mut redis.connection())
                 .await
-                .ok()
-                .flatten(),
+            {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!(key = %key, error = %e, "snapshot key not readable");
+                    None
+                }
+            },
         },
     }
 }
@@ -117,6 +130,8 @@ pub(crate) async fn save(inner: &Shared) {
     let Some(target) = target(inner) else {
         return;
     };
+    // The periodic save may still be writing `<path>.tmp` when the shutdown save starts.
+    let _one_at_a_time = inner.snapshot_saving.lock().await;
     let tracker = inner.parts.tracker.clone();
     let interner = inner.cache.interner().clone();
     match write(inner, &target, move || tracker.snapshot(&interner)).await {
@@ -249,8 +264,16 @@ mod tests {
         super::save(&service.inner).await;
         super::restore(&service.inner).await;
         assert!(path.is_file(), "the snapshot was written");
+        assert!(
+            dir.path().join("tracker.snap.policy").is_file(),
+            "the L1 policy window was written"
+        );
         let threads = IO_THREADS.lock().unwrap().clone();
-        assert_eq!(threads.len(), 2, "one write, one read: {threads:?}");
+        assert_eq!(
+            threads.len(),
+            4,
+            "two writes (tracker, policy), two reads: {threads:?}"
+        );
         assert!(
             threads.iter().all(|t| *t != runtime_thread),
             "snapshot I/O ran on the runtime thread"

@@ -528,10 +528,17 @@ fn a_resumed_policy_runs_the_learned_window_from_its_first_read() {
     // Another shard layout (2 shards at 8,192 entries), or LRU: refused, unchanged.
     let large = build(8_192, L1Policy::Default);
     let err = large.resume_policy(&image).unwrap_err();
-    assert!(err.to_string().contains("1 shard(s)"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "L1 policy image has 1 shard(s), this L1 policy has 2; not resumed"
+    );
     assert_eq!(large.policy_snapshot().windows_in_use(), ["lru", "lru"]);
+    let no_window = Err(pairwarm::cache::PolicySnapshotError::NoTunedWindow { tuned: 1 });
     let lru = build(64, L1Policy::Lru);
     assert_eq!(lru.policy_snapshot().shards(), 0);
-    assert!(lru.resume_policy(&image).is_err());
+    assert_eq!(lru.resume_policy(&image), no_window);
     assert_eq!(lru.resume_policy(&lru.policy_snapshot()), Ok(0));
+    let s3fifo = build(64, L1Policy::S3Fifo);
+    assert_eq!(s3fifo.policy_snapshot().tuned_shards(), 0);
+    assert_eq!(s3fifo.resume_policy(&image), no_window);
 }

@@ -8,7 +8,6 @@ use pairwarm::cache::L1Policy;
 use pairwarm_sim::trace::{ReadOptions, read_pairs, read_trace};
 use pairwarm_sim::{ResultRow, RunSpec, SimConfig, SimReport, simulate};
 
-/// Arguments of `pairwarm simulate`.
 /// What a simulated restart does with the L1 policy's learned window (`--cold-start-policy`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColdStartPolicy {
@@ -18,6 +17,7 @@ pub enum ColdStartPolicy {
     Fresh,
 }
 
+/// Arguments of `pairwarm simulate`.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
     /// Trace file (`ts_us,op,chain,pair`; `.gz` accepted).

@@ -1120,8 +1120,9 @@ impl<L: L2Store> HierarchicalCache<L> {
     }
 
     /// The windows the L1 policy has learned, to save with the tracker snapshot and
-    /// resume after a restart ([`Self::resume_policy`]). Holds no shard for a policy that
-    /// tunes none (`lru`, `s3fifo`, ...).
+    /// resume after a restart ([`Self::resume_policy`]). One entry per shard of a
+    /// hand-written policy (`None` where the window is not tuned, e.g. `s3fifo`); no shard
+    /// at all for `lru`, `quickcache` and the price matrix.
     pub fn policy_snapshot(&self) -> PolicySnapshot {
         PolicySnapshot {
             shards: self.l1.windows(),
@@ -1131,20 +1132,25 @@ impl<L: L2Store> HierarchicalCache<L> {
     /// Runs the windows of a saved [`PolicySnapshot`] from now on, with the tuner's
     /// scores forgotten (it judges them again on this process's reads, and settles back
     /// into LRU without charge for its first epochs). What L1 holds stays. Returns how
-    /// many shards resumed a window.
+    /// many shards resumed a window (0 for an image without a tuned window).
     ///
     /// # Errors
-    /// [`PolicySnapshotError::ShardMismatch`] if the image was saved from an L1 of
-    /// another shard layout (another size, or a policy that tunes no window); nothing
-    /// changes then.
+    /// Nothing changes, and:
+    /// - [`PolicySnapshotError::ShardMismatch`] if the image was saved from an L1 of
+    ///   another shard count;
+    /// - [`PolicySnapshotError::NoTunedWindow`] if it holds tuned windows and this L1's
+    ///   policy tunes none.
     pub fn resume_policy(&self, image: &PolicySnapshot) -> Result<usize, PolicySnapshotError> {
-        self.l1
-            .resume(&image.shards)
-            .map_err(|cache_shards| PolicySnapshotError::ShardMismatch {
+        let tuned = image.tuned_shards();
+        match self.l1.resume(&image.shards) {
+            Ok(0) if tuned > 0 => Err(PolicySnapshotError::NoTunedWindow { tuned }),
+            Ok(resumed) => Ok(resumed),
+            Err(0) if tuned > 0 => Err(PolicySnapshotError::NoTunedWindow { tuned }),
+            Err(cache_shards) => Err(PolicySnapshotError::ShardMismatch {
                 image_shards: image.shards(),
-                image: image.tuned_shards(),
                 cache_shards,
-            })
+            }),
+        }
     }
 
     /// Zeroes the hit/miss counters (tests and benchmarks; a running service should not,

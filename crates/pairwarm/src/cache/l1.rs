@@ -454,7 +454,8 @@ impl L1Store {
     }
 
     /// Runs saved windows (see [`ShardedPolicy::resume`]); `Err` carries this store's
-    /// shard count when the image's does not fit it (0: no policy here tunes a window).
+    /// shard count when the image's does not fit it (0: a store without shards, which
+    /// tunes no window, given tuned windows).
     pub(crate) fn resume(&self, saved: &[Option<SavedWindows>]) -> Result<usize, usize> {
         match self {
             Self::Own(p) => p.resume(saved),

@@ -75,17 +75,25 @@ pub enum PolicySnapshotError {
         /// The index found.
         index: u8,
     },
-    /// Saved from an L1 with another shard layout (another `CACHE_L1_SIZE` or policy).
+    /// Saved from an L1 with another shard count (another `CACHE_L1_SIZE` range: one shard
+    /// up to 8,191 entries, 16 from 65,536).
     #[error(
-        "L1 policy image has {image_shards} shard(s) ({image} tuned), this L1 policy has {cache_shards} (0: it tunes no window); not resumed"
+        "L1 policy image has {image_shards} shard(s), this L1 policy has {cache_shards}; not resumed"
     )]
     ShardMismatch {
         /// Shards in the image.
         image_shards: usize,
-        /// Shards of the image whose window is tuned.
-        image: usize,
-        /// Shards of this cache's policy (0: its policy tunes no window).
+        /// Shards of this cache's policy.
         cache_shards: usize,
+    },
+    /// The image holds tuned windows, but this L1's policy tunes none (`lru`, `s3fifo`, a
+    /// fixed or hill-climbed window, ...).
+    #[error(
+        "L1 policy image has {tuned} tuned window(s), but this L1 policy tunes no window; not resumed"
+    )]
+    NoTunedWindow {
+        /// Tuned shards in the image.
+        tuned: usize,
     },
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct HotCold {
     climber: Option<HillClimber>,
     capacity: usize,
     hot_max: usize,
+    /// `hot_max` when built (a restart starts the climb over from it).
+    initial_hot_max: usize,
 }
 
 impl HotCold {
@@ -53,6 +55,17 @@ impl HotCold {
             climber: adaptive.then(|| HillClimber::new(capacity, -1.0)),
             capacity,
             hot_max: Self::clamp_hot(capacity, (capacity as f64 * hot_allocation) as i64),
+            initial_hot_max: Self::clamp_hot(capacity, (capacity as f64 * hot_allocation) as i64),
+        }
+    }
+
+    /// Empties the policy and starts the climb over from the initial hot allocation, as a
+    /// new process would.
+    pub(crate) fn restart(&mut self) {
+        self.clear();
+        self.hot_max = self.initial_hot_max;
+        if let Some(c) = &mut self.climber {
+            *c = HillClimber::new(self.capacity, -1.0);
         }
     }
 

@@ -151,7 +151,7 @@ impl OwnPolicy {
         match self {
             OwnPolicy::WTinyLfu(p) => p.restart(),
             OwnPolicy::S3Fifo(p) => p.clear(),
-            OwnPolicy::HotCold(p) => p.clear(),
+            OwnPolicy::HotCold(p) => p.restart(),
         }
     }
     fn resume(&mut self, saved: SavedWindows) -> bool {

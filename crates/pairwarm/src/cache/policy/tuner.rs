@@ -612,8 +612,10 @@ impl WindowTuner {
         self.choice = self.shadow_of(shadow(saved.choice));
     }
 
-    /// The shadow simulating `candidate`, or, if it was dropped as a duplicate, the
-    /// largest contest window not above its share (the one that replays the same cache).
+    /// The shadow simulating `candidate`, or, if this shard does not simulate it, the
+    /// largest contest window not above its share: for a contest window dropped as a
+    /// duplicate, the one that replays the same cache; for a filter window too small to
+    /// filter (a shard under ~15 entries), the smallest contest window.
     fn shadow_of(&self, candidate: Candidate) -> usize {
         self.shadows
             .iter()

@@ -282,9 +282,18 @@ impl WTinyLfu {
     /// Empties the policy and starts its window control over, as a new process would.
     pub(crate) fn restart(&mut self) {
         self.clear();
-        if let Control::Simulated(t) = &mut self.control {
-            t.restart();
-            self.seg.set_candidate(t.candidate());
+        let capacity = self.seg.capacity();
+        match &mut self.control {
+            Control::Fixed => {}
+            Control::Climber(c) => {
+                *c = HillClimber::new(capacity, 1.0);
+                self.seg
+                    .set_candidate(Candidate::contest(CLIMBER_INITIAL_WINDOW));
+            }
+            Control::Simulated(t) => {
+                t.restart();
+                self.seg.set_candidate(t.candidate());
+            }
         }
     }
 
@@ -682,6 +691,30 @@ mod tests {
             hits > contest && hits > lru,
             "tuned {hits}, 10% contest {contest}, LRU {lru}"
         );
+    }
+
+    /// A restart starts every window control over as a new policy would: the tuned one at
+    /// LRU (after it left it), the hill-climbed one at its initial window.
+    #[test]
+    fn a_restart_starts_the_window_control_over() {
+        let stream = || crate::cache::policy::tuner::replaced_hot_sets_among_one_time_reads(30_000);
+        for mode in [WindowMode::Simulated, WindowMode::Climber] {
+            let new = WTinyLfu::new(64, mode, None);
+            let mut p = WTinyLfu::new(64, mode, None);
+            replay(&mut p, stream(), 0);
+            assert_ne!(
+                (p.seg.window(), p.seg.admission()),
+                (new.seg.window(), new.seg.admission()),
+                "{mode:?} never moved its window"
+            );
+            p.restart();
+            assert_eq!(p.len(), 0);
+            assert_eq!(
+                (p.seg.window(), p.seg.admission()),
+                (new.seg.window(), new.seg.admission()),
+                "{mode:?}"
+            );
+        }
     }
 
     /// The tuned window takes what each workload needs: a loop over 80 keys through 64
