@@ -14,6 +14,7 @@ pub mod env_file;
 pub mod l2_value;
 pub mod original_data;
 pub mod pairs_csv;
+pub mod policy_image;
 pub mod signature;
 pub mod strategy_config;
 pub mod stream_entry;
@@ -28,13 +29,14 @@ pub use entry_checks::{ENTRY_REASONS, MAX_MESSAGE_LEN, check_entry, check_entry_
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every fuzz target.
-pub const TARGETS: [Target; 12] = [
+pub const TARGETS: [Target; 13] = [
     ("address", address::run),
     ("admin_body", admin_body::run),
     ("env_file", env_file::run),
     ("l2_value", l2_value::run),
     ("original_data", original_data::run),
     ("pairs_csv", pairs_csv::run),
+    ("policy_image", policy_image::run),
     ("signature", signature::run),
     ("strategy_config", strategy_config::run),
     ("stream_entry", stream_entry::run),
