@@ -63,6 +63,10 @@ for trace in "$OUT"/traces/*.csv.gz; do
   $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
     --strategy none,warmstart --l1-policy default \
     --json "$OUT/results/$name.cold.json" >/dev/null
+  # The same restart without the L1 policy's saved window (a new tuner at LRU).
+  $BIN simulate --trace "$trace" "${SIM[@]}" --l1 128,512,8192 --cold-start 300 \
+    --strategy none,warmstart --l1-policy default --cold-start-policy fresh \
+    --json "$OUT/results/$name.cold-fresh.json" >/dev/null
   for ttl in 1000 3000 10000; do
     $BIN simulate --trace "$trace" "${SIM[@]}" --l1-ttl-ms "$ttl" --l1 8192 \
       --strategy none,topn,refresh,default,oracle --l1-policy default \

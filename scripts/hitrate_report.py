@@ -249,18 +249,33 @@ def prod_table(dirname):
 
 def cold_table(dirname):
     runs = load(dirname, ".cold.json")
+    fresh = load(dirname, ".cold-fresh.json")
     if not runs:
         return
-    print("Warm start: hit rate (%) over the 60 s after a restart 300 s into the trace (default policy).\n")
-    print("| trace | L1 | cold (none) | warm start | gain |")
-    print("|---|---|---|---|---|")
+    print("Warm start: hit rate (%) over the 60 s after a restart 300 s into the trace (default policy;")
+    print("the L1 policy's saved window resumed, as `serve` does from `<PAIRWARM_SNAPSHOT>.policy`).")
+    print("The last two columns: warm start after a restart without the saved window")
+    print("(`--cold-start-policy fresh`, a new tuner at LRU), and what resuming it adds.\n")
+    print("| trace | L1 | cold (none) | warm start | gain | warm start, window not saved | saved window's gain |")
+    print("|---|---|---|---|---|---|---|")
+    gains = []
     for trace, data in runs.items():
         rows = data["results"]
         for l1 in sorted({r["l1"] for r in rows}):
             c = rate(rows, "none", "default", l1)["cold_start_hit_rate"] * 100
             w = rate(rows, "warmstart", "default", l1)["cold_start_hit_rate"] * 100
-            print(f"| {trace} | {l1} | {c:.2f} | {w:.2f} | {w - c:+.2f} |")
+            f = fresh.get(trace) and rate(fresh[trace]["results"], "warmstart", "default", l1)
+            if f:
+                f = f["cold_start_hit_rate"] * 100
+                gains.append(w - f)
+                extra = f"{f:.2f} | {w - f:+.2f}"
+            else:
+                extra = "- | -"
+            print(f"| {trace} | {l1} | {c:.2f} | {w:.2f} | {w - c:+.2f} | {extra} |")
     print()
+    if gains:
+        print(f"Resuming the saved window, warm start: {sum(gains) / len(gains):+.2f} points on average over "
+              f"{len(gains)} points, {min(gains):+.2f} at worst, {max(gains):+.2f} at best.\n")
 
 
 def plot_policies(dirname, out):
