@@ -10,12 +10,14 @@
 #   scripts/altcheck.sh --set SET [OUT_DIR]
 #                                        the same on a named set of `alt_traces.py` instead
 #                                        (fresh or phase-sweep, round 12; draws, round 13;
-#                                        default OUT_DIR target/altcheck-SET)
+#                                        default OUT_DIR target/altcheck-SET); `third`
+#                                        replays the traces of scripts/gen3_traces.py, a
+#                                        third generator written apart (round 17)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=""
 if [ "${1:-}" = "--set" ]; then
-  SET="${2:?--set takes a set name: fresh, phase-sweep or draws}"
+  SET="${2:?--set takes a set name: fresh, phase-sweep, draws or third}"
   shift 2
 fi
 OUT="${1:-target/altcheck${SET:+-$SET}}"
@@ -23,7 +25,10 @@ mkdir -p "$OUT/traces" "$OUT/results"
 cargo build --release -q -p pairwarm-cli
 BIN=target/release/pairwarm
 export ALT_TRACES_OUT="$OUT/traces"
-if [ -n "$SET" ]; then
+if [ "$SET" = third ]; then
+  # A third generator, written apart from the other two (scripts/gen3_traces.py).
+  python3 scripts/gen3_traces.py all "$ALT_TRACES_OUT"
+elif [ -n "$SET" ]; then
   python3 scripts/alt_traces.py set "$SET"
 else
   python3 scripts/alt_traces.py all
@@ -43,7 +48,17 @@ for trace in "$OUT"/traces/*.csv.gz; do
     $BIN simulate --trace "$trace" --l2-latency-us 250 --quiet "${ttl_arg[@]}" \
       --l1 64,128,512 --strategy none,topn,default,perfect-lfu,belady --l1-policy lru,default \
       --json "$OUT/results/$name.accept-ttl$ttl.json" >/dev/null
+    # With the pools' structure, where the generator writes a pairs file.
+    if [ -f "$OUT/traces/$name.pairs.csv" ]; then
+      $BIN simulate --trace "$trace" --pairs "$OUT/traces/$name.pairs.csv" --l2-latency-us 250 \
+        --quiet "${ttl_arg[@]}" --l1 64,128,512 --strategy none,default,structure \
+        --l1-policy lru,default --json "$OUT/results/$name.pairs-ttl$ttl.json" >/dev/null
+    fi
   done
+  # The production regime: an L1 that holds every pool, prices expiring after 3 s.
+  $BIN simulate --trace "$trace" --l2-latency-us 250 --quiet --l1-ttl-ms 3000 --l1 8192 \
+    --strategy none,topn,default,oracle --l1-policy default \
+    --json "$OUT/results/$name.prod.json" >/dev/null
 done
 python3 - "$OUT/results" <<'EOF'
 import glob, json, os, sys
@@ -95,6 +110,32 @@ print(f"strategy default >= none - 0.2 under the same policy (under a TTL, defau
       f"{sum(d >= -0.2 for d, *_ in strat)}/{len(strat)}, worst {strat[0][0]:+.2f} "
       f"({strat[0][1]} @ {strat[0][2]}, {strat[0][3]})")
 print(f"default/default >= lru/topn + 3 at 128/512: {sum(d >= 3 for d in plus3)}/{len(plus3)}")
+pairs = []
+for f in sorted(glob.glob(f"{res}/*.pairs-ttl*.json")):
+    name = os.path.basename(f).replace(".json", "")
+    r = rows(f)
+    for l1 in (64, 128, 512):
+        for p in ("lru", "default"):
+            pairs.append((r[(l1, p, "default")] - r[(l1, p, "none")], name, l1, p))
+if pairs:
+    pairs.sort()
+    print(f"with the pairs file: strategy default >= none - 0.2 under the same policy: "
+          f"{sum(d >= -0.2 for d, *_ in pairs)}/{len(pairs)}, worst {pairs[0][0]:+.2f} "
+          f"({pairs[0][1]} @ {pairs[0][2]}, {pairs[0][3]}), mean {sum(d for d, *_ in pairs) / len(pairs):+.2f}")
+prod = []
+for f in sorted(glob.glob(f"{res}/*.prod.json")):
+    by = {r["strategy"]: r for r in json.load(open(f))["results"]}
+    none, default = by["none"], by["default"]
+    gain = (default["hit_rate"] - none["hit_rate"]) * 100
+    trips = default["l2_round_trips"] / max(1, none["l2_round_trips"])
+    oracle = (by["oracle"]["hit_rate"] - none["hit_rate"]) * 100
+    prod.append((gain, trips, oracle, os.path.basename(f).removesuffix(".prod.json")))
+if prod:
+    ok = sum(g >= 10 and t <= 1.5 for g, t, _, _ in prod)
+    worst = min(prod)
+    print(f"production (L1 8192, TTL 3 s): default >= none + 10 with round trips <= 1.5x none's: "
+          f"{ok}/{len(prod)}; lowest gain {worst[0]:+.2f} ({worst[3]}, oracle {worst[2]:+.2f}); "
+          f"round trips {min(t for _, t, _, _ in prod):.2f}-{max(t for _, t, _, _ in prod):.2f}x none's")
 EOF
 echo
 python3 scripts/hitrate_report.py headroom "$OUT/results"
