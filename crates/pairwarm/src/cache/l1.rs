@@ -213,23 +213,36 @@ impl L1Store {
                     capacity,
                 }
             }
-            L1Policy::QuickCacheAdaptive => {
-                Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                    OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true))
-                }))
-            }
-            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::S3Fifo(S3Fifo::new(c))
-            })),
-            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, expiry))
-            })),
-            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, expiry))
-            })),
-            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(capacity, slot_mask, |c| {
-                OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, expiry))
-            })),
+            L1Policy::QuickCacheAdaptive => Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                |c| OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true)),
+            )),
+            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                |c| OwnPolicy::S3Fifo(S3Fifo::new(c)),
+            )),
+            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, expiry)),
+            )),
+            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, expiry)),
+            )),
+            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, expiry)),
+            )),
         }
     }
 

@@ -115,6 +115,12 @@ impl<E: Copy> Arena<E> {
         }
     }
 
+    /// Whether the cache has an L1 TTL: the speculation gate asks more of guesses under one
+    /// (`speculation.rs`). Right after construction.
+    pub(super) fn set_expiring(&mut self, expiring: bool) {
+        self.speculation.set_expiring(expiring);
+    }
+
     /// Finds ids through an array indexed by interner slot ([`IdIndex::Slots`]) instead of
     /// a hash map. Only on an empty arena (a policy just built).
     pub(super) fn index_by_slots(&mut self, indexing: SlotIndexing) {

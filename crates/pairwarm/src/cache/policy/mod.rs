@@ -160,6 +160,9 @@ impl OwnPolicy {
             OwnPolicy::S3Fifo(_) | OwnPolicy::HotCold(_) => false,
         }
     }
+    fn set_expiring(&mut self, expiring: bool) {
+        each!(self, p => p.arena_mut().set_expiring(expiring))
+    }
     fn index_by_slots(&mut self, indexing: SlotIndexing) {
         each!(self, p => p.arena_mut().index_by_slots(indexing))
     }
@@ -182,10 +185,13 @@ impl ShardedPolicy {
     /// with at most [`SLOTS_PER_ENTRY_MAX`] slots per entry, ids are then sharded by slot
     /// and found through an array indexed by slot.
     ///
+    /// `expiring`: the cache has an L1 TTL (the speculation gate is stricter under one).
+    ///
     /// [`PairInterner::slot_mask`]: crate::pair::PairInterner::slot_mask
     pub(crate) fn new(
         capacity: usize,
         slot_mask: Option<u32>,
+        expiring: bool,
         make: impl Fn(usize) -> OwnPolicy,
     ) -> Self {
         let shards = (capacity / 4096).next_power_of_two().clamp(1, 16);
@@ -201,6 +207,7 @@ impl ShardedPolicy {
             shards: (0..shards)
                 .map(|i| {
                     let mut policy = make(per_shard + usize::from(i < rest));
+                    policy.set_expiring(expiring);
                     if let Some(indexing) = indexing {
                         policy.index_by_slots(indexing);
                     }

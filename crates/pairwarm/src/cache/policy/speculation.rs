@@ -40,18 +40,25 @@ const HORIZON: f32 = 64.0;
 /// L1 128 and cost 0.51 points there; at 16 every point of the 18 workloads stays within
 /// 0.2 of `none` (docs/simulation.md).
 const EVIDENCE: f32 = 16.0;
-/// And they must earn this many times the marginal slots' hits. 2 until round 12, whose
-/// frequency sketch (a longer history, reads only) keeps more valuable entries in
-/// probation, so a guess's victim costs more than the short margin ghost (a few ids)
-/// sees: with the pools' structure known, `default` fell more than 0.2 points below
+/// And they must earn this many times the marginal slots' hits, under an L1 TTL. 2 until
+/// round 12, whose frequency sketch (a longer history, reads only) keeps more valuable
+/// entries in probation, so a guess's victim costs more than the short margin ghost (a few
+/// ids) sees: with the pools' structure known, `default` fell more than 0.2 points below
 /// `none` at 10 of the 78 points without a TTL (26 workloads × 64/128/512; market traces,
 /// worst -0.99); at 4 at 3 points (worst -0.57), with the mean gain unchanged (+0.16) and
 /// every acceptance check without a pairs file unchanged. 8 / 16 left 2 / 0 such points
 /// but cut the gain to +0.10 / +0.06 (docs/simulation.md, round 12). Round 16, once the
-/// refusals before a fetch counted again (timed): 2 added +0.03 points on average without
-/// a TTL over 84 traces and cost up to 0.71 under a TTL of 3 s with the pools' structure
-/// known (market-small-1k @ 128), so 4 stays.
-const ADVANTAGE: f32 = 4.0;
+/// refusals before a fetch counted again (timed): 2 cost up to 0.71 points under a TTL of
+/// 3 s with the pools' structure known (market-small-1k @ 128), so 4 stays under a TTL.
+const ADVANTAGE_WITH_TTL: f32 = 4.0;
+/// The same without an L1 TTL (since round 17). Round 16's timed refusals removed the
+/// losses that had raised it: over 84 traces × 64/128/512 without a TTL, 2 gave +0.087
+/// points over `none` on average instead of +0.061 (worst -0.07 instead of -0.05), and
+/// with the pools' structure known +0.180 instead of +0.129 (worst -0.02), no point more
+/// than 0.2 below; on the ten traces of a third generator written apart from the tuning,
+/// +0.81 instead of +0.57 with the structure known (pool_churn @ 128 +3.48), worst -0.04
+/// (docs/simulation.md, round 17).
+const ADVANTAGE_WITHOUT_TTL: f32 = 2.0;
 
 /// The time of a guess refused at admission: its value had landed.
 const LANDED: u64 = 0;
@@ -65,6 +72,8 @@ pub(super) struct Speculation {
     guesses: Ghosts,
     guess_score: f32,
     margin_score: f32,
+    /// [`ADVANTAGE_WITH_TTL`] or [`ADVANTAGE_WITHOUT_TTL`].
+    advantage: f32,
 }
 
 impl Speculation {
@@ -76,13 +85,24 @@ impl Speculation {
             guesses: Ghosts::new(quota),
             guess_score: 0.0,
             margin_score: 0.0,
+            advantage: ADVANTAGE_WITH_TTL,
         }
+    }
+
+    /// Whether the cache's L1 has a TTL (the gate is stricter under one; a new gate
+    /// assumes one).
+    pub(super) fn set_expiring(&mut self, expiring: bool) {
+        self.advantage = if expiring {
+            ADVANTAGE_WITH_TTL
+        } else {
+            ADVANTAGE_WITHOUT_TTL
+        };
     }
 
     /// Slots unread guesses may take from real entries now (0: free or expired ones only).
     #[inline]
     pub(super) fn limit(&self) -> usize {
-        if self.guess_score >= ADVANTAGE * self.margin_score + EVIDENCE {
+        if self.guess_score >= self.advantage * self.margin_score + EVIDENCE {
             self.quota
         } else {
             0
@@ -236,5 +256,33 @@ mod tests {
             s.missed(id(i), no_clock);
         }
         assert_eq!(s.limit(), 0);
+    }
+
+    /// Without an L1 TTL guesses must out-earn the marginal slots twice, under one four
+    /// times (plus the evidence either way); `clear` keeps the setting.
+    #[test]
+    fn the_gate_asks_less_of_guesses_without_a_ttl() {
+        let id = PairId::from_raw;
+        let scores = |s: &mut Speculation| {
+            // 4 marginal hits, then 16 + 8 guess hits: 24 >= 2 x 4 + 16, < 4 x 4 + 16.
+            for i in 0..4 {
+                s.evicted(id(i));
+                s.missed(id(i), || 0);
+            }
+            for i in 100..124 {
+                s.turned_away(id(i));
+                s.missed(id(i), || 0);
+            }
+        };
+        let mut ttl = Speculation::new(8);
+        scores(&mut ttl);
+        assert_eq!(ttl.limit(), 0);
+        let mut none = Speculation::new(8);
+        none.set_expiring(false);
+        scores(&mut none);
+        assert_eq!(none.limit(), 8);
+        none.clear();
+        scores(&mut none);
+        assert_eq!(none.limit(), 8, "clear kept the setting");
     }
 }
