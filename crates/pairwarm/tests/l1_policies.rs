@@ -542,3 +542,44 @@ fn a_resumed_policy_runs_the_learned_window_from_its_first_read() {
     assert_eq!(s3fifo.policy_snapshot().tuned_shards(), 0);
     assert_eq!(s3fifo.resume_policy(&image), no_window);
 }
+
+/// The cache tells its speculation gate whether L1 has a TTL: without one, guesses that
+/// earned twice what the marginal slots earned (plus the evidence) may displace a live
+/// entry; under one they must earn four times as much. Four reads of just-evicted entries
+/// (the marginal slots' hits) and 24 of guesses turned away at admission: 24 >= 2 x 4 + 16
+/// but < 4 x 4 + 16. The TTL (an hour, on a stopped clock) expires nothing here. (The 1%
+/// window: a new default cache runs LRU, whose whole cache is the window, so a guess there
+/// has no probationary victim to take even through an open gate.)
+#[test]
+fn the_gate_asks_twice_the_marginal_slots_hits_without_a_ttl_four_times_under_one() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for ttl in [None, Some(Duration::from_secs(3_600))] {
+        let cache: HierarchicalCache<MemoryL2> = HierarchicalCache::builder()
+            .l1_entries(64)
+            .l1_policy(L1Policy::WTinyLfuFixed)
+            .l1_ttl(ttl)
+            .clock(Clock::manual(1_000))
+            .build(MemoryL2::new());
+        let id = |n: u32| pool_on_bsc(&cache, n);
+        rt.block_on(async {
+            for n in 0..64 {
+                cache.set(id(n), price(n)).await.unwrap();
+            }
+        });
+        for n in 100..104 {
+            let evicted = cache.load_l1(id(n), price(n));
+            let victim = evicted.iter().next().expect("a full L1 evicts");
+            assert!(cache.get_l1_only(victim).is_none(), "{ttl:?}");
+        }
+        for n in 1_000..1_024 {
+            let (inserted, _) = cache.promote(id(n), price(n));
+            assert!(!inserted, "guess {n} admitted before the gate opened ({ttl:?})");
+            assert!(cache.get_l1_only(id(n)).is_none());
+        }
+        let (inserted, evicted) = cache.promote(id(5_000), price(5_000));
+        assert_eq!(inserted, ttl.is_none(), "{ttl:?}");
+        assert_eq!(evicted.len(), usize::from(ttl.is_none()), "{ttl:?}");
+    }
+}

@@ -40,21 +40,19 @@ const HORIZON: f32 = 64.0;
 /// L1 128 and cost 0.51 points there; at 16 every point of the 18 workloads stays within
 /// 0.2 of `none` (docs/simulation.md).
 const EVIDENCE: f32 = 16.0;
-/// And they must earn this many times the marginal slots' hits, under an L1 TTL. 2 until
-/// round 12, whose frequency sketch (a longer history, reads only) keeps more valuable
-/// entries in probation, so a guess's victim costs more than the short margin ghost (a few
-/// ids) sees: with the pools' structure known, `default` fell more than 0.2 points below
-/// `none` at 10 of the 78 points without a TTL (26 workloads × 64/128/512; market traces,
-/// worst -0.99); at 4 at 3 points (worst -0.57), with the mean gain unchanged (+0.16) and
-/// every acceptance check without a pairs file unchanged. 8 / 16 left 2 / 0 such points
-/// but cut the gain to +0.10 / +0.06 (docs/simulation.md, round 12). Round 16, once the
-/// refusals before a fetch counted again (timed): 2 cost up to 0.71 points under a TTL of
-/// 3 s with the pools' structure known (market-small-1k @ 128), so 4 stays under a TTL.
+/// And they must earn this many times the marginal slots' hits, under an L1 TTL. Round 16
+/// measured 2 there: it cost up to 0.71 points at TTL 3 s with the pools' structure known
+/// (market-small-1k @ 128), where refresh-ahead already holds the slots that pay. (4 since
+/// round 12, with or without a TTL: its longer frequency history keeps more valuable
+/// entries in probation, so a guess's victim costs more than the short margin ghost sees;
+/// at 2, with the structure known and no TTL, 10 of 78 points fell more than 0.2 below
+/// `none`, worst -0.99; docs/simulation.md, round 12.)
 const ADVANTAGE_WITH_TTL: f32 = 4.0;
-/// The same without an L1 TTL (since round 17). Round 16's timed refusals removed the
-/// losses that had raised it: over 84 traces × 64/128/512 without a TTL, 2 gave +0.087
+/// The same without an L1 TTL (since round 17). Round 16's timed refusals (a guess refused
+/// before its fetch counts only if read after its warm would have landed) removed the
+/// losses that had raised it to 4: over 84 traces × 64/128/512 without a TTL, 2 gave +0.087
 /// points over `none` on average instead of +0.061 (worst -0.07 instead of -0.05), and
-/// with the pools' structure known +0.180 instead of +0.129 (worst -0.02), no point more
+/// with the pools' structure known +0.179 instead of +0.129 (worst -0.02), no point more
 /// than 0.2 below; on the ten traces of a third generator written apart from the tuning,
 /// +0.81 instead of +0.57 with the structure known (pool_churn @ 128 +3.48), worst -0.04
 /// (docs/simulation.md, round 17).

@@ -116,8 +116,10 @@ impl WTinyLfu {
                 (control, start, MAX_TRANSFER)
             }
         };
+        let mut arena = Arena::new(capacity);
+        arena.set_expiring(expiry.is_some());
         Self {
-            seg: Segments::new(Arena::new(capacity), capacity, initial, transfer),
+            seg: Segments::new(arena, capacity, initial, transfer),
             sketch: FrequencySketch::new(capacity),
             control,
             sample_below,
