@@ -575,7 +575,10 @@ fn the_gate_asks_twice_the_marginal_slots_hits_without_a_ttl_four_times_under_on
         }
         for n in 1_000..1_024 {
             let (inserted, _) = cache.promote(id(n), price(n));
-            assert!(!inserted, "guess {n} admitted before the gate opened ({ttl:?})");
+            assert!(
+                !inserted,
+                "guess {n} admitted before the gate opened ({ttl:?})"
+            );
             assert!(cache.get_l1_only(id(n)).is_none());
         }
         let (inserted, evicted) = cache.promote(id(5_000), price(5_000));
