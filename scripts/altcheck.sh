@@ -3,9 +3,11 @@
 # `scripts/alt_traces.py all` plus two phase traces whose commands were recorded (a
 # minimal reproducer and one sweep point), replayed without warming under LRU and the
 # default policy at 32…4,096 entries, and through the acceptance grid (L1 64/128/512,
-# TTL none and 3 s). Prints the policy and acceptance summaries (docs/simulation.md,
-# round 6), then where "+3 over lru/topn" is missed and what is left there (round 14).
-#   scripts/altcheck.sh [OUT_DIR]        (default: target/altcheck; 2-4 minutes, most of
+# TTL none and 3 s), with the pools' structure too where the generator writes a pairs file,
+# and in the production regime (L1 8,192, TTL 3 s). Prints the policy and acceptance
+# summaries (docs/simulation.md, round 6; pairs and production since round 17), then where
+# "+3 over lru/topn" is missed and what is left there (round 14).
+#   scripts/altcheck.sh [OUT_DIR]        (default: target/altcheck; 3-5 minutes, most of
 #                                         it Python writing the traces)
 #   scripts/altcheck.sh --set SET [OUT_DIR]
 #                                        the same on a named set of `alt_traces.py` instead
