@@ -14,12 +14,13 @@
 #                                        (fresh or phase-sweep, round 12; draws, round 13;
 #                                        default OUT_DIR target/altcheck-SET); `third`
 #                                        replays the traces of scripts/gen3_traces.py, a
-#                                        third generator written apart (round 17)
+#                                        third generator written apart (round 17), and
+#                                        `third-seeds` the same drawn with other seeds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=""
 if [ "${1:-}" = "--set" ]; then
-  SET="${2:?--set takes a set name: fresh, phase-sweep, draws or third}"
+  SET="${2:?--set takes a set name: fresh, phase-sweep, draws, third or third-seeds}"
   shift 2
 fi
 OUT="${1:-target/altcheck${SET:+-$SET}}"
@@ -30,6 +31,13 @@ export ALT_TRACES_OUT="$OUT/traces"
 if [ "$SET" = third ]; then
   # A third generator, written apart from the other two (scripts/gen3_traces.py).
   python3 scripts/gen3_traces.py all "$ALT_TRACES_OUT"
+elif [ "$SET" = third-seeds ]; then
+  # The same ten mechanisms drawn again, seeds 2001-2010 in `list` order.
+  seed=2001
+  for name in $(python3 scripts/gen3_traces.py list | awk '{print $1}'); do
+    python3 scripts/gen3_traces.py one "$name" "$ALT_TRACES_OUT" seed=$seed
+    seed=$((seed + 1))
+  done
 elif [ -n "$SET" ]; then
   python3 scripts/alt_traces.py set "$SET"
 else
