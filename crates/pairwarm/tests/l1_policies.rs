@@ -204,13 +204,17 @@ fn refresh_due_lists_read_entries_before_they_expire() {
     clock.set_ms(11_700);
     assert!(cache.get_l1_only(unread).is_none(), "expired");
     assert_eq!(cache.refresh_due(200, 16), vec![read]);
-    // Not read for longer than the idle horizon (10 TTLs, but at least 15 s so that a pool
-    // read once per 12 s ethereum block stays refreshed): kept at 11.9 s, dropped at 15.9 s.
+    // Not read for longer than the idle horizon (30 TTLs, at least 15 s so that a pool read
+    // once per 12 s ethereum block stays refreshed under a short TTL; last read at 10.1 s):
+    // kept at 36 s, dropped at 41 s.
     assert!(cache.refresh_l1(read, price(4)));
     clock.set_ms(22_000);
     assert_eq!(cache.refresh_due(5_000, 16), vec![read]);
     assert!(cache.refresh_l1(read, price(5)));
-    clock.set_ms(26_000);
+    clock.set_ms(36_000);
+    assert_eq!(cache.refresh_due(5_000, 16), vec![read]);
+    assert!(cache.refresh_l1(read, price(6)));
+    clock.set_ms(41_000);
     assert!(cache.refresh_due(5_000, 16).is_empty());
 }
 

@@ -1006,11 +1006,12 @@ mod tests {
             // renew it while the shadows model refresh themselves.
             t.renew(b, 4_000);
             read(&mut t, b, 4_500);
-            // No refresh for longer than the idle horizon (15 s): a, last read at 4 s, has
-            // expired (as it would have anyway), and its reload at 30 s is not kept fresh
-            // any more: expired again at 31.5 s.
-            read(&mut t, a, 30_000);
-            read(&mut t, a, 31_500);
+            // No refresh for longer than the idle horizon (30 TTLs, 30 s): a, last read at
+            // 4 s, has expired (as it would have anyway), and its reload 15 s after the
+            // horizon is not kept fresh any more: expired again 1.5 s later.
+            let horizon = t.refresh_idle_ms;
+            read(&mut t, a, horizon + 15_000);
+            read(&mut t, a, horizon + 16_500);
             (hits_at, t.candidates() as u32)
         };
         let (with, n) = run(true);
