@@ -421,29 +421,8 @@ fn the_default_follows_a_replaced_hot_set_among_one_time_reads() {
             .l1_entries(64)
             .l1_policy(policy)
             .build_in_memory();
-        let chain = cache.interner().chain_id("ethereum").unwrap();
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut hits = 0u32;
-        for n in 0..60_000u32 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let pool = if rng % 10 < 3 {
-                10_000_000 + n
-            } else {
-                (n / 3_000) * 1_000 + (rng >> 8) as u32 % 56
-            };
-            let id = cache.interner().intern(PairKey {
-                chain,
-                address: address(pool),
-            });
-            if cache.get_l1_only(id).is_some() {
-                hits += u32::from(n >= 30_000);
-            } else {
-                cache.load_l1(id, price(pool));
-            }
-        }
-        hits
+        replay_hot_sets(&cache, 0, 30_000);
+        replay_hot_sets(&cache, 30_000, 30_000)
     };
     let default = hits(L1Policy::Default);
     let lru = hits(L1Policy::Lru);
