@@ -171,6 +171,15 @@ impl L1Store {
         slot_mask: Option<u32>,
     ) -> Self {
         let capacity = capacity.max(1);
+        // A hand-written policy, one per shard, told whether L1 expires entries.
+        let own = |make: &dyn Fn(usize) -> OwnPolicy| {
+            Self::Own(ShardedPolicy::new(
+                capacity,
+                slot_mask,
+                expiry.is_some(),
+                make,
+            ))
+        };
         match policy.resolve() {
             L1Policy::QuickCache | L1Policy::Default => {
                 // Fix the shard count from the capacity alone (not the core count), so the
@@ -213,36 +222,19 @@ impl L1Store {
                     capacity,
                 }
             }
-            L1Policy::QuickCacheAdaptive => Self::Own(ShardedPolicy::new(
-                capacity,
-                slot_mask,
-                expiry.is_some(),
-                |c| OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true)),
-            )),
-            L1Policy::S3Fifo => Self::Own(ShardedPolicy::new(
-                capacity,
-                slot_mask,
-                expiry.is_some(),
-                |c| OwnPolicy::S3Fifo(S3Fifo::new(c)),
-            )),
-            L1Policy::WTinyLfu => Self::Own(ShardedPolicy::new(
-                capacity,
-                slot_mask,
-                expiry.is_some(),
-                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, expiry)),
-            )),
-            L1Policy::WTinyLfuClimber => Self::Own(ShardedPolicy::new(
-                capacity,
-                slot_mask,
-                expiry.is_some(),
-                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, expiry)),
-            )),
-            L1Policy::WTinyLfuFixed => Self::Own(ShardedPolicy::new(
-                capacity,
-                slot_mask,
-                expiry.is_some(),
-                |c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, expiry)),
-            )),
+            L1Policy::QuickCacheAdaptive => {
+                own(&|c| OwnPolicy::HotCold(HotCold::new(c, HOT_ALLOCATION, true)))
+            }
+            L1Policy::S3Fifo => own(&|c| OwnPolicy::S3Fifo(S3Fifo::new(c))),
+            L1Policy::WTinyLfu => {
+                own(&|c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Simulated, expiry)))
+            }
+            L1Policy::WTinyLfuClimber => {
+                own(&|c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Climber, expiry)))
+            }
+            L1Policy::WTinyLfuFixed => {
+                own(&|c| OwnPolicy::WTinyLfu(WTinyLfu::new(c, WindowMode::Fixed, expiry)))
+            }
         }
     }
 
