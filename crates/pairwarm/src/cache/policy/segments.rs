@@ -193,11 +193,20 @@ impl<E: Stamped> Segments<E> {
     /// A hit: LRU move within window/protected, promotion from probation. A warmed entry's
     /// first access makes it what a demand load would have made it: the newest of the
     /// window (it may overflow the window until the next insert rebalances).
+    ///
+    /// At a 100% window (the tuner's LRU) main has no room of its own, and a hit moves a
+    /// main entry left from the window run before into the window: the cache is then
+    /// exactly LRU for every entry read since the switch. Before round 18 such an entry
+    /// stayed in probation, which is evicted first, so after each switch to LRU the
+    /// entries read most recently went before older ones that had been loaded into the
+    /// window (on ph-h450-p15-z0.0-c2 @ 512, -0.38 below LRU instead of -0.28;
+    /// docs/simulation.md, round 18).
     #[inline]
     pub(super) fn touch(&mut self, ix: u32) {
         match self.arena.node(ix).queue {
             WINDOW => self.arena.move_back(ix, WINDOW),
             SPECULATIVE => self.arena.guess_taken(ix, WINDOW),
+            _ if self.window_max >= self.capacity => self.arena.move_back(ix, WINDOW),
             PROBATION => {
                 self.arena.move_back(ix, PROTECTED);
                 self.demote_protected();

@@ -627,6 +627,29 @@ mod tests {
         }
     }
 
+    /// After a switch to the 100% window (the tuner's LRU), the cache is exactly LRU for
+    /// what is read from then on: a main entry read since the switch outlives an older
+    /// window entry, instead of staying in probation, which is evicted first.
+    #[test]
+    fn a_switch_to_lru_keeps_what_is_read_after_it() {
+        let id = PairId::from_raw;
+        let mut p = WTinyLfu::new(20, WindowMode::Fixed, None);
+        p.seg.set_candidate(Candidate::filter_lru(0.1));
+        // Twenty pools, each read five times: 18 in main, the last two read in the window.
+        replay(&mut p, (0..100u32).map(|i| i % 20), 0);
+        assert_eq!(p.len(), 20);
+        p.seg.set_candidate(Candidate::contest(1.0));
+        // Five main entries read, then fifteen new pools loaded: LRU keeps the five.
+        assert_eq!(replay(&mut p, 0..5u32, 5), 5);
+        assert_eq!(replay(&mut p, 100..115u32, 15), 0);
+        let held: Vec<u32> = (0..20)
+            .chain(100..115)
+            .filter(|&k| p.peek(id(k)).is_some())
+            .collect();
+        let lru: Vec<u32> = (0..5).chain(100..115).collect();
+        assert_eq!(held, lru);
+    }
+
     proptest::proptest! {
         /// Whatever the window, admission and protected share, the segments hold exactly
         /// what was inserted and not reported evicted or removed, never more than the
