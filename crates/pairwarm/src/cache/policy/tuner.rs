@@ -146,13 +146,14 @@ const SUB_EPOCH: u32 = 128;
 /// the first epoch after a start, a restart or a clear has ended, any lead counts): an
 /// emergency answers a collapse of that window, not a burst of a few pools that LRU
 /// catches better while the window hits more than usual too. On a trace whose fast
-/// detector reads a few pools in bursts of ~128 reads, at 64 entries under TTL 3 s with
-/// refresh-ahead (where the shadows favour a 35% window), such bursts moved the cache to
-/// LRU 40 times and back, and refresh-ahead cost 0.79 points instead of gaining 0.62. Over
-/// 84 traces of two generators (no TTL at 32..4,096 entries, and the acceptance grid with
-/// and without TTL 3 s) 17 of 1,596 points moved, by -0.01 to +0.15 (docs/simulation.md,
-/// round 18). Requiring two leading sub-epochs in a row instead fixed the same trace but
-/// cost up to 0.47 points on traces whose hot set is replaced. The average lags a change
+/// detector reads a few pools in bursts (LRU led in one sub-epoch, not the next), at 64
+/// entries under TTL 3 s with refresh-ahead (where the shadows favour a 35% window), such
+/// bursts moved the cache to LRU 40 times and back, and refresh-ahead cost 0.79 points
+/// instead of gaining 0.62. Over 84 traces of two generators (no TTL at 32..4,096
+/// entries, and the acceptance grid with and without TTL 3 s) 17 of 1,596 points moved,
+/// by -0.01 to +0.15 (docs/simulation.md, round 18). Requiring two leading sub-epochs in
+/// a row instead fixed the same trace but cost up to 0.47 points at single points and
+/// put one phase trace 0.51 below LRU. The average lags a change
 /// of level: the first epoch after a start (empty shadows) lowers it, and the shadows'
 /// hits rise when they start modelling refresh-ahead, so for a few epochs after either a
 /// collapse must fall further to count. Left as measured.
@@ -755,9 +756,9 @@ mod tests {
 
     /// An emergency answers a collapse of the window in use, not a burst that LRU catches
     /// better: LRU's lead counts only in a sub-epoch where the window hit less than its
-    /// own average (round 18: on a trace whose fast detector reads a few pools in bursts
-    /// of ~128 reads, LRU's leads in bursts moved a 35% window to LRU 40 times and cost
-    /// 0.79 points under refresh-ahead).
+    /// own average (round 18: on a trace whose fast detector reads a few pools in bursts,
+    /// LRU's leads in single sub-epochs moved a 35% window to LRU 40 times and cost 0.79
+    /// points under refresh-ahead).
     #[test]
     fn an_emergency_takes_a_lead_while_the_window_hits_below_its_average() {
         let mut t = WindowTuner::new(64, None);
