@@ -9,12 +9,12 @@
 //! within an epoch when the LRU shadow has just out-hit the running window by far while
 //! that window hit below its own average ([`EMERGENCY_LEAD`]), and a *guard* that runs
 //! LRU until following the choices has earned clearly and steadily more than LRU would
-//! have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache really hit while it ran them and, once the tuner
-//! has a few epochs of history, while it settled back into LRU; what the chosen shadow
-//! hit while LRU ran settled). Under a TTL the
-//! shadows expire entries as the cache does (a read of an expired id misses; a write
-//! renews it, and so does a refresh landing in the cache until the shadows model
-//! refresh-ahead themselves), so the window is chosen for the cache as it runs, not for
+//! have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache really hit while it
+//! ran them and, once the tuner has a few epochs of history, while it settled back into
+//! LRU; what the chosen shadow hit while LRU ran settled). Under a TTL the shadows expire
+//! entries as the cache does (a read of an expired id misses; a write renews it, and so
+//! does a refresh landing in the cache until the shadows model refresh-ahead themselves),
+//! so the window is chosen for the cache as it runs, not for
 //! one that never expires. Once refresh-ahead runs (refreshes land), every shadow models it
 //! for its own entries, as the cache would run it under that candidate: a read keeps an
 //! entry fresh for the refresh idle horizon, instead of renewing only the ids the cache
@@ -127,7 +127,8 @@ const SUB_EPOCH: u32 = 128;
 /// is replaced every 30-90 s (a generator not ours; docs/simulation.md, round 6) one
 /// epoch at a 1% window cost up to 24 points of that epoch, and the policy ended up to
 /// 3.1 points below LRU. The switch lasts until the epoch ends; then the guard decides as
-/// usual (the cache, now at LRU, leaves it only for [`LEAVE_LRU_LEAD`]). 0.2 of 128 reads
+/// usual (the cache, now at LRU, leaves it only for a steady lead of [`LEAVE_LRU_LEAD`],
+/// [`LEAVE_LRU_STEADINESS`]; the emergency's epoch is part of that history). 0.2 of 128 reads
 /// (26 hits) is rarely reached by chance: over the 26 workloads
 /// the mean moved from +4.680 to +4.676 points over LRU. (Epochs of 2,000 sampled reads
 /// are not a multiple of 128: their last 80 reads are not checked, and an emergency near
@@ -596,8 +597,9 @@ impl WindowTuner {
 
     /// Scores the epoch; the best-scoring window becomes the choice if it leads by the
     /// margin. The *guard* then runs LRU instead while following the choices has earned
-    /// less than LRU would have (decayed as the scores are; leaving LRU takes a lead of
-    /// [`LEAVE_LRU_LEAD`], returning to it a loss of the margin):
+    /// less than LRU would have (decayed as the scores are; leaving LRU takes a steady lead
+    /// of [`LEAVE_LRU_LEAD`] ([`LEAVE_LRU_STEADINESS`]), returning to it a loss of the
+    /// margin):
     /// a window whose lead comes and goes with the workload's phases is not followed
     /// into the phases where it loses. What "following" earned is measured, not
     /// simulated, while it is followed (see `realized`): an emergency's rescue and, once
@@ -630,7 +632,7 @@ impl WindowTuner {
             self.choice = best;
         }
         let lru = self.lru();
-        // Hysteresis: leaving LRU takes a lead, going back to it a loss.
+        // Hysteresis: leaving LRU takes a (steady) lead, going back to it a loss.
         let leave = if self.current == lru {
             LEAVE_LRU_LEAD
         } else {
@@ -904,51 +906,63 @@ mod tests {
     /// weighed: it fills the cache.
     #[test]
     fn the_guard_leaves_lru_only_for_a_steady_lead() {
-        let start = || {
-            let mut t = WindowTuner::new(64, None);
-            let lru = t.lru();
-            t.choice = 0;
-            t.current = lru;
-            (t, lru)
-        };
-        // One epoch of 2,000 reads in which the choice's shadow hit `lead` more than LRU's.
-        let epoch = |t: &mut WindowTuner, lead: i32| {
+        // One epoch of 2,000 reads in which the window at index 0 (the choice throughout)
+        // hit `lead` more than LRU, and following it earned `earned` more than LRU: what
+        // its shadow hit while LRU runs settled (no settling before three epochs), the
+        // cache's own hits while it runs the window.
+        let epoch = |t: &mut WindowTuner, lead: i32, earned: i32| {
             t.reads = 2_000;
             for s in &mut t.shadows {
                 s.hits = 0;
             }
-            let choice_hits = 1_000u32.saturating_add_signed(lead);
-            t.shadows[0].hits = choice_hits;
+            t.shadows[0].hits = 1_000u32.saturating_add_signed(lead);
             let lru = t.lru();
             t.shadows[lru].hits = 1_000;
-            t.earned += choice_hits;
+            t.earned += 1_000u32.saturating_add_signed(earned);
             t.end_epoch();
+            assert_eq!(t.choice, 0, "the window keeps the best score");
             t.current
         };
-        let (mut t, lru) = start();
-        assert_eq!(epoch(&mut t, 0), lru, "the fill: no lead");
-        assert_eq!(epoch(&mut t, -200), lru);
-        // Ahead by 120 of 5,420 decayed reads, twice the 1% lead, but the lead per epoch
-        // went from -200 to +300: LRU runs.
-        assert_eq!(epoch(&mut t, 300), lru);
+        let running_the_window = || {
+            let mut t = WindowTuner::new(64, None);
+            t.choice = 0;
+            t.current = 0;
+            t
+        };
+        let mut t = running_the_window();
+        let lru = t.lru();
+        assert_eq!(epoch(&mut t, 300, 300), 0, "the fill");
+        assert_eq!(epoch(&mut t, -200, -200), 0, "70 ahead: the window runs on");
+        // An emergency sends the cache to LRU, as `end_sub_epoch` does.
+        t.switch_to(lru);
+        // 363 ahead of 5,420 decayed reads, 6.7 times the 1% lead, but the weighed leads
+        // went -200, +300 (mean 63, deviation 250): LRU runs.
+        assert_eq!(epoch(&mut t, 300, 300), lru);
         assert!(t.realized - t.shadows[lru].score > LEAVE_LRU_LEAD * t.decayed_reads);
         assert!(!t.lead_is_steady());
-        assert_eq!(epoch(&mut t, -200), lru);
-        assert_eq!(epoch(&mut t, 300), lru, "217 ahead, still changing sign");
+        assert_eq!(epoch(&mut t, -200, -200), lru);
+        assert_eq!(
+            epoch(&mut t, 300, 300),
+            lru,
+            "414 ahead, still changing sign"
+        );
         // A second +300 in a row: the mean lead (121) is half its deviation (240).
-        assert_eq!(epoch(&mut t, 300), 0);
+        assert_eq!(epoch(&mut t, 300, 300), 0);
 
-        // The same choice leading by 60 from the first epoch is taken at once.
-        let (mut t, lru) = start();
-        assert_eq!(epoch(&mut t, 60), 0);
-        // A fill that lost to LRU does not count against a steady lead after it: ahead
-        // by 123 of 5,420 decayed reads after -200, +150, +150 (the 1% is 54.2), and
-        // +150 twice is steady. (Weighing the fill, the mean lead, 45, would be below
-        // half the deviation, 160.)
-        let (mut t, _) = start();
-        assert_eq!(epoch(&mut t, -200), lru);
-        assert_eq!(epoch(&mut t, 150), lru);
-        assert_eq!(epoch(&mut t, 150), 0);
+        // A lead of 60 from the first epoch is taken at once.
+        let mut t = running_the_window();
+        t.switch_to(lru);
+        assert_eq!(epoch(&mut t, 60, 60), 0);
+
+        // A fill in which the cache, refilling, hit 200 fewer than LRU's shadow (its own
+        // shadow led by 100) sends it to LRU; it does not count against the steady lead
+        // after it: 123 ahead of 5,420 decayed reads after -200, +150, +150 (the 1% is
+        // 54.2), and +150 twice is steady. (Weighing the fill, the mean lead, 45, would be
+        // below half its deviation of 160.)
+        let mut t = running_the_window();
+        assert_eq!(epoch(&mut t, 100, -200), lru);
+        assert_eq!(epoch(&mut t, 150, 150), lru);
+        assert_eq!(epoch(&mut t, 150, 150), 0);
     }
 
     /// Hysteresis: LRU is left only for a choice that has out-earned it by
@@ -1052,9 +1066,11 @@ mod tests {
         // `clear` forgets the settling, the history and what was earned.
         t.earned = 5;
         assert!(t.realized > 0.0);
+        assert!(t.lead_weight > 0.0 && t.lead_squares > 0.0);
         t.clear();
         assert!(!t.settling());
         assert_eq!((t.earned, t.epochs, t.realized), (0, 0, 0.0));
+        assert_eq!((t.lead_weight, t.lead_sum, t.lead_squares), (0.0, 0.0, 0.0));
     }
 
     /// A read stream that cycles over slightly more keys than the cache holds defeats LRU
