@@ -195,12 +195,13 @@ const SETTLE_AFTER_EPOCHS: u32 = 3;
 /// changing sign from epoch to epoch (at ph-h450-p15-z0.0-c2 @ 512 entries the filter+LRU
 /// window's shadow led LRU's by 0.55% of the reads over the run); the guard left LRU, and
 /// the next phase change cost more than the lead had earned: 0.28 points below LRU there,
-/// 0.10 at d01-phase @ 512 and 0.06 at a third generator's block_bursts_halt @ 128 (TTL
-/// 3 s). With 0.5 they are at -0.06, -0.04 and +0.00; over 84 traces × 32..4,096 entries
-/// the mean gain over LRU moves from +5.358 to +5.354 points. 0.35 left block_bursts_halt
-/// at -0.02; 1 cost 0.04 points of the mean and fixed no more; 2 kept the cache at LRU on
-/// traces where a window gains, up to 3.9 points of refresh-ahead at one point
-/// (docs/simulation.md, round 19). A lead that is steady from the first epochs, as where
+/// 0.10 at d01-phase @ 512 and 0.06 at a third generator's block_bursts_halt @ 128 (with
+/// and without a TTL; no warming). With 0.5 they are at -0.06, -0.04 and +0.00; over 84
+/// traces × 32..4,096 entries the mean gain over LRU moves from +5.358 to +5.354 points.
+/// 0.35 left block_bursts_halt at -0.02; 1 cost 0.04 points of the mean and fixed no
+/// more; 2 kept the cache at LRU on traces where a window gains (mean -0.63 points), and
+/// refresh-ahead fell 3.89 points below no warming at one point (ph-h150-p40-z0.9-c4 @ 64,
+/// TTL 3 s) (docs/simulation.md, round 19). A lead that is steady from the first epochs, as where
 /// a window wins throughout, passes at once.
 ///
 /// The first epoch after a start, a restart or a clear is not weighed: it fills the cache
@@ -209,7 +210,8 @@ const SETTLE_AFTER_EPOCHS: u32 = 3;
 /// 60 s after a restart of 84 traces at 128 and 512 entries, resuming the saved window
 /// gave 0.040 points less on average than before this rule and 1.69 less at worst
 /// (ph-h450-p40-z0.6-c3 @ 512); without the fill, 0.015 and 0.89. (Leaving out two
-/// epochs: 0.021 and 1.69.) Whole runs are unchanged within ±0.07 points.
+/// epochs: 0.021 and 1.69.) Without a restart, leaving the first epoch out moved no point
+/// of the 588 policy points or the acceptance grid by more than 0.07.
 const LEAVE_LRU_STEADINESS: f64 = 0.5;
 /// The windows a tuner ran and chose, saved across a restart
 /// ([`crate::cache::PolicySnapshot`]): indices into [`CANDIDATES`].
