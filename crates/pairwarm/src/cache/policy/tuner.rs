@@ -608,6 +608,7 @@ impl WindowTuner {
     /// the tuner has [`SETTLE_AFTER_EPOCHS`] epochs of history, the cost of settling back
     /// into LRU both count. Returns the new candidate if it changes.
     fn end_epoch(&mut self) -> Option<Candidate> {
+        let lru = self.lru();
         self.decayed_reads = self.decayed_reads * DECAY + f64::from(self.reads);
         self.reads = 0;
         self.epochs = self.epochs.saturating_add(1);
@@ -615,7 +616,7 @@ impl WindowTuner {
         // The first epoch after a start, a restart or a clear fills the cache and the
         // shadows: its lead measures the fill, not the workload.
         if self.epochs > 1 {
-            let epoch_lead = f64::from(self.earned) - f64::from(self.shadows[self.lru()].hits);
+            let epoch_lead = f64::from(self.earned) - f64::from(self.shadows[lru].hits);
             self.lead_weight = self.lead_weight * DECAY + 1.0;
             self.lead_sum = self.lead_sum * DECAY + epoch_lead;
             self.lead_squares = self.lead_squares * DECAY + epoch_lead * epoch_lead;
@@ -633,7 +634,6 @@ impl WindowTuner {
         if best != self.choice && lead > MARGIN * self.decayed_reads {
             self.choice = best;
         }
-        let lru = self.lru();
         // Hysteresis: leaving LRU takes a (steady) lead, going back to it a loss.
         let leave = if self.current == lru {
             LEAVE_LRU_LEAD
