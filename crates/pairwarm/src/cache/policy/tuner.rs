@@ -159,6 +159,31 @@ const SUB_EPOCH: u32 = 128;
 /// hits rise when they start modelling refresh-ahead, so for a few epochs after either a
 /// collapse must fall further to count. Left as measured.
 const EMERGENCY_LEAD: f64 = 0.2;
+/// An emergency is undone (since round 20): later in the same epoch, in a sub-epoch where
+/// the choice's shadow hit this share of the sampled reads more than LRU's, the cache
+/// returns to the choice. A collapse after a change of the hot set lasts several
+/// sub-epochs (the old pools' counts keep the new ones out until they age); a burst of a
+/// few pools that LRU catches for one sub-epoch does not, and before this the cache then
+/// ran LRU to the epoch's end and paid a switch's transient on its return. On
+/// dex-no-cascade-poisson @ 64 entries the emergency fired 36 times in 125 epochs and cost
+/// 2.6 points against no emergency at all; undone, 1.3. Over 84 traces × 32..4,096
+/// entries the mean gain over LRU rose by 0.012 points (0.020 at a bar of 0, 0.015 at
+/// 0.05, with single points down to -0.13 at 0) and no point moved by more than -0.08;
+/// the points below LRU did not move (docs/simulation.md, round 20).
+const EMERGENCY_UNDO_LEAD: f64 = 0.1;
+/// In the epoch that began by leaving LRU, an emergency is also called on the cache's own
+/// hits (since round 20): the LRU shadow hit [`EMERGENCY_LEAD`] of a sub-epoch's sampled
+/// reads more than the cache did, while the choice's shadow trailed LRU's by this share.
+/// The shadows cannot see what a switch costs the cache itself: it holds what LRU chose,
+/// not what the new window would have, and a change of phase in that epoch hits it
+/// harder than either shadow. On phase-30s-h300 @ 512 entries, the epoch after the guard
+/// left LRU cost the cache 349 hits against the LRU shadow where the choice's shadow lost
+/// 131 (no sub-epoch reached the shadows' emergency), 0.19 points below LRU over the
+/// trace; with this check 0.04. Without the condition on the choice's shadow the check
+/// also fires on a switch's ordinary transient (the cache at 64 entries hit 10 of 128
+/// reads where both shadows hit 70) and cost dex-no-cascade-poisson @ 64 0.89 points
+/// (round 19, not kept then).
+const SWITCH_COST_TRAIL: f64 = 0.05;
 /// The guard leaves LRU only once following the choice has earned this share of the
 /// (decayed) sampled reads more than the LRU shadow; it returns to LRU when following the
 /// choice falls below LRU by [`MARGIN`]. A window that merely ties LRU is not taken: the
@@ -318,6 +343,18 @@ impl Shadow {
     }
 }
 
+/// What the running epoch has done to the window in use, for the sub-epoch checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EpochState {
+    /// Nothing the checks below look at.
+    Steady,
+    /// The epoch began by leaving LRU, and the cache has run the choice since: its own
+    /// hits may call an emergency ([`SWITCH_COST_TRAIL`]).
+    LeftLru,
+    /// An emergency runs LRU; the choice's lead may undo it ([`EMERGENCY_UNDO_LEAD`]).
+    Rescued,
+}
+
 /// The miniature simulations of one W-TinyLFU shard.
 pub(super) struct WindowTuner {
     shadows: Vec<Shadow>,
@@ -338,6 +375,10 @@ pub(super) struct WindowTuner {
     realized: f64,
     /// `realized`'s hits in the running epoch.
     earned: u32,
+    /// `earned` when the running sub-epoch began.
+    earned_sub_start: u32,
+    /// What the running epoch has done to the window in use.
+    state: EpochState,
     /// Sampled reads since the cache last left a window other than LRU for LRU (an
     /// emergency, the guard, or a choice of LRU itself) with [`SETTLE_AFTER_EPOCHS`] of
     /// history; saturates.
@@ -421,6 +462,8 @@ impl WindowTuner {
             choice: current,
             realized: 0.0,
             earned: 0,
+            earned_sub_start: 0,
+            state: EpochState::Steady,
             since_return: u32::MAX,
             epochs: 0,
             lead_weight: 0.0,
@@ -579,20 +622,39 @@ impl WindowTuner {
 
     /// Every [`SUB_EPOCH`] sampled reads: switches to LRU at once if its shadow has just
     /// hit [`EMERGENCY_LEAD`] more than the window in use, and the window in use hit less
-    /// than its own average of the earlier epochs (see there).
+    /// than its own average of the earlier epochs (see there), or, in the epoch that began
+    /// by leaving LRU, more than the cache itself while the choice's shadow trailed it
+    /// ([`SWITCH_COST_TRAIL`]). Undoes an emergency of this epoch once the choice's shadow
+    /// leads LRU's again ([`EMERGENCY_UNDO_LEAD`]).
     fn end_sub_epoch(&mut self) -> Option<Candidate> {
         let lru = self.lru();
         let sub = f64::from(SUB_EPOCH);
         let gain = |s: &Shadow| f64::from(s.hits.saturating_sub(s.sub_start));
-        let (l, c) = (&self.shadows[lru], &self.shadows[self.current]);
+        let (l, c, choice) = (
+            &self.shadows[lru],
+            &self.shadows[self.current],
+            &self.shadows[self.choice],
+        );
+        let own = f64::from(self.earned - self.earned_sub_start);
         // Before the first epoch has ended there is no average: any lead counts.
         let fell = self.decayed_reads == 0.0 || gain(c) < c.score / self.decayed_reads * sub;
-        let emergency = self.current != lru && gain(l) - gain(c) > EMERGENCY_LEAD * sub && fell;
+        let collapse = self.current != lru && gain(l) - gain(c) > EMERGENCY_LEAD * sub && fell;
+        let switch_cost = self.state == EpochState::LeftLru
+            && gain(l) - own > EMERGENCY_LEAD * sub
+            && gain(l) - gain(choice) >= SWITCH_COST_TRAIL * sub;
+        let undo = self.state == EpochState::Rescued
+            && gain(choice) - gain(l) >= EMERGENCY_UNDO_LEAD * sub;
         for s in &mut self.shadows {
             s.sub_start = s.hits;
         }
-        if emergency {
+        self.earned_sub_start = self.earned;
+        if collapse || switch_cost {
+            self.state = EpochState::Rescued;
             return Some(self.switch_to(lru));
+        }
+        if undo {
+            self.state = EpochState::Steady;
+            return Some(self.switch_to(self.choice));
         }
         None
     }
@@ -622,6 +684,8 @@ impl WindowTuner {
             self.lead_squares = self.lead_squares * DECAY + epoch_lead * epoch_lead;
         }
         self.earned = 0;
+        self.earned_sub_start = 0;
+        self.state = EpochState::Steady;
         for s in &mut self.shadows {
             s.score = s.score * DECAY + f64::from(s.hits);
             s.hits = 0;
@@ -644,6 +708,9 @@ impl WindowTuner {
         let guarded = behind || (self.current == lru && !self.lead_is_steady());
         let next = if guarded { lru } else { self.choice };
         if next != self.current {
+            if self.current == lru {
+                self.state = EpochState::LeftLru;
+            }
             return Some(self.switch_to(next));
         }
         None
@@ -722,6 +789,8 @@ impl WindowTuner {
         self.decayed_reads = 0.0;
         self.realized = 0.0;
         self.earned = 0;
+        self.earned_sub_start = 0;
+        self.state = EpochState::Steady;
         self.since_return = u32::MAX;
         self.epochs = 0;
         self.lead_weight = 0.0;
@@ -857,6 +926,93 @@ mod tests {
         // Below the average, but a lead just at the bar: no switch.
         t.switch_to(0);
         assert_eq!(sub_epoch(&mut t, 30, 30 + lead - 1), None);
+    }
+
+    /// An emergency is undone in the same epoch once the choice's shadow leads LRU's by
+    /// [`EMERGENCY_UNDO_LEAD`] of a sub-epoch (a burst, not a collapse); a lead below it,
+    /// or the epoch's end, leaves the guard to decide.
+    #[test]
+    fn an_emergency_is_undone_when_the_choice_leads_again() {
+        let mut t = WindowTuner::new(64, None);
+        let lru = t.lru();
+        let lead = (EMERGENCY_LEAD * f64::from(SUB_EPOCH)) as u32 + 1;
+        let undo = (EMERGENCY_UNDO_LEAD * f64::from(SUB_EPOCH)).ceil() as u32;
+        let sub_epoch = |t: &mut WindowTuner, window_hits: u32, lru_hits: u32| {
+            t.shadows[0].hits += window_hits;
+            t.shadows[lru].hits += lru_hits;
+            t.reads += SUB_EPOCH;
+            t.end_sub_epoch()
+        };
+        t.choice = 0;
+        t.switch_to(0);
+        // Without an emergency, a lead of the choice changes nothing.
+        assert_eq!(sub_epoch(&mut t, 60 + undo, 60), None);
+        assert_eq!(
+            sub_epoch(&mut t, 40, 40 + lead),
+            Some(CANDIDATES[CANDIDATES.len() - 1])
+        );
+        assert_eq!(t.current, lru);
+        // The choice leads by less than the bar: LRU stays.
+        assert_eq!(sub_epoch(&mut t, 60 + undo - 1, 60), None);
+        assert_eq!(t.current, lru);
+        // At the bar: back to the choice.
+        assert_eq!(
+            sub_epoch(&mut t, 60 + undo, 60),
+            Some(t.shadows[0].candidate)
+        );
+        assert_eq!(t.current, 0);
+        // A second emergency in the epoch, then the epoch ends (the guard keeps LRU: the
+        // cache earned nothing): no undo after it, the guard decides.
+        assert_eq!(
+            sub_epoch(&mut t, 40, 40 + lead),
+            Some(CANDIDATES[CANDIDATES.len() - 1])
+        );
+        assert_eq!(t.end_epoch(), None);
+        assert_eq!(sub_epoch(&mut t, 60 + undo, 60), None);
+        assert_eq!(t.current, lru);
+    }
+
+    /// In the epoch that began by leaving LRU the cache's own hits can call an emergency,
+    /// but only while the choice's shadow trails LRU's ([`SWITCH_COST_TRAIL`]): a change of
+    /// phase that the switch made worse, not a switch's ordinary transient (the cache
+    /// holds what LRU chose and hits less than either shadow for a while).
+    #[test]
+    fn the_cache_own_hits_call_an_emergency_after_leaving_lru_only_if_the_choice_trails() {
+        let mut t = WindowTuner::new(64, None);
+        let lru = t.lru();
+        let deficit = (EMERGENCY_LEAD * f64::from(SUB_EPOCH)) as u32 + 1;
+        let trail = (SWITCH_COST_TRAIL * f64::from(SUB_EPOCH)).ceil() as u32;
+        // The cache's own hits, the choice's shadow's and LRU's in one sub-epoch.
+        let sub_epoch = |t: &mut WindowTuner, own: u32, choice: u32, lru_hits: u32| {
+            t.earned += own;
+            t.shadows[0].hits += choice;
+            t.shadows[lru].hits += lru_hits;
+            t.reads += SUB_EPOCH;
+            t.end_sub_epoch()
+        };
+        // The guard leaves LRU for the choice at an epoch's end.
+        t.choice = 0;
+        t.decayed_reads = 2_000.0;
+        t.shadows[0].score = 1_000.0;
+        t.state = EpochState::LeftLru;
+        t.switch_to(0);
+        // A transient: the cache far below both shadows, the choice ahead of LRU.
+        assert_eq!(sub_epoch(&mut t, 10, 70, 66), None);
+        // The choice trails LRU by less than the bar: still no emergency (and no shadow
+        // emergency: the choice hits above its average).
+        assert_eq!(sub_epoch(&mut t, 70 - deficit, 70 - trail + 1, 70), None);
+        assert_eq!(t.current, 0);
+        // The choice trails by the bar and the cache by more than the lead: LRU.
+        assert_eq!(
+            sub_epoch(&mut t, 70 - deficit, 70 - trail, 70),
+            Some(CANDIDATES[CANDIDATES.len() - 1])
+        );
+        assert_eq!(t.current, lru);
+        // Not in an epoch that did not begin by leaving LRU.
+        t.switch_to(0);
+        t.state = EpochState::Steady;
+        assert_eq!(sub_epoch(&mut t, 70 - deficit, 70 - trail, 70), None);
+        assert_eq!(t.current, 0);
     }
 
     /// The guard: while the windows the tuner chose have earned less than the LRU shadow,
