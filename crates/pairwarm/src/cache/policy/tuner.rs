@@ -174,7 +174,8 @@ const EMERGENCY_LEAD: f64 = 0.2;
 /// entries (no warming) the mean gain over LRU rose by 0.012 points, 62 of 588 points
 /// moved and none lost more than 0.08; the points below LRU did not move. A bar of 0 gave
 /// +0.020 but moved 97 points (down to -0.11, and -0.13 under TTL 3 s), 0.05 gave +0.015
-/// and moved 81: 0.1 moves the fewest for most of the gain (docs/simulation.md, round 20).
+/// and moved 81: of the three, 0.1 moves the fewest for most of the gain
+/// (docs/simulation.md, round 20).
 const EMERGENCY_UNDO_LEAD: f64 = 0.1;
 /// In the epoch that began by leaving LRU, an emergency is also called on the cache's own
 /// hits (since round 20): the LRU shadow hit [`EMERGENCY_LEAD`] of a sub-epoch's sampled
@@ -182,14 +183,15 @@ const EMERGENCY_UNDO_LEAD: f64 = 0.1;
 /// The shadows cannot see what a switch costs the cache itself: it holds what LRU chose,
 /// not what the new window would have, and a change of phase in that epoch hits it
 /// harder than either shadow. On phase-30s-h300 @ 512 entries, the epoch after the guard
-/// left LRU cost the cache 349 hits against the LRU shadow where the choice's shadow lost
-/// 131 (no sub-epoch reached the shadows' emergency), 0.19 points below LRU over the
-/// trace; with this check 0.04. The condition on the choice's shadow says what the check
-/// is for: with the undo in place it hardly matters (without it 4 of 1,596 points differ,
-/// by at most 0.03, as a check fired by a transient is undone in the next sub-epoch), but
+/// left LRU cost the cache 348 hits against the LRU shadow (by 1,920 of its 2,048 sampled
+/// reads) where the choice's shadow lost 131 (no sub-epoch reached the shadows'
+/// emergency), 0.19 points below LRU over the trace; with this check 0.04. The condition
+/// on the choice's shadow says what the check is for: with the undo in place it hardly
+/// matters (without it 4 of 1,344 distinct points differ, by at most 0.03, as a check
+/// fired by a transient is undone in the next sub-epoch), but
 /// in round 19, without the undo and with the shadows' "below its average" condition,
 /// the unconditioned check fired on a switch's ordinary transient (the cache at 64
-/// entries hit 10 of 128 reads where both shadows hit about 70) and cost
+/// entries hit 10 of 128 reads where the shadows hit 73 and 81) and cost
 /// dex-no-cascade-poisson @ 64 0.89 points.
 const SWITCH_COST_TRAIL: f64 = 0.05;
 /// The guard leaves LRU only once following the choice has earned this share of the
