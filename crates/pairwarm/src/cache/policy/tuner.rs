@@ -10,9 +10,8 @@
 //! that window hit below its own average ([`EMERGENCY_LEAD`]; undone when the choice's shadow
 //! leads again, [`EMERGENCY_UNDO_LEAD`]; and in the epoch after leaving LRU, when the cache's
 //! own hits fall far below LRU's shadow while the choice's trails it, [`SWITCH_COST_TRAIL`]),
-//! and a *guard* that runs
-//! LRU until following the choices has earned clearly and steadily more than LRU would
-//! have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache really hit while it
+//! and a *guard* that runs LRU until following the choices has earned clearly and steadily
+//! more than LRU would have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache really hit while it
 //! ran them and, once the tuner has a few epochs of history, while it settled back into
 //! LRU; what the chosen shadow hit while LRU ran settled). Under a TTL the shadows expire
 //! entries as the cache does (a read of an expired id misses; a write renews it, and so
@@ -188,11 +187,10 @@ const EMERGENCY_UNDO_LEAD: f64 = 0.1;
 /// emergency), 0.19 points below LRU over the trace; with this check 0.04. The condition
 /// on the choice's shadow says what the check is for: with the undo in place it hardly
 /// matters (without it 4 of 1,344 distinct points differ, by at most 0.03, as a check
-/// fired by a transient is undone in the next sub-epoch), but
-/// in round 19, without the undo and with the shadows' "below its average" condition,
-/// the unconditioned check fired on a switch's ordinary transient (the cache at 64
-/// entries hit 10 of 128 reads where the shadows hit 73 and 81) and cost
-/// dex-no-cascade-poisson @ 64 0.89 points.
+/// fired by a transient is undone in the next sub-epoch), but in round 19, without the
+/// undo and with the shadows' "below its average" condition, the unconditioned check
+/// fired on a switch's ordinary transient (the cache at 64 entries hit 10 of 128 reads
+/// where the shadows hit 73 and 81) and cost dex-no-cascade-poisson @ 64 0.89 points.
 const SWITCH_COST_TRAIL: f64 = 0.05;
 /// The guard leaves LRU only once following the choice has earned this share of the
 /// (decayed) sampled reads more than the LRU shadow; it returns to LRU when following the
