@@ -345,7 +345,7 @@ impl<L: L2Store> WarmingContainer<L> {
 /// feeds `tracker` the misses and warmed hits of a cache running on `clock`, stamped in
 /// the updates' time base. On a manual clock (a replay) that is the cache's own time. On
 /// the system clock, which counts from the process start, it is the feed's: see
-/// [`FeedTime`]. Public for replays that build their warmer without a container
+/// `FeedTime`. Public for replays that build their warmer without a container
 /// (`pairwarm simulate`).
 pub fn miss_learner(tracker: Arc<CorrelationTracker>, clock: &Clock) -> Box<dyn ReadObserver> {
     Box::new(TrackerReads {

@@ -11,9 +11,9 @@
 //! leads again, [`EMERGENCY_UNDO_LEAD`]; and in the epoch after leaving LRU, when the cache's
 //! own hits fall far below LRU's shadow while the choice's trails it, [`SWITCH_COST_TRAIL`]),
 //! and a *guard* that runs LRU until following the choices has earned clearly and steadily
-//! more than LRU would have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache really hit while it
-//! ran them and, once the tuner has a few epochs of history, while it settled back into
-//! LRU; what the chosen shadow hit while LRU ran settled). Under a TTL the shadows expire
+//! more than LRU would have ([`LEAVE_LRU_LEAD`], [`LEAVE_LRU_STEADINESS`]; what the cache
+//! really hit while it ran them and, once the tuner has a few epochs of history, while it
+//! settled back into LRU; what the chosen shadow hit while LRU ran settled). Under a TTL the shadows expire
 //! entries as the cache does (a read of an expired id misses; a write renews it, and so
 //! does a refresh landing in the cache until the shadows model refresh-ahead themselves),
 //! so the window is chosen for the cache as it runs, not for
