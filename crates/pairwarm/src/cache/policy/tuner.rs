@@ -904,7 +904,7 @@ mod tests {
     fn an_emergency_takes_a_lead_while_the_window_hits_below_its_average() {
         let mut t = WindowTuner::new(64, None);
         let lru = t.lru();
-        let lead = (EMERGENCY_LEAD * f64::from(SUB_EPOCH)) as u32 + 1;
+        let lead = hits_above(EMERGENCY_LEAD);
         let sub_epoch = |t: &mut WindowTuner, window_hits: u32, lru_hits: u32| {
             t.shadows[0].hits += window_hits;
             t.shadows[lru].hits += lru_hits;
@@ -939,6 +939,27 @@ mod tests {
         assert_eq!(sub_epoch(&mut t, 30, 30 + lead - 1), None);
     }
 
+    /// The fewest hits of a sub-epoch strictly above `share` of its sampled reads.
+    fn hits_above(share: f64) -> u32 {
+        (share * f64::from(SUB_EPOCH)).floor() as u32 + 1
+    }
+
+    /// The fewest hits of a sub-epoch at or above `share` of its sampled reads.
+    fn hits_at_least(share: f64) -> u32 {
+        (share * f64::from(SUB_EPOCH)).ceil() as u32
+    }
+
+    /// Ends a sub-epoch in which the cache hit `own` of its reads, the shadow of window 0
+    /// `window` and LRU's shadow `lru_hits`.
+    fn sub_epoch(t: &mut WindowTuner, own: u32, window: u32, lru_hits: u32) -> Option<Candidate> {
+        let lru = t.lru();
+        t.earned += own;
+        t.shadows[0].hits += window;
+        t.shadows[lru].hits += lru_hits;
+        t.reads += SUB_EPOCH;
+        t.end_sub_epoch()
+    }
+
     /// An emergency is undone in the same epoch once the choice's shadow leads LRU's by
     /// [`EMERGENCY_UNDO_LEAD`] of a sub-epoch (a burst, not a collapse); a lead below it,
     /// or the epoch's end, leaves the guard to decide.
@@ -946,21 +967,18 @@ mod tests {
     fn an_emergency_is_undone_when_the_choice_leads_again() {
         let mut t = WindowTuner::new(64, None);
         let lru = t.lru();
-        let lead = (EMERGENCY_LEAD * f64::from(SUB_EPOCH)) as u32 + 1;
-        let undo = (EMERGENCY_UNDO_LEAD * f64::from(SUB_EPOCH)).ceil() as u32;
-        let sub_epoch = |t: &mut WindowTuner, window_hits: u32, lru_hits: u32| {
-            t.shadows[0].hits += window_hits;
-            t.shadows[lru].hits += lru_hits;
-            t.reads += SUB_EPOCH;
-            t.end_sub_epoch()
-        };
+        let lead = hits_above(EMERGENCY_LEAD);
+        let undo = hits_at_least(EMERGENCY_UNDO_LEAD);
+        // The emergency and its undo look at the shadows only: the cache's own hits are 0.
+        let sub_epoch =
+            |t: &mut WindowTuner, window: u32, lru_hits: u32| sub_epoch(t, 0, window, lru_hits);
         t.choice = 0;
         t.switch_to(0);
         // Without an emergency, a lead of the choice changes nothing.
         assert_eq!(sub_epoch(&mut t, 60 + undo, 60), None);
         assert_eq!(
             sub_epoch(&mut t, 40, 40 + lead),
-            Some(CANDIDATES[CANDIDATES.len() - 1])
+            Some(Candidate::contest(1.0))
         );
         assert_eq!(t.current, lru);
         // The choice leads by less than the bar: LRU stays.
@@ -976,7 +994,7 @@ mod tests {
         // cache earned nothing): no undo after it, the guard decides.
         assert_eq!(
             sub_epoch(&mut t, 40, 40 + lead),
-            Some(CANDIDATES[CANDIDATES.len() - 1])
+            Some(Candidate::contest(1.0))
         );
         assert_eq!(t.end_epoch(), None);
         assert_eq!(sub_epoch(&mut t, 60 + undo, 60), None);
@@ -993,9 +1011,9 @@ mod tests {
         let mut t = WindowTuner::new(64, None);
         let lru = t.lru();
         assert_eq!(t.current, lru);
-        let deficit = (EMERGENCY_LEAD * f64::from(SUB_EPOCH)) as u32 + 1;
-        let trail = (SWITCH_COST_TRAIL * f64::from(SUB_EPOCH)).ceil() as u32;
-        let undo = (EMERGENCY_UNDO_LEAD * f64::from(SUB_EPOCH)).ceil() as u32;
+        let deficit = hits_above(EMERGENCY_LEAD);
+        let trail = hits_at_least(SWITCH_COST_TRAIL);
+        let undo = hits_at_least(EMERGENCY_UNDO_LEAD);
         // One epoch in which the 1% window's shadow hit 1,000 and LRU's 800; `earned` is
         // what following the choice earned, as `read` sums it while LRU runs.
         let epoch = |t: &mut WindowTuner| {
@@ -1011,14 +1029,7 @@ mod tests {
         // The second: a steady lead, and the guard leaves LRU.
         assert_eq!(epoch(&mut t), Some(t.shadows[0].candidate));
         assert_eq!(t.state, EpochState::LeftLru);
-        // The cache's own hits, the choice's shadow's and LRU's in one sub-epoch.
-        let sub_epoch = |t: &mut WindowTuner, own: u32, choice: u32, lru_hits: u32| {
-            t.earned += own;
-            t.shadows[0].hits += choice;
-            t.shadows[lru].hits += lru_hits;
-            t.reads += SUB_EPOCH;
-            t.end_sub_epoch()
-        };
+        // From here: the cache's own hits, the choice's shadow's and LRU's in one sub-epoch.
         // A transient: the cache far below both shadows, the choice ahead of LRU.
         assert_eq!(sub_epoch(&mut t, 10, 70, 66), None);
         // The choice trails LRU by less than the bar: no emergency (LRU's lead over the
@@ -1030,7 +1041,7 @@ mod tests {
         // The choice trails by the bar and the cache by more than the lead: LRU.
         assert_eq!(
             sub_epoch(&mut t, 70 - deficit, 70 - trail, 70),
-            Some(CANDIDATES[CANDIDATES.len() - 1])
+            Some(Candidate::contest(1.0))
         );
         assert_eq!((t.current, t.state), (lru, EpochState::Rescued));
         // The choice leads again: undone. The check has ended with the first switch.
