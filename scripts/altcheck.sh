@@ -15,12 +15,15 @@
 #                                        default OUT_DIR target/altcheck-SET); `third`
 #                                        replays the traces of scripts/gen3_traces.py, a
 #                                        third generator written apart (round 17), and
-#                                        `third-seeds` the same drawn with other seeds
+#                                        `third-seeds` the same drawn with other seeds;
+#                                        `fourth` replays scripts/gen4_traces.py, a fourth
+#                                        generator written apart (round 21), and
+#                                        `fourth-seeds` the same drawn with other seeds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=""
 if [ "${1:-}" = "--set" ]; then
-  SET="${2:?--set takes a set name: fresh, phase-sweep, draws, third or third-seeds}"
+  SET="${2:?--set takes a set name: fresh, phase-sweep, draws, third, third-seeds, fourth or fourth-seeds}"
   shift 2
 fi
 OUT="${1:-target/altcheck${SET:+-$SET}}"
@@ -36,6 +39,16 @@ elif [ "$SET" = third-seeds ]; then
   seed=2001
   for name in $(python3 scripts/gen3_traces.py list | awk '{print $1}'); do
     python3 scripts/gen3_traces.py one "$name" "$ALT_TRACES_OUT" seed=$seed
+    seed=$((seed + 1))
+  done
+elif [ "$SET" = fourth ]; then
+  # A fourth generator, written apart from the other three (scripts/gen4_traces.py).
+  python3 scripts/gen4_traces.py all "$ALT_TRACES_OUT"
+elif [ "$SET" = fourth-seeds ]; then
+  # The same twelve mechanisms drawn again, seeds 3001-3012 in `list` order.
+  seed=3001
+  for name in $(python3 scripts/gen4_traces.py list | awk '{print $1}'); do
+    python3 scripts/gen4_traces.py one "$name" "$ALT_TRACES_OUT" seed=$seed
     seed=$((seed + 1))
   done
 elif [ -n "$SET" ]; then
