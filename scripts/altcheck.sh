@@ -31,26 +31,26 @@ mkdir -p "$OUT/traces" "$OUT/results"
 cargo build --release -q -p pairwarm-cli
 BIN=target/release/pairwarm
 export ALT_TRACES_OUT="$OUT/traces"
+# Every trace of generator $1 drawn again with its own seed, from $2 up in `list` order.
+redraw() {
+  local seed=$2
+  for name in $(python3 "$1" list | awk '{print $1}'); do
+    python3 "$1" one "$name" "$ALT_TRACES_OUT" seed=$seed
+    seed=$((seed + 1))
+  done
+}
 if [ "$SET" = third ]; then
   # A third generator, written apart from the other two (scripts/gen3_traces.py).
   python3 scripts/gen3_traces.py all "$ALT_TRACES_OUT"
 elif [ "$SET" = third-seeds ]; then
-  # The same ten mechanisms drawn again, seeds 2001-2010 in `list` order.
-  seed=2001
-  for name in $(python3 scripts/gen3_traces.py list | awk '{print $1}'); do
-    python3 scripts/gen3_traces.py one "$name" "$ALT_TRACES_OUT" seed=$seed
-    seed=$((seed + 1))
-  done
+  # The same ten mechanisms drawn again, seeds 2001-2010.
+  redraw scripts/gen3_traces.py 2001
 elif [ "$SET" = fourth ]; then
   # A fourth generator, written apart from the other three (scripts/gen4_traces.py).
   python3 scripts/gen4_traces.py all "$ALT_TRACES_OUT"
 elif [ "$SET" = fourth-seeds ]; then
-  # The same twelve mechanisms drawn again, seeds 3001-3012 in `list` order.
-  seed=3001
-  for name in $(python3 scripts/gen4_traces.py list | awk '{print $1}'); do
-    python3 scripts/gen4_traces.py one "$name" "$ALT_TRACES_OUT" seed=$seed
-    seed=$((seed + 1))
-  done
+  # The same twelve mechanisms drawn again, seeds 3001-3012.
+  redraw scripts/gen4_traces.py 3001
 elif [ -n "$SET" ]; then
   python3 scripts/alt_traces.py set "$SET"
 else

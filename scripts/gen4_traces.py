@@ -328,6 +328,15 @@ def split_pools(total, chains, weights=None):
 # Generators: gen(U, rng, p, ev)
 # ----------------------------------------------------------------------------------------
 
+def populate_chains(U, p):
+    """The trace's chains and the pools created on them (`pools` split across the chains)."""
+    chains = chains_of(p)
+    pids = []
+    for c, n in zip(chains, split_pools(p["pools"], chains)):
+        pids += U.populate(c, n)
+    return chains, pids
+
+
 def gen_leadlag(U, rng, p, ev):
     chains = chains_of(p)
     lead, slow = chains[0], chains[1:]
@@ -408,10 +417,7 @@ def parse_pollers(spec):
 
 
 def gen_pollers(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     # popularity: liquidity order per chain interleaved (hub pools are popular)
     rng2 = random.Random(rng.random())
     rank = list(pids)
@@ -462,10 +468,7 @@ def gen_pollers(U, rng, p, ev):
 
 
 def gen_regime(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     span = ev.span
     H = min(p["hot"], len(pids) // 3)
     bg_order = list(pids)
@@ -538,10 +541,7 @@ def gen_regime(U, rng, p, ev):
 
 
 def gen_bursty(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     span = ev.span
     order = list(pids)
     rng.shuffle(order)
@@ -586,10 +586,7 @@ def gen_bursty(U, rng, p, ev):
 
 
 def gen_core_churn(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     span = ev.span
     hubpools = [q for q in pids if U.t0[q] in HUBS[U.chain[q]] and U.t1[q] in HUBS[U.chain[q]]]
     hs = set(hubpools)
@@ -640,10 +637,7 @@ def gen_core_churn(U, rng, p, ev):
 
 
 def gen_rate_cycle(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     span = ev.span
     quiet = sorted(pids, key=lambda q: (0 if U.t0[q] in HUBS[U.chain[q]] and U.t1[q] in HUBS[U.chain[q]] else 1,
                                         rng.random()))
@@ -804,10 +798,7 @@ def gen_mempool(U, rng, p, ev):
 
 
 def gen_growing(U, rng, p, ev):
-    chains = chains_of(p)
-    pids = []
-    for c, n in zip(chains, split_pools(p["pools"], chains)):
-        pids += U.populate(c, n)
+    chains, pids = populate_chains(U, p)
     span = ev.span
     join = list(pids)
     rng.shuffle(join)
